@@ -1,0 +1,118 @@
+//! meshroute's test bed: a real kube-apiserver and etcd built from source (see `hack/testbin.sh`),
+//! started on free loopback ports, for integration tests, benchmarks and `make testbed-up`.
+//!
+//! One control plane per test binary ([`shared`]); tests isolate themselves by namespace
+//! ([`namespace`]). Processes die with the test binary even when it panics or is killed.
+
+mod control_plane;
+mod process;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+pub use control_plane::{ADMIN_USER, ControlPlane, free_ports};
+pub use process::{kill_group, spawn_owned};
+
+/// What can go wrong while bringing up the test bed; each message says what to run or read.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(
+        "the control-plane binaries are not built ({detail}); run `make testbin` (or hack/testbin.sh) once, then re-run the tests"
+    )]
+    MissingBinaries { detail: String },
+    #[error("could not start {name}: {source}")]
+    Spawn {
+        name: &'static str,
+        source: std::io::Error,
+    },
+    #[error("{name} exited during start-up with {status}; see {log}", log = .log.display())]
+    Exited {
+        name: &'static str,
+        status: String,
+        log: PathBuf,
+    },
+    #[error("kube-apiserver was not ready after {after:?} (last: {last}); see {log}", log = .log.display())]
+    NotReady {
+        after: Duration,
+        last: String,
+        log: PathBuf,
+    },
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error("kubeconfig: {0}")]
+    Kubeconfig(#[from] kube::config::KubeconfigError),
+    #[error("kube client: {0}")]
+    Kube(#[from] kube::Error),
+}
+
+/// The repository root (the workspace this crate belongs to).
+pub fn repo_root() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+}
+
+/// The directory with `etcd`, `kube-apiserver`, `kubectl` and `helm`: `$MESHROUTE_TESTBIN_DIR` if
+/// set, else what `hack/testbin.sh --check` reports. Builds nothing: a missing binary is an error
+/// that names the set-up command.
+pub fn testbin_dir() -> Result<PathBuf, Error> {
+    if let Some(dir) = std::env::var_os("MESHROUTE_TESTBIN_DIR") {
+        let dir = PathBuf::from(dir);
+        for bin in ["etcd", "kube-apiserver", "kubectl", "helm"] {
+            if !dir.join(bin).is_file() {
+                return Err(Error::MissingBinaries {
+                    detail: format!("MESHROUTE_TESTBIN_DIR has no {bin}: {}", dir.display()),
+                });
+            }
+        }
+        return Ok(dir);
+    }
+    let out = Command::new("bash")
+        .arg(repo_root().join("hack/testbin.sh"))
+        .arg("--check")
+        .output()
+        .map_err(|source| Error::Spawn {
+            name: "hack/testbin.sh",
+            source,
+        })?;
+    if !out.status.success() {
+        return Err(Error::MissingBinaries {
+            detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
+    Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+}
+
+/// The control plane of this test binary, started on first use and killed when the binary exits.
+/// Start-up time is printed once, so `cargo test -- --nocapture` shows it.
+pub fn shared() -> &'static ControlPlane {
+    static PLANE: OnceLock<ControlPlane> = OnceLock::new();
+    PLANE.get_or_init(|| {
+        // Started on a plain thread: a test's async runtime must not be blocked from within.
+        std::thread::spawn(|| {
+            let bin = testbin_dir().unwrap_or_else(|e| panic!("test bed: {e}"));
+            let plane = ControlPlane::start(&bin).unwrap_or_else(|e| panic!("test bed: {e}"));
+            eprintln!(
+                "test bed: kube-apiserver {} ready in {:.1} s (data and logs in {})",
+                plane.server,
+                plane.started_in.as_secs_f64(),
+                plane.dir().display()
+            );
+            plane
+        })
+        .join()
+        .unwrap_or_else(|_| panic!("test bed: the control plane failed to start (see above)"))
+    })
+}
+
+/// Creates a namespace with a unique name starting with `prefix` and returns its name.
+pub async fn namespace(client: &kube::Client, prefix: &str) -> Result<String, Error> {
+    use k8s_openapi::api::core::v1::Namespace;
+    let api: kube::Api<Namespace> = kube::Api::all(client.clone());
+    let ns: Namespace = serde_json::from_value(serde_json::json!({
+        "metadata": { "generateName": format!("{prefix}-") }
+    }))
+    .map_err(|e| Error::Io(std::io::Error::other(e)))?;
+    let created = api.create(&Default::default(), &ns).await?;
+    Ok(created.metadata.name.unwrap_or_default())
+}
