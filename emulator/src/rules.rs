@@ -1,0 +1,279 @@
+//! Rules App Mesh enforces beyond its published model: the API reference states some (client
+//! token form, a match prefix starting with `/`); the rest are our reading of how the service
+//! behaves, each listed in docs/testing.md as a guess.
+
+use serde_json::Value;
+
+/// Violations of the service-side rules in a request whose shape already passed the model.
+pub fn check(input: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(token) = input.get("clientToken").and_then(Value::as_str) {
+        client_token(token, &mut out);
+    }
+    if let Some(tags) = input.get("tags").and_then(Value::as_array) {
+        unique_tag_keys(tags, &mut out);
+    }
+    if let Some(spec) = input
+        .get("spec")
+        .filter(|_| input.get("gatewayRouteName").is_some())
+    {
+        gateway_route_spec(spec, &mut out);
+    }
+    out
+}
+
+/// API reference: "Up to 36 letters, numbers, hyphens, and underscores are allowed."
+fn client_token(token: &str, out: &mut Vec<String>) {
+    if token.len() > 36
+        || !token
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        out.push(format!(
+            "Value '{token}' at 'clientToken' failed to satisfy constraint: up to 36 letters, numbers, hyphens and underscores"
+        ));
+    }
+}
+
+fn unique_tag_keys(tags: &[Value], out: &mut Vec<String>) {
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, tag) in tags.iter().enumerate() {
+        if let Some(key) = tag.get("key").and_then(Value::as_str)
+            && !seen.insert(key)
+        {
+            out.push(format!("Duplicate tag key '{key}' at 'tags[{i}].key'"));
+        }
+    }
+}
+
+fn gateway_route_spec(spec: &Value, out: &mut Vec<String>) {
+    let kinds: Vec<&str> = ["grpcRoute", "httpRoute", "http2Route"]
+        .into_iter()
+        .filter(|k| is_set(spec, k))
+        .collect();
+    if kinds.len() != 1 {
+        out.push(format!(
+            "Value at 'spec' failed to satisfy constraint: exactly one of [grpcRoute, httpRoute, http2Route] must be set, found {}",
+            kinds.len()
+        ));
+        return;
+    }
+    let kind = kinds[0];
+    let route = &spec[kind];
+    let at = format!("spec.{kind}");
+    let matcher = &route["match"];
+    exclusive(
+        &matcher["hostname"],
+        &["exact", "suffix"],
+        &format!("{at}.match.hostname"),
+        out,
+    );
+    if kind == "grpcRoute" {
+        if !["serviceName", "hostname", "metadata"]
+            .iter()
+            .any(|k| is_set(matcher, k))
+        {
+            out.push(format!(
+                "Value at '{at}.match' failed to satisfy constraint: set at least one of serviceName, hostname or metadata"
+            ));
+        }
+        ranges(&matcher["metadata"], &format!("{at}.match.metadata"), out);
+        return;
+    }
+
+    let has_prefix = is_set(matcher, "prefix");
+    let has_path = is_set(matcher, "path");
+    if has_prefix && has_path {
+        out.push(format!(
+            "Value at '{at}.match' failed to satisfy constraint: prefix and path are mutually exclusive"
+        ));
+    }
+    if !has_prefix && !has_path && !is_set(matcher, "hostname") {
+        out.push(format!(
+            "Value at '{at}.match' failed to satisfy constraint: set one of prefix, path or hostname"
+        ));
+    }
+    if let Some(prefix) = matcher["prefix"].as_str()
+        && !prefix.starts_with('/')
+    {
+        out.push(format!(
+            "Value '{prefix}' at '{at}.match.prefix' failed to satisfy constraint: must start with '/'"
+        ));
+    }
+    exclusive(
+        &matcher["path"],
+        &["exact", "regex"],
+        &format!("{at}.match.path"),
+        out,
+    );
+    if let Some(exact) = matcher["path"]["exact"].as_str()
+        && !exact.starts_with('/')
+    {
+        out.push(format!(
+            "Value '{exact}' at '{at}.match.path.exact' failed to satisfy constraint: must start with '/'"
+        ));
+    }
+    ranges(&matcher["headers"], &format!("{at}.match.headers"), out);
+
+    let rewrite = &route["action"]["rewrite"];
+    if is_set(rewrite, "prefix") {
+        let prefix = &rewrite["prefix"];
+        exclusive(
+            prefix,
+            &["defaultPrefix", "value"],
+            &format!("{at}.action.rewrite.prefix"),
+            out,
+        );
+        if let Some(value) = prefix["value"].as_str()
+            && !(value.starts_with('/') && value.ends_with('/'))
+        {
+            out.push(format!(
+                "Value '{value}' at '{at}.action.rewrite.prefix.value' failed to satisfy constraint: must start and end with '/'"
+            ));
+        }
+        if !has_prefix {
+            out.push(format!(
+                "Value at '{at}.action.rewrite.prefix' failed to satisfy constraint: a prefix rewrite needs a prefix match"
+            ));
+        }
+    }
+    if is_set(rewrite, "path") {
+        if let Some(exact) = rewrite["path"]["exact"].as_str()
+            && !exact.starts_with('/')
+        {
+            out.push(format!(
+                "Value '{exact}' at '{at}.action.rewrite.path.exact' failed to satisfy constraint: must start with '/'"
+            ));
+        }
+        if !has_path {
+            out.push(format!(
+                "Value at '{at}.action.rewrite.path' failed to satisfy constraint: a path rewrite needs a path match"
+            ));
+        }
+    }
+}
+
+fn is_set(v: &Value, key: &str) -> bool {
+    !v.get(key).unwrap_or(&Value::Null).is_null()
+}
+
+/// Exactly one of `keys` when the object is present.
+fn exclusive(v: &Value, keys: &[&str], at: &str, out: &mut Vec<String>) {
+    if v.is_null() {
+        return;
+    }
+    let n = keys.iter().filter(|k| is_set(v, k)).count();
+    if n != 1 {
+        out.push(format!(
+            "Value at '{at}' failed to satisfy constraint: exactly one of [{}] must be set, found {n}",
+            keys.join(", ")
+        ));
+    }
+}
+
+/// `range.start < range.end` in each header or metadata match.
+fn ranges(list: &Value, at: &str, out: &mut Vec<String>) {
+    for (i, item) in list.as_array().into_iter().flatten().enumerate() {
+        let range = &item["match"]["range"];
+        if let (Some(start), Some(end)) = (range["start"].as_i64(), range["end"].as_i64())
+            && start >= end
+        {
+            out.push(format!(
+                "Value at '{at}[{i}].match.range' failed to satisfy constraint: start ({start}) must be less than end ({end})"
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn route(kind: &str, matcher: Value, rewrite: Value) -> Value {
+        json!({ "gatewayRouteName": "r", "spec": { kind: {
+            "action": { "target": { "virtualService": { "virtualServiceName": "s" } }, "rewrite": rewrite },
+            "match": matcher } } })
+    }
+
+    #[test]
+    fn a_sample_route_passes() {
+        assert!(check(&route("http2Route", json!({ "prefix": "/" }), Value::Null)).is_empty());
+    }
+
+    #[test]
+    fn each_rule_names_its_field() {
+        let cases = [
+            (
+                route("httpRoute", json!({ "prefix": "api" }), Value::Null),
+                "match.prefix",
+            ),
+            (
+                route("httpRoute", json!({}), Value::Null),
+                "spec.httpRoute.match'",
+            ),
+            (
+                route(
+                    "httpRoute",
+                    json!({ "prefix": "/", "path": { "exact": "/a" } }),
+                    Value::Null,
+                ),
+                "spec.httpRoute.match'",
+            ),
+            (
+                route(
+                    "httpRoute",
+                    json!({ "path": { "exact": "/a", "regex": "a" } }),
+                    Value::Null,
+                ),
+                "match.path'",
+            ),
+            (
+                route(
+                    "httpRoute",
+                    json!({ "prefix": "/", "hostname": { "exact": "a", "suffix": "b" } }),
+                    Value::Null,
+                ),
+                "match.hostname'",
+            ),
+            (
+                route(
+                    "httpRoute",
+                    json!({ "prefix": "/" }),
+                    json!({ "prefix": { "value": "v" } }),
+                ),
+                "rewrite.prefix.value",
+            ),
+            (
+                route(
+                    "httpRoute",
+                    json!({ "prefix": "/" }),
+                    json!({ "path": { "exact": "/x" } }),
+                ),
+                "rewrite.path'",
+            ),
+            (
+                route(
+                    "httpRoute",
+                    json!({ "prefix": "/", "headers": [{ "name": "h", "match": { "range": { "start": 5, "end": 5 } } }] }),
+                    Value::Null,
+                ),
+                "headers[0].match.range",
+            ),
+            (
+                route("grpcRoute", json!({}), Value::Null),
+                "spec.grpcRoute.match'",
+            ),
+            (json!({ "clientToken": "has space" }), "clientToken"),
+            (
+                json!({ "tags": [{ "key": "a" }, { "key": "a" }] }),
+                "tags[1].key",
+            ),
+        ];
+        for (input, field) in cases {
+            let errors = check(&input);
+            assert_eq!(errors.len(), 1, "{input}: {errors:?}");
+            assert!(errors[0].contains(field), "{field} not in {}", errors[0]);
+        }
+    }
+}

@@ -1,0 +1,516 @@
+//! The HTTP side: App Mesh's REST-JSON routes (`/v20190125/...`), the admin API under
+//! `/_emulator/` (a prefix the real API never uses), and the accept loop.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde_json::{Map, Value, json};
+use tokio::net::TcpListener;
+
+use crate::error::ApiError;
+use crate::faults::{Fault, Faults, Outcome, RateLimit};
+use crate::model::{self, Shape};
+use crate::rules;
+use crate::store::{Settings, Store, uuid};
+
+/// The operations served, with the input shape each is validated against.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Operation {
+    CreateMesh,
+    DescribeMesh,
+    DeleteMesh,
+    ListMeshes,
+    CreateVirtualGateway,
+    DescribeVirtualGateway,
+    DeleteVirtualGateway,
+    ListVirtualGateways,
+    CreateVirtualService,
+    DescribeVirtualService,
+    DeleteVirtualService,
+    ListVirtualServices,
+    CreateGatewayRoute,
+    DescribeGatewayRoute,
+    UpdateGatewayRoute,
+    DeleteGatewayRoute,
+    ListGatewayRoutes,
+    TagResource,
+    UntagResource,
+    ListTagsForResource,
+}
+
+impl Operation {
+    fn name(self) -> String {
+        format!("{self:?}")
+    }
+
+    fn shape(self) -> &'static Shape {
+        use Operation::*;
+        match self {
+            CreateMesh => &model::CREATE_MESH,
+            DescribeMesh | DeleteMesh => &model::MESH_REF,
+            ListMeshes => &model::LIST_MESHES,
+            CreateVirtualGateway => &model::CREATE_VIRTUAL_GATEWAY,
+            DescribeVirtualGateway | DeleteVirtualGateway => &model::VIRTUAL_GATEWAY_REF,
+            ListVirtualGateways | ListVirtualServices => &model::LIST_IN_MESH,
+            CreateVirtualService => &model::CREATE_VIRTUAL_SERVICE,
+            DescribeVirtualService | DeleteVirtualService => &model::VIRTUAL_SERVICE_REF,
+            CreateGatewayRoute => &model::CREATE_GATEWAY_ROUTE,
+            UpdateGatewayRoute => &model::UPDATE_GATEWAY_ROUTE,
+            DescribeGatewayRoute | DeleteGatewayRoute => &model::GATEWAY_ROUTE_REF,
+            ListGatewayRoutes => &model::LIST_GATEWAY_ROUTES,
+            TagResource => &model::TAG_RESOURCE,
+            UntagResource => &model::UNTAG_RESOURCE,
+            ListTagsForResource => &model::LIST_TAGS_FOR_RESOURCE,
+        }
+    }
+
+    fn run(self, store: &mut Store, s: &Settings, input: &Value) -> Result<Value, ApiError> {
+        use Operation::*;
+        match self {
+            CreateMesh => store.create_mesh(s, input),
+            DescribeMesh => store.describe_mesh(s, input),
+            DeleteMesh => store.delete_mesh(s, input),
+            ListMeshes => store.list_meshes(s, input),
+            CreateVirtualGateway => store.create_virtual_gateway(s, input),
+            DescribeVirtualGateway => store.describe_virtual_gateway(s, input),
+            DeleteVirtualGateway => store.delete_virtual_gateway(s, input),
+            ListVirtualGateways => store.list_virtual_gateways(s, input),
+            CreateVirtualService => store.create_virtual_service(s, input),
+            DescribeVirtualService => store.describe_virtual_service(s, input),
+            DeleteVirtualService => store.delete_virtual_service(s, input),
+            ListVirtualServices => store.list_virtual_services(s, input),
+            CreateGatewayRoute => store.create_gateway_route(s, input),
+            DescribeGatewayRoute => store.describe_gateway_route(s, input),
+            UpdateGatewayRoute => store.update_gateway_route(s, input),
+            DeleteGatewayRoute => store.delete_gateway_route(s, input),
+            ListGatewayRoutes => store.list_gateway_routes(s, input),
+            TagResource => store.tag_resource(s, input),
+            UntagResource => store.untag_resource(s, input),
+            ListTagsForResource => store.list_tags_for_resource(s, input),
+        }
+    }
+}
+
+/// Maps a method and decoded path to an operation and its path parameters.
+fn route(method: &Method, segments: &[String]) -> Option<(Operation, Vec<(&'static str, String)>)> {
+    use Operation::*;
+    let s: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let m = method.as_str();
+    let (op, names): (Operation, &[&'static str]) = match (m, s.as_slice()) {
+        ("PUT", ["v20190125", "meshes"]) => (CreateMesh, &[]),
+        ("GET", ["v20190125", "meshes"]) => (ListMeshes, &[]),
+        ("GET", ["v20190125", "meshes", _]) => (DescribeMesh, &["meshName"]),
+        ("DELETE", ["v20190125", "meshes", _]) => (DeleteMesh, &["meshName"]),
+        ("PUT", ["v20190125", "meshes", _, "virtualGateways"]) => {
+            (CreateVirtualGateway, &["meshName"])
+        }
+        ("GET", ["v20190125", "meshes", _, "virtualGateways"]) => {
+            (ListVirtualGateways, &["meshName"])
+        }
+        ("GET", ["v20190125", "meshes", _, "virtualGateways", _]) => {
+            (DescribeVirtualGateway, &["meshName", "virtualGatewayName"])
+        }
+        ("DELETE", ["v20190125", "meshes", _, "virtualGateways", _]) => {
+            (DeleteVirtualGateway, &["meshName", "virtualGatewayName"])
+        }
+        ("PUT", ["v20190125", "meshes", _, "virtualServices"]) => {
+            (CreateVirtualService, &["meshName"])
+        }
+        ("GET", ["v20190125", "meshes", _, "virtualServices"]) => {
+            (ListVirtualServices, &["meshName"])
+        }
+        ("GET", ["v20190125", "meshes", _, "virtualServices", _]) => {
+            (DescribeVirtualService, &["meshName", "virtualServiceName"])
+        }
+        ("DELETE", ["v20190125", "meshes", _, "virtualServices", _]) => {
+            (DeleteVirtualService, &["meshName", "virtualServiceName"])
+        }
+        (
+            "PUT",
+            [
+                "v20190125",
+                "meshes",
+                _,
+                "virtualGateway",
+                _,
+                "gatewayRoutes",
+            ],
+        ) => (CreateGatewayRoute, &["meshName", "virtualGatewayName"]),
+        (
+            "GET",
+            [
+                "v20190125",
+                "meshes",
+                _,
+                "virtualGateway",
+                _,
+                "gatewayRoutes",
+            ],
+        ) => (ListGatewayRoutes, &["meshName", "virtualGatewayName"]),
+        (
+            _,
+            [
+                "v20190125",
+                "meshes",
+                _,
+                "virtualGateway",
+                _,
+                "gatewayRoutes",
+                _,
+            ],
+        ) => {
+            let op = match m {
+                "GET" => DescribeGatewayRoute,
+                "PUT" => UpdateGatewayRoute,
+                "DELETE" => DeleteGatewayRoute,
+                _ => return None,
+            };
+            (op, &["meshName", "virtualGatewayName", "gatewayRouteName"])
+        }
+        ("PUT", ["v20190125", "tag"]) => (TagResource, &[]),
+        ("PUT", ["v20190125", "untag"]) => (UntagResource, &[]),
+        ("GET", ["v20190125", "tags"]) => (ListTagsForResource, &[]),
+        _ => return None,
+    };
+    // Path parameters sit at every second segment after "meshes": 2, 4, 6.
+    let params = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| (*name, segments[2 + 2 * i].clone()))
+        .collect();
+    Some((op, params))
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(b) = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The emulated service: settings, state and injected behaviour.
+pub struct Emulator {
+    settings: Settings,
+    store: Mutex<Store>,
+    faults: Mutex<Faults>,
+    state_file: Option<PathBuf>,
+}
+
+/// Returned by the service to make hyper close the connection without an answer.
+#[derive(Debug)]
+struct DroppedConnection;
+
+impl std::fmt::Display for DroppedConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped by an injected fault")
+    }
+}
+impl std::error::Error for DroppedConnection {}
+
+type Reply = Response<Full<Bytes>>;
+
+fn json_reply(status: u16, body: &Value) -> Reply {
+    Response::builder()
+        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header("content-type", "application/json")
+        .header("x-amzn-RequestId", uuid())
+        .body(Full::new(Bytes::from(body.to_string())))
+        .expect("a valid response")
+}
+
+fn error_reply(e: &ApiError) -> Reply {
+    let mut reply = json_reply(e.status, &json!({ "__type": e.kind, "message": e.message }));
+    reply.headers_mut().insert(
+        "x-amzn-ErrorType",
+        http::HeaderValue::from_str(&e.kind).unwrap_or(http::HeaderValue::from_static("Unknown")),
+    );
+    reply
+}
+
+impl Emulator {
+    /// A fresh emulator; with `state_file`, state is loaded from it when it exists and written
+    /// back by [`Emulator::save`].
+    pub fn new(settings: Settings, state_file: Option<PathBuf>) -> Result<Arc<Self>, String> {
+        let store = match &state_file {
+            Some(path) if path.exists() => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("read {}: {e}", path.display()))?;
+                serde_json::from_str(&text).map_err(|e| format!("parse {}: {e}", path.display()))?
+            }
+            _ => Store::default(),
+        };
+        Ok(Arc::new(Emulator {
+            settings,
+            store: Mutex::new(store),
+            faults: Mutex::new(Faults::default()),
+            state_file,
+        }))
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn faults(&self) -> std::sync::MutexGuard<'_, Faults> {
+        self.faults.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds an injected fault (see [`Fault`]).
+    pub fn add_fault(&self, fault: Fault) -> Result<(), String> {
+        self.faults().add(fault)
+    }
+
+    /// Removes every injected fault.
+    pub fn clear_faults(&self) {
+        self.faults().clear();
+    }
+
+    /// Sets (or with `None` lifts) the service-side rate limit.
+    pub fn set_rate_limit(&self, limit: Option<RateLimit>) -> Result<(), String> {
+        self.faults().set_rate_limit(limit)
+    }
+
+    /// Calls so far: `{"operations": {"CreateGatewayRoute": {"ok": 3, ...}}, "total": N}`.
+    pub fn counters(&self) -> Value {
+        let faults = self.faults();
+        let total: u64 = faults.counters().values().flat_map(|m| m.values()).sum();
+        json!({ "operations": faults.counters(), "total": total })
+    }
+
+    pub fn reset_counters(&self) {
+        self.faults().reset_counters();
+    }
+
+    /// Forgets every resource, fault, rate limit and counter.
+    pub fn reset(&self) {
+        *self.store() = Store::default();
+        *self.faults() = Faults::default();
+    }
+
+    /// Writes the state to the state file, if one was given.
+    pub fn save(&self) -> Result<(), String> {
+        let Some(path) = &self.state_file else {
+            return Ok(());
+        };
+        let text = serde_json::to_string_pretty(&*self.store()).map_err(|e| e.to_string())?;
+        std::fs::write(path, text).map_err(|e| format!("write {}: {e}", path.display()))
+    }
+
+    async fn handle(&self, req: Request<Incoming>) -> Result<Reply, DroppedConnection> {
+        let method = req.method().clone();
+        let path = req.uri().path().to_string();
+        let query = req.uri().query().unwrap_or_default().to_string();
+        let body = match req.into_body().collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(_) => return Err(DroppedConnection),
+        };
+        let segments: Vec<String> = path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(percent_decode)
+            .collect();
+        if segments.first().map(String::as_str) == Some("_emulator") {
+            return Ok(self.admin(&method, &segments[1..], &body));
+        }
+        let Some((op, params)) = route(&method, &segments) else {
+            return Ok(error_reply(&ApiError::new(
+                404,
+                "UnknownOperationException",
+                format!("No App Mesh operation at {method} {path} in this emulator."),
+            )));
+        };
+        let name = op.name();
+
+        let (delay, outcome) = self.faults().decide(&name);
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        let result = match outcome {
+            Outcome::Drop => {
+                self.faults().count(&name, "connectionDropped");
+                return Err(DroppedConnection);
+            }
+            Outcome::Fail(e) => Err(e),
+            Outcome::Proceed => input(params, &query, &body).and_then(|input| {
+                let mut errors = model::validate(op.shape(), &input);
+                if errors.is_empty() {
+                    errors = rules::check(&input);
+                }
+                if !errors.is_empty() {
+                    let n = errors.len();
+                    return Err(ApiError::bad_request(format!(
+                        "{n} validation error{} detected: {}",
+                        if n == 1 { "" } else { "s" },
+                        errors.join("; ")
+                    )));
+                }
+                op.run(&mut self.store(), &self.settings, &input)
+            }),
+        };
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(e) => e.kind.as_str(),
+        };
+        self.faults().count(&name, outcome);
+        tracing::debug!(operation = %name, outcome, "call");
+        Ok(match result {
+            Ok(mut body) => {
+                if let Some(map) = body.as_object_mut() {
+                    map.retain(|_, v| !v.is_null());
+                }
+                json_reply(200, &body)
+            }
+            Err(e) => error_reply(&e),
+        })
+    }
+
+    fn admin(&self, method: &Method, segments: &[String], body: &[u8]) -> Reply {
+        let s: Vec<&str> = segments.iter().map(String::as_str).collect();
+        let parse = |body: &[u8]| serde_json::from_slice::<Value>(body).map_err(|e| e.to_string());
+        let bad = |e: String| json_reply(400, &json!({ "message": e }));
+        match (method.as_str(), s.as_slice()) {
+            ("GET", ["healthz"]) => json_reply(200, &json!({ "status": "ok" })),
+            ("GET", []) => json_reply(
+                200,
+                &json!({
+                    "region": self.settings.region, "accountId": self.settings.account_id,
+                    "gatewayRoutes": self.store().gateway_route_count(),
+                }),
+            ),
+            ("GET", ["counters"]) => json_reply(200, &self.counters()),
+            ("DELETE", ["counters"]) => {
+                self.reset_counters();
+                json_reply(200, &json!({}))
+            }
+            ("GET", ["faults"]) => json_reply(200, &json!({ "faults": self.faults().rules() })),
+            ("POST", ["faults"]) => match parse(body)
+                .and_then(|v| serde_json::from_value::<Fault>(v).map_err(|e| e.to_string()))
+                .and_then(|f| self.add_fault(f))
+            {
+                Ok(()) => json_reply(200, &json!({})),
+                Err(e) => bad(e),
+            },
+            ("DELETE", ["faults"]) => {
+                self.clear_faults();
+                json_reply(200, &json!({}))
+            }
+            ("PUT", ["rate-limit"]) => match parse(body)
+                .and_then(|v| serde_json::from_value::<RateLimit>(v).map_err(|e| e.to_string()))
+                .and_then(|l| self.set_rate_limit(Some(l)))
+            {
+                Ok(()) => json_reply(200, &json!({})),
+                Err(e) => bad(e),
+            },
+            ("DELETE", ["rate-limit"]) => {
+                let _ = self.set_rate_limit(None);
+                json_reply(200, &json!({}))
+            }
+            ("POST", ["reset"]) => {
+                self.reset();
+                json_reply(200, &json!({}))
+            }
+            ("GET", ["state"]) => json_reply(200, &json!(*self.store())),
+            ("PUT", ["state"]) => match parse(body)
+                .and_then(|v| serde_json::from_value::<Store>(v).map_err(|e| e.to_string()))
+            {
+                Ok(store) => {
+                    *self.store() = store;
+                    json_reply(200, &json!({}))
+                }
+                Err(e) => bad(e),
+            },
+            _ => json_reply(
+                404,
+                &json!({ "message": "unknown admin endpoint; see docs/testing.md" }),
+            ),
+        }
+    }
+}
+
+/// One input object from path parameters, query string and JSON body, so one shape validates it.
+fn input(params: Vec<(&'static str, String)>, query: &str, body: &[u8]) -> Result<Value, ApiError> {
+    let mut map: Map<String, Value> = if body.iter().all(u8::is_ascii_whitespace) {
+        Map::new()
+    } else {
+        match serde_json::from_slice(body) {
+            Ok(Value::Object(map)) => map,
+            Ok(_) => {
+                return Err(ApiError::bad_request(
+                    "The request body must be a JSON object.",
+                ));
+            }
+            Err(e) => {
+                return Err(ApiError::bad_request(format!(
+                    "The request body is not valid JSON: {e}"
+                )));
+            }
+        }
+    };
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let (key, value) = (percent_decode(key), percent_decode(value));
+        let value = match key.as_str() {
+            "limit" => value.parse::<i64>().map(Value::from).map_err(|_| {
+                ApiError::bad_request(format!("Value '{value}' at 'limit' must be a number"))
+            })?,
+            _ => Value::String(value),
+        };
+        map.insert(key, value);
+    }
+    for (name, value) in params {
+        map.insert(name.to_string(), Value::String(value));
+    }
+    Ok(Value::Object(map))
+}
+
+/// Serves the emulator on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    emulator: Arc<Emulator>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => accepted?,
+            () = &mut shutdown => return Ok(()),
+        };
+        let _ = stream.set_nodelay(true);
+        let emulator = emulator.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let emulator = emulator.clone();
+                async move { emulator.handle(req).await }
+            });
+            // An error here is a dropped connection (injected or by the client): nothing to do.
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
