@@ -1,0 +1,154 @@
+"""boto3/botocore against appmesh-emulator: the gateway-route lifecycle and App Mesh's errors,
+parsed by an SDK that shares nothing with the Rust side."""
+
+import botocore.exceptions
+import pytest
+
+SAMPLE = {  # the API reference's sample request
+    "http2Route": {
+        "action": {"target": {"virtualService": {"virtualServiceName": "myservicea.svc.cluster.local"}}},
+        "match": {"prefix": "/"},
+    }
+}
+
+
+def code(excinfo):
+    err = excinfo.value.response
+    return err["ResponseMetadata"]["HTTPStatusCode"], err["Error"]["Code"], err["Error"]["Message"]
+
+
+def test_gateway_route_lifecycle(emulator):
+    c = emulator.client()
+    c.create_virtual_service(meshName="apps", virtualServiceName="myservicea.svc.cluster.local", spec={})
+    created = c.create_gateway_route(
+        meshName="apps", virtualGatewayName="gw", gatewayRouteName="myGatewayRoute",
+        spec=SAMPLE, clientToken="1aa1111a-1111-1111-111a-a1a1a1aa111a",
+        tags=[{"key": "team", "value": "edge"}],
+    )["gatewayRoute"]
+    meta = created["metadata"]
+    assert meta["version"] == 1
+    assert meta["arn"] == ("arn:aws:appmesh:us-west-2:111122223333:mesh/apps/"
+                           "virtualGateway/gw/gatewayRoute/myGatewayRoute")
+    assert meta["meshOwner"] == meta["resourceOwner"] == "111122223333"
+    assert created["status"]["status"] == "ACTIVE"
+    assert created["spec"]["http2Route"] == SAMPLE["http2Route"]
+
+    again = c.create_gateway_route(
+        meshName="apps", virtualGatewayName="gw", gatewayRouteName="myGatewayRoute",
+        spec=SAMPLE, clientToken="1aa1111a-1111-1111-111a-a1a1a1aa111a",
+        tags=[{"key": "team", "value": "edge"}],
+    )["gatewayRoute"]
+    assert again["metadata"]["uid"] == meta["uid"], "an idempotent retry returns the first result"
+
+    described = c.describe_gateway_route(meshName="apps", virtualGatewayName="gw",
+                                         gatewayRouteName="myGatewayRoute")["gatewayRoute"]
+    assert described["metadata"]["createdAt"] == meta["createdAt"]
+
+    spec = {"priority": 5, "httpRoute": {
+        "action": {"target": {"virtualService": {"virtualServiceName": "svc"}},
+                   "rewrite": {"prefix": {"value": "/v2/"}}},
+        "match": {"prefix": "/v1/", "method": "GET",
+                  "headers": [{"name": "x-canary", "match": {"range": {"start": 1, "end": 5}}}]}}}
+    updated = c.update_gateway_route(meshName="apps", virtualGatewayName="gw",
+                                     gatewayRouteName="myGatewayRoute", spec=spec)["gatewayRoute"]
+    assert updated["metadata"]["version"] == 2
+    assert updated["spec"]["httpRoute"] == spec["httpRoute"]
+    assert updated["spec"]["priority"] == 5
+
+    c.tag_resource(resourceArn=meta["arn"], tags=[{"key": "tier", "value": "1"}])
+    c.untag_resource(resourceArn=meta["arn"], tagKeys=["team"])
+    assert c.list_tags_for_resource(resourceArn=meta["arn"])["tags"] == [{"key": "tier", "value": "1"}]
+
+    for i in range(6):
+        c.create_gateway_route(meshName="apps", virtualGatewayName="gw", gatewayRouteName=f"r{i}",
+                               spec={"httpRoute": {"action": {"target": {"virtualService": {
+                                   "virtualServiceName": "svc"}}}, "match": {"prefix": f"/{i}"}}})
+    pages = c.get_paginator("list_gateway_routes").paginate(
+        meshName="apps", virtualGatewayName="gw", PaginationConfig={"PageSize": 3})
+    names = [r["gatewayRouteName"] for page in pages for r in page["gatewayRoutes"]]
+    assert sorted(names) == sorted(["myGatewayRoute"] + [f"r{i}" for i in range(6)])
+
+    deleted = c.delete_gateway_route(meshName="apps", virtualGatewayName="gw",
+                                     gatewayRouteName="myGatewayRoute")["gatewayRoute"]
+    assert deleted["status"]["status"] == "DELETED"
+    with pytest.raises(c.exceptions.NotFoundException):
+        c.describe_gateway_route(meshName="apps", virtualGatewayName="gw", gatewayRouteName="myGatewayRoute")
+
+
+def route(target="svc", prefix="/"):
+    return {"httpRoute": {"action": {"target": {"virtualService": {"virtualServiceName": target}}},
+                          "match": {"prefix": prefix}}}
+
+
+def test_app_mesh_errors(emulator):
+    c = emulator.client()
+    raw = emulator.client(validate=False)
+    create = dict(meshName="apps", virtualGatewayName="gw", gatewayRouteName="r")
+
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        c.create_gateway_route(**create, spec=route(target="nope"))
+    assert code(e)[:2] == (404, "NotFoundException") and "VirtualService 'nope'" in code(e)[2]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        c.create_gateway_route(**{**create, "virtualGatewayName": "gone"}, spec=route())
+    assert code(e)[:2] == (404, "NotFoundException") and "VirtualGateway 'gone'" in code(e)[2]
+
+    c.create_gateway_route(**create, spec=route(), clientToken="tok-1")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        c.create_gateway_route(**create, spec=route(), clientToken="tok-2")
+    assert code(e)[:2] == (409, "ConflictException")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        c.create_gateway_route(**{**create, "gatewayRouteName": "r2"}, spec=route(), clientToken="tok-1")
+    assert code(e)[:2] == (409, "ConflictException") and "client token" in code(e)[2]
+
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        raw.create_gateway_route(**{**create, "gatewayRouteName": "r3"}, spec=route(prefix="api"))
+    assert code(e)[:2] == (400, "BadRequestException") and "spec.httpRoute.match.prefix" in code(e)[2]
+
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        c.delete_mesh(meshName="apps")
+    assert code(e)[:2] == (409, "ResourceInUseException")
+
+    arn = c.describe_gateway_route(**create)["gatewayRoute"]["metadata"]["arn"]
+    c.tag_resource(resourceArn=arn, tags=[{"key": f"k{i}", "value": "v"} for i in range(50)])
+    with pytest.raises(c.exceptions.TooManyTagsException):
+        c.tag_resource(resourceArn=arn, tags=[{"key": "k50", "value": "v"}])
+
+    headers = None
+    try:
+        c.describe_mesh(meshName="missing")
+    except c.exceptions.NotFoundException as err:
+        headers = err.response["ResponseMetadata"]["HTTPHeaders"]
+    assert headers["x-amzn-errortype"] == "NotFoundException"
+    assert len(headers["x-amzn-requestid"]) == 36
+
+
+def test_faults_and_counters_through_the_admin_api(emulator):
+    emulator.admin("DELETE", "counters")
+    emulator.admin("POST", "faults", {"operation": "DescribeMesh", "status": 503, "count": 1})
+    c = emulator.client()
+    with pytest.raises(c.exceptions.ServiceUnavailableException):
+        c.describe_mesh(meshName="apps")
+    retrying = emulator.client(attempts=3)
+    emulator.admin("POST", "faults", {"operation": "DescribeMesh", "status": 500, "count": 1})
+    assert retrying.describe_mesh(meshName="apps")["mesh"]["meshName"] == "apps"
+
+    emulator.admin("POST", "faults", {"operation": "DescribeMesh", "dropConnection": True, "count": 1})
+    with pytest.raises(botocore.exceptions.ConnectionClosedError):
+        c.describe_mesh(meshName="apps")
+
+    counters = emulator.admin("GET", "counters")
+    assert counters["operations"]["DescribeMesh"] == {
+        "ServiceUnavailableException": 1, "InternalServerErrorException": 1, "ok": 1,
+        "connectionDropped": 1}
+    assert counters["total"] == 4
+
+    emulator.admin("PUT", "rate-limit", {"requestsPerSecond": 5, "burst": 5})
+    outcomes = []
+    for _ in range(20):
+        try:
+            c.describe_mesh(meshName="apps")
+            outcomes.append("ok")
+        except c.exceptions.TooManyRequestsException:
+            outcomes.append("throttled")
+    emulator.admin("DELETE", "rate-limit")
+    assert 10 <= outcomes.count("throttled") <= 15, outcomes
