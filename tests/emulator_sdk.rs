@@ -323,9 +323,7 @@ async fn errors_arrive_as_typed_app_mesh_exceptions() {
         .into_service_error();
     assert!(e.is_not_found_exception() && e.message().unwrap().contains("Mesh 'missing'"));
 
-    let arn = format!(
-        "arn:aws:appmesh:us-west-2:111122223333:mesh/apps/virtualGateway/gw/gatewayRoute/r"
-    );
+    let arn = "arn:aws:appmesh:us-west-2:111122223333:mesh/apps/virtualGateway/gw/gatewayRoute/r";
     let fifty: Vec<TagRef> = (0..50)
         .map(|i| {
             TagRef::builder()
@@ -336,14 +334,14 @@ async fn errors_arrive_as_typed_app_mesh_exceptions() {
         })
         .collect();
     c.tag_resource()
-        .resource_arn(&arn)
+        .resource_arn(arn)
         .set_tags(Some(fifty))
         .send()
         .await
         .unwrap();
     let e = c
         .tag_resource()
-        .resource_arn(&arn)
+        .resource_arn(arn)
         .tags(TagRef::builder().key("k50").value("v").build().unwrap())
         .send()
         .await

@@ -75,3 +75,5 @@ impl std::fmt::Display for ApiError {
         write!(f, "{} ({}): {}", self.kind, self.status, self.message)
     }
 }
+
+impl std::error::Error for ApiError {}

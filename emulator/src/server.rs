@@ -47,6 +47,32 @@ enum Operation {
 }
 
 impl Operation {
+    const ALL: [Operation; 20] = {
+        use Operation::*;
+        [
+            CreateMesh,
+            DescribeMesh,
+            DeleteMesh,
+            ListMeshes,
+            CreateVirtualGateway,
+            DescribeVirtualGateway,
+            DeleteVirtualGateway,
+            ListVirtualGateways,
+            CreateVirtualService,
+            DescribeVirtualService,
+            DeleteVirtualService,
+            ListVirtualServices,
+            CreateGatewayRoute,
+            DescribeGatewayRoute,
+            UpdateGatewayRoute,
+            DeleteGatewayRoute,
+            ListGatewayRoutes,
+            TagResource,
+            UntagResource,
+            ListTagsForResource,
+        ]
+    };
+
     fn name(self) -> String {
         format!("{self:?}")
     }
@@ -280,6 +306,33 @@ impl Emulator {
         self.faults.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Runs an operation by its App Mesh name (`CreateMesh`) on an input object holding path,
+    /// query and body members alike, with the service's validation, bypassing faults and
+    /// counters. For seeding state from code.
+    pub fn invoke(&self, operation: &str, input: &Value) -> Result<Value, ApiError> {
+        let op = Operation::ALL
+            .into_iter()
+            .find(|o| o.name() == operation)
+            .ok_or_else(|| ApiError::bad_request(format!("unknown operation {operation}")))?;
+        self.run(op, input)
+    }
+
+    fn run(&self, op: Operation, input: &Value) -> Result<Value, ApiError> {
+        let mut errors = model::validate(op.shape(), input);
+        if errors.is_empty() {
+            errors = rules::check(input);
+        }
+        if !errors.is_empty() {
+            let n = errors.len();
+            return Err(ApiError::bad_request(format!(
+                "{n} validation error{} detected: {}",
+                if n == 1 { "" } else { "s" },
+                errors.join("; ")
+            )));
+        }
+        op.run(&mut self.store(), &self.settings, input)
+    }
+
     /// Adds an injected fault (see [`Fault`]).
     pub fn add_fault(&self, fault: Fault) -> Result<(), String> {
         self.faults().add(fault)
@@ -356,21 +409,7 @@ impl Emulator {
                 return Err(DroppedConnection);
             }
             Outcome::Fail(e) => Err(e),
-            Outcome::Proceed => input(params, &query, &body).and_then(|input| {
-                let mut errors = model::validate(op.shape(), &input);
-                if errors.is_empty() {
-                    errors = rules::check(&input);
-                }
-                if !errors.is_empty() {
-                    let n = errors.len();
-                    return Err(ApiError::bad_request(format!(
-                        "{n} validation error{} detected: {}",
-                        if n == 1 { "" } else { "s" },
-                        errors.join("; ")
-                    )));
-                }
-                op.run(&mut self.store(), &self.settings, &input)
-            }),
+            Outcome::Proceed => input(params, &query, &body).and_then(|input| self.run(op, &input)),
         };
         let outcome = match &result {
             Ok(_) => "ok",

@@ -180,7 +180,7 @@ fn encode_token(name: &str) -> String {
 }
 
 fn decode_token(token: &str) -> Option<String> {
-    if token.len() % 2 != 0 {
+    if !token.len().is_multiple_of(2) {
         return None;
     }
     let bytes: Option<Vec<u8>> = (0..token.len())

@@ -105,6 +105,61 @@ pub fn shared() -> &'static ControlPlane {
     })
 }
 
+/// The mesh every example and the demo use.
+pub const MESH: &str = "apps";
+/// The virtual gateway every example and the demo use (the API reference's sample names it).
+pub const GATEWAY: &str = "myVirtualGateway";
+/// The virtual services the examples route to.
+pub const SERVICES: &[&str] = &[
+    "myservicea.svc.cluster.local",
+    "myserviceb.svc.cluster.local",
+    "grpc-echo.svc.cluster.local",
+];
+
+/// Emulator settings for the bed: App Mesh's defaults, except room for more routes on one
+/// gateway, because every test of a binary shares the seeded gateway.
+pub fn emulator_settings() -> appmesh_emulator::Settings {
+    appmesh_emulator::Settings {
+        max_gateway_routes_per_gateway: 10_000,
+        ..Default::default()
+    }
+}
+
+/// Creates [`MESH`], [`GATEWAY`] (listeners for http, http2 and grpc) and [`SERVICES`].
+pub fn seed(emulator: &appmesh_emulator::Emulator) -> Result<(), appmesh_emulator::ApiError> {
+    use serde_json::json;
+    emulator.invoke("CreateMesh", &json!({ "meshName": MESH }))?;
+    emulator.invoke(
+        "CreateVirtualGateway",
+        &json!({
+            "meshName": MESH, "virtualGatewayName": GATEWAY,
+            "spec": { "listeners": [
+                { "portMapping": { "port": 8080, "protocol": "http" } },
+                { "portMapping": { "port": 8081, "protocol": "http2" } },
+                { "portMapping": { "port": 8082, "protocol": "grpc" } },
+            ] }
+        }),
+    )?;
+    for service in SERVICES {
+        emulator.invoke(
+            "CreateVirtualService",
+            &json!({ "meshName": MESH, "virtualServiceName": service, "spec": {} }),
+        )?;
+    }
+    Ok(())
+}
+
+/// The seeded App Mesh emulator of this test binary, on a free loopback port.
+pub fn shared_emulator() -> &'static appmesh_emulator::Handle {
+    static EMULATOR: OnceLock<appmesh_emulator::Handle> = OnceLock::new();
+    EMULATOR.get_or_init(|| {
+        let handle = appmesh_emulator::spawn(emulator_settings(), 0)
+            .unwrap_or_else(|e| panic!("test bed: start appmesh-emulator: {e}"));
+        seed(&handle.emulator).unwrap_or_else(|e| panic!("test bed: seed appmesh-emulator: {e}"));
+        handle
+    })
+}
+
 /// Creates a namespace with a unique name starting with `prefix` and returns its name.
 pub async fn namespace(client: &kube::Client, prefix: &str) -> Result<String, Error> {
     use k8s_openapi::api::core::v1::Namespace;

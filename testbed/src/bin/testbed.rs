@@ -1,0 +1,86 @@
+//! `testbed up`: a control plane and a seeded App Mesh emulator for manual work, kept running
+//! until SIGTERM or Ctrl-C (`make testbed-up` / `make testbed-down` drive it).
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use meshroute_testbed::{ControlPlane, emulator_settings, repo_root, seed, testbin_dir};
+
+#[derive(Parser)]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start kube-apiserver, etcd and appmesh-emulator, apply crds/, and wait for a signal.
+    Up {
+        /// Where to write `env` (shell exports) and `kubeconfig`.
+        #[arg(long, default_value = ".testbed")]
+        dir: PathBuf,
+        /// Loopback port for the emulator (0 picks a free one).
+        #[arg(long, default_value_t = 0)]
+        emulator_port: u16,
+    },
+}
+
+/// Synchronous on purpose: `ControlPlane::start` runs its own small runtime.
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let Command::Up { dir, emulator_port } = Args::parse().command;
+    let bin = testbin_dir()?;
+    let plane = ControlPlane::start(&bin)?;
+    let emulator = appmesh_emulator::spawn(emulator_settings(), emulator_port)?;
+    seed(&emulator.emulator)?;
+
+    let crds = repo_root().join("crds");
+    if crds.join("gatewayroutes.meshroute.io.yaml").exists() {
+        let status = std::process::Command::new(bin.join("kubectl"))
+            .arg("--kubeconfig")
+            .arg(&plane.kubeconfig)
+            .args(["apply", "--server-side", "-f"])
+            .arg(&crds)
+            .status()?;
+        if !status.success() {
+            return Err(format!("kubectl apply -f {} failed", crds.display()).into());
+        }
+    }
+
+    std::fs::create_dir_all(&dir)?;
+    let kubeconfig = std::fs::canonicalize(&dir)?.join("kubeconfig");
+    std::fs::copy(&plane.kubeconfig, &kubeconfig)?;
+    let env = format!(
+        "export KUBECONFIG={}\nexport APPMESH_ENDPOINT={}\nexport AWS_REGION=us-west-2\nexport AWS_ACCESS_KEY_ID=test\nexport AWS_SECRET_ACCESS_KEY=test\nexport PATH={}:$PATH\n",
+        kubeconfig.display(),
+        emulator.endpoint(),
+        bin.display()
+    );
+    std::fs::write(dir.join("env"), &env)?;
+    println!(
+        "test bed up in {:.1} s: kube-apiserver {}, appmesh-emulator {} (mesh {}, gateway {})\nlogs: {}\n{env}",
+        plane.started_in.as_secs_f64(),
+        plane.server,
+        emulator.endpoint(),
+        meshroute_testbed::MESH,
+        meshroute_testbed::GATEWAY,
+        plane.dir().display()
+    );
+
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(async {
+            use tokio::signal::unix::{SignalKind, signal};
+            let mut term = signal(SignalKind::terminate())?;
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            Ok::<_, std::io::Error>(())
+        })?;
+    let _ = std::fs::remove_file(dir.join("env"));
+    drop(emulator);
+    drop(plane);
+    println!("test bed down");
+    Ok(())
+}
