@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   := .venv
 TESTBED_DIR := .testbed
 
-.PHONY: test testbin venv lint fmt testbed-up testbed-down emulator
+.PHONY: test testbin venv lint fmt crds testbed-up testbed-down emulator
 
 ## test: build/reuse the control plane, create the venv, run every Rust and Python test
 test: testbin venv
@@ -32,6 +32,10 @@ lint:
 
 fmt:
 	$(CARGO) fmt --all
+
+## crds: regenerate crds/ from the Rust types in src/api (a test fails while they differ)
+crds:
+	$(CARGO) run --locked -q -- crd > crds/gatewayroutes.meshroute.io.yaml
 
 ## emulator: run appmesh-emulator in the foreground on 127.0.0.1:4566
 emulator:

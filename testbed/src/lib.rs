@@ -160,6 +160,46 @@ pub fn shared_emulator() -> &'static appmesh_emulator::Handle {
     })
 }
 
+/// Server-side applies every CRD under `crds/` and waits until each is Established, so tests
+/// and `testbed up` install exactly what is checked in.
+pub async fn install_crds(client: &kube::Client) -> Result<(), Error> {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    use kube::api::{Patch, PatchParams};
+    use kube::runtime::{conditions, wait::await_condition};
+    let api: kube::Api<CustomResourceDefinition> = kube::Api::all(client.clone());
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(repo_root().join("crds"))? {
+        let path = entry?.path();
+        if path.extension().is_none_or(|e| e != "yaml") {
+            continue;
+        }
+        let crd: CustomResourceDefinition = serde_yaml::from_str(&std::fs::read_to_string(&path)?)
+            .map_err(|e| Error::Io(std::io::Error::other(format!("{}: {e}", path.display()))))?;
+        let name = crd.metadata.name.clone().unwrap_or_default();
+        api.patch(
+            &name,
+            &PatchParams::apply("meshroute-testbed").force(),
+            &Patch::Apply(&crd),
+        )
+        .await?;
+        names.push(name);
+    }
+    for name in names {
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            await_condition(api.clone(), &name, conditions::is_crd_established()),
+        )
+        .await
+        .map_err(|_| {
+            Error::Io(std::io::Error::other(format!(
+                "CRD {name} not Established within 30 s"
+            )))
+        })?
+        .map_err(|e| Error::Io(std::io::Error::other(e)))?;
+    }
+    Ok(())
+}
+
 /// Creates a namespace with a unique name starting with `prefix` and returns its name.
 pub async fn namespace(client: &kube::Client, prefix: &str) -> Result<String, Error> {
     use k8s_openapi::api::core::v1::Namespace;

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use meshroute_testbed::{ControlPlane, emulator_settings, repo_root, seed, testbin_dir};
+use meshroute_testbed::{ControlPlane, emulator_settings, install_crds, seed, testbin_dir};
 
 #[derive(Parser)]
 struct Args {
@@ -33,18 +33,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let emulator = appmesh_emulator::spawn(emulator_settings(), emulator_port)?;
     seed(&emulator.emulator)?;
 
-    let crds = repo_root().join("crds");
-    if crds.join("gatewayroutes.meshroute.io.yaml").exists() {
-        let status = std::process::Command::new(bin.join("kubectl"))
-            .arg("--kubeconfig")
-            .arg(&plane.kubeconfig)
-            .args(["apply", "--server-side", "-f"])
-            .arg(&crds)
-            .status()?;
-        if !status.success() {
-            return Err(format!("kubectl apply -f {} failed", crds.display()).into());
-        }
-    }
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(async { install_crds(&plane.client().await?).await })?;
 
     std::fs::create_dir_all(&dir)?;
     let kubeconfig = std::fs::canonicalize(&dir)?.join("kubeconfig");

@@ -1,0 +1,213 @@
+//! The `GatewayRoute` custom resource (`meshroute.io/v1alpha1`): what users write, what
+//! `kubectl explain` shows, and every rule App Mesh would enforce, checked at admission.
+
+mod route;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub use route::*;
+
+/// Tag keys meshroute reserves for ownership: they mark which object owns an App Mesh route.
+pub const OWNERSHIP_TAG_PREFIX: &str = "meshroute.io/";
+/// How many of App Mesh's 50 tags per resource meshroute keeps for its ownership tags.
+pub const OWNERSHIP_TAGS: usize = 4;
+/// App Mesh's limit on tags per resource.
+pub const APP_MESH_MAX_TAGS: usize = 50;
+
+/// An AWS App Mesh gateway route, kept in sync by meshroute.
+///
+/// The spec mirrors App Mesh's CreateGatewayRoute request: the mesh and virtual gateway it
+/// belongs to, a priority, exactly one of `grpcRoute`, `httpRoute` or `http2Route`, and tags.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "meshroute.io",
+    version = "v1alpha1",
+    kind = "GatewayRoute",
+    namespaced,
+    status = "GatewayRouteStatus",
+    shortname = "gwr",
+    category = "meshroute",
+    category = "appmesh",
+    derive = "PartialEq",
+    doc = "A GatewayRoute makes meshroute keep one AWS App Mesh gateway route equal to its spec, and reports the route's ARN, version and readiness in its status.",
+    printcolumn(name = "Mesh", type_ = "string", json_path = ".spec.meshName"),
+    printcolumn(
+        name = "Gateway",
+        type_ = "string",
+        json_path = ".spec.virtualGatewayName"
+    ),
+    printcolumn(name = "Route", type_ = "string", json_path = ".status.routeKind"),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Reason",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    ),
+    printcolumn(
+        name = "ARN",
+        type_ = "string",
+        json_path = ".status.arn",
+        priority = 1
+    )
+)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("[has(self.grpcRoute), has(self.httpRoute), has(self.http2Route)].filter(x, x).size() == 1").message("set exactly one of spec.grpcRoute, spec.httpRoute or spec.http2Route"),
+    validation = Rule::new("has(self.meshOwner) == has(oldSelf.meshOwner)").message("meshOwner cannot be added or removed after creation; delete and re-create the GatewayRoute to move it"),
+    validation = Rule::new("has(self.gatewayRouteName) == has(oldSelf.gatewayRouteName)").message("gatewayRouteName cannot be added or removed after creation; delete and re-create the GatewayRoute to rename it")
+)]
+pub struct GatewayRouteSpec {
+    /// The App Mesh service mesh the route belongs to (1 to 255 characters). Immutable.
+    #[schemars(length(min = 1, max = 255))]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("meshName is immutable; delete and re-create the GatewayRoute to move it"))]
+    pub mesh_name: String,
+
+    /// The 12-digit AWS account id that owns the mesh, when it is shared with this account by
+    /// another one. Omit for a mesh of your own. Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 12, max = 12), regex(pattern = r"^[0-9]{12}$"))]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("meshOwner is immutable; delete and re-create the GatewayRoute to move it"))]
+    pub mesh_owner: Option<String>,
+
+    /// The virtual gateway the route is attached to (1 to 255 characters). Immutable.
+    #[schemars(length(min = 1, max = 255))]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("virtualGatewayName is immutable; delete and re-create the GatewayRoute to move it"))]
+    pub virtual_gateway_name: String,
+
+    /// The route's name in App Mesh (1 to 255 characters); defaults to `metadata.name`.
+    /// Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 255))]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("gatewayRouteName is immutable; delete and re-create the GatewayRoute to rename it"))]
+    pub gateway_route_name: Option<String>,
+
+    /// Order among the gateway's routes, 0 (first) to 1000 (last). Without a priority, App Mesh
+    /// orders routes by how specific their match is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 1000))]
+    pub priority: Option<i32>,
+
+    /// A gRPC route. Set exactly one of grpcRoute, httpRoute or http2Route.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grpc_route: Option<GrpcGatewayRoute>,
+
+    /// An HTTP/1.1 route. Set exactly one of grpcRoute, httpRoute or http2Route.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_route: Option<HttpGatewayRoute>,
+
+    /// An HTTP/2 route. Set exactly one of grpcRoute, httpRoute or http2Route.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http2_route: Option<HttpGatewayRoute>,
+
+    /// Tags for the App Mesh route (at most 46: App Mesh allows 50 per resource and meshroute
+    /// keeps 4 for its ownership tags, whose keys start with `meshroute.io/`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 46), extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["key"]))]
+    pub tags: Option<Vec<Tag>>,
+
+    /// What happens in App Mesh when this object is deleted: `Delete` (the default) deletes the
+    /// App Mesh route; `Retain` leaves it in place.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_policy: Option<DeletionPolicy>,
+}
+
+/// A tag on the App Mesh route.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Tag {
+    /// The tag key (1 to 128 characters); keys starting with `meshroute.io/` are reserved.
+    #[schemars(length(min = 1, max = 128))]
+    #[x_kube(validation = Rule::new("!self.startsWith('meshroute.io/')").message("tag keys starting with meshroute.io/ are reserved for meshroute's ownership tags"))]
+    pub key: String,
+    /// The tag value (0 to 256 characters).
+    #[schemars(length(max = 256))]
+    pub value: String,
+}
+
+/// What happens in App Mesh when the GatewayRoute is deleted: `Delete` or `Retain`.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum DeletionPolicy {
+    #[default]
+    Delete,
+    Retain,
+}
+
+/// What meshroute last saw of the App Mesh route, and whether it matches the spec.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayRouteStatus {
+    /// The App Mesh route's ARN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
+    /// App Mesh's unique id of the route (not the Kubernetes uid).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
+    /// App Mesh's version of the route: 1 after create, one more after each update.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
+    /// The account that owns the mesh.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mesh_owner: Option<String>,
+    /// The account that owns the route.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_owner: Option<String>,
+    /// When App Mesh created the route.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<Time>,
+    /// When App Mesh last changed the route.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_updated_at: Option<Time>,
+    /// App Mesh's status of the route: ACTIVE, INACTIVE or DELETED.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_status: Option<String>,
+    /// Which route kind the spec sets: grpc, http or http2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route_kind: Option<String>,
+    /// The spec generation this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// `Ready` is True when App Mesh has exactly this spec; its reason says why not otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+}
+
+impl GatewayRouteSpec {
+    /// The route kind the spec sets (`grpc`, `http` or `http2`), as shown by `kubectl get`.
+    pub fn route_kind(&self) -> Option<&'static str> {
+        match (&self.grpc_route, &self.http_route, &self.http2_route) {
+            (Some(_), None, None) => Some("grpc"),
+            (None, Some(_), None) => Some("http"),
+            (None, None, Some(_)) => Some("http2"),
+            _ => None,
+        }
+    }
+}
+
+impl GatewayRoute {
+    /// The route's name in App Mesh: `spec.gatewayRouteName`, else `metadata.name`.
+    pub fn app_mesh_name(&self) -> &str {
+        self.spec
+            .gateway_route_name
+            .as_deref()
+            .or(self.metadata.name.as_deref())
+            .unwrap_or_default()
+    }
+
+    /// The deletion policy, `Delete` unless the spec says otherwise.
+    pub fn deletion_policy(&self) -> DeletionPolicy {
+        self.spec.deletion_policy.unwrap_or_default()
+    }
+}
