@@ -145,18 +145,20 @@ fn many(item: Value, n: usize) -> Value {
     Value::Array((0..n).map(|_| item.clone()).collect())
 }
 
+/// An edit that breaks one rule of a valid manifest.
+type Edit = Box<dyn Fn(&mut Value)>;
 type Case = (&'static str, &'static str, Box<dyn Fn() -> Value>);
 
 fn invalid_manifests() -> Vec<Case> {
     let x = |n: usize| "x".repeat(n);
-    let http = |f: Box<dyn Fn(&mut Value)>| -> Box<dyn Fn() -> Value> {
+    let http = |f: Edit| -> Box<dyn Fn() -> Value> {
         Box::new(move || {
             let mut v = http_base();
             f(&mut v);
             v
         })
     };
-    let grpc = |f: Box<dyn Fn(&mut Value)>| -> Box<dyn Fn() -> Value> {
+    let grpc = |f: Edit| -> Box<dyn Fn() -> Value> {
         Box::new(move || {
             let mut v = grpc_base();
             f(&mut v);
@@ -700,7 +702,7 @@ async fn identity_fields_are_immutable() {
     let mut base = http_base();
     set(&mut base, "/metadata/name", json!("immutable"));
     let created = create(&api, &base, false).await.unwrap();
-    let updates: [(&str, &str, Box<dyn Fn(&mut Value)>); 6] = [
+    let updates: [(&str, &str, Edit); 6] = [
         (
             "meshName",
             "spec.meshName",

@@ -33,34 +33,13 @@ pub const APP_MESH_MAX_TAGS: usize = 50;
     category = "appmesh",
     derive = "PartialEq",
     doc = "A GatewayRoute makes meshroute keep one AWS App Mesh gateway route equal to its spec, and reports the route's ARN, version and readiness in its status.",
-    printcolumn(name = "Mesh", type_ = "string", json_path = ".spec.meshName"),
-    printcolumn(
-        name = "Gateway",
-        type_ = "string",
-        json_path = ".spec.virtualGatewayName"
-    ),
-    printcolumn(name = "Route", type_ = "string", json_path = ".status.routeKind"),
-    printcolumn(
-        name = "Ready",
-        type_ = "string",
-        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
-    ),
-    printcolumn(
-        name = "Reason",
-        type_ = "string",
-        json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
-    ),
-    printcolumn(
-        name = "Age",
-        type_ = "date",
-        json_path = ".metadata.creationTimestamp"
-    ),
-    printcolumn(
-        name = "ARN",
-        type_ = "string",
-        json_path = ".status.arn",
-        priority = 1
-    )
+    printcolumn = r#"{"name":"Mesh","type":"string","jsonPath":".spec.meshName"}"#,
+    printcolumn = r#"{"name":"Gateway","type":"string","jsonPath":".spec.virtualGatewayName"}"#,
+    printcolumn = r#"{"name":"Route","type":"string","jsonPath":".status.routeKind"}"#,
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
+    printcolumn = r#"{"name":"ARN","type":"string","jsonPath":".status.arn","priority":1}"#
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(
