@@ -3,6 +3,38 @@
 
 pub mod api;
 pub mod appmesh;
+pub mod backoff;
+pub mod http;
+pub mod reconcile;
+pub mod telemetry;
+
+/// What can stop a reconcile; App Mesh's own errors become status conditions instead.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading or writing the object failed.
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    /// The App Mesh route could not be deleted; the finalizer keeps the object.
+    #[error("{0}")]
+    DeleteFailed(String),
+    /// A failed delete is waiting out its backoff before the next attempt.
+    #[error("waiting to retry the delete")]
+    DeletePending,
+    /// Adding or removing the finalizer, or a reconcile behind it, failed.
+    #[error("{0}")]
+    Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
+}
+
+impl Error {
+    /// The `result` label of the reconcile metric.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            Error::Kube(_) => "KubernetesError",
+            Error::DeleteFailed(_) | Error::DeletePending => "DeleteFailed",
+            Error::Finalizer(_) => "FinalizerError",
+        }
+    }
+}
 
 use kube::CustomResourceExt;
 

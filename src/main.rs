@@ -1,6 +1,15 @@
 //! The `meshroute` binary: flags in, library out.
 
-use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use meshroute::appmesh::{self, AppMesh};
+use meshroute::reconcile::{self, Context};
+use meshroute::telemetry::{self, LogFormat, Metrics};
 
 /// meshroute: AWS App Mesh gateway routes from Kubernetes GatewayRoute resources.
 #[derive(Parser)]
@@ -12,12 +21,146 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the controller.
+    Run(Box<RunArgs>),
     /// Print the GatewayRoute CustomResourceDefinition (YAML) to stdout.
     Crd,
 }
 
-fn main() {
+#[derive(Args)]
+struct RunArgs {
+    /// Identifies this cluster in the ownership tags of every App Mesh route it creates; give
+    /// each cluster that shares an AWS account its own.
+    #[arg(long, env = "MESHROUTE_CLUSTER_ID", default_value = "default")]
+    cluster_id: String,
+    /// AWS region of App Mesh (default: the SDK's chain: AWS_REGION, profile, instance metadata).
+    #[arg(long, env = "AWS_REGION")]
+    region: Option<String>,
+    /// App Mesh endpoint override: a VPC endpoint, or the local emulator (http://127.0.0.1:4566).
+    #[arg(long, env = "MESHROUTE_APPMESH_ENDPOINT")]
+    appmesh_endpoint: Option<String>,
+    /// Watch only this namespace (default: all namespaces).
+    #[arg(long, env = "MESHROUTE_NAMESPACE")]
+    namespace: Option<String>,
+    /// Watch only GatewayRoutes with these labels (`shard=a,team=web`), to run shards side by side.
+    #[arg(long, env = "MESHROUTE_LABEL_SELECTOR")]
+    label_selector: Option<String>,
+    /// GatewayRoutes reconciled at the same time.
+    #[arg(long, env = "MESHROUTE_CONCURRENCY", default_value_t = 8)]
+    concurrency: u16,
+    /// How often an in-sync route is checked for drift in App Mesh, with ±20% jitter; 0 turns
+    /// the check off. Units: s, m, h.
+    #[arg(long, env = "MESHROUTE_RESYNC_PERIOD", default_value = "10m", value_parser = duration)]
+    resync_period: Duration,
+    /// First retry delay after a failure; it doubles per failure up to --retry-max.
+    #[arg(long, env = "MESHROUTE_RETRY_BASE", default_value = "1s", value_parser = duration)]
+    retry_base: Duration,
+    /// Longest retry delay, also used for quota, permission and name conflicts.
+    #[arg(long, env = "MESHROUTE_RETRY_MAX", default_value = "5m", value_parser = duration)]
+    retry_max: Duration,
+    /// App Mesh calls per second meshroute allows itself, across all objects.
+    #[arg(long, env = "MESHROUTE_APPMESH_RPS", default_value_t = 10.0)]
+    appmesh_rps: f64,
+    /// App Mesh calls allowed at once above --appmesh-rps after a quiet spell.
+    #[arg(long, env = "MESHROUTE_APPMESH_BURST", default_value_t = 20)]
+    appmesh_burst: u32,
+    /// Attempts per App Mesh call on throttling, 5xx or no answer, before the reconcile backs off.
+    #[arg(long, env = "MESHROUTE_APPMESH_ATTEMPTS", default_value_t = 3)]
+    appmesh_attempts: u32,
+    /// Timeout of one App Mesh call attempt.
+    #[arg(long, env = "MESHROUTE_APPMESH_TIMEOUT", default_value = "10s", value_parser = duration)]
+    appmesh_timeout: Duration,
+    /// Address of /healthz, /readyz and /metrics.
+    #[arg(long, env = "MESHROUTE_HTTP_ADDR", default_value = "0.0.0.0:8080")]
+    http_addr: SocketAddr,
+    /// Log format: auto is JSON when not on a terminal.
+    #[arg(long, env = "MESHROUTE_LOG_FORMAT", value_enum, default_value = "auto")]
+    log_format: LogFormat,
+}
+
+/// `90s`, `10m`, `1h`, or `0`.
+fn duration(s: &str) -> Result<Duration, String> {
+    let (number, unit) = s.split_at(
+        s.find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(s.len()),
+    );
+    let n: f64 = number
+        .parse()
+        .map_err(|_| format!("'{s}' is not a duration like 30s, 10m or 1h"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" | "" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("'{s}': use ms, s, m or h")),
+    };
+    Ok(Duration::from_secs_f64(secs))
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
     match Cli::parse().command {
-        Command::Crd => print!("{}", meshroute::crd_yaml()),
+        Command::Crd => {
+            print!("{}", meshroute::crd_yaml());
+            ExitCode::SUCCESS
+        }
+        Command::Run(args) => {
+            telemetry::init_logging(args.log_format);
+            match run(args).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!("{e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
     }
+}
+
+async fn run(args: Box<RunArgs>) -> Result<(), Box<dyn std::error::Error>> {
+    let metrics = Arc::new(Metrics::default());
+    let client = kube::Client::try_default().await?;
+    let appmesh = AppMesh::new(
+        &appmesh::Settings {
+            region: args.region,
+            endpoint: args.appmesh_endpoint,
+            rate: args.appmesh_rps,
+            burst: args.appmesh_burst,
+            attempts: args.appmesh_attempts,
+            attempt_timeout: args.appmesh_timeout,
+        },
+        metrics.clone(),
+    )
+    .await;
+    let ctx = Context::new(
+        client,
+        appmesh,
+        metrics.clone(),
+        reconcile::Config {
+            cluster_id: args.cluster_id,
+            namespace: args.namespace,
+            label_selector: args.label_selector,
+            concurrency: args.concurrency,
+            resync: Some(args.resync_period).filter(|d| !d.is_zero()),
+            retry_base: args.retry_base,
+            retry_max: args.retry_max,
+        },
+    );
+    let ready = Arc::new(AtomicBool::new(false));
+    let listener = meshroute::http::bind(args.http_addr).await?;
+    tracing::info!(address = %listener.local_addr()?, "serving /healthz, /readyz, /metrics");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let http = tokio::spawn(meshroute::http::serve(
+        listener,
+        metrics,
+        ready.clone(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    reconcile::run(ctx, ready).await;
+    let _ = stop.send(());
+    http.await??;
+    tracing::info!("stopped");
+    Ok(())
 }

@@ -25,6 +25,10 @@ pub struct Fault {
     /// Close the connection without an answer.
     #[serde(default)]
     pub drop_connection: bool,
+    /// Handle the call, then wait this long before answering: the change is made, but the
+    /// caller hears of it late (or, if it dies meanwhile, never).
+    #[serde(default)]
+    pub respond_after_ms: u64,
     /// Fire on this fraction of matching calls (0.0 - 1.0) ...
     pub probability: Option<f64>,
     /// ... or on the next `count` matching calls, then retire. Neither: every matching call.
@@ -34,7 +38,8 @@ pub struct Fault {
 /// What a call should do, decided before the service handles it.
 #[derive(Debug, PartialEq)]
 pub enum Outcome {
-    Proceed,
+    /// Handle the call, then wait this long before answering.
+    Proceed(Duration),
     Fail(ApiError),
     Drop,
 }
@@ -88,8 +93,12 @@ impl Faults {
         {
             return Err(format!("probability must be within 0.0 and 1.0, got {p}"));
         }
-        if fault.status.is_none() && !fault.drop_connection && fault.latency_ms == 0 {
-            return Err("a fault needs status, dropConnection or latencyMs".into());
+        if fault.status.is_none()
+            && !fault.drop_connection
+            && fault.latency_ms == 0
+            && fault.respond_after_ms == 0
+        {
+            return Err("a fault needs status, dropConnection, latencyMs or respondAfterMs".into());
         }
         self.rules.push(fault);
         Ok(())
@@ -144,6 +153,7 @@ impl Faults {
             bucket.tokens -= 1.0;
         }
         let mut delay = Duration::ZERO;
+        let mut respond_after = Duration::ZERO;
         for i in 0..self.rules.len() {
             let applies = self.rules[i]
                 .operation
@@ -165,6 +175,7 @@ impl Faults {
             }
             self.rules.retain(|r| r.count != Some(0));
             delay += Duration::from_millis(rule.latency_ms);
+            respond_after += Duration::from_millis(rule.respond_after_ms);
             if rule.drop_connection {
                 return (delay, Outcome::Drop);
             }
@@ -178,9 +189,9 @@ impl Faults {
                 }
                 return (delay, Outcome::Fail(error));
             }
-            // A latency-only fault: keep looking for one that also fails the call.
+            // A delay-only fault: keep looking for one that also fails the call.
         }
-        (delay, Outcome::Proceed)
+        (delay, Outcome::Proceed(respond_after))
     }
 
     /// Counts one finished call: `ok`, an exception name, or `connectionDropped`.
@@ -216,14 +227,20 @@ mod tests {
             ..Fault::default()
         })
         .unwrap();
-        assert_eq!(f.decide("DescribeGatewayRoute").1, Outcome::Proceed);
+        assert_eq!(
+            f.decide("DescribeGatewayRoute").1,
+            Outcome::Proceed(Duration::ZERO)
+        );
         for _ in 0..2 {
             match f.decide("CreateGatewayRoute").1 {
                 Outcome::Fail(e) => assert_eq!(e.kind, "TooManyRequestsException"),
                 other => panic!("expected a 429, got {other:?}"),
             }
         }
-        assert_eq!(f.decide("CreateGatewayRoute").1, Outcome::Proceed);
+        assert_eq!(
+            f.decide("CreateGatewayRoute").1,
+            Outcome::Proceed(Duration::ZERO)
+        );
     }
 
     #[test]

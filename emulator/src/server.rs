@@ -409,7 +409,13 @@ impl Emulator {
                 return Err(DroppedConnection);
             }
             Outcome::Fail(e) => Err(e),
-            Outcome::Proceed => input(params, &query, &body).and_then(|input| self.run(op, &input)),
+            Outcome::Proceed(respond_after) => {
+                let result = input(params, &query, &body).and_then(|input| self.run(op, &input));
+                if !respond_after.is_zero() {
+                    tokio::time::sleep(respond_after).await;
+                }
+                result
+            }
         };
         let outcome = match &result {
             Ok(_) => "ok",

@@ -1,5 +1,10 @@
-//! The only code that talks to AWS App Mesh: converting specs to and from the SDK's types.
+//! The only code that talks to AWS App Mesh: SDK set-up, spec conversion both ways, normalised
+//! comparison, and what each App Mesh error means.
 
+mod client;
 mod convert;
+mod error;
 
+pub use client::{AppMesh, Missing, ObservedRoute, RouteKey, Settings};
 pub use convert::{ConversionError, RouteSpec, from_sdk, tags_from_sdk, tags_to_sdk, to_sdk};
+pub use error::{AppMeshError, ErrorKind};

@@ -1,0 +1,416 @@
+//! The App Mesh client: SDK set-up (region, endpoint override, default credential chain), the
+//! rate limiter and short retries every call goes through, and the gateway-route operations the
+//! reconciler uses, in the CRD's terms.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_appmesh::config::retry::RetryConfig;
+use aws_sdk_appmesh::config::timeout::TimeoutConfig;
+use aws_sdk_appmesh::config::{BehaviorVersion, Region};
+use aws_sdk_appmesh::types as sdk;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use super::convert::{self, RouteSpec};
+use super::error::{AppMeshError, ErrorKind};
+use crate::api::Tag;
+use crate::backoff::{self, RateLimiter};
+use crate::telemetry::Metrics;
+
+/// How to reach App Mesh.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// AWS region; `None` takes it from the SDK's default chain (AWS_REGION, profile, IMDS).
+    pub region: Option<String>,
+    /// Endpoint override: the emulator, or a VPC endpoint.
+    pub endpoint: Option<String>,
+    /// Calls per second meshroute allows itself, and the burst above that.
+    pub rate: f64,
+    pub burst: u32,
+    /// Attempts per call for throttling, 5xx and transport failures.
+    pub attempts: u32,
+    /// Timeout of one attempt.
+    pub attempt_timeout: Duration,
+}
+
+/// Where a gateway route lives, and its name in App Mesh.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteKey {
+    pub mesh: String,
+    pub mesh_owner: Option<String>,
+    pub gateway: String,
+    pub name: String,
+}
+
+/// A gateway route as App Mesh reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObservedRoute {
+    pub arn: String,
+    pub uid: String,
+    pub version: i64,
+    pub mesh_owner: String,
+    pub resource_owner: String,
+    pub created_at: Option<Time>,
+    pub last_updated_at: Option<Time>,
+    pub status: String,
+    pub spec: RouteSpec,
+}
+
+/// Which dependency of a route is missing, found by describing each in turn.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Missing {
+    Mesh(String),
+    VirtualGateway(String),
+    VirtualService(String),
+    /// Everything the route needs exists; App Mesh's 404 named something else.
+    Unknown,
+}
+
+/// The App Mesh client meshroute uses: one per process.
+pub struct AppMesh {
+    client: aws_sdk_appmesh::Client,
+    limiter: RateLimiter,
+    attempts: u32,
+    metrics: Arc<Metrics>,
+}
+
+impl AppMesh {
+    /// Builds the client from the SDK's default configuration chain (so IRSA and EKS Pod
+    /// Identity work unchanged) plus `settings`.
+    pub async fn new(settings: &Settings, metrics: Arc<Metrics>) -> Self {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if let Some(region) = &settings.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        if let Some(endpoint) = &settings.endpoint {
+            loader = loader.endpoint_url(endpoint);
+        }
+        let shared = loader.load().await;
+        let config = aws_sdk_appmesh::config::Builder::from(&shared)
+            // Retries happen in `call`, so each attempt passes the rate limiter and is counted.
+            .retry_config(RetryConfig::disabled())
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .operation_attempt_timeout(settings.attempt_timeout)
+                    .connect_timeout(Duration::from_secs(5))
+                    .build(),
+            )
+            .build();
+        AppMesh {
+            client: aws_sdk_appmesh::Client::from_conf(config),
+            limiter: RateLimiter::new(settings.rate, settings.burst),
+            attempts: settings.attempts.max(1),
+            metrics,
+        }
+    }
+
+    /// Runs one operation: waits for the rate limiter, counts the outcome, and tries again
+    /// (briefly) on throttling, 5xx and transport failures.
+    async fn call<T, F, Fut>(&self, operation: &'static str, mut send: F) -> Result<T, AppMeshError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, AppMeshError>>,
+    {
+        let mut attempt = 0;
+        loop {
+            self.limiter.acquire().await;
+            let result = send().await;
+            let outcome = match &result {
+                Ok(_) => "ok",
+                Err(e) => e.kind.label(),
+            };
+            self.metrics.appmesh_call(operation, outcome);
+            match result {
+                Err(e) if e.kind.is_transient() && attempt + 1 < self.attempts => {
+                    tracing::debug!(error = %e, attempt, "retrying App Mesh call");
+                    tokio::time::sleep(backoff::exponential(
+                        Duration::from_millis(100),
+                        Duration::from_secs(2),
+                        attempt,
+                    ))
+                    .await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// The route, or `None` when App Mesh has no such route (or no such mesh or gateway).
+    pub async fn describe_route(
+        &self,
+        key: &RouteKey,
+    ) -> Result<Option<ObservedRoute>, AppMeshError> {
+        let out = self
+            .call("DescribeGatewayRoute", || async {
+                self.client
+                    .describe_gateway_route()
+                    .mesh_name(&key.mesh)
+                    .set_mesh_owner(key.mesh_owner.clone())
+                    .virtual_gateway_name(&key.gateway)
+                    .gateway_route_name(&key.name)
+                    .send()
+                    .await
+                    .map_err(|e| AppMeshError::from_sdk("DescribeGatewayRoute", e))
+            })
+            .await;
+        match out {
+            Ok(out) => observed(out.gateway_route).map(Some),
+            Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn create_route(
+        &self,
+        key: &RouteKey,
+        spec: &RouteSpec,
+        tags: &[Tag],
+        client_token: &str,
+    ) -> Result<ObservedRoute, AppMeshError> {
+        let spec = to_sdk_spec(spec)?;
+        let tags = convert::tags_to_sdk(tags).map_err(conversion)?;
+        let out = self
+            .call("CreateGatewayRoute", || async {
+                self.client
+                    .create_gateway_route()
+                    .mesh_name(&key.mesh)
+                    .set_mesh_owner(key.mesh_owner.clone())
+                    .virtual_gateway_name(&key.gateway)
+                    .gateway_route_name(&key.name)
+                    .spec(spec.clone())
+                    .set_tags(Some(tags.clone()))
+                    .client_token(client_token)
+                    .send()
+                    .await
+                    .map_err(|e| AppMeshError::from_sdk("CreateGatewayRoute", e))
+            })
+            .await?;
+        observed(out.gateway_route)
+    }
+
+    pub async fn update_route(
+        &self,
+        key: &RouteKey,
+        spec: &RouteSpec,
+        client_token: &str,
+    ) -> Result<ObservedRoute, AppMeshError> {
+        let spec = to_sdk_spec(spec)?;
+        let out = self
+            .call("UpdateGatewayRoute", || async {
+                self.client
+                    .update_gateway_route()
+                    .mesh_name(&key.mesh)
+                    .set_mesh_owner(key.mesh_owner.clone())
+                    .virtual_gateway_name(&key.gateway)
+                    .gateway_route_name(&key.name)
+                    .spec(spec.clone())
+                    .client_token(client_token)
+                    .send()
+                    .await
+                    .map_err(|e| AppMeshError::from_sdk("UpdateGatewayRoute", e))
+            })
+            .await?;
+        observed(out.gateway_route)
+    }
+
+    /// Deletes the route; a route (or mesh, or gateway) that is already gone counts as deleted.
+    pub async fn delete_route(&self, key: &RouteKey) -> Result<(), AppMeshError> {
+        let out = self
+            .call("DeleteGatewayRoute", || async {
+                self.client
+                    .delete_gateway_route()
+                    .mesh_name(&key.mesh)
+                    .set_mesh_owner(key.mesh_owner.clone())
+                    .virtual_gateway_name(&key.gateway)
+                    .gateway_route_name(&key.name)
+                    .send()
+                    .await
+                    .map_err(|e| AppMeshError::from_sdk("DeleteGatewayRoute", e))
+            })
+            .await;
+        match out {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind == ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Every tag on a resource.
+    pub async fn list_tags(&self, arn: &str) -> Result<Vec<Tag>, AppMeshError> {
+        let mut tags = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let out = self
+                .call("ListTagsForResource", || async {
+                    self.client
+                        .list_tags_for_resource()
+                        .resource_arn(arn)
+                        .set_next_token(next.clone())
+                        .send()
+                        .await
+                        .map_err(|e| AppMeshError::from_sdk("ListTagsForResource", e))
+                })
+                .await?;
+            tags.extend(out.tags.into_iter().map(|t| Tag {
+                key: t.key,
+                value: t.value,
+            }));
+            match out.next_token {
+                Some(token) => next = Some(token),
+                None => return Ok(tags),
+            }
+        }
+    }
+
+    pub async fn tag(&self, arn: &str, tags: &[Tag]) -> Result<(), AppMeshError> {
+        let tags = convert::tags_to_sdk(tags).map_err(conversion)?;
+        self.call("TagResource", || async {
+            self.client
+                .tag_resource()
+                .resource_arn(arn)
+                .set_tags(Some(tags.clone()))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| AppMeshError::from_sdk("TagResource", e))
+        })
+        .await
+    }
+
+    pub async fn untag(&self, arn: &str, keys: &[String]) -> Result<(), AppMeshError> {
+        self.call("UntagResource", || async {
+            self.client
+                .untag_resource()
+                .resource_arn(arn)
+                .set_tag_keys(Some(keys.to_vec()))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| AppMeshError::from_sdk("UntagResource", e))
+        })
+        .await
+    }
+
+    /// After a 404 on create or update: which of the mesh, the virtual gateway and the target
+    /// virtual service is missing. Asked of App Mesh rather than read from its message, whose
+    /// wording is not part of the API.
+    pub async fn find_missing(
+        &self,
+        key: &RouteKey,
+        target: &str,
+    ) -> Result<Missing, AppMeshError> {
+        let owner = key.mesh_owner.clone();
+        let mesh = self
+            .call("DescribeMesh", || async {
+                self.client
+                    .describe_mesh()
+                    .mesh_name(&key.mesh)
+                    .set_mesh_owner(owner.clone())
+                    .send()
+                    .await
+                    .map_err(|e| AppMeshError::from_sdk("DescribeMesh", e))
+            })
+            .await;
+        if is_not_found(&mesh)? {
+            return Ok(Missing::Mesh(key.mesh.clone()));
+        }
+        let gateway = self
+            .call("DescribeVirtualGateway", || async {
+                self.client
+                    .describe_virtual_gateway()
+                    .mesh_name(&key.mesh)
+                    .set_mesh_owner(owner.clone())
+                    .virtual_gateway_name(&key.gateway)
+                    .send()
+                    .await
+                    .map_err(|e| AppMeshError::from_sdk("DescribeVirtualGateway", e))
+            })
+            .await;
+        if is_not_found(&gateway)? {
+            return Ok(Missing::VirtualGateway(key.gateway.clone()));
+        }
+        let service = self
+            .call("DescribeVirtualService", || async {
+                self.client
+                    .describe_virtual_service()
+                    .mesh_name(&key.mesh)
+                    .set_mesh_owner(owner.clone())
+                    .virtual_service_name(target)
+                    .send()
+                    .await
+                    .map_err(|e| AppMeshError::from_sdk("DescribeVirtualService", e))
+            })
+            .await;
+        if is_not_found(&service)? {
+            return Ok(Missing::VirtualService(target.to_string()));
+        }
+        Ok(Missing::Unknown)
+    }
+}
+
+fn is_not_found<T>(result: &Result<T, AppMeshError>) -> Result<bool, AppMeshError> {
+    match result {
+        Ok(_) => Ok(false),
+        Err(e) if e.kind == ErrorKind::NotFound => Ok(true),
+        Err(e) => Err(e.clone()),
+    }
+}
+
+fn conversion(e: convert::ConversionError) -> AppMeshError {
+    AppMeshError {
+        kind: ErrorKind::BadRequest,
+        operation: "convert",
+        code: "ConversionError".into(),
+        message: e.to_string(),
+        request_id: None,
+    }
+}
+
+fn to_sdk_spec(spec: &RouteSpec) -> Result<sdk::GatewayRouteSpec, AppMeshError> {
+    convert::to_sdk(spec).map_err(conversion)
+}
+
+fn time(t: &aws_sdk_appmesh::primitives::DateTime) -> Option<Time> {
+    let ts = k8s_openapi::jiff::Timestamp::new(t.secs(), t.subsec_nanos() as i32).ok()?;
+    Some(Time(ts))
+}
+
+fn observed(route: Option<sdk::GatewayRouteData>) -> Result<ObservedRoute, AppMeshError> {
+    let route = route.ok_or_else(|| AppMeshError {
+        kind: ErrorKind::Other,
+        operation: "read",
+        code: "EmptyAnswer".into(),
+        message: "App Mesh answered without a gateway route".into(),
+        request_id: None,
+    })?;
+    let meta = route.metadata.as_ref();
+    let spec = route
+        .spec
+        .as_ref()
+        .map(convert::from_sdk)
+        .transpose()
+        .map_err(|e| AppMeshError {
+            kind: ErrorKind::Other,
+            operation: "read",
+            code: "UnknownSpec".into(),
+            message: e.to_string(),
+            request_id: None,
+        })?
+        .unwrap_or_default();
+    Ok(ObservedRoute {
+        arn: meta.map(|m| m.arn.clone()).unwrap_or_default(),
+        uid: meta.map(|m| m.uid.clone()).unwrap_or_default(),
+        version: meta.map(|m| m.version).unwrap_or_default(),
+        mesh_owner: meta.map(|m| m.mesh_owner.clone()).unwrap_or_default(),
+        resource_owner: meta.map(|m| m.resource_owner.clone()).unwrap_or_default(),
+        created_at: meta.and_then(|m| time(&m.created_at)),
+        last_updated_at: meta.and_then(|m| time(&m.last_updated_at)),
+        status: route
+            .status
+            .map(|s| s.status.as_str().to_string())
+            .unwrap_or_default(),
+        spec,
+    })
+}

@@ -1,0 +1,98 @@
+//! Retry timing: exponential backoff with jitter, and the token bucket that keeps meshroute under
+//! App Mesh's request rate however many objects change at once.
+
+use std::time::Duration;
+
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+/// `base * 2^attempt`, capped at `max`, then spread by ±20% so that objects failing together do
+/// not retry together.
+pub fn exponential(base: Duration, max: Duration, attempt: u32) -> Duration {
+    let raw = base.saturating_mul(2u32.saturating_pow(attempt.min(20)));
+    jitter(raw.min(max))
+}
+
+/// `d` spread uniformly over ±20%.
+pub fn jitter(d: Duration) -> Duration {
+    d.mul_f64(0.8 + 0.4 * random_unit())
+}
+
+/// A uniform number in [0, 1), from the standard library's per-process random hasher keys.
+fn random_unit() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let n = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    (n >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// A token bucket: `rate` calls per second on average, `burst` at once.
+pub struct RateLimiter {
+    rate: f64,
+    burst: f64,
+    state: Mutex<(f64, Instant)>,
+}
+
+impl RateLimiter {
+    pub fn new(rate: f64, burst: u32) -> Self {
+        let burst = f64::from(burst.max(1));
+        RateLimiter {
+            rate,
+            burst,
+            state: Mutex::new((burst, Instant::now())),
+        }
+    }
+
+    /// Waits until a call may be made, then takes its token.
+    pub async fn acquire(&self) {
+        let wait = {
+            let mut state = self.state.lock().await;
+            let (tokens, last) = &mut *state;
+            let now = Instant::now();
+            *tokens =
+                (*tokens + now.duration_since(*last).as_secs_f64() * self.rate).min(self.burst);
+            *last = now;
+            // Take the token now, even if it is not there yet: callers queue up behind the debt.
+            *tokens -= 1.0;
+            if *tokens >= 0.0 {
+                Duration::ZERO
+            } else {
+                Duration::from_secs_f64(-*tokens / self.rate)
+            }
+        };
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        let base = Duration::from_secs(1);
+        let max = Duration::from_secs(60);
+        for (attempt, expected) in [(0, 1.0), (1, 2.0), (3, 8.0), (10, 60.0), (40, 60.0)] {
+            let d = exponential(base, max, attempt).as_secs_f64();
+            assert!(
+                d >= expected * 0.8 && d <= expected * 1.2,
+                "attempt {attempt}: {d}"
+            );
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_limiter_holds_its_rate() {
+        let limiter = RateLimiter::new(10.0, 5);
+        let start = Instant::now();
+        for _ in 0..25 {
+            limiter.acquire().await;
+        }
+        // 5 at once, then 20 more at 10 per second.
+        let elapsed = start.elapsed().as_secs_f64();
+        assert!((1.95..2.1).contains(&elapsed), "{elapsed}");
+    }
+}

@@ -1,0 +1,279 @@
+//! The pure middle of a reconcile: what App Mesh should hold for a GatewayRoute, who owns an App
+//! Mesh route, which client tokens make each call idempotent, and which tags must change.
+
+use kube::ResourceExt;
+use uuid::Uuid;
+
+use crate::api::{GatewayRoute, OWNERSHIP_TAG_PREFIX, Tag};
+use crate::appmesh::{RouteKey, RouteSpec};
+
+/// The finalizer that keeps an object until its App Mesh route is deleted (or retained).
+pub const FINALIZER: &str = "meshroute.io/finalizer";
+/// Annotation that lets a GatewayRoute take over an App Mesh route no meshroute object owns.
+pub const ADOPT_ANNOTATION: &str = "meshroute.io/adopt";
+
+const TAG_CLUSTER: &str = "meshroute.io/cluster";
+const TAG_NAMESPACE: &str = "meshroute.io/namespace";
+const TAG_NAME: &str = "meshroute.io/name";
+const TAG_UID: &str = "meshroute.io/uid";
+
+/// Namespace of the UUIDv5 client tokens (a fixed random UUID: tokens only need to be stable).
+const TOKEN_NAMESPACE: Uuid = Uuid::from_u128(0x6d65_7368_726f_7574_65a1_b2c3_d4e5_f607);
+
+/// The Kubernetes object that owns an App Mesh route, as recorded in the route's tags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    pub cluster: String,
+    pub namespace: String,
+    pub name: String,
+    pub uid: String,
+}
+
+impl Owner {
+    fn tags(&self) -> Vec<Tag> {
+        [
+            (TAG_CLUSTER, &self.cluster),
+            (TAG_NAMESPACE, &self.namespace),
+            (TAG_NAME, &self.name),
+            (TAG_UID, &self.uid),
+        ]
+        .into_iter()
+        .map(|(key, value)| Tag {
+            key: key.into(),
+            value: value.clone(),
+        })
+        .collect()
+    }
+
+    /// The owner recorded in a route's tags, if a meshroute object owns it.
+    fn from_tags(tags: &[Tag]) -> Option<Owner> {
+        let get = |key: &str| tags.iter().find(|t| t.key == key).map(|t| t.value.clone());
+        Some(Owner {
+            uid: get(TAG_UID)?,
+            cluster: get(TAG_CLUSTER).unwrap_or_default(),
+            namespace: get(TAG_NAMESPACE).unwrap_or_default(),
+            name: get(TAG_NAME).unwrap_or_default(),
+        })
+    }
+}
+
+impl std::fmt::Display for Owner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "GatewayRoute {}/{} (uid {}) in cluster {}",
+            self.namespace, self.name, self.uid, self.cluster
+        )
+    }
+}
+
+/// Who an existing App Mesh route belongs to, from our point of view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ownership {
+    Ours,
+    Other(Owner),
+    Nobody,
+}
+
+/// Tag calls that bring a route's tags to the desired ones.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TagChanges {
+    /// Tags to add or overwrite (TagResource).
+    pub set: Vec<Tag>,
+    /// Keys to remove (UntagResource).
+    pub remove: Vec<String>,
+}
+
+impl TagChanges {
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty() && self.remove.is_empty()
+    }
+}
+
+/// What App Mesh should hold for one GatewayRoute.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Desired {
+    pub key: RouteKey,
+    pub spec: RouteSpec,
+    pub user_tags: Vec<Tag>,
+    pub owner: Owner,
+}
+
+impl Desired {
+    pub fn of(route: &GatewayRoute, cluster: &str) -> Desired {
+        Desired {
+            key: RouteKey {
+                mesh: route.spec.mesh_name.clone(),
+                mesh_owner: route.spec.mesh_owner.clone(),
+                gateway: route.spec.virtual_gateway_name.clone(),
+                name: route.app_mesh_name().to_string(),
+            },
+            spec: RouteSpec::of(&route.spec),
+            user_tags: route.spec.tags.clone().unwrap_or_default(),
+            owner: Owner {
+                cluster: cluster.to_string(),
+                namespace: route.namespace().unwrap_or_default(),
+                name: route.name_any(),
+                uid: route.uid().unwrap_or_default(),
+            },
+        }
+    }
+
+    /// The user's tags plus the ownership tags: what CreateGatewayRoute sends.
+    pub fn all_tags(&self) -> Vec<Tag> {
+        let mut tags = self.user_tags.clone();
+        tags.extend(self.owner.tags());
+        tags
+    }
+
+    /// The target virtual service of the route's spec.
+    pub fn target(&self) -> &str {
+        let s = &self.spec;
+        s.grpc_route
+            .as_ref()
+            .map(|r| &r.action.target)
+            .or(s.http_route.as_ref().map(|r| &r.action.target))
+            .or(s.http2_route.as_ref().map(|r| &r.action.target))
+            .map(|t| t.virtual_service.virtual_service_name.as_str())
+            .unwrap_or_default()
+    }
+
+    /// Whose route an App Mesh route with these tags is.
+    pub fn ownership(&self, tags: &[Tag]) -> Ownership {
+        match Owner::from_tags(tags) {
+            Some(o) if o.uid == self.owner.uid && o.cluster == self.owner.cluster => {
+                Ownership::Ours
+            }
+            Some(o) => Ownership::Other(o),
+            None => Ownership::Nobody,
+        }
+    }
+
+    /// The client token of CreateGatewayRoute: the object's uid for the first create, so a
+    /// create retried after a crash is the same request. A route lost after that (deleted
+    /// outside meshroute) is re-created under a token derived from the lost route's App Mesh
+    /// uid: App Mesh would answer the first token with the first, deleted, route.
+    pub fn create_token(&self, lost_route_uid: Option<&str>) -> String {
+        match lost_route_uid {
+            None => self.owner.uid.clone(),
+            Some(lost) => token(&format!("{}/recreate/{lost}", self.owner.uid)),
+        }
+    }
+
+    /// The client token of UpdateGatewayRoute: one per object, generation and App Mesh version,
+    /// so a retried update is idempotent while a later drift repair at the same generation is a
+    /// new request.
+    pub fn update_token(&self, generation: i64, observed_version: i64) -> String {
+        token(&format!(
+            "{}/update/{generation}/{observed_version}",
+            self.owner.uid
+        ))
+    }
+
+    /// The tag calls that make `observed` (all tags on the route) equal to the desired tags.
+    /// Ownership tags are only ever set, never removed.
+    pub fn tag_changes(&self, observed: &[Tag]) -> TagChanges {
+        let desired = self.all_tags();
+        let set = desired
+            .iter()
+            .filter(|d| !observed.contains(d))
+            .cloned()
+            .collect();
+        let remove = observed
+            .iter()
+            .filter(|o| !o.key.starts_with(OWNERSHIP_TAG_PREFIX))
+            .filter(|o| !desired.iter().any(|d| d.key == o.key))
+            .map(|o| o.key.clone())
+            .collect();
+        TagChanges { set, remove }
+    }
+}
+
+fn token(name: &str) -> String {
+    Uuid::new_v5(&TOKEN_NAMESPACE, name.as_bytes()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::GatewayRouteSpec;
+
+    fn route() -> GatewayRoute {
+        let spec: GatewayRouteSpec = serde_json::from_value(serde_json::json!({
+            "meshName": "apps", "virtualGatewayName": "gw",
+            "http2Route": { "match": { "prefix": "/" },
+                "action": { "target": { "virtualService": { "virtualServiceName": "svc" } } } },
+            "tags": [{ "key": "team", "value": "edge" }]
+        }))
+        .unwrap();
+        let mut r = GatewayRoute::new("web", spec);
+        r.metadata.namespace = Some("shop".into());
+        r.metadata.uid = Some("0f8fad5b-d9cb-469f-a165-70867728950e".into());
+        r
+    }
+
+    fn tag(k: &str, v: &str) -> Tag {
+        Tag {
+            key: k.into(),
+            value: v.into(),
+        }
+    }
+
+    #[test]
+    fn the_name_defaults_to_metadata_name_and_the_target_is_found() {
+        let d = Desired::of(&route(), "prod");
+        assert_eq!(d.key.name, "web");
+        assert_eq!(d.target(), "svc");
+        assert_eq!(d.all_tags().len(), 1 + 4);
+    }
+
+    #[test]
+    fn tokens_are_stable_distinct_and_within_app_mesh_limits() {
+        let d = Desired::of(&route(), "prod");
+        assert_eq!(d.create_token(None), "0f8fad5b-d9cb-469f-a165-70867728950e");
+        let tokens = [
+            d.create_token(None),
+            d.create_token(Some("lost-1")),
+            d.update_token(2, 1),
+            d.update_token(2, 2),
+            d.update_token(3, 1),
+        ];
+        for t in &tokens {
+            assert!(
+                t.len() <= 36 && t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'),
+                "{t}"
+            );
+        }
+        let distinct: std::collections::BTreeSet<_> = tokens.iter().collect();
+        assert_eq!(distinct.len(), tokens.len());
+        assert_eq!(
+            d.update_token(2, 1),
+            Desired::of(&route(), "prod").update_token(2, 1)
+        );
+    }
+
+    #[test]
+    fn ownership_is_read_from_tags() {
+        let d = Desired::of(&route(), "prod");
+        assert_eq!(d.ownership(&d.all_tags()), Ownership::Ours);
+        assert_eq!(d.ownership(&[tag("team", "x")]), Ownership::Nobody);
+        let other = Desired::of(&route(), "staging");
+        match d.ownership(&other.all_tags()) {
+            Ownership::Other(o) => assert!(o.to_string().contains("cluster staging"), "{o}"),
+            x => panic!("{x:?}"),
+        }
+    }
+
+    #[test]
+    fn tag_changes_keep_ownership_tags_and_drop_stray_user_tags() {
+        let d = Desired::of(&route(), "prod");
+        let mut observed = d.all_tags();
+        assert!(d.tag_changes(&observed).is_empty());
+        observed.retain(|t| t.key != "team");
+        observed.push(tag("stray", "1"));
+        observed.push(tag("meshroute.io/extra", "kept"));
+        let changes = d.tag_changes(&observed);
+        assert_eq!(changes.set, vec![tag("team", "edge")]);
+        assert_eq!(changes.remove, vec!["stray".to_string()]);
+    }
+}

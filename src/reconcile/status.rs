@@ -1,0 +1,209 @@
+//! The status meshroute writes: the `Ready` condition and its reasons, the App Mesh facts, and a
+//! writer that patches the status subresource only when something changed.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::api::{Api, Patch, PatchParams};
+use kube::{Resource, ResourceExt};
+use serde_json::json;
+
+use crate::api::{GatewayRoute, GatewayRouteStatus};
+use crate::appmesh::ObservedRoute;
+
+/// The field manager of every status write.
+pub const FIELD_MANAGER: &str = "meshroute";
+/// The one condition meshroute maintains.
+pub const READY: &str = "Ready";
+
+/// Why `Ready` is what it is. The README lists each with what to do about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// App Mesh holds exactly the spec (Ready=True).
+    Synced,
+    /// App Mesh refused the spec (400); fix the spec.
+    InvalidSpec,
+    /// An App Mesh quota is used up; raise it or delete routes.
+    LimitExceeded,
+    /// The IAM role lacks an App Mesh permission.
+    AccessDenied,
+    /// The mesh, virtual gateway or target virtual service does not exist (yet).
+    DependencyNotFound,
+    /// Another object, or nobody, owns an App Mesh route of that name.
+    NameInUse,
+    /// App Mesh is throttling, failing or unreachable; meshroute retries with backoff.
+    AppMeshUnavailable,
+    /// Deleting the App Mesh route failed; the finalizer stays until it succeeds.
+    DeleteFailed,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Synced => "Synced",
+            Reason::InvalidSpec => "InvalidSpec",
+            Reason::LimitExceeded => "LimitExceeded",
+            Reason::AccessDenied => "AccessDenied",
+            Reason::DependencyNotFound => "DependencyNotFound",
+            Reason::NameInUse => "NameInUse",
+            Reason::AppMeshUnavailable => "AppMeshUnavailable",
+            Reason::DeleteFailed => "DeleteFailed",
+        }
+    }
+}
+
+/// The status for `route` after a reconcile that saw `observed` (if anything) and ended with
+/// `reason` and `message`. Pure: App Mesh facts not seen this time are kept from the last status.
+pub fn next_status(
+    route: &GatewayRoute,
+    observed: Option<&ObservedRoute>,
+    reason: Reason,
+    message: &str,
+    now: Time,
+) -> GatewayRouteStatus {
+    let old = route.status.clone().unwrap_or_default();
+    let generation = route.meta().generation;
+    let mut status = match observed {
+        Some(o) => GatewayRouteStatus {
+            arn: Some(o.arn.clone()),
+            uid: Some(o.uid.clone()),
+            version: Some(o.version),
+            mesh_owner: Some(o.mesh_owner.clone()),
+            resource_owner: Some(o.resource_owner.clone()),
+            created_at: o.created_at.clone(),
+            last_updated_at: o.last_updated_at.clone(),
+            aws_status: Some(o.status.clone()),
+            ..old.clone()
+        },
+        None => old.clone(),
+    };
+    status.route_kind = route.spec.route_kind().map(str::to_string);
+    status.observed_generation = generation;
+    let ready = Condition {
+        type_: READY.into(),
+        status: if reason == Reason::Synced {
+            "True"
+        } else {
+            "False"
+        }
+        .into(),
+        reason: reason.as_str().into(),
+        message: message.into(),
+        observed_generation: generation,
+        last_transition_time: now,
+    };
+    status.conditions = vec![keep_transition_time(&old.conditions, ready)];
+    status
+}
+
+/// A condition keeps its `lastTransitionTime` while its status does not flip.
+fn keep_transition_time(old: &[Condition], mut new: Condition) -> Condition {
+    if let Some(prev) = old.iter().find(|c| c.type_ == new.type_)
+        && prev.status == new.status
+    {
+        new.last_transition_time = prev.last_transition_time.clone();
+    }
+    new
+}
+
+/// The Ready condition's reason in the object's current status.
+pub fn current_reason(route: &GatewayRoute) -> Option<&str> {
+    ready_condition(route).map(|c| c.reason.as_str())
+}
+
+fn ready_condition(route: &GatewayRoute) -> Option<&Condition> {
+    route
+        .status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == READY)
+}
+
+/// Whether the object is Ready at its current generation.
+pub fn ready_now(route: &GatewayRoute) -> bool {
+    ready_condition(route).is_some_and(|c| c.status == "True")
+        && route.status.as_ref().and_then(|s| s.observed_generation) == route.meta().generation
+}
+
+/// Writes `status` with server-side apply, unless the object already has exactly it. Returns
+/// whether it wrote.
+pub async fn write(
+    api: &Api<GatewayRoute>,
+    route: &GatewayRoute,
+    status: GatewayRouteStatus,
+) -> Result<bool, kube::Error> {
+    if route.status.as_ref() == Some(&status) {
+        return Ok(false);
+    }
+    let patch = json!({
+        "apiVersion": "meshroute.io/v1alpha1",
+        "kind": "GatewayRoute",
+        "status": status,
+    });
+    api.patch_status(
+        &route.name_any(),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::GatewayRouteSpec;
+
+    fn route() -> GatewayRoute {
+        let spec: GatewayRouteSpec = serde_json::from_value(json!({
+            "meshName": "apps", "virtualGatewayName": "gw",
+            "grpcRoute": { "match": { "serviceName": "s" },
+                "action": { "target": { "virtualService": { "virtualServiceName": "svc" } } } }
+        }))
+        .unwrap();
+        let mut r = GatewayRoute::new("web", spec);
+        r.metadata.generation = Some(3);
+        r
+    }
+
+    fn at(secs: i64) -> Time {
+        Time(k8s_openapi::jiff::Timestamp::from_second(secs).unwrap())
+    }
+
+    #[test]
+    fn transition_time_moves_only_when_ready_flips() {
+        let mut r = route();
+        let first = next_status(
+            &r,
+            None,
+            Reason::DependencyNotFound,
+            "mesh apps missing",
+            at(100),
+        );
+        assert_eq!(first.conditions[0].status, "False");
+        assert_eq!(first.route_kind.as_deref(), Some("grpc"));
+        assert_eq!(first.observed_generation, Some(3));
+        r.status = Some(first);
+        let again = next_status(&r, None, Reason::AppMeshUnavailable, "throttled", at(200));
+        assert_eq!(
+            again.conditions[0].last_transition_time,
+            at(100),
+            "still False"
+        );
+        r.status = Some(again);
+        let ready = next_status(&r, None, Reason::Synced, "in sync", at(300));
+        assert_eq!(
+            ready.conditions[0].last_transition_time,
+            at(300),
+            "flipped to True"
+        );
+        r.status = Some(ready.clone());
+        assert!(ready_now(&r));
+        assert_eq!(
+            next_status(&r, None, Reason::Synced, "in sync", at(400)),
+            ready,
+            "nothing to write"
+        );
+        r.metadata.generation = Some(4);
+        assert!(!ready_now(&r), "a new generation is not Ready yet");
+    }
+}

@@ -1,0 +1,248 @@
+//! Shared by the operator's integration tests: a namespace on the test bed's apiserver, an App
+//! Mesh emulator of the test's own (so its call counters are the test's), and the operator binary
+//! run as a separate process that watches only this test's objects.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use kube::api::{Api, DeleteParams, PostParams};
+use meshroute::api::GatewayRoute;
+use serde_json::{Value, json};
+
+pub struct Bed {
+    pub client: kube::Client,
+    pub ns: String,
+    pub emulator: appmesh_emulator::Handle,
+    operators: usize,
+}
+
+impl Bed {
+    pub async fn new(prefix: &str) -> Bed {
+        let plane = meshroute_testbed::shared();
+        let client = plane.client().await.expect("admin client");
+        meshroute_testbed::install_crds(&client)
+            .await
+            .expect("install crds/");
+        let ns = meshroute_testbed::namespace(&client, prefix).await.unwrap();
+        let emulator = appmesh_emulator::spawn(meshroute_testbed::emulator_settings(), 0).unwrap();
+        meshroute_testbed::seed(&emulator.emulator).unwrap();
+        Bed {
+            client,
+            ns,
+            emulator,
+            operators: 0,
+        }
+    }
+
+    pub fn api(&self) -> Api<GatewayRoute> {
+        Api::namespaced(self.client.clone(), &self.ns)
+    }
+
+    /// The label that marks this test's objects; its operators watch only those.
+    pub fn label(&self) -> String {
+        format!("meshroute-test={}", self.ns)
+    }
+
+    /// Starts the operator binary against this test's emulator, watching this test's label.
+    pub fn operator(&mut self, extra: &[&str]) -> Operator {
+        self.operators += 1;
+        let plane = meshroute_testbed::shared();
+        let log = plane
+            .dir()
+            .join(format!("operator-{}-{}.log", self.ns, self.operators));
+        let file = std::fs::File::create(&log).unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_meshroute"));
+        cmd.arg("run")
+            .args(["--appmesh-endpoint", &self.emulator.endpoint()])
+            .args(["--label-selector", &self.label()])
+            .args(["--http-addr", "127.0.0.1:0", "--log-format", "json"])
+            .args(["--retry-base", "200ms", "--retry-max", "5s"])
+            .args(["--appmesh-rps", "1000", "--appmesh-burst", "1000"])
+            .args(extra)
+            .env("KUBECONFIG", &plane.kubeconfig)
+            .env("RUST_LOG", "info,meshroute=debug")
+            .env("AWS_REGION", "us-west-2")
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            // Never look for credentials or regions outside this machine.
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().unwrap())
+            .stderr(file);
+        let child = meshroute_testbed::spawn_owned(cmd).expect("start meshroute");
+        Operator { child, log }
+    }
+
+    /// A GatewayRoute of this test from a spec (JSON), labelled for its operator.
+    pub fn route(&self, name: &str, spec: Value) -> GatewayRoute {
+        serde_json::from_value(json!({
+            "apiVersion": "meshroute.io/v1alpha1", "kind": "GatewayRoute",
+            "metadata": { "name": name, "namespace": self.ns, "labels": { "meshroute-test": self.ns } },
+            "spec": spec,
+        }))
+        .unwrap()
+    }
+
+    pub async fn create(&self, route: &GatewayRoute) -> GatewayRoute {
+        self.api()
+            .create(&PostParams::default(), route)
+            .await
+            .expect("create GatewayRoute")
+    }
+
+    pub async fn delete(&self, name: &str) {
+        self.api()
+            .delete(name, &DeleteParams::default())
+            .await
+            .expect("delete GatewayRoute");
+    }
+
+    /// Polls until `done` holds for the object (or, with `None`, until it is gone).
+    pub async fn wait(
+        &self,
+        name: &str,
+        what: &str,
+        operator: &Operator,
+        done: impl Fn(Option<&GatewayRoute>) -> bool,
+    ) -> Option<GatewayRoute> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let current = self.api().get_opt(name).await.expect("get GatewayRoute");
+            if done(current.as_ref()) {
+                return current;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "{name} did not become {what} within 60 s; last seen:\n{}\noperator log tail:\n{}",
+                    serde_json::to_string_pretty(&current).unwrap(),
+                    operator.log_tail()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn wait_ready(&self, name: &str, operator: &Operator) -> GatewayRoute {
+        self.wait(name, "Ready", operator, |r| {
+            r.is_some_and(|r| reason(r) == Some("Synced") && is_current(r))
+        })
+        .await
+        .unwrap()
+    }
+
+    pub async fn wait_reason(&self, name: &str, wanted: &str, operator: &Operator) -> GatewayRoute {
+        self.wait(name, wanted, operator, |r| {
+            r.is_some_and(|r| reason(r) == Some(wanted) && is_current(r))
+        })
+        .await
+        .unwrap()
+    }
+
+    /// The route as the emulator holds it (mesh apps, gateway myVirtualGateway).
+    pub fn app_mesh_route(&self, name: &str) -> Option<Value> {
+        self.emulator
+            .emulator
+            .invoke(
+                "DescribeGatewayRoute",
+                &json!({ "meshName": meshroute_testbed::MESH,
+                         "virtualGatewayName": meshroute_testbed::GATEWAY,
+                         "gatewayRouteName": name }),
+            )
+            .ok()
+    }
+
+    /// Names of every gateway route in the emulator's seeded gateway.
+    pub fn app_mesh_route_names(&self) -> Vec<String> {
+        let out = self
+            .emulator
+            .emulator
+            .invoke(
+                "ListGatewayRoutes",
+                &json!({ "meshName": meshroute_testbed::MESH,
+                         "virtualGatewayName": meshroute_testbed::GATEWAY, "limit": 100 }),
+            )
+            .unwrap();
+        out["gatewayRoutes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["gatewayRouteName"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    /// Total App Mesh calls the emulator has answered (or dropped) so far.
+    pub fn calls(&self) -> u64 {
+        self.emulator.emulator.counters()["total"].as_u64().unwrap()
+    }
+
+    /// Event reasons recorded for an object, oldest first.
+    pub async fn event_reasons(&self, name: &str) -> Vec<String> {
+        use k8s_openapi::api::events::v1::Event;
+        let events: Api<Event> = Api::namespaced(self.client.clone(), &self.ns);
+        let mut list: Vec<Event> = events
+            .list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+            .collect();
+        list.sort_by_key(|e| e.event_time.as_ref().map(|t| t.0));
+        list.into_iter().filter_map(|e| e.reason).collect()
+    }
+}
+
+/// The Ready condition's reason.
+pub fn reason(r: &GatewayRoute) -> Option<&str> {
+    r.status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .map(|c| c.reason.as_str())
+}
+
+/// Whether the status describes the object's current generation.
+pub fn is_current(r: &GatewayRoute) -> bool {
+    r.status.as_ref().and_then(|s| s.observed_generation) == r.metadata.generation
+}
+
+/// A running operator process; killed when dropped, whatever the test's outcome.
+pub struct Operator {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Operator {
+    /// SIGKILL: no graceful shutdown, as in a node crash.
+    pub fn kill(&mut self) {
+        meshroute_testbed::kill_group(&mut self.child);
+    }
+
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// An HTTP/2 route spec to `target` on the seeded mesh and gateway.
+pub fn http2_spec(target: &str, prefix: &str) -> Value {
+    json!({
+        "meshName": meshroute_testbed::MESH,
+        "virtualGatewayName": meshroute_testbed::GATEWAY,
+        "http2Route": {
+            "match": { "prefix": prefix },
+            "action": { "target": { "virtualService": { "virtualServiceName": target } } }
+        }
+    })
+}
