@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
@@ -17,6 +18,39 @@ use tokio::net::TcpListener;
 
 use crate::telemetry::Metrics;
 
+/// What `/readyz` reports: this replica's role and whether its watch has synced.
+#[derive(Debug, Default)]
+pub struct Health {
+    role: Mutex<&'static str>,
+    synced: AtomicBool,
+}
+
+impl Health {
+    /// `leader`, `standby`, or `single` (no leader election).
+    pub fn set_role(&self, role: &'static str) {
+        *self.role.lock().unwrap_or_else(|e| e.into_inner()) = role;
+    }
+
+    pub fn set_synced(&self) {
+        self.synced.store(true, Ordering::Relaxed);
+    }
+
+    /// Ready when standing by, or when reconciling with a synced watch.
+    fn readiness(&self) -> (bool, String) {
+        let role = *self.role.lock().unwrap_or_else(|e| e.into_inner());
+        let synced = self.synced.load(Ordering::Relaxed);
+        match (role, synced) {
+            ("standby", _) => (true, "standby: another replica leads\n".into()),
+            ("", _) => (false, "starting\n".into()),
+            (role, true) => (true, format!("{role}: watch synced\n")),
+            (role, false) => (
+                false,
+                format!("{role}: the GatewayRoute watch has not synced yet\n"),
+            ),
+        }
+    }
+}
+
 fn reply(status: StatusCode, content_type: &str, body: String) -> Response<Full<Bytes>> {
     Response::builder()
         .status(status)
@@ -25,17 +59,13 @@ fn reply(status: StatusCode, content_type: &str, body: String) -> Response<Full<
         .expect("a valid response")
 }
 
-fn answer(req: &Request<Incoming>, metrics: &Metrics, ready: &AtomicBool) -> Response<Full<Bytes>> {
+fn answer(req: &Request<Incoming>, metrics: &Metrics, health: &Health) -> Response<Full<Bytes>> {
     match req.uri().path() {
         "/healthz" => reply(StatusCode::OK, "text/plain", "ok\n".into()),
-        "/readyz" if ready.load(Ordering::Relaxed) => {
-            reply(StatusCode::OK, "text/plain", "ok\n".into())
-        }
-        "/readyz" => reply(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "text/plain",
-            "the GatewayRoute watch has not synced yet\n".into(),
-        ),
+        "/readyz" => match health.readiness() {
+            (true, text) => reply(StatusCode::OK, "text/plain", text),
+            (false, text) => reply(StatusCode::SERVICE_UNAVAILABLE, "text/plain", text),
+        },
         "/metrics" => reply(
             StatusCode::OK,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
@@ -53,7 +83,7 @@ fn answer(req: &Request<Incoming>, metrics: &Metrics, ready: &AtomicBool) -> Res
 pub async fn serve(
     listener: TcpListener,
     metrics: Arc<Metrics>,
-    ready: Arc<AtomicBool>,
+    health: Arc<Health>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     tokio::pin!(shutdown);
@@ -62,10 +92,10 @@ pub async fn serve(
             accepted = listener.accept() => accepted?,
             () = &mut shutdown => return Ok(()),
         };
-        let (metrics, ready) = (metrics.clone(), ready.clone());
+        let (metrics, health) = (metrics.clone(), health.clone());
         tokio::spawn(async move {
             let service = service_fn(move |req| {
-                let response = answer(&req, &metrics, &ready);
+                let response = answer(&req, &metrics, &health);
                 async move { Ok::<_, std::convert::Infallible>(response) }
             });
             let _ = http1::Builder::new()

@@ -3,13 +3,15 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use meshroute::appmesh::{self, AppMesh};
+use meshroute::http::Health;
+use meshroute::leader;
 use meshroute::reconcile::{self, Context};
 use meshroute::telemetry::{self, LogFormat, Metrics};
+use tokio::sync::watch;
 
 /// meshroute: AWS App Mesh gateway routes from Kubernetes GatewayRoute resources.
 #[derive(Parser)]
@@ -76,6 +78,22 @@ struct RunArgs {
     /// Log format: auto is JSON when not on a terminal.
     #[arg(long, env = "MESHROUTE_LOG_FORMAT", value_enum, default_value = "auto")]
     log_format: LogFormat,
+    /// Elect one leader among replicas on a Lease; only the leader reconciles. Turn off only
+    /// when exactly one replica runs.
+    #[arg(long, env = "MESHROUTE_LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    leader_election: bool,
+    /// Name of the leader Lease; shards (--label-selector) need one each.
+    #[arg(long, env = "MESHROUTE_LEASE_NAME", default_value = "meshroute")]
+    lease_name: String,
+    /// Namespace of the leader Lease (in a pod: its own namespace, from POD_NAMESPACE).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    lease_namespace: String,
+    /// This replica's name in the Lease (in a pod: its name, from POD_NAME).
+    #[arg(long, env = "POD_NAME")]
+    lease_identity: Option<String>,
+    /// Seconds a lease lasts without renewal: the longest a dead leader is waited for.
+    #[arg(long, env = "MESHROUTE_LEASE_DURATION", default_value_t = 15)]
+    lease_duration: u64,
 }
 
 /// `90s`, `10m`, `1h`, or `0`.
@@ -133,7 +151,7 @@ async fn run(args: Box<RunArgs>) -> Result<(), Box<dyn std::error::Error>> {
     )
     .await;
     let ctx = Context::new(
-        client,
+        client.clone(),
         appmesh,
         metrics.clone(),
         reconcile::Config {
@@ -146,21 +164,58 @@ async fn run(args: Box<RunArgs>) -> Result<(), Box<dyn std::error::Error>> {
             retry_max: args.retry_max,
         },
     );
-    let ready = Arc::new(AtomicBool::new(false));
+    let health = Arc::new(Health::default());
     let listener = meshroute::http::bind(args.http_addr).await?;
     tracing::info!(address = %listener.local_addr()?, "serving /healthz, /readyz, /metrics");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+
+    // One stop signal for everything: SIGTERM or Ctrl-C.
+    let (stop_tx, stop) = watch::channel(false);
+    tokio::spawn(async move {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("install the SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        tracing::info!("stopping: finishing the reconciles in flight");
+        let _ = stop_tx.send(true);
+    });
+    let mut http_stop = stop.clone();
     let http = tokio::spawn(meshroute::http::serve(
         listener,
         metrics,
-        ready.clone(),
-        async {
-            let _ = stopped.await;
+        health.clone(),
+        async move {
+            let _ = http_stop.wait_for(|s| *s).await;
         },
     ));
-    reconcile::run(ctx, ready).await;
-    let _ = stop.send(());
-    http.await??;
+
+    let result = if args.leader_election {
+        let election = leader::Election {
+            namespace: args.lease_namespace,
+            name: args.lease_name,
+            identity: args
+                .lease_identity
+                .unwrap_or_else(|| format!("meshroute-{}", std::process::id())),
+            duration: args.lease_duration,
+            grace: (args.lease_duration / 3).max(1),
+        };
+        let health = health.clone();
+        leader::lead(client, election, health.clone(), stop, |trigger| {
+            reconcile::run(ctx, health, trigger)
+        })
+        .await
+        .map_err(Into::into)
+    } else {
+        health.set_role("single");
+        let mut stop = stop;
+        reconcile::run(ctx, health, async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })
+        .await;
+        Ok(())
+    };
+    http.abort();
     tracing::info!("stopped");
-    Ok(())
+    result
 }

@@ -90,6 +90,7 @@ impl Default for Metrics {
             "App Mesh API calls by operation and outcome (ok or the error kind)",
             appmesh_calls.clone(),
         );
+        registry.register_collector(Box::new(ProcessCollector));
         let objects = Family::<ReasonLabel, Gauge>::default();
         registry.register(
             "gatewayroutes",
@@ -161,6 +162,74 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+}
+
+/// `process_*` metrics read from /proc/self at scrape time: CPU seconds, resident memory,
+/// threads, open file descriptors and start time.
+#[derive(Debug)]
+struct ProcessCollector;
+
+impl ProcessCollector {
+    /// (cpu seconds, resident bytes, threads, start time in epoch seconds) from /proc/self/stat.
+    fn read() -> Option<(f64, f64, f64, f64)> {
+        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+        // Fields after the command name, which may hold spaces, start at field 3 (state).
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        let field = |n: usize| fields.get(n - 3)?.parse::<f64>().ok();
+        // SAFETY: sysconf has no preconditions.
+        let (ticks, page) = unsafe {
+            (
+                libc::sysconf(libc::_SC_CLK_TCK) as f64,
+                libc::sysconf(libc::_SC_PAGESIZE) as f64,
+            )
+        };
+        let cpu = (field(14)? + field(15)?) / ticks;
+        let rss = field(24)? * page;
+        let threads = field(20)?;
+        let boot = std::fs::read_to_string("/proc/stat")
+            .ok()?
+            .lines()
+            .find_map(|l| l.strip_prefix("btime ")?.trim().parse::<f64>().ok())?;
+        Some((cpu, rss, threads, boot + field(22)? / ticks))
+    }
+}
+
+impl prometheus_client::collector::Collector for ProcessCollector {
+    fn encode(
+        &self,
+        mut encoder: prometheus_client::encoding::DescriptorEncoder,
+    ) -> Result<(), std::fmt::Error> {
+        use prometheus_client::encoding::EncodeMetric;
+        use prometheus_client::metrics::counter::ConstCounter;
+        use prometheus_client::metrics::gauge::ConstGauge;
+        let Some((cpu, rss, threads, start)) = Self::read() else {
+            return Ok(());
+        };
+        let fds = std::fs::read_dir("/proc/self/fd")
+            .map(|d| d.count() as f64)
+            .unwrap_or(0.0);
+        let cpu = ConstCounter::new(cpu);
+        cpu.encode(encoder.encode_descriptor(
+            "process_cpu_seconds",
+            "CPU time used, user and system",
+            None,
+            cpu.metric_type(),
+        )?)?;
+        for (name, help, value) in [
+            ("process_resident_memory_bytes", "Resident memory", rss),
+            ("process_threads", "OS threads", threads),
+            ("process_open_fds", "Open file descriptors", fds),
+            (
+                "process_start_time_seconds",
+                "Start time since the Unix epoch",
+                start,
+            ),
+        ] {
+            let gauge = ConstGauge::new(value);
+            gauge.encode(encoder.encode_descriptor(name, help, None, gauge.metric_type())?)?;
+        }
+        Ok(())
     }
 }
 

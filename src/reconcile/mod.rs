@@ -15,7 +15,7 @@ use kube::api::Api;
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::events::{Event as KubeEvent, EventType, Recorder, Reporter};
 use kube::runtime::finalizer::{Event, finalizer};
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
 
 pub use apply::{Change, Problem, Removal, Retry};
@@ -192,8 +192,12 @@ impl Context {
     }
 }
 
-/// Runs the controller until SIGTERM or Ctrl-C; reconciles in flight are finished first.
-pub async fn run(ctx: Arc<Context>, ready: Arc<std::sync::atomic::AtomicBool>) {
+/// Runs the controller until `stop` completes; reconciles in flight are finished first.
+pub async fn run(
+    ctx: Arc<Context>,
+    health: Arc<crate::http::Health>,
+    stop: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
     let api: Api<GatewayRoute> = match &ctx.config.namespace {
         Some(ns) => Api::namespaced(ctx.client.clone(), ns),
         None => Api::all(ctx.client.clone()),
@@ -202,14 +206,20 @@ pub async fn run(ctx: Arc<Context>, ready: Arc<std::sync::atomic::AtomicBool>) {
     if let Some(selector) = &ctx.config.label_selector {
         watch = watch.labels(selector);
     }
-    let controller = Controller::new(api, watch)
+    let controller = Controller::new(api.clone(), watch.clone())
         .with_config(controller::Config::default().concurrency(ctx.config.concurrency))
-        .shutdown_on_signal();
-    let store = controller.store();
+        .graceful_shutdown_on(stop);
+    // Readiness: a watch of our own reports its first complete list. (Waiting on the
+    // controller's store would race the controller for the store's single waker.)
+    let synced = watcher(api.clone(), watch.clone()).default_backoff();
     tokio::spawn(async move {
-        if store.wait_until_ready().await.is_ok() {
-            ready.store(true, std::sync::atomic::Ordering::Relaxed);
-            tracing::info!("watch synced; reconciling");
+        futures::pin_mut!(synced);
+        while let Some(event) = synced.next().await {
+            if let Ok(watcher::Event::InitDone) = event {
+                health.set_synced();
+                tracing::info!("watch synced; reconciling");
+                break;
+            }
         }
     });
     controller

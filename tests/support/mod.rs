@@ -1,6 +1,8 @@
 //! Shared by the operator's integration tests: a namespace on the test bed's apiserver, an App
 //! Mesh emulator of the test's own (so its call counters are the test's), and the operator binary
 //! run as a separate process that watches only this test's objects.
+// Each test binary uses its own part of this module.
+#![allow(dead_code)]
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -59,6 +61,11 @@ impl Bed {
             .args(["--http-addr", "127.0.0.1:0", "--log-format", "json"])
             .args(["--retry-base", "200ms", "--retry-max", "5s"])
             .args(["--appmesh-rps", "1000", "--appmesh-burst", "1000"])
+            .args(if extra.contains(&"--leader-election") {
+                &[][..]
+            } else {
+                &["--leader-election", "false"][..]
+            })
             .args(extra)
             .env("KUBECONFIG", &plane.kubeconfig)
             .env("RUST_LOG", "info,meshroute=debug")
@@ -220,6 +227,47 @@ impl Operator {
     /// SIGKILL: no graceful shutdown, as in a node crash.
     pub fn kill(&mut self) {
         meshroute_testbed::kill_group(&mut self.child);
+    }
+
+    /// The address of /healthz, /readyz and /metrics, from the operator's start-up log line.
+    pub async fn http_addr(&self) -> String {
+        for _ in 0..100 {
+            let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+            if let Some(addr) = text
+                .lines()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                .find_map(|l| l["address"].as_str().map(str::to_string))
+            {
+                return addr;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "the operator never said where it serves:\n{}",
+            self.log_tail()
+        );
+    }
+
+    /// GET `path` from the operator's HTTP endpoint: (status code, body).
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(self.http_addr().await)
+            .await
+            .unwrap();
+        let request =
+            format!("GET {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.unwrap();
+        let code = response
+            .get(9..12)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let body = response
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default();
+        (code, body)
     }
 
     pub fn log_tail(&self) -> String {

@@ -1,0 +1,104 @@
+//! High availability: two replicas elect one leader on a Lease; only it reconciles, and the
+//! standby takes over within the lease duration when the leader dies.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::coordination::v1::Lease;
+use support::{Bed, http2_spec};
+
+const LEASE_SECONDS: u64 = 6;
+
+#[tokio::test]
+async fn the_standby_takes_over_when_the_leader_dies() {
+    let mut bed = Bed::new("ha").await;
+    let lease_flags = |identity: &'static str, ns: &str| {
+        vec![
+            "--leader-election".to_string(),
+            "true".into(),
+            "--lease-namespace".into(),
+            ns.to_string(),
+            "--lease-name".into(),
+            "meshroute-ha".into(),
+            "--lease-duration".into(),
+            LEASE_SECONDS.to_string(),
+            "--lease-identity".into(),
+            identity.into(),
+            "--resync-period".into(),
+            "0".into(),
+        ]
+    };
+    let ns = bed.ns.clone();
+    let a_flags = lease_flags("replica-a", &ns);
+    let mut a = bed.operator(&a_flags.iter().map(String::as_str).collect::<Vec<_>>());
+    let b_flags = lease_flags("replica-b", &ns);
+    let mut b = bed.operator(&b_flags.iter().map(String::as_str).collect::<Vec<_>>());
+
+    let leases: kube::Api<Lease> = kube::Api::namespaced(bed.client.clone(), &ns);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let holder = loop {
+        let held = leases
+            .get_opt("meshroute-ha")
+            .await
+            .unwrap()
+            .and_then(|l| l.spec?.holder_identity);
+        if let Some(h) = held {
+            break h;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nobody took the lease:\n{}",
+            a.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let (leader, standby) = if holder == "replica-a" {
+        (&mut a, &mut b)
+    } else {
+        (&mut b, &mut a)
+    };
+
+    bed.create(&bed.route(
+        "before",
+        http2_spec("myservicea.svc.cluster.local", "/before"),
+    ))
+    .await;
+    bed.wait_ready("before", leader).await;
+    let (code, body) = standby.get("/readyz").await;
+    assert_eq!((code, body.trim()), (200, "standby: another replica leads"));
+    let (code, body) = leader.get("/readyz").await;
+    assert_eq!((code, body.trim()), (200, "leader: watch synced"));
+    let (_, metrics) = leader.get("/metrics").await;
+    assert!(
+        metrics.contains(
+            "meshroute_appmesh_calls_total{operation=\"CreateGatewayRoute\",outcome=\"ok\"} 1"
+        ),
+        "{metrics}"
+    );
+    let (_, standby_metrics) = standby.get("/metrics").await;
+    assert!(
+        !standby_metrics.contains("CreateGatewayRoute"),
+        "the standby made App Mesh calls:\n{standby_metrics}"
+    );
+
+    leader.kill();
+    let killed = Instant::now();
+    bed.create(&bed.route(
+        "after",
+        http2_spec("myservicea.svc.cluster.local", "/after"),
+    ))
+    .await;
+    bed.wait_ready("after", standby).await;
+    let took = killed.elapsed();
+    eprintln!(
+        "standby reconciled a new object {:.1} s after the leader died",
+        took.as_secs_f64()
+    );
+    assert!(
+        took < Duration::from_secs(LEASE_SECONDS + 5),
+        "take-over took {took:?}, lease is {LEASE_SECONDS} s"
+    );
+    let (code, body) = standby.get("/readyz").await;
+    assert_eq!((code, body.trim()), (200, "leader: watch synced"));
+}
