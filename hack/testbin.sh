@@ -27,12 +27,23 @@ check=0
 [ "${1:-}" = --check ] && check=1
 missing=0
 
+# Bump when the build recipe changes (flags, ldflags), so every cache is rebuilt.
+recipe=2
 cache="${MESHROUTE_TESTBIN:-$HOME/.cache/meshroute/testbin}"
-bin="$cache/k8s-$k8s-etcd-$etcd-helm-$helm"
+bin="$cache/k8s-$k8s-etcd-$etcd-helm-$helm-r$recipe"
 mkdir -p "$bin"
 
-build() { # tool-module package output
-  local module=$1 pkg=$2 out=$3
+# Kubernetes reports its version from ldflags set by its own build scripts; without them the
+# apiserver says v0.0.0-master and tools that check versions (helm's kubeVersion) refuse it.
+minor=${k8s#v1.}; minor=${minor%%.*}
+k8s_ldflags="-X k8s.io/component-base/version.gitVersion=$k8s -X k8s.io/component-base/version.gitMajor=1"
+k8s_ldflags+=" -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean"
+k8s_ldflags+=" -X k8s.io/client-go/pkg/version.gitVersion=$k8s -X k8s.io/client-go/pkg/version.gitMajor=1"
+k8s_ldflags+=" -X k8s.io/client-go/pkg/version.gitMinor=$minor"
+helm_ldflags="-X helm.sh/helm/v3/internal/version.version=$helm"
+
+build() { # tool-module package output [extra ldflags]
+  local module=$1 pkg=$2 out=$3 ldflags=${4:-}
   [ -x "$bin/$out" ] && return 0
   if [ "$check" = 1 ]; then
     echo "testbin: $bin/$out is missing; build it with 'make testbin' (or hack/testbin.sh)" >&2
@@ -48,16 +59,16 @@ build() { # tool-module package output
   # -mod=readonly: go.sum is committed, so a fresh machine downloads exactly the pinned modules and
   # never edits the tracked tree. The output goes to a temporary name first so an interrupted build
   # never leaves a half binary that looks cached.
-  (cd "$tools/$module" && GOFLAGS="${GOFLAGS:-} -mod=readonly" CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' \
+  (cd "$tools/$module" && GOFLAGS="${GOFLAGS:-} -mod=readonly" CGO_ENABLED=0 go build -trimpath -ldflags="-s -w $ldflags" \
     -o "$bin/.$out.tmp" "$pkg") >&2
   mv "$bin/.$out.tmp" "$bin/$out"
   echo "testbin: built $out in $((SECONDS - start)) s" >&2
 }
 
 build etcd go.etcd.io/etcd/server/v3 etcd
-build kube k8s.io/kubernetes/cmd/kube-apiserver kube-apiserver
-build kube k8s.io/kubernetes/cmd/kubectl kubectl
-build helm helm.sh/helm/v3/cmd/helm helm
+build kube k8s.io/kubernetes/cmd/kube-apiserver kube-apiserver "$k8s_ldflags"
+build kube k8s.io/kubernetes/cmd/kubectl kubectl "$k8s_ldflags"
+build helm helm.sh/helm/v3/cmd/helm helm "$helm_ldflags"
 
 [ "$missing" = 0 ] || exit 1
 echo "$bin"

@@ -100,10 +100,7 @@ impl ControlPlane {
         // to --cert-dir on start; the kubeconfig trusts exactly that file.
         fs::write(
             &kubeconfig,
-            format!(
-                "apiVersion: v1\nkind: Config\nclusters:\n- name: testbed\n  cluster:\n    server: {server}\n    certificate-authority: {ca}\nusers:\n- name: {ADMIN_USER}\n  user:\n    token: {token}\ncontexts:\n- name: testbed\n  context:\n    cluster: testbed\n    user: {ADMIN_USER}\n    namespace: default\ncurrent-context: testbed\n",
-                ca = pki.join("apiserver.crt").display(),
-            ),
+            kubeconfig_text(&server, &pki.join("apiserver.crt"), ADMIN_USER, &token),
         )?;
 
         let mut plane = ControlPlane {
@@ -117,6 +114,14 @@ impl ControlPlane {
         plane.wait_ready()?;
         plane.started_in = started.elapsed();
         Ok(plane)
+    }
+
+    /// Writes a kubeconfig at `path` for this control plane that authenticates with `token`
+    /// (a service account's, from a TokenRequest), for running a process as that identity.
+    pub fn write_kubeconfig(&self, path: &Path, user: &str, token: &str) -> Result<(), Error> {
+        let ca = self.dir.join("pki/apiserver.crt");
+        fs::write(path, kubeconfig_text(&self.server, &ca, user, token))?;
+        Ok(())
     }
 
     /// The directory holding the data, logs (`etcd.log`, `kube-apiserver.log`) and kubeconfig.
@@ -204,6 +209,14 @@ impl Drop for ControlPlane {
         kill_group(&mut self.etcd);
         let _ = fs::remove_dir_all(&self.dir);
     }
+}
+
+/// A kubeconfig that trusts the apiserver's own certificate and sends `token`.
+fn kubeconfig_text(server: &str, ca: &Path, user: &str, token: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: testbed\n  cluster:\n    server: {server}\n    certificate-authority: {ca}\nusers:\n- name: {user}\n  user:\n    token: {token}\ncontexts:\n- name: testbed\n  context:\n    cluster: testbed\n    user: {user}\n    namespace: default\ncurrent-context: testbed\n",
+        ca = ca.display()
+    )
 }
 
 /// A fresh directory under the system temp dir, named after this process so that a later run can

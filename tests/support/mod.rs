@@ -48,6 +48,12 @@ impl Bed {
 
     /// Starts the operator binary against this test's emulator, watching this test's label.
     pub fn operator(&mut self, extra: &[&str]) -> Operator {
+        let admin = meshroute_testbed::shared().kubeconfig.clone();
+        self.operator_as(&admin, extra)
+    }
+
+    /// The same, authenticated by `kubeconfig` (a service account's, for RBAC tests).
+    pub fn operator_as(&mut self, kubeconfig: &std::path::Path, extra: &[&str]) -> Operator {
         self.operators += 1;
         let plane = meshroute_testbed::shared();
         let log = plane
@@ -67,7 +73,7 @@ impl Bed {
                 &["--leader-election", "false"][..]
             })
             .args(extra)
-            .env("KUBECONFIG", &plane.kubeconfig)
+            .env("KUBECONFIG", kubeconfig)
             .env("RUST_LOG", "info,meshroute=debug")
             .env("AWS_REGION", "us-west-2")
             .env("AWS_ACCESS_KEY_ID", "test")

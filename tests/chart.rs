@@ -1,0 +1,404 @@
+//! Shipping: the Helm chart lints clean, renders manifests the real apiserver accepts under the
+//! restricted Pod Security Standard, installs; deploy/ equals the chart; and the chart's RBAC is
+//! enough for a full lifecycle and nothing more.
+
+mod support;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use k8s_openapi::api::authentication::v1::TokenRequest;
+use k8s_openapi::api::authorization::v1::SubjectAccessReview;
+use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+use kube::api::{Api, PostParams};
+use serde_json::json;
+use support::{Bed, http2_spec};
+
+fn tool(name: &str) -> PathBuf {
+    meshroute_testbed::testbin_dir()
+        .expect("make testbin")
+        .join(name)
+}
+
+fn repo() -> PathBuf {
+    meshroute_testbed::repo_root().to_path_buf()
+}
+
+/// Runs a test-bed tool with the admin kubeconfig; returns (success, stdout, stderr).
+fn run(name: &str, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
+    let plane = meshroute_testbed::shared();
+    let mut child = Command::new(tool(name))
+        .args(args)
+        .current_dir(repo())
+        .env("KUBECONFIG", &plane.kubeconfig)
+        .env("HELM_CACHE_HOME", plane.dir().join("helm/cache"))
+        .env("HELM_CONFIG_HOME", plane.dir().join("helm/config"))
+        .env("HELM_DATA_HOME", plane.dir().join("helm/data"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("run {name}: {e}"));
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+fn template(release: &str, ns: &str, sets: &[&str]) -> String {
+    let mut args = vec![
+        "template",
+        release,
+        "charts/meshroute",
+        "--namespace",
+        ns,
+        "--kube-version",
+        "1.37.2",
+    ];
+    for s in sets {
+        args.extend(["--set", s]);
+    }
+    let (ok, out, err) = run("helm", &args, None);
+    assert!(ok, "helm template {sets:?}: {err}");
+    out
+}
+
+/// A namespace held to the restricted Pod Security Standard, as deploy/namespace.yaml sets it.
+async fn restricted_namespace(client: &kube::Client, prefix: &str) -> String {
+    let ns: Namespace = serde_json::from_value(json!({ "metadata": {
+        "generateName": format!("{prefix}-"),
+        "labels": { "pod-security.kubernetes.io/enforce": "restricted",
+                    "pod-security.kubernetes.io/warn": "restricted" } } }))
+    .unwrap();
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &ns)
+        .await
+        .unwrap()
+        .metadata
+        .name
+        .unwrap()
+}
+
+#[test]
+fn helm_lint_is_clean() {
+    for sets in [
+        vec![],
+        vec![
+            "watch.namespace=team-a",
+            "serviceAccount.roleArn=arn:aws:iam::111122223333:role/meshroute",
+        ],
+        vec![
+            "replicaCount=1",
+            "leaderElection.enabled=false",
+            "metrics.serviceMonitor.enabled=true",
+        ],
+    ] {
+        let mut args = vec![
+            "lint",
+            "--strict",
+            "charts/meshroute",
+            "--kube-version",
+            "1.37.2",
+        ];
+        for s in &sets {
+            args.extend(["--set", s]);
+        }
+        let (ok, out, err) = run("helm", &args, None);
+        assert!(ok, "helm lint {sets:?}:\n{out}\n{err}");
+        assert!(
+            !out.contains("[WARNING]") && !out.contains("[ERROR]"),
+            "{out}"
+        );
+    }
+    let (ok, out, err) = run(
+        "helm",
+        &[
+            "lint",
+            "charts/meshroute",
+            "--kube-version",
+            "1.37.2",
+            "--set",
+            "clusterId=",
+        ],
+        None,
+    );
+    assert!(
+        !ok && format!("{out}{err}").contains("clusterId"),
+        "values.schema.json refuses an empty clusterId"
+    );
+}
+
+#[tokio::test]
+async fn rendered_manifests_pass_server_side_dry_run_under_restricted_pod_security() {
+    let client = meshroute_testbed::shared().client().await.unwrap();
+    meshroute_testbed::install_crds(&client).await.unwrap();
+    for sets in [vec![], vec!["watch.namespace=default", "replicaCount=3"]] {
+        let ns = restricted_namespace(&client, "chart").await;
+        let manifests = template("dryrun", &ns, &sets);
+        let (ok, out, err) = run(
+            "kubectl",
+            &[
+                "apply",
+                "--server-side",
+                "--dry-run=server",
+                "--field-manager=helm-test",
+                "-f",
+                "-",
+            ],
+            Some(&manifests),
+        );
+        assert!(ok, "server-side dry run {sets:?}:\n{out}\n{err}");
+        assert!(
+            out.contains("deployment.apps/dryrun-meshroute serverside-applied"),
+            "{out}"
+        );
+        assert!(
+            !err.contains("PodSecurity"),
+            "the pod spec breaks the restricted standard: {err}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn helm_install_succeeds() {
+    let client = meshroute_testbed::shared().client().await.unwrap();
+    let ns = restricted_namespace(&client, "helm").await;
+    let (ok, out, err) = run(
+        "helm",
+        &[
+            "install",
+            "meshroute",
+            "charts/meshroute",
+            "--namespace",
+            &ns,
+            "--set",
+            "clusterId=test-bed",
+        ],
+        None,
+    );
+    assert!(ok, "helm install:\n{out}\n{err}");
+    assert!(out.contains("STATUS: deployed"), "{out}");
+    assert!(
+        out.contains("kubectl get gatewayroutes -A"),
+        "NOTES.txt is shown: {out}"
+    );
+    let (ok, out, _) = run(
+        "kubectl",
+        &[
+            "get",
+            "deployment,serviceaccount,service,pdb,lease",
+            "-n",
+            &ns,
+            "-o",
+            "name",
+        ],
+        None,
+    );
+    assert!(ok);
+    for kind in [
+        "deployment.apps/meshroute",
+        "serviceaccount/meshroute",
+        "service/meshroute-metrics",
+        "poddisruptionbudget.policy/meshroute",
+    ] {
+        assert!(out.contains(kind), "{kind} missing after install:\n{out}");
+    }
+    let (ok, _, err) = run(
+        "helm",
+        &["uninstall", "meshroute", "--namespace", &ns],
+        None,
+    );
+    assert!(ok, "helm uninstall: {err}");
+    let (_, crds, _) = run(
+        "kubectl",
+        &["get", "crd", "gatewayroutes.meshroute.io", "-o", "name"],
+        None,
+    );
+    assert!(
+        crds.contains("gatewayroutes.meshroute.io"),
+        "uninstall keeps the CRD (and so every GatewayRoute)"
+    );
+}
+
+#[tokio::test]
+async fn deploy_is_the_chart_rendered_and_applies() {
+    // Rendered exactly as `make deploy` renders it.
+    let (ok, rendered, err) = run(
+        "helm",
+        &[
+            "template",
+            "meshroute",
+            "charts/meshroute",
+            "--namespace",
+            "meshroute-system",
+            "--include-crds",
+            "--kube-version",
+            "1.37.2",
+        ],
+        None,
+    );
+    assert!(ok, "{err}");
+    let checked_in = std::fs::read_to_string(repo().join("deploy/meshroute.yaml")).unwrap();
+    let body = checked_in
+        .split_once('\n')
+        .map(|(_, b)| b)
+        .unwrap_or_default();
+    assert!(
+        body == rendered,
+        "deploy/meshroute.yaml differs from the chart; run `make deploy` and commit it"
+    );
+
+    let (ok, kustomized, err) = run("kubectl", &["kustomize", "deploy"], None);
+    assert!(ok, "kubectl kustomize deploy: {err}");
+    let client = meshroute_testbed::shared().client().await.unwrap();
+    // The namespace must exist for a dry run of what goes into it.
+    let namespace: Namespace = serde_yaml::from_str(
+        &std::fs::read_to_string(repo().join("deploy/namespace.yaml")).unwrap(),
+    )
+    .unwrap();
+    let _ = Api::<Namespace>::all(client)
+        .create(&PostParams::default(), &namespace)
+        .await;
+    let (ok, out, err) = run(
+        "kubectl",
+        &[
+            "apply",
+            "--server-side",
+            "--dry-run=server",
+            "--field-manager=deploy-test",
+            "-f",
+            "-",
+        ],
+        Some(&kustomized),
+    );
+    assert!(ok, "dry run of kubectl kustomize deploy:\n{out}\n{err}");
+    assert!(!err.contains("PodSecurity"), "{err}");
+}
+
+#[tokio::test]
+async fn the_charts_rbac_runs_a_full_lifecycle_and_nothing_more() {
+    let mut bed = Bed::new("rbac").await;
+    let release = format!("rbac-{}", bed.ns);
+    let sa = format!("{release}-meshroute");
+    // Only the ServiceAccount and RBAC of the chart, applied for real.
+    let manifests = template(&release, &bed.ns, &[]);
+    let rbac: Vec<&str> = manifests
+        .split("\n---")
+        .filter(|doc| {
+            ["kind: ServiceAccount", "kind: ClusterRole", "kind: Role"]
+                .iter()
+                .any(|k| doc.contains(k))
+        })
+        .collect();
+    assert_eq!(
+        rbac.len(),
+        5,
+        "SA, ClusterRole(+Binding), leader Role(+Binding)"
+    );
+    let (ok, out, err) = run(
+        "kubectl",
+        &["apply", "--server-side", "-f", "-"],
+        Some(&rbac.join("\n---\n")),
+    );
+    assert!(ok, "{out}{err}");
+
+    let request: TokenRequest =
+        serde_json::from_value(json!({ "spec": { "expirationSeconds": 3600 } })).unwrap();
+    let issued: TokenRequest = Api::<ServiceAccount>::namespaced(bed.client.clone(), &bed.ns)
+        .create_subresource("token", &sa, &PostParams::default(), &request)
+        .await
+        .unwrap();
+    let token = issued.status.and_then(|s| s.token).unwrap();
+    let plane = meshroute_testbed::shared();
+    let kubeconfig = plane.dir().join(format!("kubeconfig-{sa}"));
+    plane.write_kubeconfig(&kubeconfig, &sa, &token).unwrap();
+
+    let ns = bed.ns.clone();
+    let op = bed.operator_as(
+        &kubeconfig,
+        &[
+            "--leader-election",
+            "true",
+            "--lease-namespace",
+            &ns,
+            "--lease-name",
+            &release,
+            "--resync-period",
+            "0",
+        ],
+    );
+    bed.create(&bed.route("scoped", http2_spec("myservicea.svc.cluster.local", "/")))
+        .await;
+    bed.wait_ready("scoped", &op).await;
+    bed.api()
+        .patch(
+            "scoped",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(json!({ "spec": { "priority": 9 } })),
+        )
+        .await
+        .unwrap();
+    bed.wait("scoped", "updated", &op, |r| {
+        r.is_some_and(|r| support::is_current(r) && r.status.as_ref().unwrap().version == Some(2))
+    })
+    .await;
+    bed.delete("scoped").await;
+    bed.wait("scoped", "deleted", &op, |r| r.is_none()).await;
+    assert!(bed.app_mesh_route("scoped").is_none());
+    assert!(
+        bed.event_reasons("scoped")
+            .await
+            .contains(&"Created".into()),
+        "Events were written"
+    );
+
+    // What the role allows, asked of the apiserver.
+    let reviews: Api<SubjectAccessReview> = Api::all(bed.client.clone());
+    let user = format!("system:serviceaccount:{}:{sa}", bed.ns);
+    let can = |verb: &str, group: &str, resource: &str, subresource: &str| {
+        let review: SubjectAccessReview = serde_json::from_value(json!({ "spec": {
+            "user": user, "groups": ["system:serviceaccounts"],
+            "resourceAttributes": { "namespace": ns, "verb": verb, "group": group, "resource": resource, "subresource": subresource } } }))
+        .unwrap();
+        let reviews = reviews.clone();
+        async move {
+            reviews
+                .create(&PostParams::default(), &review)
+                .await
+                .unwrap()
+                .status
+                .unwrap()
+                .allowed
+        }
+    };
+    for (verb, group, resource, sub, allowed) in [
+        ("watch", "meshroute.io", "gatewayroutes", "", true),
+        ("patch", "meshroute.io", "gatewayroutes", "status", true),
+        ("create", "events.k8s.io", "events", "", true),
+        ("patch", "coordination.k8s.io", "leases", "", true),
+        ("get", "", "secrets", "", false),
+        ("list", "", "secrets", "", false),
+        ("list", "", "pods", "", false),
+        ("delete", "meshroute.io", "gatewayroutes", "", false),
+        ("update", "meshroute.io", "gatewayroutes", "", false),
+        ("create", "meshroute.io", "gatewayroutes", "", false),
+        ("get", "", "configmaps", "", false),
+    ] {
+        assert_eq!(
+            can(verb, group, resource, sub).await,
+            allowed,
+            "{verb} {group}/{resource}/{sub}"
+        );
+    }
+}
