@@ -6,7 +6,11 @@ PYTHON ?= python3
 VENV   := .venv
 TESTBED_DIR := .testbed
 
-.PHONY: test tools testbin venv lint fmt crds deploy testbed-up testbed-down emulator
+.PHONY: demo release test tools testbin venv lint fmt crds deploy testbed-up testbed-down emulator
+
+## demo: the operator end to end on local defaults (control plane + App Mesh emulator); KEEP=1 keeps it up
+demo: tools testbin
+	hack/demo.sh
 
 ## test: build/reuse the control plane, create the venv, run every Rust and Python test
 test: tools testbin venv
@@ -20,7 +24,7 @@ testbin:
 
 ## tools: system packages the tests need beyond the toolchains (Debian's apt-get, as root)
 tools:
-	@missing=""; for p in lua5.4:lua5.4 openssl:openssl; do \
+	@missing=""; for p in lua5.4:lua5.4 openssl:openssl curl:curl; do \
 		command -v "$${p%%:*}" >/dev/null || missing="$$missing $${p#*:}"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
@@ -56,6 +60,10 @@ deploy: testbin
 ## emulator: run appmesh-emulator in the foreground on 127.0.0.1:4566
 emulator:
 	$(CARGO) run --locked -p appmesh-emulator -- --listen 127.0.0.1:4566
+
+## release: the optimised binary the Dockerfile ships
+release:
+	$(CARGO) build --release --locked --bin meshroute
 
 ## testbed-up: start a control plane + seeded emulator in the background; prints what to export
 testbed-up: testbin

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# make demo: meshroute's main job end to end on this machine. Brings up a real kube-apiserver and
+# the App Mesh emulator (seeded with mesh apps, gateway myVirtualGateway and the examples' virtual
+# services), runs the operator, applies examples/, waits until every GatewayRoute is Ready, and
+# shows both sides. Tears everything down at the end; KEEP=1 keeps it running.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dir=.demo
+mkdir -p "$dir"
+
+bin=$(hack/testbin.sh)
+cargo build --locked -q --bin meshroute
+cargo build --locked -q -p meshroute-testbed --bin testbed
+export PATH="$bin:$PATH"
+
+testbed_pid="" operator_pid=""
+cleanup() {
+  [ -n "$operator_pid" ] && kill "$operator_pid" 2>/dev/null && wait "$operator_pid" 2>/dev/null || true
+  [ -n "$testbed_pid" ] && kill "$testbed_pid" 2>/dev/null && wait "$testbed_pid" 2>/dev/null || true
+  rm -f "$dir/env"
+}
+if [ "${KEEP:-0}" != 1 ]; then trap cleanup EXIT; fi
+
+echo "==> starting kube-apiserver, etcd and the App Mesh emulator"
+rm -f "$dir/env"
+target/debug/testbed up --dir "$dir" > "$dir/testbed.log" 2>&1 &
+testbed_pid=$!
+for _ in $(seq 1 600); do
+  [ -f "$dir/env" ] && break
+  kill -0 "$testbed_pid" 2>/dev/null || { cat "$dir/testbed.log"; exit 1; }
+  sleep 0.1
+done
+[ -f "$dir/env" ] || { echo "the test bed did not come up; see $dir/testbed.log"; exit 1; }
+# shellcheck disable=SC1091
+source "$dir/env"
+head -1 "$dir/testbed.log"
+
+echo "==> starting meshroute (log: $dir/operator.log)"
+target/debug/meshroute run --appmesh-endpoint "$APPMESH_ENDPOINT" --leader-election=false \
+  --http-addr 127.0.0.1:0 --log-format pretty --cluster-id demo > "$dir/operator.log" 2>&1 &
+operator_pid=$!
+
+echo "==> kubectl apply -f examples/"
+kubectl apply -f examples/
+if ! kubectl wait gatewayroutes --all --for=condition=Ready --timeout=90s; then
+  echo "not every GatewayRoute became Ready; operator log:"; tail -30 "$dir/operator.log"; exit 1
+fi
+
+echo; echo "==> kubectl get gatewayroutes -o wide"
+kubectl get gatewayroutes -o wide
+echo; echo "==> App Mesh side (DescribeGatewayRoute on the emulator)"
+for name in $(kubectl get gatewayroutes -o jsonpath='{range .items[*]}{.spec.gatewayRouteName}{"|"}{.metadata.name}{"\n"}{end}'); do
+  route=${name%%|*}; [ -n "$route" ] || route=${name#*|}
+  echo "--- $route"
+  curl -sS "$APPMESH_ENDPOINT/v20190125/meshes/apps/virtualGateway/myVirtualGateway/gatewayRoutes/$route" \
+    | python3 -c 'import json,sys; d=json.load(sys.stdin); m=d["metadata"]; print(json.dumps({"arn": m["arn"], "version": m["version"], "status": d["status"]["status"], "spec": {k: v for k, v in d["spec"].items() if v is not None}}, indent=2))'
+done
+
+if [ "${KEEP:-0}" = 1 ]; then
+  echo; echo "Still running (KEEP=1). source $dir/env to use kubectl; stop with: kill $operator_pid $testbed_pid"
+else
+  echo; echo "==> tearing down (KEEP=1 keeps everything running)"
+fi
