@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   := .venv
 TESTBED_DIR := .testbed
 
-.PHONY: demo release test tools testbin venv lint fmt crds deploy testbed-up testbed-down emulator
+.PHONY: bench demo release test tools testbin venv lint fmt crds deploy testbed-up testbed-down emulator
 
 ## demo: the operator end to end on local defaults (control plane + App Mesh emulator); KEEP=1 keeps it up
 demo: tools testbin
@@ -60,6 +60,10 @@ deploy: testbin
 ## emulator: run appmesh-emulator in the foreground on 127.0.0.1:4566
 emulator:
 	$(CARGO) run --locked -p appmesh-emulator -- --listen 127.0.0.1:4566
+
+## bench: convergence speed and footprint against the emulator; writes docs/benchmarks.{json,md}
+bench: testbin release
+	$(CARGO) run --locked --release -p meshroute-bench -- $(BENCH_ARGS)
 
 ## release: the optimised binary the Dockerfile ships
 release:

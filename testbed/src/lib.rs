@@ -5,6 +5,7 @@
 //! ([`namespace`]). Processes die with the test binary even when it panics or is killed.
 
 mod control_plane;
+mod operator;
 mod process;
 
 use std::path::{Path, PathBuf};
@@ -13,6 +14,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 pub use control_plane::{ADMIN_USER, ControlPlane, free_ports};
+pub use operator::Operator;
 pub use process::{kill_group, spawn_owned};
 
 /// What can go wrong while bringing up the test bed; each message says what to run or read.

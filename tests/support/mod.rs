@@ -4,12 +4,11 @@
 // Each test binary uses its own part of this module.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use kube::api::{Api, DeleteParams, PostParams};
 use meshroute::api::GatewayRoute;
+pub use meshroute_testbed::Operator;
 use serde_json::{Value, json};
 
 pub struct Bed {
@@ -55,38 +54,33 @@ impl Bed {
     /// The same, authenticated by `kubeconfig` (a service account's, for RBAC tests).
     pub fn operator_as(&mut self, kubeconfig: &std::path::Path, extra: &[&str]) -> Operator {
         self.operators += 1;
-        let plane = meshroute_testbed::shared();
-        let log = plane
+        let log = meshroute_testbed::shared()
             .dir()
             .join(format!("operator-{}-{}.log", self.ns, self.operators));
-        let file = std::fs::File::create(&log).unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_meshroute"));
-        cmd.arg("run")
-            .args(["--appmesh-endpoint", &self.emulator.endpoint()])
-            .args(["--label-selector", &self.label()])
-            .args(["--http-addr", "127.0.0.1:0", "--log-format", "json"])
-            .args(["--retry-base", "200ms", "--retry-max", "5s"])
-            .args(["--appmesh-rps", "1000", "--appmesh-burst", "1000"])
-            .args(if extra.contains(&"--leader-election") {
-                &[][..]
-            } else {
-                &["--leader-election", "false"][..]
-            })
-            .args(extra)
-            .env("KUBECONFIG", kubeconfig)
-            .env("RUST_LOG", "info,meshroute=debug")
-            .env("AWS_REGION", "us-west-2")
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            // Never look for credentials or regions outside this machine.
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_CONFIG_FILE", "/dev/null")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-            .stdin(Stdio::null())
-            .stdout(file.try_clone().unwrap())
-            .stderr(file);
-        let child = meshroute_testbed::spawn_owned(cmd).expect("start meshroute");
-        Operator { child, log }
+        // Quick retries, no rate limit to speak of, and no leader election unless asked for.
+        let mut flags = vec![
+            "--retry-base",
+            "200ms",
+            "--retry-max",
+            "5s",
+            "--appmesh-rps",
+            "1000",
+            "--appmesh-burst",
+            "1000",
+        ];
+        if !extra.contains(&"--leader-election") {
+            flags.extend(["--leader-election", "false"]);
+        }
+        flags.extend(extra);
+        Operator::start(
+            std::path::Path::new(env!("CARGO_BIN_EXE_meshroute")),
+            kubeconfig,
+            &self.emulator.endpoint(),
+            &self.label(),
+            &flags,
+            log,
+        )
+        .expect("start meshroute")
     }
 
     /// A GatewayRoute of this test from a spec (JSON), labelled for its operator.
@@ -221,72 +215,6 @@ pub fn reason(r: &GatewayRoute) -> Option<&str> {
 /// Whether the status describes the object's current generation.
 pub fn is_current(r: &GatewayRoute) -> bool {
     r.status.as_ref().and_then(|s| s.observed_generation) == r.metadata.generation
-}
-
-/// A running operator process; killed when dropped, whatever the test's outcome.
-pub struct Operator {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Operator {
-    /// SIGKILL: no graceful shutdown, as in a node crash.
-    pub fn kill(&mut self) {
-        meshroute_testbed::kill_group(&mut self.child);
-    }
-
-    /// The address of /healthz, /readyz and /metrics, from the operator's start-up log line.
-    pub async fn http_addr(&self) -> String {
-        for _ in 0..100 {
-            let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-            if let Some(addr) = text
-                .lines()
-                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-                .find_map(|l| l["address"].as_str().map(str::to_string))
-            {
-                return addr;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!(
-            "the operator never said where it serves:\n{}",
-            self.log_tail()
-        );
-    }
-
-    /// GET `path` from the operator's HTTP endpoint: (status code, body).
-    pub async fn get(&self, path: &str) -> (u16, String) {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let mut stream = tokio::net::TcpStream::connect(self.http_addr().await)
-            .await
-            .unwrap();
-        let request =
-            format!("GET {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n");
-        stream.write_all(request.as_bytes()).await.unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).await.unwrap();
-        let code = response
-            .get(9..12)
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0);
-        let body = response
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_string())
-            .unwrap_or_default();
-        (code, body)
-    }
-
-    pub fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(30)..].join("\n")
-    }
-}
-
-impl Drop for Operator {
-    fn drop(&mut self) {
-        self.kill();
-    }
 }
 
 /// An HTTP/2 route spec to `target` on the seeded mesh and gateway.
