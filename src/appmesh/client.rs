@@ -18,6 +18,18 @@ use crate::api::Tag;
 use crate::backoff::{self, RateLimiter};
 use crate::telemetry::Metrics;
 
+/// Sets the four fields that locate a gateway route (mesh, owner, gateway, name) on any of the
+/// SDK's gateway-route request builders, which share no trait.
+macro_rules! locate {
+    ($builder:expr, $key:expr) => {
+        $builder
+            .mesh_name(&$key.mesh)
+            .set_mesh_owner($key.mesh_owner.clone())
+            .virtual_gateway_name(&$key.gateway)
+            .gateway_route_name(&$key.name)
+    };
+}
+
 /// How to reach App Mesh.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -144,12 +156,7 @@ impl AppMesh {
     ) -> Result<Option<ObservedRoute>, AppMeshError> {
         let out = self
             .call("DescribeGatewayRoute", || async {
-                self.client
-                    .describe_gateway_route()
-                    .mesh_name(&key.mesh)
-                    .set_mesh_owner(key.mesh_owner.clone())
-                    .virtual_gateway_name(&key.gateway)
-                    .gateway_route_name(&key.name)
+                locate!(self.client.describe_gateway_route(), key)
                     .send()
                     .await
                     .map_err(|e| AppMeshError::from_sdk("DescribeGatewayRoute", e))
@@ -173,12 +180,7 @@ impl AppMesh {
         let tags = convert::tags_to_sdk(tags).map_err(conversion)?;
         let out = self
             .call("CreateGatewayRoute", || async {
-                self.client
-                    .create_gateway_route()
-                    .mesh_name(&key.mesh)
-                    .set_mesh_owner(key.mesh_owner.clone())
-                    .virtual_gateway_name(&key.gateway)
-                    .gateway_route_name(&key.name)
+                locate!(self.client.create_gateway_route(), key)
                     .spec(spec.clone())
                     .set_tags(Some(tags.clone()))
                     .client_token(client_token)
@@ -199,12 +201,7 @@ impl AppMesh {
         let spec = to_sdk_spec(spec)?;
         let out = self
             .call("UpdateGatewayRoute", || async {
-                self.client
-                    .update_gateway_route()
-                    .mesh_name(&key.mesh)
-                    .set_mesh_owner(key.mesh_owner.clone())
-                    .virtual_gateway_name(&key.gateway)
-                    .gateway_route_name(&key.name)
+                locate!(self.client.update_gateway_route(), key)
                     .spec(spec.clone())
                     .client_token(client_token)
                     .send()
@@ -219,12 +216,7 @@ impl AppMesh {
     pub async fn delete_route(&self, key: &RouteKey) -> Result<(), AppMeshError> {
         let out = self
             .call("DeleteGatewayRoute", || async {
-                self.client
-                    .delete_gateway_route()
-                    .mesh_name(&key.mesh)
-                    .set_mesh_owner(key.mesh_owner.clone())
-                    .virtual_gateway_name(&key.gateway)
-                    .gateway_route_name(&key.name)
+                locate!(self.client.delete_gateway_route(), key)
                     .send()
                     .await
                     .map_err(|e| AppMeshError::from_sdk("DeleteGatewayRoute", e))
