@@ -386,6 +386,7 @@ async fn the_charts_rbac_runs_a_full_lifecycle_and_nothing_more() {
         ("watch", "meshroute.io", "gatewayroutes", "", true),
         ("patch", "meshroute.io", "gatewayroutes", "status", true),
         ("create", "events.k8s.io", "events", "", true),
+        ("patch", "events.k8s.io", "events", "", false),
         ("patch", "coordination.k8s.io", "leases", "", true),
         ("get", "", "secrets", "", false),
         ("list", "", "secrets", "", false),

@@ -10,12 +10,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use kube::api::Api;
+use kube::api::PostParams;
 use kube::runtime::controller::{self, Action, Controller};
-use kube::runtime::events::{Event as KubeEvent, EventType, Recorder, Reporter};
-use kube::runtime::finalizer::{Event, finalizer};
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::finalizer::{self, finalizer};
+use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Resource, ResourceExt};
 
 pub use apply::{Change, Problem, Removal, Retry};
@@ -75,13 +77,30 @@ struct Gate {
     until: Option<Instant>,
 }
 
+/// Normal or Warning, as Events say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EventType {
+    Normal,
+    Warning,
+}
+
+impl EventType {
+    fn as_str(self) -> &'static str {
+        match self {
+            EventType::Normal => "Normal",
+            EventType::Warning => "Warning",
+        }
+    }
+}
+
 /// Everything a reconcile needs, shared by all of them.
 pub struct Context {
     pub client: kube::Client,
     pub appmesh: AppMesh,
     pub metrics: Arc<Metrics>,
     pub config: Config,
-    recorder: Recorder,
+    /// This replica's name in the Events it writes.
+    instance: String,
     /// Consecutive failures per object uid, for backoff; cleared on success.
     failures: Mutex<HashMap<String, u32>>,
     gates: Mutex<HashMap<String, Gate>>,
@@ -94,12 +113,8 @@ impl Context {
         metrics: Arc<Metrics>,
         config: Config,
     ) -> Arc<Self> {
-        let reporter = Reporter {
-            controller: "meshroute".into(),
-            instance: std::env::var("POD_NAME").ok(),
-        };
         Arc::new(Context {
-            recorder: Recorder::new(client.clone(), reporter),
+            instance: std::env::var("POD_NAME").unwrap_or_else(|_| "meshroute".into()),
             client,
             appmesh,
             metrics,
@@ -178,15 +193,37 @@ impl Context {
         self.metrics.forget(&uid);
     }
 
+    /// Publishes an Event about `route`. Each is created as it happens: meshroute emits one only
+    /// when something changed, so there is nothing to aggregate, and no cache to grow.
     async fn event(&self, route: &GatewayRoute, type_: EventType, reason: &str, note: String) {
-        let event = KubeEvent {
-            type_,
-            reason: reason.into(),
+        let now = k8s_openapi::jiff::Timestamp::now();
+        let namespace = route.namespace().unwrap_or_default();
+        let mut note = note;
+        if note.len() > 1000 {
+            let cut = (0..=1000)
+                .rev()
+                .find(|i| note.is_char_boundary(*i))
+                .unwrap_or(0);
+            note.truncate(cut);
+        }
+        let event = Event {
+            metadata: ObjectMeta {
+                name: Some(format!("{}.{:x}", route.name_any(), now.as_nanosecond())),
+                namespace: Some(namespace.clone()),
+                ..Default::default()
+            },
+            action: Some("Reconcile".into()),
+            reason: Some(reason.into()),
             note: Some(note),
-            action: "Reconcile".into(),
-            secondary: None,
+            type_: Some(type_.as_str().into()),
+            event_time: Some(MicroTime(now)),
+            regarding: Some(route.object_ref(&())),
+            reporting_controller: Some("meshroute.io/meshroute".into()),
+            reporting_instance: Some(self.instance.clone()),
+            ..Default::default()
         };
-        if let Err(e) = self.recorder.publish(&event, &route.object_ref(&())).await {
+        let events: Api<Event> = Api::namespaced(self.client.clone(), &namespace);
+        if let Err(e) = events.create(&PostParams::default(), &event).await {
             tracing::warn!(error = %e, "could not publish an Event");
         }
     }
@@ -206,7 +243,20 @@ pub async fn run(
     if let Some(selector) = &ctx.config.label_selector {
         watch = watch.labels(selector);
     }
-    let controller = Controller::new(api.clone(), watch.clone())
+    // The controller caches every object. Managed fields and kubectl's last-applied annotation
+    // are most of an object's size and meshroute reads neither, so they are dropped first.
+    let (reader, writer) = reflector::store();
+    let objects = watcher(api.clone(), watch.clone())
+        .default_backoff()
+        .modify(|route: &mut GatewayRoute| {
+            route.managed_fields_mut().clear();
+            route
+                .annotations_mut()
+                .remove("kubectl.kubernetes.io/last-applied-configuration");
+        })
+        .reflect(writer)
+        .applied_objects();
+    let controller = Controller::for_stream(objects, reader)
         .with_config(controller::Config::default().concurrency(ctx.config.concurrency))
         .graceful_shutdown_on(stop);
     // Readiness: a watch of our own reports its first complete list. (Waiting on the
@@ -238,8 +288,8 @@ async fn reconcile(route: Arc<GatewayRoute>, ctx: Arc<Context>) -> Result<Action
         Api::namespaced(ctx.client.clone(), &route.namespace().unwrap_or_default());
     finalizer(&api, FINALIZER, route, |event| async {
         match event {
-            Event::Apply(route) => apply_step(&route, &ctx, &api).await,
-            Event::Cleanup(route) => cleanup_step(&route, &ctx, &api).await,
+            finalizer::Event::Apply(route) => apply_step(&route, &ctx, &api).await,
+            finalizer::Event::Cleanup(route) => cleanup_step(&route, &ctx, &api).await,
         }
     })
     .await

@@ -37,5 +37,5 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   verbs: ["patch"]
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
-  verbs: ["create", "patch"]
+  verbs: ["create"]
 {{- end -}}
