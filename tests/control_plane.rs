@@ -215,3 +215,39 @@ async fn a_watch_sees_a_status_subresource_update() {
         "a status write does not move generation"
     );
 }
+
+#[test]
+fn the_shared_emulator_is_seeded_like_testbed_up() {
+    let emulator = meshroute_testbed::shared_emulator();
+    assert!(
+        std::ptr::eq(emulator, meshroute_testbed::shared_emulator()),
+        "one per test binary"
+    );
+    assert_eq!(emulator.addr.ip().to_string(), "127.0.0.1");
+    let em = &emulator.emulator;
+    em.invoke(
+        "DescribeMesh",
+        &json!({ "meshName": meshroute_testbed::MESH }),
+    )
+    .expect("the mesh");
+    let gateway = em
+        .invoke(
+            "DescribeVirtualGateway",
+            &json!({ "meshName": meshroute_testbed::MESH, "virtualGatewayName": meshroute_testbed::GATEWAY }),
+        )
+        .expect("the gateway");
+    let protocols: Vec<&str> = gateway["spec"]["listeners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["portMapping"]["protocol"].as_str().unwrap())
+        .collect();
+    assert_eq!(protocols, ["http", "http2", "grpc"]);
+    for service in meshroute_testbed::SERVICES {
+        em.invoke(
+            "DescribeVirtualService",
+            &json!({ "meshName": meshroute_testbed::MESH, "virtualServiceName": service }),
+        )
+        .unwrap_or_else(|e| panic!("{service}: {e}"));
+    }
+}
