@@ -102,3 +102,56 @@ async fn the_standby_takes_over_when_the_leader_dies() {
     let (code, body) = standby.get("/readyz").await;
     assert_eq!((code, body.trim()), (200, "leader: watch synced"));
 }
+
+#[tokio::test]
+async fn sigterm_finishes_cleanly_and_hands_the_lease_back() {
+    let mut bed = Bed::new("sigterm").await;
+    let ns = bed.ns.clone();
+    let mut op = bed.operator(&[
+        "--leader-election",
+        "true",
+        "--lease-namespace",
+        &ns,
+        "--lease-name",
+        "meshroute-term",
+        "--lease-identity",
+        "only",
+        "--lease-duration",
+        "30",
+        "--resync-period",
+        "0",
+    ]);
+    bed.create(&bed.route("served", http2_spec("myservicea.svc.cluster.local", "/")))
+        .await;
+    bed.wait_ready("served", &op).await;
+
+    let stopped = Instant::now();
+    let status = op
+        .terminate(Duration::from_secs(20))
+        .await
+        .expect("exits on SIGTERM");
+    assert!(status.success(), "exit status {status}:\n{}", op.log_tail());
+    assert!(
+        stopped.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        stopped.elapsed()
+    );
+    assert!(
+        op.log_tail().contains("released the leader lease"),
+        "{}",
+        op.log_tail()
+    );
+    // Handed back, not left to expire: a successor need not wait the 30 s lease out.
+    let leases: kube::Api<Lease> = kube::Api::namespaced(bed.client.clone(), &ns);
+    let holder = leases
+        .get("meshroute-term")
+        .await
+        .unwrap()
+        .spec
+        .and_then(|s| s.holder_identity);
+    assert_ne!(
+        holder.as_deref(),
+        Some("only"),
+        "the lease still names the stopped replica"
+    );
+}

@@ -53,6 +53,25 @@ impl Operator {
         self.child.id()
     }
 
+    /// SIGTERM, as Kubernetes sends on pod deletion, then waits up to `grace` for the exit status
+    /// (`None` if it did not exit in time).
+    pub async fn terminate(&mut self, grace: Duration) -> Option<std::process::ExitStatus> {
+        if let Ok(pid) = i32::try_from(self.child.id()) {
+            // SAFETY: plain syscall on our own child.
+            unsafe {
+                libc::kill(pid, libc::SIGTERM);
+            }
+        }
+        let deadline = std::time::Instant::now() + grace;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        None
+    }
+
     /// SIGKILL: no graceful shutdown, as in a node crash.
     pub fn kill(&mut self) {
         kill_group(&mut self.child);
