@@ -62,9 +62,9 @@ impl Resource {
     }
     /// The `*Ref` entry of a List answer, before the kind's own name fields are added.
     fn reference(&self) -> serde_json::Map<String, Value> {
-        let mut r = self.metadata();
-        let map = r.as_object_mut().map(std::mem::take).unwrap_or_default();
-        let mut map = map;
+        let Value::Object(mut map) = self.metadata() else {
+            unreachable!("metadata() builds an object")
+        };
         map.remove("uid");
         map
     }

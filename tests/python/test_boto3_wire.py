@@ -1,6 +1,9 @@
 """boto3/botocore against appmesh-emulator: the gateway-route lifecycle and App Mesh's errors,
 parsed by an SDK that shares nothing with the Rust side."""
 
+import math
+import time
+
 import botocore.exceptions
 import pytest
 
@@ -142,13 +145,16 @@ def test_faults_and_counters_through_the_admin_api(emulator):
         "connectionDropped": 1}
     assert counters["total"] == 4
 
-    emulator.admin("PUT", "rate-limit", {"requestsPerSecond": 5, "burst": 5})
+    emulator.admin("PUT", "rate-limit", {"requestsPerSecond": 2, "burst": 3})
     outcomes = []
+    started = time.monotonic()
     for _ in range(20):
         try:
             c.describe_mesh(meshName="apps")
             outcomes.append("ok")
         except c.exceptions.TooManyRequestsException:
             outcomes.append("throttled")
+    elapsed = time.monotonic() - started
     emulator.admin("DELETE", "rate-limit")
-    assert 10 <= outcomes.count("throttled") <= 15, outcomes
+    # Whatever the machine's speed: no more calls pass than the burst plus the rate over the time taken.
+    assert 3 <= outcomes.count("ok") <= math.ceil(3 + 2 * elapsed), (outcomes, elapsed)
