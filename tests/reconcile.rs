@@ -453,3 +453,51 @@ async fn steady_state_costs_no_calls_and_no_writes() {
     let after = versions(bed.api().list(&Default::default()).await.unwrap().items);
     assert_eq!(before, after, "status writes in a minute of steady state");
 }
+
+#[tokio::test]
+async fn an_unreachable_app_mesh_keeps_the_finalizer_until_the_delete_succeeds() {
+    let mut bed = Bed::new("delete-fails").await;
+    let op = bed.operator(&["--resync-period", "0"]);
+    bed.create(&bed.route("kept", http2_spec(A, "/kept"))).await;
+    bed.wait_ready("kept", &op).await;
+
+    // App Mesh answers nothing but 503 while the object is deleted.
+    bed.emulator
+        .emulator
+        .add_fault(serde_json::from_value(json!({ "status": 503 })).unwrap())
+        .unwrap();
+    bed.delete("kept").await;
+    let failing = bed
+        .wait("kept", "DeleteFailed", &op, |r| {
+            r.is_some_and(|r| reason(r) == Some("DeleteFailed"))
+        })
+        .await
+        .unwrap();
+    let message = &failing.status.as_ref().unwrap().conditions[0].message;
+    assert!(
+        message.contains("ServiceUnavailableException"),
+        "the condition says why: {message}"
+    );
+    assert!(failing.metadata.deletion_timestamp.is_some());
+    assert!(
+        failing
+            .metadata
+            .finalizers
+            .as_ref()
+            .unwrap()
+            .contains(&"meshroute.io/finalizer".into())
+    );
+    assert!(
+        bed.app_mesh_route("kept").is_some(),
+        "the route is still there, and still tracked"
+    );
+    assert!(
+        bed.event_reasons("kept")
+            .await
+            .contains(&"DeleteFailed".into())
+    );
+
+    bed.emulator.emulator.clear_faults();
+    bed.wait("kept", "deleted", &op, |r| r.is_none()).await;
+    assert!(bed.app_mesh_route("kept").is_none(), "nothing leaked");
+}
