@@ -828,6 +828,26 @@ mod tests {
     }
 
     #[test]
+    fn mesh_owner_must_be_the_meshes_owner() {
+        let (mut st, s) = seeded();
+        let mut own = create("r", "t", "svc");
+        own["meshOwner"] = json!(s.account_id);
+        let made = st
+            .create_gateway_route(&s, &own)
+            .expect("our own account id is our mesh");
+        assert_eq!(made["metadata"]["meshOwner"], json!(s.account_id));
+        assert_eq!(made["metadata"]["resourceOwner"], json!(s.account_id));
+        let mut other = create("r2", "t2", "svc");
+        other["meshOwner"] = json!("999988887777");
+        let e = st.create_gateway_route(&s, &other).unwrap_err();
+        assert_eq!(
+            e.status, 404,
+            "no mesh apps owned by another account is shared with us"
+        );
+        assert!(e.message.contains("owner 999988887777"), "{e}");
+    }
+
+    #[test]
     fn tags_are_capped_at_fifty() {
         let (mut st, s) = seeded();
         let arn = st
