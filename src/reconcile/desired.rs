@@ -17,6 +17,14 @@ const TAG_NAMESPACE: &str = "meshroute.io/namespace";
 const TAG_NAME: &str = "meshroute.io/name";
 const TAG_UID: &str = "meshroute.io/uid";
 
+/// Whether the user asked, by annotation, to take over an App Mesh route nobody owns.
+pub fn wants_adoption(route: &GatewayRoute) -> bool {
+    route
+        .annotations()
+        .get(ADOPT_ANNOTATION)
+        .is_some_and(|v| v == "true")
+}
+
 /// Namespace of the UUIDv5 client tokens (a fixed random UUID: tokens only need to be stable).
 const TOKEN_NAMESPACE: Uuid = Uuid::from_u128(0x6d65_7368_726f_7574_65a1_b2c3_d4e5_f607);
 

@@ -61,10 +61,7 @@ impl Fingerprint {
     fn of(route: &GatewayRoute) -> Self {
         Fingerprint {
             generation: route.meta().generation,
-            adopt: route
-                .annotations()
-                .get(ADOPT_ANNOTATION)
-                .is_some_and(|v| v == "true"),
+            adopt: desired::wants_adoption(route),
             deleting: route.meta().deletion_timestamp.is_some(),
         }
     }
@@ -307,11 +304,13 @@ async fn apply_step(
     let uid = route.uid().unwrap_or_default();
     let started = Instant::now();
     let desired = Desired::of(route, &ctx.config.cluster_id);
-    let adopt = route
-        .annotations()
-        .get(ADOPT_ANNOTATION)
-        .is_some_and(|v| v == "true");
-    let outcome = apply::apply(route, &desired, &ctx.appmesh, adopt).await;
+    let outcome = apply::apply(
+        route,
+        &desired,
+        &ctx.appmesh,
+        desired::wants_adoption(route),
+    )
+    .await;
 
     let (observed, reason, message) = match &outcome {
         Ok((r, _)) => (
@@ -324,9 +323,7 @@ async fn apply_step(
         ),
         Err(p) => (None, p.reason, p.message.clone()),
     };
-    let previous_reason = status::current_reason(route).map(str::to_string);
-    let next = status::next_status(route, observed, reason, &message, now());
-    status::write(api, route, next).await?;
+    report(ctx, api, route, observed, reason, &message).await?;
 
     let action = match &outcome {
         Ok((r, change)) => {
@@ -336,15 +333,6 @@ async fn apply_step(
             ctx.synced(route)
         }
         Err(p) => {
-            if previous_reason.as_deref() != Some(p.reason.as_str()) {
-                ctx.event(
-                    route,
-                    EventType::Warning,
-                    p.reason.as_str(),
-                    p.message.clone(),
-                )
-                .await;
-            }
             tracing::info!(reason = p.reason.as_str(), message = %p.message, "not in sync");
             ctx.failed(route, p.retry)
         }
@@ -352,6 +340,36 @@ async fn apply_step(
     ctx.metrics
         .reconciled(&uid, reason.as_str(), started.elapsed().as_secs_f64());
     Ok(action)
+}
+
+/// Writes the status a reconcile ended with (only if it changed) and, when it ended with a new
+/// failure reason, a Warning Event saying so.
+async fn report(
+    ctx: &Context,
+    api: &Api<GatewayRoute>,
+    route: &GatewayRoute,
+    observed: Option<&crate::appmesh::ObservedRoute>,
+    reason: Reason,
+    message: &str,
+) -> Result<(), Error> {
+    let new_failure =
+        reason != Reason::Synced && status::current_reason(route) != Some(reason.as_str());
+    status::write(
+        api,
+        route,
+        status::next_status(route, observed, reason, message, now()),
+    )
+    .await?;
+    if new_failure {
+        ctx.event(
+            route,
+            EventType::Warning,
+            reason.as_str(),
+            message.to_string(),
+        )
+        .await;
+    }
+    Ok(())
 }
 
 fn describe_change(
@@ -435,22 +453,7 @@ async fn cleanup_step(
                 "deleting the App Mesh route failed, the finalizer stays until it succeeds: {}",
                 p.message
             );
-            let previous = status::current_reason(route).map(str::to_string);
-            status::write(
-                api,
-                route,
-                status::next_status(route, None, Reason::DeleteFailed, &message, now()),
-            )
-            .await?;
-            if previous.as_deref() != Some(Reason::DeleteFailed.as_str()) {
-                ctx.event(
-                    route,
-                    EventType::Warning,
-                    Reason::DeleteFailed.as_str(),
-                    message.clone(),
-                )
-                .await;
-            }
+            report(ctx, api, route, None, Reason::DeleteFailed, &message).await?;
             ctx.failed(route, p.retry);
             Err(Error::DeleteFailed(message))
         }
