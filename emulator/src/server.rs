@@ -21,9 +21,22 @@ use crate::model::{self, Shape};
 use crate::rules;
 use crate::store::{Settings, Store, uuid};
 
-/// The operations served, with the input shape each is validated against.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Operation {
+/// Declares the operations served and the list of all of them, from one list of names.
+macro_rules! operations {
+    ($($op:ident),* $(,)?) => {
+        /// The operations served, with the input shape each is validated against.
+        #[derive(Debug, Clone, Copy, PartialEq)]
+        enum Operation {
+            $($op),*
+        }
+
+        impl Operation {
+            const ALL: &[Operation] = &[$(Operation::$op),*];
+        }
+    };
+}
+
+operations!(
     CreateMesh,
     DescribeMesh,
     DeleteMesh,
@@ -44,35 +57,9 @@ enum Operation {
     TagResource,
     UntagResource,
     ListTagsForResource,
-}
+);
 
 impl Operation {
-    const ALL: [Operation; 20] = {
-        use Operation::*;
-        [
-            CreateMesh,
-            DescribeMesh,
-            DeleteMesh,
-            ListMeshes,
-            CreateVirtualGateway,
-            DescribeVirtualGateway,
-            DeleteVirtualGateway,
-            ListVirtualGateways,
-            CreateVirtualService,
-            DescribeVirtualService,
-            DeleteVirtualService,
-            ListVirtualServices,
-            CreateGatewayRoute,
-            DescribeGatewayRoute,
-            UpdateGatewayRoute,
-            DeleteGatewayRoute,
-            ListGatewayRoutes,
-            TagResource,
-            UntagResource,
-            ListTagsForResource,
-        ]
-    };
-
     fn name(self) -> String {
         format!("{self:?}")
     }
@@ -311,7 +298,8 @@ impl Emulator {
     /// counters. For seeding state from code.
     pub fn invoke(&self, operation: &str, input: &Value) -> Result<Value, ApiError> {
         let op = Operation::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .find(|o| o.name() == operation)
             .ok_or_else(|| ApiError::bad_request(format!("unknown operation {operation}")))?;
         self.run(op, input)
