@@ -6,6 +6,19 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
+/// When to try again after a reconcile that did not get App Mesh in sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// Only when the object changes: the same request would be refused again.
+    AwaitChange,
+    /// Exponential backoff: throttling, 5xx, no answer.
+    Transient,
+    /// Exponential backoff, capped low: a missing dependency may appear any moment.
+    Dependency,
+    /// The longest backoff: quotas, permissions, a name held by someone else.
+    Slow,
+}
+
 /// `base * 2^attempt`, capped at `max`, then spread by ±20% so that objects failing together do
 /// not retry together.
 pub fn exponential(base: Duration, max: Duration, attempt: u32) -> Duration {

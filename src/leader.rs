@@ -7,6 +7,7 @@ use std::sync::Arc;
 use kube_lease_manager::LeaseManagerBuilder;
 use tokio::sync::watch;
 
+use crate::appmesh::Fence;
 use crate::http::Health;
 
 /// The Lease and this replica's name in it.
@@ -32,11 +33,14 @@ pub enum LeaderError {
 }
 
 /// Waits for leadership (or `stop`), then runs `work` until `stop` fires or leadership is lost.
-/// `work` receives the future that tells it to stop.
+/// `work` receives the future that tells it to stop. The moment leadership is known to be lost,
+/// `fence` is closed: no App Mesh call leaves this process after that, so reconciles still
+/// finishing cannot write behind the new leader's back.
 pub async fn lead<W, Fut>(
     client: kube::Client,
     election: Election,
     health: Arc<Health>,
+    fence: Fence,
     mut stop: watch::Receiver<bool>,
     work: W,
 ) -> Result<(), LeaderError>
@@ -79,10 +83,15 @@ where
     let mut watching = leader.clone();
     let (lost_tx, mut lost_rx) = watch::channel(false);
     let mut stop_signal = stop.clone();
+    let watched_lease = lease.clone();
     let trigger = Box::pin(async move {
         tokio::select! {
             _ = stop_signal.wait_for(|s| *s) => {}
-            _ = watching.wait_for(|is_leader| !*is_leader) => { let _ = lost_tx.send(true); }
+            _ = watching.wait_for(|is_leader| !*is_leader) => {
+                fence.close();
+                tracing::warn!(lease = watched_lease, "lost the leader Lease: App Mesh calls stopped; exiting");
+                let _ = lost_tx.send(true);
+            }
         }
     });
     work(trigger).await;

@@ -6,6 +6,7 @@ pub mod appmesh;
 pub mod backoff;
 pub mod http;
 pub mod leader;
+pub mod operator;
 pub mod reconcile;
 pub mod telemetry;
 
@@ -16,23 +17,45 @@ pub enum Error {
     #[error("Kubernetes API: {0}")]
     Kube(#[from] kube::Error),
     /// The App Mesh route could not be deleted; the finalizer keeps the object.
-    #[error("{0}")]
-    DeleteFailed(String),
-    /// A failed delete is waiting out its backoff before the next attempt.
-    #[error("waiting to retry the delete")]
-    DeletePending,
+    #[error("{message}")]
+    DeleteFailed {
+        message: String,
+        /// When to try again (`None`: when the object changes).
+        retry_in: Option<std::time::Duration>,
+    },
+    /// This replica lost the leader Lease; it writes nothing more.
+    #[error("not the leader any more; the new leader reconciles this object")]
+    NotLeader,
     /// Adding or removing the finalizer, or a reconcile behind it, failed.
     #[error("{0}")]
     Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
 }
 
 impl Error {
-    /// The `result` label of the reconcile metric.
-    pub fn metric_label(&self) -> &'static str {
+    /// The error behind the finalizer helper's wrapping, if it wraps one of ours.
+    pub fn root(&self) -> &Error {
+        use kube::runtime::finalizer::Error as F;
         match self {
-            Error::Kube(_) => "KubernetesError",
-            Error::DeleteFailed(_) | Error::DeletePending => "DeleteFailed",
-            Error::Finalizer(_) => "FinalizerError",
+            Error::Finalizer(e) => match e.as_ref() {
+                F::ApplyFailed(inner) | F::CleanupFailed(inner) => inner.root(),
+                _ => self,
+            },
+            other => other,
+        }
+    }
+
+    /// The `error` label of `meshroute_reconcile_errors_total`: kube, delete, not_leader or
+    /// finalizer.
+    pub fn metric_label(&self) -> &'static str {
+        use kube::runtime::finalizer::Error as F;
+        match self.root() {
+            Error::Kube(_) => "kube",
+            Error::DeleteFailed { .. } => "delete",
+            Error::NotLeader => "not_leader",
+            Error::Finalizer(e) => match e.as_ref() {
+                F::AddFinalizer(_) | F::RemoveFinalizer(_) => "kube",
+                _ => "finalizer",
+            },
         }
     }
 }
@@ -50,6 +73,29 @@ pub fn crd_yaml() -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::Error;
+    use kube::runtime::finalizer::Error as F;
+
+    #[test]
+    fn errors_are_labelled_by_what_failed_not_by_the_finalizer_wrapping() {
+        let delete = Error::Finalizer(Box::new(F::CleanupFailed(Error::DeleteFailed {
+            message: "x".into(),
+            retry_in: None,
+        })));
+        assert_eq!(delete.metric_label(), "delete");
+        let lost = Error::Finalizer(Box::new(F::ApplyFailed(Error::NotLeader)));
+        assert_eq!(lost.metric_label(), "not_leader");
+        assert!(matches!(lost.root(), Error::NotLeader));
+        let kube = Error::Finalizer(Box::new(F::AddFinalizer(
+            kube::Error::LinesCodecMaxLineLengthExceeded,
+        )));
+        assert_eq!(kube.metric_label(), "kube");
+        assert_eq!(
+            Error::Finalizer(Box::new(F::UnnamedObject)).metric_label(),
+            "finalizer"
+        );
+    }
+
     #[test]
     fn checked_in_crd_matches_the_types() {
         let path = concat!(

@@ -52,6 +52,11 @@ struct CallLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ErrorLabel {
+    error: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReasonLabel {
     reason: String,
 }
@@ -60,6 +65,7 @@ struct ReasonLabel {
 pub struct Metrics {
     registry: Registry,
     reconciles: Family<ResultLabel, Counter>,
+    reconcile_errors: Family<ErrorLabel, Counter>,
     reconcile_duration: Histogram,
     appmesh_calls: Family<CallLabels, Counter>,
     objects: Family<ReasonLabel, Gauge>,
@@ -73,15 +79,23 @@ impl Default for Metrics {
         let reconciles = Family::<ResultLabel, Counter>::default();
         registry.register(
             "reconciles",
-            "Reconciles by result (Ready, or the Ready=False reason)",
+            "Finished reconciles by result: Synced or the Ready=False reason; for deleted objects \
+             Deleted, Retained, Released (nothing of theirs to delete) or DeleteFailed",
             reconciles.clone(),
+        );
+        let reconcile_errors = Family::<ErrorLabel, Counter>::default();
+        registry.register(
+            "reconcile_errors",
+            "Reconciles that ended in an error, by what failed: kube (a Kubernetes read or write), \
+             delete (an App Mesh delete; the finalizer stays), not_leader, finalizer",
+            reconcile_errors.clone(),
         );
         let reconcile_duration = Histogram::new([
             0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
         ]);
         registry.register(
             "reconcile_duration_seconds",
-            "Time spent in one reconcile",
+            "Time spent in one reconcile, whatever its result",
             reconcile_duration.clone(),
         );
         let appmesh_calls = Family::<CallLabels, Counter>::default();
@@ -100,6 +114,7 @@ impl Default for Metrics {
         Metrics {
             registry,
             reconciles,
+            reconcile_errors,
             reconcile_duration,
             appmesh_calls,
             objects,
@@ -119,20 +134,53 @@ impl Metrics {
             .inc();
     }
 
-    /// Counts one finished reconcile of the object `uid` that left it with Ready `reason`.
-    pub fn reconciled(&self, uid: &str, reason: &str, seconds: f64) {
+    /// Counts one finished reconcile of the object `uid` that left it with Ready `reason`
+    /// (or a deleted object with the result of its cleanup, which is not kept per object).
+    pub fn reconciled(&self, uid: &str, reason: &str) {
         self.reconciles
             .get_or_create(&ResultLabel {
                 result: reason.into(),
             })
             .inc();
-        self.reconcile_duration.observe(seconds);
-        self.set_reason(uid, Some(reason));
+        if !matches!(reason, "Deleted" | "Retained" | "Released") {
+            self.set_reason(uid, Some(reason));
+        }
+    }
+
+    /// Counts one reconcile that ended in an error of `kind` (`Error::metric_label`).
+    pub fn reconcile_error(&self, kind: &str) {
+        self.reconcile_errors
+            .get_or_create(&ErrorLabel { error: kind.into() })
+            .inc();
+    }
+
+    /// Times one reconcile: the duration is recorded when the returned guard is dropped, on
+    /// every way out of the reconcile.
+    pub fn reconcile_timer(&self) -> ReconcileTimer<'_> {
+        ReconcileTimer {
+            histogram: &self.reconcile_duration,
+            started: std::time::Instant::now(),
+        }
     }
 
     /// Forgets an object that is gone.
     pub fn forget(&self, uid: &str) {
         self.set_reason(uid, None);
+    }
+
+    /// Forgets every object but `live`.
+    pub fn forget_all_but(&self, live: &std::collections::HashSet<String>) {
+        let gone: Vec<String> = {
+            let reasons = self.reasons.lock().unwrap_or_else(|e| e.into_inner());
+            reasons
+                .keys()
+                .filter(|uid| !live.contains(*uid))
+                .cloned()
+                .collect()
+        };
+        for uid in gone {
+            self.forget(&uid);
+        }
     }
 
     fn set_reason(&self, uid: &str, reason: Option<&str>) {
@@ -162,6 +210,18 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+}
+
+/// Records a reconcile's duration when dropped.
+pub struct ReconcileTimer<'a> {
+    histogram: &'a Histogram,
+    started: std::time::Instant,
+}
+
+impl Drop for ReconcileTimer<'_> {
+    fn drop(&mut self) {
+        self.histogram.observe(self.started.elapsed().as_secs_f64());
     }
 }
 
@@ -240,13 +300,26 @@ mod tests {
     #[test]
     fn objects_are_counted_once_by_their_latest_reason() {
         let m = Metrics::default();
-        m.reconciled("a", "DependencyNotFound", 0.1);
-        m.reconciled("a", "Ready", 0.1);
-        m.reconciled("b", "Ready", 0.1);
+        m.reconciled("a", "DependencyNotFound");
+        m.reconciled("a", "Synced");
+        m.reconciled("b", "Synced");
+        m.reconciled("c", "Synced");
         m.forget("b");
+        m.forget_all_but(&["a".to_string()].into());
+        m.reconciled("c", "Deleted");
+        m.reconcile_error("delete");
+        drop(m.reconcile_timer());
         let text = m.encode();
         assert!(
-            text.contains("meshroute_gatewayroutes{reason=\"Ready\"} 1"),
+            text.contains("meshroute_gatewayroutes{reason=\"Synced\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("meshroute_reconcile_errors_total{error=\"delete\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("meshroute_reconcile_duration_seconds_count 1"),
             "{text}"
         );
         assert!(
@@ -254,7 +327,7 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("meshroute_reconciles_total{result=\"Ready\"} 2"),
+            text.contains("meshroute_reconciles_total{result=\"Synced\"} 3"),
             "{text}"
         );
     }

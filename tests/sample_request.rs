@@ -99,7 +99,10 @@ async fn the_sample_manifest_is_the_sample_request() {
         )
         .await
         .expect("create against the capturing server");
-    assert_eq!(created.version, 1);
+    match created {
+        meshroute::appmesh::CreateOutcome::Created(route) => assert_eq!(route.version, 1),
+        other => panic!("expected a created route, got {other:?}"),
+    }
 
     let (head, mut body) = captured.await.unwrap();
     assert!(

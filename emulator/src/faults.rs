@@ -154,26 +154,34 @@ impl Faults {
         }
         let mut delay = Duration::ZERO;
         let mut respond_after = Duration::ZERO;
-        for i in 0..self.rules.len() {
+        // Rules are walked by index because a counted rule that fires for the last time is
+        // removed on the spot: the index then stays where it is, pointing at the next rule.
+        let mut i = 0;
+        while i < self.rules.len() {
             let applies = self.rules[i]
                 .operation
                 .as_deref()
                 .is_none_or(|op| op == operation);
-            if !applies {
-                continue;
-            }
-            let fires = match self.rules[i].probability {
-                Some(p) => self.random() < p,
-                None => true,
-            };
+            let fires = applies
+                && match self.rules[i].probability {
+                    Some(p) => self.random() < p,
+                    None => true,
+                };
             if !fires {
+                i += 1;
                 continue;
             }
             let rule = self.rules[i].clone();
-            if let Some(left) = &mut self.rules[i].count {
-                *left = left.saturating_sub(1);
+            match &mut self.rules[i].count {
+                Some(left) if *left <= 1 => {
+                    self.rules.remove(i);
+                }
+                Some(left) => {
+                    *left -= 1;
+                    i += 1;
+                }
+                None => i += 1,
             }
-            self.rules.retain(|r| r.count != Some(0));
             delay += Duration::from_millis(rule.latency_ms);
             respond_after += Duration::from_millis(rule.respond_after_ms);
             if rule.drop_connection {
@@ -241,6 +249,36 @@ mod tests {
             f.decide("CreateGatewayRoute").1,
             Outcome::Proceed(Duration::ZERO)
         );
+    }
+
+    #[test]
+    fn a_retiring_delay_rule_does_not_hide_the_rule_after_it() {
+        let mut f = Faults::default();
+        f.add(Fault {
+            latency_ms: 5,
+            count: Some(1),
+            ..Fault::default()
+        })
+        .unwrap();
+        f.add(Fault {
+            status: Some(503),
+            count: Some(2),
+            ..Fault::default()
+        })
+        .unwrap();
+        // The delay rule retires on this call; the 503 behind it must still fire, twice.
+        let (delay, outcome) = f.decide("DescribeGatewayRoute");
+        assert_eq!(delay, Duration::from_millis(5));
+        assert!(
+            matches!(outcome, Outcome::Fail(ref e) if e.kind == "ServiceUnavailableException"),
+            "{outcome:?}"
+        );
+        assert!(matches!(f.decide("X").1, Outcome::Fail(_)));
+        assert_eq!(
+            f.decide("X"),
+            (Duration::ZERO, Outcome::Proceed(Duration::ZERO))
+        );
+        assert!(f.rules().is_empty());
     }
 
     #[test]

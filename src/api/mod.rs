@@ -1,6 +1,7 @@
 //! The `GatewayRoute` custom resource (`meshroute.io/v1alpha1`): what users write, what
 //! `kubectl explain` shows, and every rule App Mesh would enforce, checked at admission.
 
+mod condition;
 mod route;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
@@ -8,6 +9,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use condition::{READY, Reason};
 pub use route::*;
 
 /// Tag keys meshroute reserves for ownership: they mark which object owns an App Mesh route.
@@ -163,6 +165,24 @@ pub struct GatewayRouteStatus {
     pub conditions: Vec<Condition>,
 }
 
+/// App Mesh's longest name.
+const APP_MESH_MAX_NAME: usize = 255;
+
+/// `<name>_<namespace>`, as the official App Mesh controller names its resources. Longer than
+/// App Mesh allows (a 253-character name in a long namespace), it is cut and ends in a hash of
+/// the whole, so distinct objects keep distinct names.
+pub fn default_app_mesh_name(name: &str, namespace: &str) -> String {
+    let full = format!("{name}_{namespace}");
+    if full.len() <= APP_MESH_MAX_NAME {
+        return full;
+    }
+    let digest = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, full.as_bytes())
+        .simple()
+        .to_string();
+    // Object names and namespaces are ASCII, so any cut is on a character boundary.
+    format!("{}-{}", &full[..APP_MESH_MAX_NAME - 9], &digest[..8])
+}
+
 impl GatewayRouteSpec {
     /// The route kind the spec sets (`grpc`, `http` or `http2`), as shown by `kubectl get`.
     pub fn route_kind(&self) -> Option<&'static str> {
@@ -176,13 +196,26 @@ impl GatewayRouteSpec {
 }
 
 impl GatewayRoute {
-    /// The route's name in App Mesh: `spec.gatewayRouteName`, else `metadata.name`.
-    pub fn app_mesh_name(&self) -> &str {
-        self.spec
-            .gateway_route_name
-            .as_deref()
-            .or(self.metadata.name.as_deref())
-            .unwrap_or_default()
+    /// The route's name in App Mesh: `spec.gatewayRouteName` if set; else the name already
+    /// recorded in `status.arn` (so routes created before the default changed keep theirs);
+    /// else `<metadata.name>_<namespace>`, which cannot clash between namespaces.
+    pub fn app_mesh_name(&self) -> String {
+        if let Some(name) = &self.spec.gateway_route_name {
+            return name.clone();
+        }
+        let recorded = self
+            .status
+            .as_ref()
+            .and_then(|s| s.arn.as_deref())
+            .and_then(|arn| arn.rsplit_once("/gatewayRoute/"))
+            .map(|(_, name)| name);
+        match recorded {
+            Some(name) => name.to_string(),
+            None => default_app_mesh_name(
+                self.metadata.name.as_deref().unwrap_or_default(),
+                self.metadata.namespace.as_deref().unwrap_or_default(),
+            ),
+        }
     }
 
     /// The deletion policy, `Delete` unless the spec says otherwise.

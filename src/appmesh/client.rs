@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use aws_sdk_appmesh::config::retry::RetryConfig;
@@ -79,12 +80,47 @@ pub enum Missing {
     Unknown,
 }
 
+/// What CreateGatewayRoute did.
+#[derive(Debug, Clone)]
+pub enum CreateOutcome {
+    Created(Box<ObservedRoute>),
+    /// 409: a route of that name exists (or the client token was used for another request).
+    NameTaken,
+    /// 404: the mesh, the virtual gateway or the target virtual service does not exist.
+    Missing(AppMeshError),
+}
+
+/// What UpdateGatewayRoute did.
+#[derive(Debug, Clone)]
+pub enum UpdateOutcome {
+    Updated(Box<ObservedRoute>),
+    /// 404: the route, or something it needs, is gone.
+    Missing(AppMeshError),
+}
+
+/// Once closed, no App Mesh call leaves this process: closed when this replica learns it no
+/// longer holds the leader Lease, so that reconciles still in flight cannot write behind the
+/// new leader's back. Clones share the switch.
+#[derive(Debug, Clone, Default)]
+pub struct Fence(Arc<AtomicBool>);
+
+impl Fence {
+    pub fn close(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
 /// The App Mesh client meshroute uses: one per process.
 pub struct AppMesh {
     client: aws_sdk_appmesh::Client,
     limiter: RateLimiter,
     attempts: u32,
     metrics: Arc<Metrics>,
+    fence: Fence,
 }
 
 impl AppMesh {
@@ -114,7 +150,13 @@ impl AppMesh {
             limiter: RateLimiter::new(settings.rate, settings.burst),
             attempts: settings.attempts.max(1),
             metrics,
+            fence: Fence::default(),
         }
+    }
+
+    /// The switch that stops every further call of this client.
+    pub fn fence(&self) -> Fence {
+        self.fence.clone()
     }
 
     /// Runs one operation: waits for the rate limiter, counts the outcome, and tries again
@@ -127,6 +169,17 @@ impl AppMesh {
         let mut attempt = 0;
         loop {
             self.limiter.acquire().await;
+            // Checked after the limiter's wait, the last moment before the request leaves.
+            if self.fence.is_closed() {
+                return Err(AppMeshError {
+                    kind: ErrorKind::NotLeader,
+                    operation,
+                    code: "NotLeader".into(),
+                    message: "this replica no longer holds the leader Lease; nothing was sent"
+                        .into(),
+                    request_id: None,
+                });
+            }
             let result = send().await;
             let outcome = match &result {
                 Ok(_) => "ok",
@@ -175,7 +228,7 @@ impl AppMesh {
         spec: &RouteSpec,
         tags: &[Tag],
         client_token: &str,
-    ) -> Result<ObservedRoute, AppMeshError> {
+    ) -> Result<CreateOutcome, AppMeshError> {
         let spec = to_sdk_spec(spec)?;
         let tags = convert::tags_to_sdk(tags).map_err(conversion)?;
         let out = self
@@ -188,8 +241,15 @@ impl AppMesh {
                     .await
                     .map_err(|e| AppMeshError::from_sdk("CreateGatewayRoute", e))
             })
-            .await?;
-        observed(out.gateway_route)
+            .await;
+        match out {
+            Ok(out) => Ok(CreateOutcome::Created(Box::new(observed(
+                out.gateway_route,
+            )?))),
+            Err(e) if e.kind == ErrorKind::Conflict => Ok(CreateOutcome::NameTaken),
+            Err(e) if e.kind == ErrorKind::NotFound => Ok(CreateOutcome::Missing(e)),
+            Err(e) => Err(e),
+        }
     }
 
     pub async fn update_route(
@@ -197,7 +257,7 @@ impl AppMesh {
         key: &RouteKey,
         spec: &RouteSpec,
         client_token: &str,
-    ) -> Result<ObservedRoute, AppMeshError> {
+    ) -> Result<UpdateOutcome, AppMeshError> {
         let spec = to_sdk_spec(spec)?;
         let out = self
             .call("UpdateGatewayRoute", || async {
@@ -208,8 +268,14 @@ impl AppMesh {
                     .await
                     .map_err(|e| AppMeshError::from_sdk("UpdateGatewayRoute", e))
             })
-            .await?;
-        observed(out.gateway_route)
+            .await;
+        match out {
+            Ok(out) => Ok(UpdateOutcome::Updated(Box::new(observed(
+                out.gateway_route,
+            )?))),
+            Err(e) if e.kind == ErrorKind::NotFound => Ok(UpdateOutcome::Missing(e)),
+            Err(e) => Err(e),
+        }
     }
 
     /// Deletes the route; a route (or mesh, or gateway) that is already gone counts as deleted.
@@ -352,7 +418,7 @@ fn is_not_found<T>(result: &Result<T, AppMeshError>) -> Result<bool, AppMeshErro
 
 fn conversion(e: convert::ConversionError) -> AppMeshError {
     AppMeshError {
-        kind: ErrorKind::BadRequest,
+        kind: ErrorKind::Unconvertible,
         operation: "convert",
         code: "ConversionError".into(),
         message: e.to_string(),
@@ -384,9 +450,9 @@ fn observed(route: Option<sdk::GatewayRouteData>) -> Result<ObservedRoute, AppMe
         .map(convert::from_sdk)
         .transpose()
         .map_err(|e| AppMeshError {
-            kind: ErrorKind::Other,
+            kind: ErrorKind::Unreadable,
             operation: "read",
-            code: "UnknownSpec".into(),
+            code: "UnreadableSpec".into(),
             message: e.to_string(),
             request_id: None,
         })?

@@ -1,9 +1,14 @@
-//! What an App Mesh call's failure means for the operator: one classification of every error in
-//! the API's table, with the request id kept for the user's support case.
+//! What an App Mesh answer means for the operator, decided here and nowhere else: every error in
+//! the API's table (and the failures on our side of the wire) becomes a kind, and each kind has
+//! one meaning for the object: a `Ready` reason, a retry class and the advice the user reads.
+//! The request id is kept for the user's support case.
 
 use aws_sdk_appmesh::config::http::HttpResponse;
 use aws_sdk_appmesh::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_appmesh::operation::RequestId;
+
+use crate::api::Reason;
+use crate::backoff::Retry;
 
 /// The kinds of App Mesh failure, each with its own handling in the reconciler.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -14,7 +19,8 @@ pub enum ErrorKind {
     LimitExceeded,
     /// 400 TooManyTagsException: more than 50 tags on the resource.
     TooManyTags,
-    /// 403 ForbiddenException: the IAM role lacks a permission.
+    /// 403 ForbiddenException, AccessDeniedException (IAM's answer) or any other 403: the
+    /// IAM role lacks a permission.
     Forbidden,
     /// 404 NotFoundException: a mesh, gateway, service or the route itself is missing.
     NotFound,
@@ -28,6 +34,12 @@ pub enum ErrorKind {
     ServerError,
     /// No answer: timeout, connection refused or dropped.
     Transport,
+    /// App Mesh answered with a route meshroute cannot read (a field it does not know).
+    Unreadable,
+    /// meshroute could not turn the spec into a request; nothing was sent.
+    Unconvertible,
+    /// This replica lost the leader Lease; nothing was sent, and nothing may be written.
+    NotLeader,
     /// Anything else App Mesh may answer.
     Other,
 }
@@ -51,6 +63,9 @@ impl ErrorKind {
             Self::Throttled => "throttled",
             Self::ServerError => "server_error",
             Self::Transport => "transport",
+            Self::Unreadable => "unreadable",
+            Self::Unconvertible => "unconvertible",
+            Self::NotLeader => "not_leader",
             Self::Other => "other",
         }
     }
@@ -107,18 +122,77 @@ impl AppMeshError {
     }
 }
 
+/// What a failure means for the object: its `Ready` reason, when to try again, and what the
+/// user can do about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Meaning {
+    pub reason: Reason,
+    pub retry: Retry,
+    pub advice: &'static str,
+}
+
+impl ErrorKind {
+    /// The one table from App Mesh failure to what the object shows and how it is retried.
+    /// (A 404 on create or update is first explained by the reconciler, which asks App Mesh
+    /// which dependency is missing; a 409 on create is a taken name, settled by ownership.)
+    pub fn meaning(self) -> Meaning {
+        let (reason, retry, advice) = match self {
+            Self::BadRequest => (Reason::InvalidSpec, Retry::AwaitChange, "fix the spec"),
+            Self::Unconvertible => (
+                Reason::UnsupportedSpec,
+                Retry::AwaitChange,
+                "fix the field named; nothing was sent to App Mesh",
+            ),
+            Self::Unreadable => (
+                Reason::UnreadableRoute,
+                Retry::Slow,
+                "the route was changed outside meshroute with a field meshroute does not support; \
+                 put it back with the AWS CLI or delete it, then meshroute takes over again",
+            ),
+            Self::LimitExceeded | Self::TooManyTags => (
+                Reason::LimitExceeded,
+                Retry::Slow,
+                "raise the App Mesh quota or remove routes or tags",
+            ),
+            Self::Forbidden => (
+                Reason::AccessDenied,
+                Retry::Slow,
+                "grant meshroute's IAM role the App Mesh permissions in the README",
+            ),
+            Self::NotFound
+            | Self::Conflict
+            | Self::ResourceInUse
+            | Self::Throttled
+            | Self::ServerError
+            | Self::Transport
+            | Self::NotLeader
+            | Self::Other => (
+                Reason::AppMeshUnavailable,
+                Retry::Transient,
+                "meshroute retries with backoff",
+            ),
+        };
+        Meaning {
+            reason,
+            retry,
+            advice,
+        }
+    }
+}
+
 fn classify(code: &str, status: Option<u16>) -> ErrorKind {
     match code {
         "BadRequestException" => ErrorKind::BadRequest,
         "LimitExceededException" => ErrorKind::LimitExceeded,
         "TooManyTagsException" => ErrorKind::TooManyTags,
-        "ForbiddenException" => ErrorKind::Forbidden,
+        "ForbiddenException" | "AccessDeniedException" => ErrorKind::Forbidden,
         "NotFoundException" => ErrorKind::NotFound,
         "ConflictException" => ErrorKind::Conflict,
         "ResourceInUseException" => ErrorKind::ResourceInUse,
         "TooManyRequestsException" | "ThrottlingException" => ErrorKind::Throttled,
         "InternalServerErrorException" | "ServiceUnavailableException" => ErrorKind::ServerError,
         _ => match status {
+            Some(403) => ErrorKind::Forbidden,
             Some(429) => ErrorKind::Throttled,
             Some(s) if s >= 500 => ErrorKind::ServerError,
             _ => ErrorKind::Other,
@@ -151,6 +225,8 @@ mod tests {
                 false,
             ),
             ("ForbiddenException", 403, ErrorKind::Forbidden, false),
+            ("AccessDeniedException", 403, ErrorKind::Forbidden, false),
+            ("SomethingNew", 403, ErrorKind::Forbidden, false),
             ("NotFoundException", 404, ErrorKind::NotFound, false),
             ("ConflictException", 409, ErrorKind::Conflict, false),
             ("TooManyRequestsException", 429, ErrorKind::Throttled, true),
@@ -172,6 +248,50 @@ mod tests {
         for (code, status, kind, transient) in table {
             assert_eq!(classify(code, Some(status)), kind, "{code}");
             assert_eq!(kind.is_transient(), transient, "{code}");
+        }
+    }
+
+    #[test]
+    fn each_kind_has_one_reason_and_retry() {
+        let table = [
+            (
+                ErrorKind::BadRequest,
+                Reason::InvalidSpec,
+                Retry::AwaitChange,
+            ),
+            (
+                ErrorKind::Unconvertible,
+                Reason::UnsupportedSpec,
+                Retry::AwaitChange,
+            ),
+            (ErrorKind::Unreadable, Reason::UnreadableRoute, Retry::Slow),
+            (ErrorKind::LimitExceeded, Reason::LimitExceeded, Retry::Slow),
+            (ErrorKind::TooManyTags, Reason::LimitExceeded, Retry::Slow),
+            (ErrorKind::Forbidden, Reason::AccessDenied, Retry::Slow),
+            (
+                ErrorKind::Throttled,
+                Reason::AppMeshUnavailable,
+                Retry::Transient,
+            ),
+            (
+                ErrorKind::ServerError,
+                Reason::AppMeshUnavailable,
+                Retry::Transient,
+            ),
+            (
+                ErrorKind::Transport,
+                Reason::AppMeshUnavailable,
+                Retry::Transient,
+            ),
+            (
+                ErrorKind::Other,
+                Reason::AppMeshUnavailable,
+                Retry::Transient,
+            ),
+        ];
+        for (kind, reason, retry) in table {
+            let m = kind.meaning();
+            assert_eq!((m.reason, m.retry), (reason, retry), "{kind:?}");
         }
     }
 }

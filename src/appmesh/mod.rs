@@ -5,6 +5,8 @@ mod client;
 mod convert;
 mod error;
 
-pub use client::{AppMesh, Missing, ObservedRoute, RouteKey, Settings};
+pub use client::{
+    AppMesh, CreateOutcome, Fence, Missing, ObservedRoute, RouteKey, Settings, UpdateOutcome,
+};
 pub use convert::{ConversionError, RouteSpec, from_sdk, tags_from_sdk, tags_to_sdk, to_sdk};
-pub use error::{AppMeshError, ErrorKind};
+pub use error::{AppMeshError, ErrorKind, Meaning};

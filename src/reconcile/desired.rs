@@ -9,8 +9,13 @@ use crate::appmesh::{RouteKey, RouteSpec};
 
 /// The finalizer that keeps an object until its App Mesh route is deleted (or retained).
 pub const FINALIZER: &str = "meshroute.io/finalizer";
-/// Annotation that lets a GatewayRoute take over an App Mesh route no meshroute object owns.
+/// Annotation (`"true"`) that lets a GatewayRoute take over an App Mesh route that no meshroute
+/// object owns, or whose recorded owner no longer exists in this cluster.
 pub const ADOPT_ANNOTATION: &str = "meshroute.io/adopt";
+/// Annotation naming another cluster id whose route this GatewayRoute may take over: the
+/// explicit opt-in for moving routes between clusters (`deletionPolicy: Retain`, then apply
+/// in the new cluster). Without it a route tagged with another cluster id is never touched.
+pub const ADOPT_FROM_CLUSTER_ANNOTATION: &str = "meshroute.io/adopt-from-cluster";
 
 const TAG_CLUSTER: &str = "meshroute.io/cluster";
 const TAG_NAMESPACE: &str = "meshroute.io/namespace";
@@ -75,11 +80,21 @@ impl std::fmt::Display for Owner {
     }
 }
 
-/// Who an existing App Mesh route belongs to, from our point of view.
+/// Who an existing App Mesh route belongs to, by its ownership tags: the tags are the contract.
+/// An owner is a stable identity (cluster id, namespace, name); the uid tells object instances
+/// of that identity apart.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ownership {
+    /// This very object.
     Ours,
-    Other(Owner),
+    /// The same cluster, namespace and name, another uid: this object's earlier instance
+    /// (deleted with Retain or with its finalizer removed, or a cluster rebuilt from Git).
+    SameIdentity { previous_uid: String },
+    /// Another object of this cluster.
+    OtherObject(Owner),
+    /// meshroute in another cluster.
+    OtherCluster(Owner),
+    /// No meshroute object.
     Nobody,
 }
 
@@ -105,6 +120,12 @@ pub struct Desired {
     pub spec: RouteSpec,
     pub user_tags: Vec<Tag>,
     pub owner: Owner,
+    /// `meshroute.io/adopt: "true"`.
+    pub adopt: bool,
+    /// `meshroute.io/adopt-from-cluster`.
+    pub adopt_from_cluster: Option<String>,
+    /// `deletionPolicy: Retain`.
+    pub retain: bool,
 }
 
 impl Desired {
@@ -114,7 +135,7 @@ impl Desired {
                 mesh: route.spec.mesh_name.clone(),
                 mesh_owner: route.spec.mesh_owner.clone(),
                 gateway: route.spec.virtual_gateway_name.clone(),
-                name: route.app_mesh_name().to_string(),
+                name: route.app_mesh_name(),
             },
             spec: RouteSpec::of(&route.spec),
             user_tags: route.spec.tags.clone().unwrap_or_default(),
@@ -124,6 +145,12 @@ impl Desired {
                 name: route.name_any(),
                 uid: route.uid().unwrap_or_default(),
             },
+            adopt: wants_adoption(route),
+            adopt_from_cluster: route
+                .annotations()
+                .get(ADOPT_FROM_CLUSTER_ANNOTATION)
+                .cloned(),
+            retain: route.deletion_policy() == crate::api::DeletionPolicy::Retain,
         }
     }
 
@@ -148,12 +175,17 @@ impl Desired {
 
     /// Whose route an App Mesh route with these tags is.
     pub fn ownership(&self, tags: &[Tag]) -> Ownership {
+        let me = &self.owner;
         match Owner::from_tags(tags) {
-            Some(o) if o.uid == self.owner.uid && o.cluster == self.owner.cluster => {
-                Ownership::Ours
-            }
-            Some(o) => Ownership::Other(o),
             None => Ownership::Nobody,
+            Some(o) if o.cluster != me.cluster => Ownership::OtherCluster(o),
+            Some(o) if o.namespace != me.namespace || o.name != me.name => {
+                Ownership::OtherObject(o)
+            }
+            Some(o) if o.uid == me.uid => Ownership::Ours,
+            Some(o) => Ownership::SameIdentity {
+                previous_uid: o.uid,
+            },
         }
     }
 
@@ -228,9 +260,9 @@ mod tests {
     }
 
     #[test]
-    fn the_name_defaults_to_metadata_name_and_the_target_is_found() {
+    fn the_name_defaults_to_name_and_namespace_and_the_target_is_found() {
         let d = Desired::of(&route(), "prod");
-        assert_eq!(d.key.name, "web");
+        assert_eq!(d.key.name, "web_shop");
         assert_eq!(d.target(), "svc");
         assert_eq!(d.all_tags().len(), 1 + 4);
     }
@@ -261,13 +293,50 @@ mod tests {
     }
 
     #[test]
-    fn ownership_is_read_from_tags() {
+    fn names_stay_stable_and_fit_app_mesh() {
+        let mut r = route();
+        r.status = Some(crate::api::GatewayRouteStatus {
+            arn: Some(
+                "arn:aws:appmesh:us-west-2:1:mesh/apps/virtualGateway/gw/gatewayRoute/web".into(),
+            ),
+            ..Default::default()
+        });
+        assert_eq!(
+            Desired::of(&r, "prod").key.name,
+            "web",
+            "a recorded name is kept"
+        );
+        r.spec.gateway_route_name = Some("Explicit.Name".into());
+        assert_eq!(Desired::of(&r, "prod").key.name, "Explicit.Name");
+        let long = "a".repeat(253);
+        let (x, y) = (
+            crate::api::default_app_mesh_name(&long, "ns-one"),
+            crate::api::default_app_mesh_name(&long, "ns-two"),
+        );
+        assert!(x.len() == 255 && y.len() == 255 && x != y, "{x} {y}");
+    }
+
+    #[test]
+    fn ownership_follows_the_objects_identity() {
         let d = Desired::of(&route(), "prod");
         assert_eq!(d.ownership(&d.all_tags()), Ownership::Ours);
         assert_eq!(d.ownership(&[tag("team", "x")]), Ownership::Nobody);
-        let other = Desired::of(&route(), "staging");
-        match d.ownership(&other.all_tags()) {
-            Ownership::Other(o) => assert!(o.to_string().contains("cluster staging"), "{o}"),
+        let mut again = route();
+        again.metadata.uid = Some("new-uid".into());
+        assert_eq!(
+            Desired::of(&again, "prod").ownership(&d.all_tags()),
+            Ownership::SameIdentity {
+                previous_uid: "0f8fad5b-d9cb-469f-a165-70867728950e".into()
+            }
+        );
+        let mut other = route();
+        other.metadata.name = Some("api".into());
+        match d.ownership(&Desired::of(&other, "prod").all_tags()) {
+            Ownership::OtherObject(o) => assert_eq!(o.name, "api"),
+            x => panic!("{x:?}"),
+        }
+        match d.ownership(&Desired::of(&route(), "staging").all_tags()) {
+            Ownership::OtherCluster(o) => assert!(o.to_string().contains("cluster staging"), "{o}"),
             x => panic!("{x:?}"),
         }
     }

@@ -1,13 +1,14 @@
 //! The controller: watches GatewayRoutes and reconciles each as read -> desired (pure) -> App Mesh
 //! -> status, with a finalizer for deletion, Events for what changed, and backoff by error kind.
 
-mod apply;
 mod desired;
+mod execute;
+mod plan;
 mod status;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::events::v1::Event;
@@ -17,17 +18,19 @@ use kube::api::Api;
 use kube::api::PostParams;
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::finalizer::{self, finalizer};
-use kube::runtime::{WatchStreamExt, reflector, watcher};
+use kube::runtime::{Predicate, WatchStreamExt, predicates, reflector, watcher};
 use kube::{Resource, ResourceExt};
 
-pub use apply::{Change, Problem, Removal, Retry};
-pub use desired::{ADOPT_ANNOTATION, Desired, FINALIZER, Ownership};
+pub use desired::{
+    ADOPT_ANNOTATION, ADOPT_FROM_CLUSTER_ANNOTATION, Desired, FINALIZER, Owner, Ownership,
+};
+pub use plan::{Change, Problem, Recorded, Removal, RemovalStep, Seen, Step, plan, plan_removal};
 pub use status::{FIELD_MANAGER, READY, Reason};
 
 use crate::Error;
 use crate::api::GatewayRoute;
 use crate::appmesh::AppMesh;
-use crate::backoff;
+use crate::backoff::{self, Retry};
 use crate::telemetry::Metrics;
 
 /// What the controller watches and how it retries.
@@ -46,32 +49,6 @@ pub struct Config {
     /// First delay after a failure, doubling up to `retry_max`.
     pub retry_base: Duration,
     pub retry_max: Duration,
-}
-
-/// What a reconcile judged: a later reconcile of the same object in the same state waits for
-/// the time that judgement set, whatever woke it (our own status writes wake the controller too).
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Fingerprint {
-    generation: Option<i64>,
-    adopt: bool,
-    deleting: bool,
-}
-
-impl Fingerprint {
-    fn of(route: &GatewayRoute) -> Self {
-        Fingerprint {
-            generation: route.meta().generation,
-            adopt: desired::wants_adoption(route),
-            deleting: route.meta().deletion_timestamp.is_some(),
-        }
-    }
-}
-
-/// Until when an object in a given state needs no App Mesh call.
-struct Gate {
-    fingerprint: Fingerprint,
-    /// `None`: until the object changes.
-    until: Option<Instant>,
 }
 
 /// Normal or Warning, as Events say.
@@ -98,9 +75,9 @@ pub struct Context {
     pub config: Config,
     /// This replica's name in the Events it writes.
     instance: String,
-    /// Consecutive failures per object uid, for backoff; cleared on success.
+    /// Consecutive failures per object uid, for backoff; cleared on success and when the
+    /// object leaves the watch.
     failures: Mutex<HashMap<String, u32>>,
-    gates: Mutex<HashMap<String, Gate>>,
 }
 
 impl Context {
@@ -109,15 +86,15 @@ impl Context {
         appmesh: AppMesh,
         metrics: Arc<Metrics>,
         config: Config,
+        instance: String,
     ) -> Arc<Self> {
         Arc::new(Context {
-            instance: std::env::var("POD_NAME").unwrap_or_else(|_| "meshroute".into()),
+            instance,
             client,
             appmesh,
             metrics,
             config,
             failures: Mutex::default(),
-            gates: Mutex::default(),
         })
     }
 
@@ -125,44 +102,18 @@ impl Context {
         self.failures.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn gates(&self) -> std::sync::MutexGuard<'_, HashMap<String, Gate>> {
-        self.gates.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The wait still owed by an object whose state has not changed since it was last judged,
-    /// or `None` when it is due.
-    fn gated(&self, route: &GatewayRoute) -> Option<Action> {
-        let gates = self.gates();
-        let gate = gates.get(&route.uid()?)?;
-        if gate.fingerprint != Fingerprint::of(route) {
-            return None;
-        }
-        match gate.until {
-            None => Some(Action::await_change()),
-            Some(until) => until
-                .checked_duration_since(Instant::now())
-                .filter(|left| !left.is_zero())
-                .map(Action::requeue),
-        }
-    }
-
-    fn set_gate(&self, route: &GatewayRoute, wait: Option<Duration>) -> Action {
-        let gate = Gate {
-            fingerprint: Fingerprint::of(route),
-            until: wait.map(|w| Instant::now() + w),
-        };
-        self.gates().insert(route.uid().unwrap_or_default(), gate);
-        wait.map_or_else(Action::await_change, Action::requeue)
-    }
-
     /// After a success: forget failures; come back for the drift check, if there is one.
     fn synced(&self, route: &GatewayRoute) -> Action {
         self.failures().remove(&route.uid().unwrap_or_default());
-        self.set_gate(route, self.config.resync.map(backoff::jitter))
+        self.config
+            .resync
+            .map(backoff::jitter)
+            .map_or_else(Action::await_change, Action::requeue)
     }
 
-    /// After a failure of `retry`'s kind: count it and wait accordingly.
-    fn failed(&self, route: &GatewayRoute, retry: Retry) -> Action {
+    /// After a failure of `retry`'s kind: count it; how long to wait (`None`: until the
+    /// object changes).
+    fn failed(&self, route: &GatewayRoute, retry: Retry) -> Option<Duration> {
         let attempt = {
             let mut failures = self.failures();
             let n = failures.entry(route.uid().unwrap_or_default()).or_default();
@@ -170,7 +121,7 @@ impl Context {
             *n - 1
         };
         let c = &self.config;
-        let wait = match retry {
+        match retry {
             Retry::AwaitChange => None,
             Retry::Transient => Some(backoff::exponential(c.retry_base, c.retry_max, attempt)),
             Retry::Dependency => Some(backoff::exponential(
@@ -179,15 +130,29 @@ impl Context {
                 attempt,
             )),
             Retry::Slow => Some(backoff::jitter(c.retry_max)),
-        };
-        self.set_gate(route, wait)
+        }
     }
 
-    fn forget(&self, route: &GatewayRoute) {
-        let uid = route.uid().unwrap_or_default();
-        self.failures().remove(&uid);
-        self.gates().remove(&uid);
-        self.metrics.forget(&uid);
+    /// Drops everything kept about an object that left the watch (deleted, finalizer removed
+    /// by hand, relabelled out of this shard).
+    fn forget(&self, uid: &str) {
+        self.failures().remove(uid);
+        self.metrics.forget(uid);
+    }
+
+    /// Keeps per-object state only for `live` uids: after a re-list, objects deleted while the
+    /// watch was down are gone without a delete event.
+    fn forget_all_but(&self, live: &HashSet<String>) {
+        let gone: Vec<String> = self
+            .failures()
+            .keys()
+            .filter(|uid| !live.contains(*uid))
+            .cloned()
+            .collect();
+        for uid in gone {
+            self.failures().remove(&uid);
+        }
+        self.metrics.forget_all_but(live);
     }
 
     /// Publishes an Event about `route`. Each is created as it happens: meshroute emits one only
@@ -205,7 +170,7 @@ impl Context {
         }
         let event = Event {
             metadata: ObjectMeta {
-                name: Some(format!("{}.{:x}", route.name_any(), now.as_nanosecond())),
+                name: Some(event_name(&route.name_any(), now.as_nanosecond())),
                 namespace: Some(namespace.clone()),
                 ..Default::default()
             },
@@ -243,6 +208,7 @@ pub async fn run(
     // The controller caches every object. Managed fields and kubectl's last-applied annotation
     // are most of an object's size and meshroute reads neither, so they are dropped first.
     let (reader, writer) = reflector::store();
+    let (forgetting, store) = (ctx.clone(), reader.clone());
     let objects = watcher(api.clone(), watch.clone())
         .default_backoff()
         .modify(|route: &mut GatewayRoute| {
@@ -252,7 +218,26 @@ pub async fn run(
                 .remove("kubectl.kubernetes.io/last-applied-configuration");
         })
         .reflect(writer)
-        .applied_objects();
+        .inspect(move |event| match event {
+            Ok(watcher::Event::Delete(route)) => {
+                forgetting.forget(&route.uid().unwrap_or_default())
+            }
+            Ok(watcher::Event::InitDone) => {
+                forgetting.forget_all_but(&store.state().iter().filter_map(|r| r.uid()).collect())
+            }
+            _ => {}
+        })
+        .applied_objects()
+        // Only what a user changes wakes a reconcile: the spec (generation, which deletion
+        // also bumps), annotations (adoption) and finalizers (the one we add starts the
+        // work). Our own status writes do not; retries and drift checks come from the
+        // reconcile's own requeue.
+        .predicate_filter(
+            predicates::generation
+                .combine(predicates::annotations)
+                .combine(predicates::finalizers),
+            Default::default(),
+        );
     let controller = Controller::for_stream(objects, reader)
         .with_config(controller::Config::default().concurrency(ctx.config.concurrency))
         .graceful_shutdown_on(stop);
@@ -281,6 +266,7 @@ pub async fn run(
 
 #[tracing::instrument(skip_all, fields(object = %format!("{}/{}", route.namespace().unwrap_or_default(), route.name_any())))]
 async fn reconcile(route: Arc<GatewayRoute>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let _timer = ctx.metrics.reconcile_timer();
     let api: Api<GatewayRoute> =
         Api::namespaced(ctx.client.clone(), &route.namespace().unwrap_or_default());
     finalizer(&api, FINALIZER, route, |event| async {
@@ -298,19 +284,10 @@ async fn apply_step(
     ctx: &Context,
     api: &Api<GatewayRoute>,
 ) -> Result<Action, Error> {
-    if let Some(action) = ctx.gated(route) {
-        return Ok(action);
-    }
     let uid = route.uid().unwrap_or_default();
-    let started = Instant::now();
     let desired = Desired::of(route, &ctx.config.cluster_id);
-    let outcome = apply::apply(
-        route,
-        &desired,
-        &ctx.appmesh,
-        desired::wants_adoption(route),
-    )
-    .await;
+    let recorded = Recorded::of(route);
+    let outcome = execute::apply(&desired, &recorded, &ctx.appmesh, &ctx.client).await;
 
     let (observed, reason, message) = match &outcome {
         Ok((r, _)) => (
@@ -333,17 +310,18 @@ async fn apply_step(
             ctx.synced(route)
         }
         Err(p) => {
-            tracing::info!(reason = p.reason.as_str(), message = %p.message, "not in sync");
+            tracing::warn!(reason = p.reason.as_str(), "not in sync: {}", p.message);
             ctx.failed(route, p.retry)
+                .map_or_else(Action::await_change, Action::requeue)
         }
     };
-    ctx.metrics
-        .reconciled(&uid, reason.as_str(), started.elapsed().as_secs_f64());
+    ctx.metrics.reconciled(&uid, reason.as_str());
     Ok(action)
 }
 
 /// Writes the status a reconcile ended with (only if it changed) and, when it ended with a new
-/// failure reason, a Warning Event saying so.
+/// failure reason, a Warning Event saying so. A replica that lost the leader Lease writes
+/// nothing: the new leader owns the status now.
 async fn report(
     ctx: &Context,
     api: &Api<GatewayRoute>,
@@ -352,6 +330,9 @@ async fn report(
     reason: Reason,
     message: &str,
 ) -> Result<(), Error> {
+    if ctx.appmesh.fence().is_closed() {
+        return Err(Error::NotLeader);
+    }
     let new_failure =
         reason != Reason::Synced && status::current_reason(route) != Some(reason.as_str());
     status::write(
@@ -426,12 +407,8 @@ async fn cleanup_step(
     ctx: &Context,
     api: &Api<GatewayRoute>,
 ) -> Result<Action, Error> {
-    if ctx.gated(route).is_some() {
-        // Still backing off from the last failed delete; error_policy says how long.
-        return Err(Error::DeletePending);
-    }
     let desired = Desired::of(route, &ctx.config.cluster_id);
-    match apply::remove(route, &desired, &ctx.appmesh).await {
+    match execute::remove(&desired, &Recorded::of(route), &ctx.appmesh).await {
         Ok(removal) => {
             let note = match removal {
                 Removal::Deleted => Some(("Deleted", "Deleted the App Mesh gateway route")),
@@ -445,7 +422,8 @@ async fn cleanup_step(
                 ctx.event(route, EventType::Normal, reason, note.into())
                     .await;
             }
-            ctx.forget(route);
+            ctx.metrics
+                .reconciled(&route.uid().unwrap_or_default(), reason_of(removal));
             Ok(Action::await_change())
         }
         Err(p) => {
@@ -454,23 +432,75 @@ async fn cleanup_step(
                 p.message
             );
             report(ctx, api, route, None, Reason::DeleteFailed, &message).await?;
-            ctx.failed(route, p.retry);
-            Err(Error::DeleteFailed(message))
+            ctx.metrics.reconciled(
+                &route.uid().unwrap_or_default(),
+                Reason::DeleteFailed.as_str(),
+            );
+            Err(Error::DeleteFailed {
+                message,
+                retry_in: ctx.failed(route, p.retry),
+            })
         }
     }
 }
 
-fn error_policy(route: Arc<GatewayRoute>, error: &Error, ctx: Arc<Context>) -> Action {
-    // A failed delete has already set its backoff (and its status); keep to it.
-    if let Some(action) = ctx.gated(&route) {
-        return action;
+/// The `result` of a finished cleanup, for the reconcile counter.
+fn reason_of(removal: Removal) -> &'static str {
+    match removal {
+        Removal::Deleted => "Deleted",
+        Removal::Retained => "Retained",
+        Removal::NothingOurs => "Released",
     }
-    tracing::warn!(error = %error, object = %route.name_any(), "reconcile failed");
-    ctx.metrics
-        .reconciled(&route.uid().unwrap_or_default(), error.metric_label(), 0.0);
-    ctx.failed(&route, Retry::Transient)
+}
+
+fn error_policy(route: Arc<GatewayRoute>, error: &Error, ctx: Arc<Context>) -> Action {
+    ctx.metrics.reconcile_error(error.metric_label());
+    match error.root() {
+        // Nothing more to do here: the new leader reconciles this object.
+        Error::NotLeader => Action::await_change(),
+        // The failed delete has set its status and its backoff already.
+        Error::DeleteFailed { retry_in, .. } => {
+            retry_in.map_or_else(Action::await_change, Action::requeue)
+        }
+        _ => {
+            tracing::warn!(error = %error, object = %route.name_any(), "reconcile failed");
+            ctx.failed(&route, Retry::Transient)
+                .map_or_else(Action::await_change, Action::requeue)
+        }
+    }
+}
+
+/// An Event's name: the object's name and a timestamp, within the 253 characters of a
+/// Kubernetes name however long the object's name is, and still a valid name.
+fn event_name(object: &str, nanos: i128) -> String {
+    let suffix = format!(".{nanos:x}");
+    let room = 253 - suffix.len();
+    // Object names are ASCII (DNS subdomains), so any cut is on a character boundary.
+    let prefix = object[..object.len().min(room)].trim_end_matches(['.', '-']);
+    format!("{prefix}{suffix}")
 }
 
 fn now() -> Time {
     Time(k8s_openapi::jiff::Timestamp::now())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::event_name;
+
+    #[test]
+    fn event_names_are_valid_for_any_object_name() {
+        let nanos = 1_764_000_000_123_456_789_i128;
+        assert_eq!(event_name("web", nanos), format!("web.{nanos:x}"));
+        // The longest object name, and one whose cut would end on a dot or a dash.
+        for name in ["a".repeat(253), format!("{}.-b", "a".repeat(234))] {
+            let event = event_name(&name, nanos);
+            assert!(event.len() <= 253, "{} characters", event.len());
+            assert!(event.ends_with(&format!(".{nanos:x}")));
+            assert!(
+                !event.contains(".-") && !event.contains("-.") && !event.contains(".."),
+                "{event}"
+            );
+        }
+    }
 }

@@ -7,48 +7,11 @@ use kube::{Resource, ResourceExt};
 use serde_json::json;
 
 use crate::api::{GatewayRoute, GatewayRouteStatus};
+pub use crate::api::{READY, Reason};
 use crate::appmesh::ObservedRoute;
 
 /// The field manager of every status write.
 pub const FIELD_MANAGER: &str = "meshroute";
-/// The one condition meshroute maintains.
-pub const READY: &str = "Ready";
-
-/// Why `Ready` is what it is. The README lists each with what to do about it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reason {
-    /// App Mesh holds exactly the spec (Ready=True).
-    Synced,
-    /// App Mesh refused the spec (400); fix the spec.
-    InvalidSpec,
-    /// An App Mesh quota is used up; raise it or delete routes.
-    LimitExceeded,
-    /// The IAM role lacks an App Mesh permission.
-    AccessDenied,
-    /// The mesh, virtual gateway or target virtual service does not exist (yet).
-    DependencyNotFound,
-    /// Another object, or nobody, owns an App Mesh route of that name.
-    NameInUse,
-    /// App Mesh is throttling, failing or unreachable; meshroute retries with backoff.
-    AppMeshUnavailable,
-    /// Deleting the App Mesh route failed; the finalizer stays until it succeeds.
-    DeleteFailed,
-}
-
-impl Reason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Reason::Synced => "Synced",
-            Reason::InvalidSpec => "InvalidSpec",
-            Reason::LimitExceeded => "LimitExceeded",
-            Reason::AccessDenied => "AccessDenied",
-            Reason::DependencyNotFound => "DependencyNotFound",
-            Reason::NameInUse => "NameInUse",
-            Reason::AppMeshUnavailable => "AppMeshUnavailable",
-            Reason::DeleteFailed => "DeleteFailed",
-        }
-    }
-}
 
 /// The status for `route` after a reconcile that saw `observed` (if anything) and ended with
 /// `reason` and `message`. Pure: App Mesh facts not seen this time are kept from the last status.

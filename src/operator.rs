@@ -1,0 +1,193 @@
+//! `meshroute run`: the operator's flags and its wiring (App Mesh client, controller, HTTP
+//! endpoints, leader election, signals), in the library so tests can start it in-process.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+use tokio::sync::watch;
+
+use crate::appmesh::{self, AppMesh};
+use crate::http::Health;
+use crate::leader;
+use crate::reconcile::{self, Context};
+use crate::telemetry::{LogFormat, Metrics};
+
+/// `meshroute run`: every flag, each also read from its environment variable.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Identifies this cluster in the ownership tags of every App Mesh route it creates; give
+    /// each cluster that shares an AWS account its own.
+    #[arg(long, env = "MESHROUTE_CLUSTER_ID", default_value = "default")]
+    pub cluster_id: String,
+    /// AWS region of App Mesh (default: the SDK's chain: AWS_REGION, profile, instance metadata).
+    #[arg(long, env = "AWS_REGION")]
+    pub region: Option<String>,
+    /// App Mesh endpoint override: a VPC endpoint, or the local emulator (http://127.0.0.1:4566).
+    #[arg(long, env = "MESHROUTE_APPMESH_ENDPOINT")]
+    pub appmesh_endpoint: Option<String>,
+    /// Watch only this namespace (default: all namespaces).
+    #[arg(long, env = "MESHROUTE_NAMESPACE")]
+    pub namespace: Option<String>,
+    /// Watch only GatewayRoutes with these labels (`shard=a,team=web`), to run shards side by side.
+    #[arg(long, env = "MESHROUTE_LABEL_SELECTOR")]
+    pub label_selector: Option<String>,
+    /// GatewayRoutes reconciled at the same time.
+    #[arg(long, env = "MESHROUTE_CONCURRENCY", default_value_t = 8)]
+    pub concurrency: u16,
+    /// How often an in-sync route is checked for drift in App Mesh, with ±20% jitter; 0 turns
+    /// the check off. Units: s, m, h.
+    #[arg(long, env = "MESHROUTE_RESYNC_PERIOD", default_value = "10m", value_parser = duration)]
+    pub resync_period: Duration,
+    /// First retry delay after a failure; it doubles per failure up to --retry-max.
+    #[arg(long, env = "MESHROUTE_RETRY_BASE", default_value = "1s", value_parser = duration)]
+    pub retry_base: Duration,
+    /// Longest retry delay, also used for quota, permission and name conflicts.
+    #[arg(long, env = "MESHROUTE_RETRY_MAX", default_value = "5m", value_parser = duration)]
+    pub retry_max: Duration,
+    /// App Mesh calls per second meshroute allows itself, across all objects.
+    #[arg(long, env = "MESHROUTE_APPMESH_RPS", default_value_t = 10.0)]
+    pub appmesh_rps: f64,
+    /// App Mesh calls allowed at once above --appmesh-rps after a quiet spell.
+    #[arg(long, env = "MESHROUTE_APPMESH_BURST", default_value_t = 20)]
+    pub appmesh_burst: u32,
+    /// Attempts per App Mesh call on throttling, 5xx or no answer, before the reconcile backs off.
+    #[arg(long, env = "MESHROUTE_APPMESH_ATTEMPTS", default_value_t = 3)]
+    pub appmesh_attempts: u32,
+    /// Timeout of one App Mesh call attempt.
+    #[arg(long, env = "MESHROUTE_APPMESH_TIMEOUT", default_value = "10s", value_parser = duration)]
+    pub appmesh_timeout: Duration,
+    /// Address of /healthz, /readyz and /metrics.
+    #[arg(long, env = "MESHROUTE_HTTP_ADDR", default_value = "0.0.0.0:8080")]
+    pub http_addr: SocketAddr,
+    /// Log format: auto is JSON when not on a terminal.
+    #[arg(long, env = "MESHROUTE_LOG_FORMAT", value_enum, default_value = "auto")]
+    pub log_format: LogFormat,
+    /// Elect one leader among replicas on a Lease; only the leader reconciles. Turn off only
+    /// when exactly one replica runs.
+    #[arg(long, env = "MESHROUTE_LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub leader_election: bool,
+    /// Name of the leader Lease; shards (--label-selector) need one each.
+    #[arg(long, env = "MESHROUTE_LEASE_NAME", default_value = "meshroute")]
+    pub lease_name: String,
+    /// Namespace of the leader Lease (in a pod: its own namespace, from POD_NAMESPACE).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    pub lease_namespace: String,
+    /// This replica's name in the Lease (in a pod: its name, from POD_NAME).
+    #[arg(long, env = "POD_NAME")]
+    pub lease_identity: Option<String>,
+    /// Seconds a lease lasts without renewal: the longest a dead leader is waited for.
+    #[arg(long, env = "MESHROUTE_LEASE_DURATION", default_value_t = 15)]
+    pub lease_duration: u64,
+}
+
+/// `90s`, `10m`, `1h`, or `0`.
+fn duration(s: &str) -> Result<Duration, String> {
+    let (number, unit) = s.split_at(
+        s.find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(s.len()),
+    );
+    let n: f64 = number
+        .parse()
+        .map_err(|_| format!("'{s}' is not a duration like 30s, 10m or 1h"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" | "" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("'{s}': use ms, s, m or h")),
+    };
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Runs the operator until SIGTERM or Ctrl-C (or, with leader election, until the Lease is lost):
+/// the HTTP endpoints, then the controller once this replica leads.
+pub async fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let metrics = Arc::new(Metrics::default());
+    let client = kube::Client::try_default().await?;
+    let appmesh = AppMesh::new(
+        &appmesh::Settings {
+            region: args.region,
+            endpoint: args.appmesh_endpoint,
+            rate: args.appmesh_rps,
+            burst: args.appmesh_burst,
+            attempts: args.appmesh_attempts,
+            attempt_timeout: args.appmesh_timeout,
+        },
+        metrics.clone(),
+    )
+    .await;
+    let fence = appmesh.fence();
+    let identity = args
+        .lease_identity
+        .clone()
+        .unwrap_or_else(|| format!("meshroute-{}", std::process::id()));
+    let ctx = Context::new(
+        client.clone(),
+        appmesh,
+        metrics.clone(),
+        reconcile::Config {
+            cluster_id: args.cluster_id,
+            namespace: args.namespace,
+            label_selector: args.label_selector,
+            concurrency: args.concurrency,
+            resync: Some(args.resync_period).filter(|d| !d.is_zero()),
+            retry_base: args.retry_base,
+            retry_max: args.retry_max,
+        },
+        identity.clone(),
+    );
+    let health = Arc::new(Health::default());
+    let listener = crate::http::bind(args.http_addr).await?;
+    tracing::info!(address = %listener.local_addr()?, "serving /healthz, /readyz, /metrics");
+
+    // One stop signal for everything: SIGTERM or Ctrl-C.
+    let (stop_tx, stop) = watch::channel(false);
+    tokio::spawn(async move {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("install the SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        tracing::info!("stopping: finishing the reconciles in flight");
+        let _ = stop_tx.send(true);
+    });
+    let mut http_stop = stop.clone();
+    let http = tokio::spawn(crate::http::serve(
+        listener,
+        metrics,
+        health.clone(),
+        async move {
+            let _ = http_stop.wait_for(|s| *s).await;
+        },
+    ));
+
+    let result = if args.leader_election {
+        let election = leader::Election {
+            namespace: args.lease_namespace,
+            name: args.lease_name,
+            identity,
+            duration: args.lease_duration,
+            grace: (args.lease_duration / 3).max(1),
+        };
+        let health = health.clone();
+        leader::lead(client, election, health.clone(), fence, stop, |trigger| {
+            reconcile::run(ctx, health, trigger)
+        })
+        .await
+        .map_err(Into::into)
+    } else {
+        health.set_role("single");
+        let mut stop = stop;
+        reconcile::run(ctx, health, async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })
+        .await;
+        Ok(())
+    };
+    http.abort();
+    tracing::info!("stopped");
+    result
+}

@@ -1,0 +1,137 @@
+//! Carries out the planner's steps against App Mesh (and, to check an owner, the cluster): each
+//! step's answer is recorded in `Seen` and the planner is asked again. Nothing here decides who
+//! owns a route or what to do next; no status is written here.
+
+use kube::api::Api;
+
+use super::desired::{Desired, Owner};
+use super::plan::{self, Change, Observation, Problem, Recorded, Removal, RemovalStep, Seen, Step};
+use crate::api::{GatewayRoute, Reason};
+use crate::appmesh::{AppMesh, AppMeshError, CreateOutcome, Missing, ObservedRoute, UpdateOutcome};
+use crate::backoff::Retry;
+
+/// A reconcile's result in App Mesh.
+pub type Outcome = Result<(ObservedRoute, Change), Problem>;
+
+/// Brings App Mesh in line with the object: creates, adopts, updates and re-tags as planned.
+pub async fn apply(d: &Desired, rec: &Recorded, mesh: &AppMesh, client: &kube::Client) -> Outcome {
+    let mut seen = Seen::default();
+    loop {
+        match plan::plan(d, rec, &seen) {
+            Step::Describe => seen.route = describe(d, mesh).await?,
+            Step::ListTags => read_tags(&mut seen, mesh).await?,
+            Step::CheckOwner(owner) => seen.owner_alive = Some(owner_alive(client, &owner).await?),
+            Step::Create { token, change } => {
+                match mesh
+                    .create_route(&d.key, &d.spec, &d.all_tags(), &token)
+                    .await?
+                {
+                    CreateOutcome::Created(route) => return Ok((*route, change)),
+                    CreateOutcome::NameTaken => {
+                        seen.name_taken = true;
+                        seen.route = Observation::Unknown;
+                    }
+                    CreateOutcome::Missing(e) => return Err(dependency(d, mesh, e).await),
+                }
+            }
+            Step::Converge {
+                change,
+                update_token,
+                tags,
+            } => {
+                let Observation::Present(route, _) = seen.route else {
+                    unreachable!("the planner converges only a route it has seen")
+                };
+                let mut current = *route;
+                if let Some(token) = update_token {
+                    current = match mesh.update_route(&d.key, &d.spec, &token).await? {
+                        UpdateOutcome::Updated(updated) => *updated,
+                        UpdateOutcome::Missing(e) => return Err(dependency(d, mesh, e).await),
+                    };
+                }
+                if !tags.set.is_empty() {
+                    mesh.tag(&current.arn, &tags.set).await?;
+                }
+                if !tags.remove.is_empty() {
+                    mesh.untag(&current.arn, &tags.remove).await?;
+                }
+                return Ok((current, change));
+            }
+            Step::Refuse(problem) => return Err(problem),
+        }
+    }
+}
+
+/// Deletes the App Mesh route if the plan says it is this object's to delete.
+pub async fn remove(d: &Desired, rec: &Recorded, mesh: &AppMesh) -> Result<Removal, Problem> {
+    let mut seen = Seen::default();
+    loop {
+        match plan::plan_removal(d, rec, &seen) {
+            RemovalStep::Describe => seen.route = describe(d, mesh).await?,
+            RemovalStep::ListTags => read_tags(&mut seen, mesh).await?,
+            RemovalStep::Delete => {
+                mesh.delete_route(&d.key).await?;
+                return Ok(Removal::Deleted);
+            }
+            RemovalStep::Done(removal) => return Ok(removal),
+        }
+    }
+}
+
+async fn describe(d: &Desired, mesh: &AppMesh) -> Result<Observation, AppMeshError> {
+    Ok(match mesh.describe_route(&d.key).await? {
+        None => Observation::Absent,
+        Some(route) => Observation::Present(Box::new(route), None),
+    })
+}
+
+async fn read_tags(seen: &mut Seen, mesh: &AppMesh) -> Result<(), AppMeshError> {
+    if let Observation::Present(route, tags) = &mut seen.route {
+        *tags = Some(mesh.list_tags(&route.arn).await?);
+    }
+    Ok(())
+}
+
+/// Whether the object recorded as a route's owner still exists: same namespace, name and uid.
+async fn owner_alive(client: &kube::Client, owner: &Owner) -> Result<bool, Problem> {
+    let api: Api<GatewayRoute> = Api::namespaced(client.clone(), &owner.namespace);
+    match api.get_opt(&owner.name).await {
+        Ok(found) => Ok(found.is_some_and(|o| o.metadata.uid.as_deref() == Some(&owner.uid))),
+        Err(e) => Err(Problem {
+            reason: Reason::NameInUse,
+            message: format!(
+                "could not check whether the route's owner {owner} still exists: {e}; retrying"
+            ),
+            retry: Retry::Transient,
+        }),
+    }
+}
+
+/// A 404 on create or update: say which dependency is missing.
+async fn dependency(d: &Desired, mesh: &AppMesh, e: AppMeshError) -> Problem {
+    let k = &d.key;
+    let what = match mesh.find_missing(k, d.target()).await {
+        Ok(Missing::Mesh(m)) => format!("mesh {m} does not exist"),
+        Ok(Missing::VirtualGateway(g)) => {
+            format!("virtual gateway {g} does not exist in mesh {}", k.mesh)
+        }
+        Ok(Missing::VirtualService(s)) => {
+            format!(
+                "virtual service {s} (the route's target) does not exist in mesh {}",
+                k.mesh
+            )
+        }
+        Ok(Missing::Unknown) => format!("App Mesh said: {e}"),
+        Err(other) => return other.into(),
+    };
+    Problem {
+        reason: Reason::DependencyNotFound,
+        message: format!(
+            "{what}; the route is created as soon as it exists{}",
+            e.request_id
+                .map(|id| format!(" (request id {id})"))
+                .unwrap_or_default()
+        ),
+        retry: Retry::Dependency,
+    }
+}
