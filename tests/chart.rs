@@ -355,7 +355,7 @@ async fn the_charts_rbac_runs_a_full_lifecycle_and_nothing_more() {
     .await;
     bed.delete("scoped").await;
     bed.wait("scoped", "deleted", &op, |r| r.is_none()).await;
-    assert!(bed.app_mesh_route("scoped").is_none());
+    assert!(bed.app_mesh_route(&bed.mesh_name("scoped")).is_none());
     assert!(
         bed.event_reasons("scoped")
             .await

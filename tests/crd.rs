@@ -206,6 +206,46 @@ fn invalid_manifests() -> Vec<Case> {
             http(Box::new(|v| set(v, "/spec/gatewayRouteName", json!("")))),
         ),
         (
+            "gatewayRouteName with a slash (not addressable by ARN)",
+            "spec.gatewayRouteName",
+            http(Box::new(|v| set(v, "/spec/gatewayRouteName", json!("a/b")))),
+        ),
+        (
+            "gatewayRouteName with a space",
+            "spec.gatewayRouteName",
+            http(Box::new(|v| set(v, "/spec/gatewayRouteName", json!("a b")))),
+        ),
+        (
+            "gatewayRouteName ..",
+            "spec.gatewayRouteName",
+            http(Box::new(|v| set(v, "/spec/gatewayRouteName", json!("..")))),
+        ),
+        (
+            "reserved prefix /aws-appmesh",
+            "spec.httpRoute.match.prefix",
+            http(Box::new(|v| {
+                set(v, "/spec/httpRoute/match/prefix", json!("/aws-appmesh/x"))
+            })),
+        ),
+        (
+            "reserved prefix /aws-app-mesh",
+            "spec.httpRoute.match.prefix",
+            http(Box::new(|v| {
+                set(v, "/spec/httpRoute/match/prefix", json!("/aws-app-mesh"))
+            })),
+        ),
+        (
+            "reserved gRPC service name",
+            "spec.grpcRoute.match.serviceName",
+            grpc(Box::new(|v| {
+                set(
+                    v,
+                    "/spec/grpcRoute/match/serviceName",
+                    json!("aws.appmesh.Envoy"),
+                )
+            })),
+        ),
+        (
             "gatewayRouteName too long",
             "spec.gatewayRouteName",
             http(Box::new(move |v| {

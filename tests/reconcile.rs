@@ -57,7 +57,7 @@ async fn each_route_kind_is_created_updated_and_deleted() {
         let ready = bed.wait_ready(name, &op).await;
         let status = ready.status.as_ref().unwrap();
         let in_mesh = bed
-            .app_mesh_route(name)
+            .app_mesh_route(&bed.mesh_name(name))
             .expect("the route exists in App Mesh");
         assert_eq!(status.arn.as_deref(), in_mesh["metadata"]["arn"].as_str());
         assert_eq!(status.version, Some(1));
@@ -82,7 +82,10 @@ async fn each_route_kind_is_created_updated_and_deleted() {
             .await
             .unwrap();
         assert_eq!(reason(&updated), Some("Synced"));
-        assert_eq!(bed.app_mesh_route(name).unwrap()["spec"]["priority"], 7);
+        assert_eq!(
+            bed.app_mesh_route(&bed.mesh_name(name)).unwrap()["spec"]["priority"],
+            7
+        );
         let events = bed.event_reasons(name).await;
         assert!(
             events.contains(&"Created".into()) && events.contains(&"Updated".into()),
@@ -92,7 +95,7 @@ async fn each_route_kind_is_created_updated_and_deleted() {
         bed.delete(name).await;
         bed.wait(name, "deleted", &op, |r| r.is_none()).await;
         assert!(
-            bed.app_mesh_route(name).is_none(),
+            bed.app_mesh_route(&bed.mesh_name(name)).is_none(),
             "{name} is gone from App Mesh too"
         );
     }
@@ -118,7 +121,7 @@ async fn retain_keeps_the_route_and_out_of_band_changes_are_undone() {
         .invoke(
             "DeleteGatewayRoute",
             &json!({ "meshName": meshroute_testbed::MESH,
-            "virtualGatewayName": meshroute_testbed::GATEWAY, "gatewayRouteName": "drift" }),
+            "virtualGatewayName": meshroute_testbed::GATEWAY, "gatewayRouteName": bed.mesh_name("drift") }),
         )
         .unwrap();
     let recreated = bed
@@ -130,11 +133,11 @@ async fn retain_keeps_the_route_and_out_of_band_changes_are_undone() {
         .unwrap();
     assert_eq!(
         recreated.status.as_ref().unwrap().uid.as_deref(),
-        bed.app_mesh_route("drift").unwrap()["metadata"]["uid"].as_str()
+        bed.app_mesh_route(&bed.mesh_name("drift")).unwrap()["metadata"]["uid"].as_str()
     );
 
     // Edited in App Mesh behind meshroute's back: put back at the next drift check.
-    let mut edited = bed.app_mesh_route("drift").unwrap();
+    let mut edited = bed.app_mesh_route(&bed.mesh_name("drift")).unwrap();
     edited["spec"]["http2Route"]["action"]["target"]["virtualService"]["virtualServiceName"] =
         json!(B);
     bed.emulator
@@ -142,12 +145,12 @@ async fn retain_keeps_the_route_and_out_of_band_changes_are_undone() {
         .invoke(
             "UpdateGatewayRoute",
             &json!({ "meshName": meshroute_testbed::MESH,
-            "virtualGatewayName": meshroute_testbed::GATEWAY, "gatewayRouteName": "drift",
+            "virtualGatewayName": meshroute_testbed::GATEWAY, "gatewayRouteName": bed.mesh_name("drift"),
             "spec": { "http2Route": edited["spec"]["http2Route"] } }),
         )
         .unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while target_of(&bed.app_mesh_route("drift").unwrap()) != A {
+    while target_of(&bed.app_mesh_route(&bed.mesh_name("drift")).unwrap()) != A {
         assert!(
             std::time::Instant::now() < deadline,
             "drift not reverted:\n{}",
@@ -165,7 +168,7 @@ async fn retain_keeps_the_route_and_out_of_band_changes_are_undone() {
     bed.delete("keep").await;
     bed.wait("keep", "deleted", &op, |r| r.is_none()).await;
     assert!(
-        bed.app_mesh_route("keep").is_some(),
+        bed.app_mesh_route(&bed.mesh_name("keep")).is_some(),
         "Retain left the route in App Mesh"
     );
 }
@@ -211,7 +214,7 @@ async fn a_crash_between_create_and_status_write_leaves_exactly_one_route() {
     let op = bed.operator(&["--resync-period", "0"]);
     for name in ["same", "changed"] {
         let ready = bed.wait_ready(name, &op).await;
-        let in_mesh = bed.app_mesh_route(name).unwrap();
+        let in_mesh = bed.app_mesh_route(&bed.mesh_name(name)).unwrap();
         assert_eq!(
             ready.status.as_ref().unwrap().uid.as_deref(),
             in_mesh["metadata"]["uid"].as_str()
@@ -221,11 +224,11 @@ async fn a_crash_between_create_and_status_write_leaves_exactly_one_route() {
     names.sort();
     assert_eq!(
         names,
-        ["changed", "same"],
+        [bed.mesh_name("changed"), bed.mesh_name("same")],
         "exactly one App Mesh route per object"
     );
     assert_eq!(
-        bed.app_mesh_route("changed").unwrap()["spec"]["priority"],
+        bed.app_mesh_route(&bed.mesh_name("changed")).unwrap()["spec"]["priority"],
         3
     );
     assert!(
@@ -297,8 +300,9 @@ async fn a_taken_name_is_not_stolen() {
                 "action": { "target": { "virtualService": { "virtualServiceName": B } } } } } }),
         )
         .unwrap();
-    bed.create(&bed.route("orphan", http2_spec(A, "/orphan")))
-        .await;
+    let mut orphan = http2_spec(A, "/orphan");
+    orphan["gatewayRouteName"] = json!("orphan");
+    bed.create(&bed.route("orphan", orphan)).await;
     let unowned = bed.wait_reason("orphan", "NameInUse", &op).await;
     assert!(
         unowned.status.unwrap().conditions[0]
@@ -488,7 +492,7 @@ async fn an_unreachable_app_mesh_keeps_the_finalizer_until_the_delete_succeeds()
             .contains(&"meshroute.io/finalizer".into())
     );
     assert!(
-        bed.app_mesh_route("kept").is_some(),
+        bed.app_mesh_route(&bed.mesh_name("kept")).is_some(),
         "the route is still there, and still tracked"
     );
     assert!(
@@ -499,5 +503,8 @@ async fn an_unreachable_app_mesh_keeps_the_finalizer_until_the_delete_succeeds()
 
     bed.emulator.emulator.clear_faults();
     bed.wait("kept", "deleted", &op, |r| r.is_none()).await;
-    assert!(bed.app_mesh_route("kept").is_none(), "nothing leaked");
+    assert!(
+        bed.app_mesh_route(&bed.mesh_name("kept")).is_none(),
+        "nothing leaked"
+    );
 }

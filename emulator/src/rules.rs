@@ -17,10 +17,32 @@ pub fn check(input: &Value) -> Vec<String> {
         .get("spec")
         .filter(|_| input.get("gatewayRouteName").is_some())
     {
+        if let Some(name) = input["gatewayRouteName"].as_str() {
+            addressable_name(name, &mut out);
+        }
         gateway_route_spec(spec, &mut out);
     }
     out
 }
+
+/// A name becomes the last segment of the route's ARN and of its URL path; one that cannot
+/// come back from either would leave a route nobody can tag, describe or delete by ARN.
+fn addressable_name(name: &str, out: &mut Vec<String>) {
+    if name == "."
+        || name == ".."
+        || name
+            .chars()
+            .any(|c| matches!(c, '/' | '?' | '#' | '%') || c.is_whitespace())
+    {
+        out.push(format!(
+            "Value '{name}' at 'gatewayRouteName' failed to satisfy constraint: must not contain / ? # % or white space, nor be . or .."
+        ));
+    }
+}
+
+/// App Mesh keeps these for itself (user guide, gateway routes).
+const RESERVED_PREFIXES: [&str; 2] = ["/aws-appmesh", "/aws-app-mesh"];
+const RESERVED_GRPC_SERVICE: &str = "aws.appmesh";
 
 /// API reference: "Up to 36 letters, numbers, hyphens, and underscores are allowed."
 fn client_token(token: &str, out: &mut Vec<String>) {
@@ -78,6 +100,13 @@ fn gateway_route_spec(spec: &Value, out: &mut Vec<String>) {
             ));
         }
         ranges(&matcher["metadata"], &format!("{at}.match.metadata"), out);
+        if let Some(service) = matcher["serviceName"].as_str()
+            && service.starts_with(RESERVED_GRPC_SERVICE)
+        {
+            out.push(format!(
+                "Value '{service}' at '{at}.match.serviceName' failed to satisfy constraint: service names starting with {RESERVED_GRPC_SERVICE} are reserved"
+            ));
+        }
         return;
     }
 
@@ -98,6 +127,13 @@ fn gateway_route_spec(spec: &Value, out: &mut Vec<String>) {
     {
         out.push(format!(
             "Value '{prefix}' at '{at}.match.prefix' failed to satisfy constraint: must start with '/'"
+        ));
+    }
+    if let Some(prefix) = matcher["prefix"].as_str()
+        && RESERVED_PREFIXES.iter().any(|r| prefix.starts_with(r))
+    {
+        out.push(format!(
+            "Value '{prefix}' at '{at}.match.prefix' failed to satisfy constraint: prefixes starting with /aws-appmesh or /aws-app-mesh are reserved"
         ));
     }
     exclusive(
@@ -263,6 +299,38 @@ mod tests {
             (
                 route("grpcRoute", json!({}), Value::Null),
                 "spec.grpcRoute.match'",
+            ),
+            (
+                route(
+                    "httpRoute",
+                    json!({ "prefix": "/aws-appmesh/x" }),
+                    Value::Null,
+                ),
+                "match.prefix",
+            ),
+            (
+                route(
+                    "http2Route",
+                    json!({ "prefix": "/aws-app-mesh" }),
+                    Value::Null,
+                ),
+                "match.prefix",
+            ),
+            (
+                route(
+                    "grpcRoute",
+                    json!({ "serviceName": "aws.appmesh.Envoy" }),
+                    Value::Null,
+                ),
+                "match.serviceName",
+            ),
+            (
+                {
+                    let mut r = route("httpRoute", json!({ "prefix": "/" }), Value::Null);
+                    r["gatewayRouteName"] = json!("a/b");
+                    r
+                },
+                "gatewayRouteName",
             ),
             (json!({ "clientToken": "has space" }), "clientToken"),
             (

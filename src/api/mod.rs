@@ -67,11 +67,15 @@ pub struct GatewayRouteSpec {
     #[x_kube(validation = Rule::new("self == oldSelf").message("virtualGatewayName is immutable; delete and re-create the GatewayRoute to move it"))]
     pub virtual_gateway_name: String,
 
-    /// The route's name in App Mesh (1 to 255 characters); defaults to `metadata.name`.
+    /// The route's name in App Mesh (1 to 255 characters, none of `/ ? # %` or white space,
+    /// which do not survive an ARN or a URL path); defaults to `<metadata.name>_<namespace>`.
     /// Immutable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 255))]
-    #[x_kube(validation = Rule::new("self == oldSelf").message("gatewayRouteName is immutable; delete and re-create the GatewayRoute to rename it"))]
+    #[x_kube(
+        validation = Rule::new("self == oldSelf").message("gatewayRouteName is immutable; delete and re-create the GatewayRoute to rename it"),
+        validation = Rule::new(r"!self.matches('[/?#%\\s]') && self != '.' && self != '..'").message("gatewayRouteName must not contain / ? # % or white space, nor be . or ..: App Mesh could not address the route by its ARN")
+    )]
     pub gateway_route_name: Option<String>,
 
     /// Order among the gateway's routes, 0 (first) to 1000 (last). Without a priority, App Mesh

@@ -26,9 +26,13 @@ pub struct HttpGatewayRoute {
     validation = Rule::new("has(self.prefix) || has(self.path) || has(self.hostname)").message("set one of prefix, path or hostname")
 )]
 pub struct HttpGatewayRouteMatch {
-    /// Path prefix to match, starting with `/`; `/` alone matches every request.
+    /// Path prefix to match, starting with `/`; `/` alone matches every request. Prefixes
+    /// starting with `/aws-appmesh` or `/aws-app-mesh` are reserved by App Mesh.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[x_kube(validation = Rule::new("self.startsWith('/')").message("must start with '/'"))]
+    #[x_kube(
+        validation = Rule::new("self.startsWith('/')").message("must start with '/'"),
+        validation = Rule::new("!self.startsWith('/aws-appmesh') && !self.startsWith('/aws-app-mesh')").message("prefixes starting with /aws-appmesh or /aws-app-mesh are reserved by App Mesh")
+    )]
     pub prefix: Option<String>,
     /// The whole path to match, exactly or by regular expression (instead of `prefix`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -278,8 +282,10 @@ pub struct GrpcGatewayRoute {
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("has(self.serviceName) || has(self.hostname) || has(self.metadata)").message("set at least one of serviceName, hostname or metadata"))]
 pub struct GrpcGatewayRouteMatch {
-    /// The fully qualified gRPC service name to match, such as `echo.v1.Echo`.
+    /// The fully qualified gRPC service name to match, such as `echo.v1.Echo`. Names starting
+    /// with `aws.appmesh` are reserved by App Mesh.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("!self.startsWith('aws.appmesh')").message("gRPC service names starting with aws.appmesh are reserved by App Mesh"))]
     pub service_name: Option<String>,
     /// The host name to match.
     #[serde(default, skip_serializing_if = "Option::is_none")]

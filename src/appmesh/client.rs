@@ -295,6 +295,15 @@ impl AppMesh {
         }
     }
 
+    /// Every tag on a resource, or `None` when there is no resource with that ARN.
+    pub async fn tags_of(&self, arn: &str) -> Result<Option<Vec<Tag>>, AppMeshError> {
+        match self.list_tags(arn).await {
+            Ok(tags) => Ok(Some(tags)),
+            Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Every tag on a resource.
     pub async fn list_tags(&self, arn: &str) -> Result<Vec<Tag>, AppMeshError> {
         let mut tags = Vec::new();

@@ -67,6 +67,10 @@ pub async fn remove(d: &Desired, rec: &Recorded, mesh: &AppMesh) -> Result<Remov
     let mut seen = Seen::default();
     loop {
         match plan::plan_removal(d, rec, &seen) {
+            RemovalStep::ReadRecordedTags => {
+                let arn = rec.arn.as_deref().unwrap_or_default();
+                seen.recorded_arn_tags = Some(mesh.tags_of(arn).await?);
+            }
             RemovalStep::Describe => seen.route = describe(d, mesh).await?,
             RemovalStep::ListTags => read_tags(&mut seen, mesh).await?,
             RemovalStep::Delete => {

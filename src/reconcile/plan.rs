@@ -52,6 +52,8 @@ pub struct Seen {
     /// Whether the object recorded as the route's owner still exists (asked only when it
     /// matters: an adoption of a route owned by another object of this cluster).
     pub owner_alive: Option<bool>,
+    /// On deletion: the tags of whatever route holds the recorded ARN (`Some(None)`: none).
+    pub recorded_arn_tags: Option<Option<Vec<Tag>>>,
 }
 
 /// What changed in App Mesh, for the object's Events.
@@ -162,7 +164,9 @@ fn claim(
 ) -> Result<Change, Step> {
     let recorded = rec.uid.as_deref() == Some(route.uid.as_str());
     match d.ownership(tags) {
-        Ownership::Ours => Ok(Change::None),
+        Ownership::Ours if recorded => Ok(Change::None),
+        // Made by this object, never recorded: a crash between create and status write.
+        Ownership::Ours => Ok(Change::Adopted),
         Ownership::SameIdentity { .. } => Ok(Change::Adopted),
         Ownership::Nobody if recorded => Ok(Change::None),
         Ownership::Nobody if d.adopt => Ok(Change::Adopted),
@@ -253,6 +257,10 @@ fn other_cluster(d: &Desired, owner: &Owner) -> Problem {
 /// What deleting the object does, or needs to know first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RemovalStep {
+    /// ListTagsForResource on the ARN recorded in status: one call that tells both whether a
+    /// route of that name exists and whose it is.
+    ReadRecordedTags,
+    /// Nothing recorded: DescribeGatewayRoute, then ListTags.
     Describe,
     ListTags,
     Delete,
@@ -268,24 +276,26 @@ pub enum Removal {
     NothingOurs,
 }
 
-/// The next step for an object being deleted. A route is deleted only when it is the one the
-/// status recorded, or its tags name this object's identity; a route already gone (or whose
-/// mesh or gateway is) counts as deleted.
+/// The next step for an object being deleted. A route is deleted only when its tags name this
+/// object's identity (this object, or an earlier instance of it): never on the status' word
+/// alone, since another install or cluster may hold the route now. A route already gone (or
+/// whose mesh or gateway is) counts as deleted.
 pub fn plan_removal(d: &Desired, rec: &Recorded, seen: &Seen) -> RemovalStep {
     if d.retain {
         return RemovalStep::Done(Removal::Retained);
     }
-    match &seen.route {
-        Observation::Unknown => RemovalStep::Describe,
-        Observation::Absent => RemovalStep::Done(Removal::NothingOurs),
-        Observation::Present(route, _) if rec.uid.as_deref() == Some(route.uid.as_str()) => {
-            RemovalStep::Delete
-        }
-        Observation::Present(_, None) => RemovalStep::ListTags,
-        Observation::Present(_, Some(tags)) => match d.ownership(tags) {
-            Ownership::Ours | Ownership::SameIdentity { .. } => RemovalStep::Delete,
-            _ => RemovalStep::Done(Removal::NothingOurs),
-        },
+    let tags = match (&seen.recorded_arn_tags, &seen.route) {
+        (Some(None), _) => return RemovalStep::Done(Removal::NothingOurs),
+        (Some(Some(tags)), _) => tags,
+        (None, Observation::Unknown) if rec.arn.is_some() => return RemovalStep::ReadRecordedTags,
+        (None, Observation::Unknown) => return RemovalStep::Describe,
+        (None, Observation::Absent) => return RemovalStep::Done(Removal::NothingOurs),
+        (None, Observation::Present(_, None)) => return RemovalStep::ListTags,
+        (None, Observation::Present(_, Some(tags))) => tags,
+    };
+    match d.ownership(tags) {
+        Ownership::Ours | Ownership::SameIdentity { .. } => RemovalStep::Delete,
+        _ => RemovalStep::Done(Removal::NothingOurs),
     }
 }
 
@@ -458,9 +468,17 @@ mod tests {
                 "ours",
                 vec![],
                 owned_by("prod", "shop", "web", UID),
-                None,
+                Some("am-1"),
                 None,
                 Ok(Change::None),
+            ),
+            (
+                "ours, never recorded (a crash before the status write)",
+                vec![],
+                owned_by("prod", "shop", "web", UID),
+                None,
+                None,
+                Ok(Change::Adopted),
             ),
             (
                 "recorded, tags removed by hand",
@@ -657,102 +675,120 @@ mod tests {
 
     #[test]
     fn removal_table() {
-        let rows: Vec<(&str, bool, Seen, Recorded, RemovalStep)> = {
-            let d = desired(&[]);
-            vec![
-                (
-                    "retained",
-                    true,
-                    Seen::default(),
-                    Recorded::default(),
-                    RemovalStep::Done(Removal::Retained),
-                ),
-                (
-                    "look first",
-                    false,
-                    Seen::default(),
-                    Recorded::default(),
-                    RemovalStep::Describe,
-                ),
-                (
-                    "already gone",
-                    false,
-                    Seen {
-                        route: Observation::Absent,
-                        ..Seen::default()
-                    },
-                    recorded("am-1", true),
-                    RemovalStep::Done(Removal::NothingOurs),
-                ),
-                (
-                    "the recorded route",
-                    false,
-                    Seen {
-                        route: Observation::Present(Box::new(observed(&d, "am-1", 1)), None),
-                        ..Seen::default()
-                    },
-                    recorded("am-1", true),
-                    RemovalStep::Delete,
-                ),
-                (
-                    "another instance: read tags",
-                    false,
-                    Seen {
-                        route: Observation::Present(Box::new(observed(&d, "am-2", 1)), None),
-                        ..Seen::default()
-                    },
-                    recorded("am-1", true),
-                    RemovalStep::ListTags,
-                ),
-                (
-                    "tagged ours",
-                    false,
-                    present(
-                        observed(&d, "am-2", 1),
-                        owned_by("prod", "shop", "web", UID),
-                    ),
-                    Recorded::default(),
-                    RemovalStep::Delete,
-                ),
-                (
-                    "tagged by this identity's earlier instance",
-                    false,
-                    present(
-                        observed(&d, "am-2", 1),
-                        owned_by("prod", "shop", "web", "old"),
-                    ),
-                    Recorded::default(),
-                    RemovalStep::Delete,
-                ),
-                (
-                    "someone else's",
-                    false,
-                    present(
-                        observed(&d, "am-2", 1),
-                        owned_by("prod", "shop", "api", "u2"),
-                    ),
-                    Recorded::default(),
-                    RemovalStep::Done(Removal::NothingOurs),
-                ),
-                (
-                    "another cluster's",
-                    false,
-                    present(
-                        observed(&d, "am-2", 1),
-                        owned_by("staging", "shop", "web", UID),
-                    ),
-                    Recorded::default(),
-                    RemovalStep::Done(Removal::NothingOurs),
-                ),
-                (
-                    "unowned",
-                    false,
-                    present(observed(&d, "am-2", 1), vec![]),
-                    Recorded::default(),
-                    RemovalStep::Done(Removal::NothingOurs),
-                ),
-            ]
+        let d = desired(&[]);
+        let untagged = |uid: &str| Seen {
+            route: Observation::Present(Box::new(observed(&d, uid, 1)), None),
+            ..Seen::default()
         };
+        let at_recorded_arn = |tags: Option<Vec<Tag>>| Seen {
+            recorded_arn_tags: Some(tags),
+            ..Seen::default()
+        };
+        let rows: Vec<(&str, bool, Seen, Recorded, RemovalStep)> = vec![
+            (
+                "retained",
+                true,
+                Seen::default(),
+                recorded("am-1", true),
+                RemovalStep::Done(Removal::Retained),
+            ),
+            (
+                "recorded: one call reads the tags at the ARN",
+                false,
+                Seen::default(),
+                recorded("am-1", true),
+                RemovalStep::ReadRecordedTags,
+            ),
+            (
+                "nothing recorded: look first",
+                false,
+                Seen::default(),
+                Recorded::default(),
+                RemovalStep::Describe,
+            ),
+            (
+                "nothing at the recorded ARN",
+                false,
+                at_recorded_arn(None),
+                recorded("am-1", true),
+                RemovalStep::Done(Removal::NothingOurs),
+            ),
+            (
+                "tagged ours at the recorded ARN",
+                false,
+                at_recorded_arn(Some(owned_by("prod", "shop", "web", UID))),
+                recorded("am-1", true),
+                RemovalStep::Delete,
+            ),
+            (
+                "recorded, but another cluster's tags now",
+                false,
+                at_recorded_arn(Some(owned_by("staging", "shop", "web", UID))),
+                recorded("am-1", true),
+                RemovalStep::Done(Removal::NothingOurs),
+            ),
+            (
+                "recorded, but untagged",
+                false,
+                at_recorded_arn(Some(vec![])),
+                recorded("am-1", true),
+                RemovalStep::Done(Removal::NothingOurs),
+            ),
+            (
+                "described: read its tags",
+                false,
+                untagged("am-2"),
+                Recorded::default(),
+                RemovalStep::ListTags,
+            ),
+            (
+                "already gone",
+                false,
+                Seen {
+                    route: Observation::Absent,
+                    ..Seen::default()
+                },
+                Recorded::default(),
+                RemovalStep::Done(Removal::NothingOurs),
+            ),
+            (
+                "tagged ours",
+                false,
+                present(
+                    observed(&d, "am-2", 1),
+                    owned_by("prod", "shop", "web", UID),
+                ),
+                Recorded::default(),
+                RemovalStep::Delete,
+            ),
+            (
+                "tagged by this identity's earlier instance",
+                false,
+                present(
+                    observed(&d, "am-2", 1),
+                    owned_by("prod", "shop", "web", "old"),
+                ),
+                Recorded::default(),
+                RemovalStep::Delete,
+            ),
+            (
+                "someone else's",
+                false,
+                present(
+                    observed(&d, "am-2", 1),
+                    owned_by("prod", "shop", "api", "u2"),
+                ),
+                Recorded::default(),
+                RemovalStep::Done(Removal::NothingOurs),
+            ),
+            (
+                "unowned",
+                false,
+                present(observed(&d, "am-2", 1), vec![]),
+                Recorded::default(),
+                RemovalStep::Done(Removal::NothingOurs),
+            ),
+        ];
         for (case, retain, seen, rec, expected) in rows {
             let d = Desired::of(&object(&[], retain), "prod");
             assert_eq!(plan_removal(&d, &rec, &seen), expected, "{case}");

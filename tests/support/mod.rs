@@ -148,7 +148,13 @@ impl Bed {
         .unwrap()
     }
 
-    /// The route as the emulator holds it (mesh apps, gateway myVirtualGateway).
+    /// The App Mesh name of this test's object `name` without a gatewayRouteName.
+    pub fn mesh_name(&self, name: &str) -> String {
+        meshroute::api::default_app_mesh_name(name, &self.ns)
+    }
+
+    /// The route as the emulator holds it (mesh apps, gateway myVirtualGateway), by its App
+    /// Mesh name.
     pub fn app_mesh_route(&self, name: &str) -> Option<Value> {
         self.emulator
             .emulator
