@@ -155,3 +155,99 @@ async fn sigterm_finishes_cleanly_and_hands_the_lease_back() {
         "the lease still names the stopped replica"
     );
 }
+
+#[tokio::test]
+async fn a_replica_that_loses_the_lease_writes_nothing_more_to_app_mesh() {
+    let mut bed = Bed::new("lease-lost").await;
+    let ns = bed.ns.clone();
+    // App Mesh is slow and the operator's own rate limit holds reconciles at its door, so that
+    // when the Lease is taken, App Mesh writes are still queued up in this replica.
+    bed.emulator
+        .emulator
+        .add_fault(serde_json::from_value(serde_json::json!({ "respondAfterMs": 500 })).unwrap())
+        .unwrap();
+    let mut op = bed.operator(&[
+        "--leader-election",
+        "true",
+        "--lease-namespace",
+        &ns,
+        "--lease-name",
+        "meshroute-lost",
+        "--lease-identity",
+        "old-leader",
+        "--lease-duration",
+        "4",
+        "--resync-period",
+        "0",
+        "--appmesh-rps",
+        "2",
+        "--appmesh-burst",
+        "1",
+        "--concurrency",
+        "8",
+    ]);
+    for i in 0..40 {
+        bed.create(&bed.route(
+            &format!("r{i}"),
+            http2_spec("myservicea.svc.cluster.local", &format!("/r{i}")),
+        ))
+        .await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while bed.app_mesh_route_names().len() < 3 {
+        assert!(Instant::now() < deadline, "no creates:\n{}", op.log_tail());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Another replica takes the Lease (as after a network partition of this one).
+    let now = serde_json::to_value(k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(
+        k8s_openapi::jiff::Timestamp::now(),
+    ))
+    .unwrap();
+    let leases: kube::Api<Lease> = kube::Api::namespaced(bed.client.clone(), &ns);
+    leases
+        .patch(
+            "meshroute-lost",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(serde_json::json!({ "spec": {
+                "holderIdentity": "thief", "acquireTime": now, "renewTime": now,
+                "leaseDurationSeconds": 3600 } })),
+        )
+        .await
+        .unwrap();
+    let stolen = Instant::now();
+    // The moment the replica knows, it says so; from then on nothing may reach App Mesh.
+    let knows = loop {
+        if op.log_tail().contains("lost the leader Lease") {
+            break Instant::now();
+        }
+        assert!(
+            stolen.elapsed() < Duration::from_secs(20),
+            "the replica never noticed:\n{}",
+            op.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let routes_then = bed.app_mesh_route_names().len();
+    assert!(
+        routes_then < 40,
+        "all routes were made before the loss; nothing tested"
+    );
+    let exited = op.terminate(Duration::from_secs(30)).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    eprintln!(
+        "noticed {:.1} s after the Lease was taken; {routes_then} of 40 routes existed",
+        (knows - stolen).as_secs_f64()
+    );
+    assert_eq!(
+        bed.app_mesh_route_names().len(),
+        routes_then,
+        "App Mesh writes after the loss:\n{}",
+        op.log_tail()
+    );
+    assert!(
+        exited.is_some(),
+        "the replica did not stop:\n{}",
+        op.log_tail()
+    );
+}

@@ -6,7 +6,6 @@ mod support;
 
 use std::time::Duration;
 
-use kube::api::{Patch, PatchParams};
 use serde_json::json;
 use support::{Bed, http2_spec, reason};
 
@@ -20,13 +19,6 @@ fn target_of(route: &serde_json::Value) -> String {
         .find_map(|k| spec[k]["action"]["target"]["virtualService"]["virtualServiceName"].as_str())
         .unwrap_or_default()
         .to_string()
-}
-
-async fn merge(bed: &Bed, name: &str, patch: serde_json::Value) {
-    bed.api()
-        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .expect("patch GatewayRoute");
 }
 
 #[tokio::test]
@@ -72,7 +64,7 @@ async fn each_route_kind_is_created_updated_and_deleted() {
                 .contains(&"meshroute.io/finalizer".into())
         );
 
-        merge(&bed, name, json!({ "spec": { "priority": 7 } })).await;
+        bed.merge(name, json!({ "spec": { "priority": 7 } })).await;
         let updated = bed
             .wait(name, "version 2", &op, |r| {
                 r.is_some_and(|r| {
@@ -209,7 +201,8 @@ async fn a_crash_between_create_and_status_write_leaves_exactly_one_route() {
         );
     }
     // One object is edited while the operator is down: its create is no longer the same request.
-    merge(&bed, "changed", json!({ "spec": { "priority": 3 } })).await;
+    bed.merge("changed", json!({ "spec": { "priority": 3 } }))
+        .await;
 
     let op = bed.operator(&["--resync-period", "0"]);
     for name in ["same", "changed"] {
@@ -309,8 +302,7 @@ async fn a_taken_name_is_not_stolen() {
             .message
             .contains("meshroute.io/adopt=true")
     );
-    merge(
-        &bed,
+    bed.merge(
         "orphan",
         json!({ "metadata": { "annotations": { "meshroute.io/adopt": "true" } } }),
     )
@@ -419,8 +411,7 @@ async fn fifty_routes_converge_through_thirty_percent_failures() {
     let before = bed.calls();
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(bed.calls(), before, "no calls while the spec stays wrong");
-    merge(
-        &bed,
+    bed.merge(
         "bad",
         json!({ "spec": { "http2Route": { "action": { "rewrite": null } } } }),
     )
@@ -507,4 +498,56 @@ async fn an_unreachable_app_mesh_keeps_the_finalizer_until_the_delete_succeeds()
         bed.app_mesh_route(&bed.mesh_name("kept")).is_none(),
         "nothing leaked"
     );
+}
+
+#[tokio::test]
+async fn a_finalizer_removed_by_hand_leaves_no_state_behind() {
+    let mut bed = Bed::new("by-hand").await;
+    let op = bed.operator(&["--resync-period", "0"]);
+    bed.create(&bed.route("stuck", http2_spec(A, "/stuck")))
+        .await;
+    bed.wait_ready("stuck", &op).await;
+    // Deleting fails for good, so the user removes the finalizer by hand (the README's way out).
+    bed.emulator
+        .emulator
+        .add_fault(serde_json::from_value(json!({ "status": 503 })).unwrap())
+        .unwrap();
+    bed.delete("stuck").await;
+    bed.wait("stuck", "DeleteFailed", &op, |r| {
+        r.is_some_and(|r| reason(r) == Some("DeleteFailed"))
+    })
+    .await;
+    let gauge = |metrics: &str, reason: &str| {
+        metrics
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix(&format!("meshroute_gatewayroutes{{reason=\"{reason}\"}} "))
+            })
+            .map(|v| v.trim().to_string())
+    };
+    let (_, metrics) = op.get("/metrics").await;
+    assert_eq!(
+        gauge(&metrics, "DeleteFailed").as_deref(),
+        Some("1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("meshroute_reconcile_errors_total{error=\"delete\"}"),
+        "{metrics}"
+    );
+    bed.merge("stuck", json!({ "metadata": { "finalizers": null } }))
+        .await;
+    bed.wait("stuck", "gone", &op, |r| r.is_none()).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, metrics) = op.get("/metrics").await;
+        if gauge(&metrics, "DeleteFailed").as_deref() == Some("0") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the gone object is still counted:\n{metrics}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

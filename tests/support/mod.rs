@@ -58,16 +58,17 @@ impl Bed {
             .dir()
             .join(format!("operator-{}-{}.log", self.ns, self.operators));
         // Quick retries, no rate limit to speak of, and no leader election unless asked for.
-        let mut flags = vec![
-            "--retry-base",
-            "200ms",
-            "--retry-max",
-            "5s",
-            "--appmesh-rps",
-            "1000",
-            "--appmesh-burst",
-            "1000",
-        ];
+        let mut flags = Vec::new();
+        for (flag, value) in [
+            ("--retry-base", "200ms"),
+            ("--retry-max", "5s"),
+            ("--appmesh-rps", "1000"),
+            ("--appmesh-burst", "1000"),
+        ] {
+            if !extra.contains(&flag) {
+                flags.extend([flag, value]);
+            }
+        }
         if !extra.contains(&"--leader-election") {
             flags.extend(["--leader-election", "false"]);
         }
@@ -186,9 +187,91 @@ impl Bed {
             .collect()
     }
 
+    /// Calls of `operation` the emulator has answered (any outcome).
+    pub fn calls_of(&self, operation: &str) -> u64 {
+        self.emulator.emulator.counters()["operations"][operation]
+            .as_object()
+            .map_or(0, |outcomes| {
+                outcomes.values().filter_map(Value::as_u64).sum()
+            })
+    }
+
+    /// Calls of `operation` that App Mesh carried out (`ok`).
+    pub fn ok_calls_of(&self, operation: &str) -> u64 {
+        self.emulator.emulator.counters()["operations"][operation]["ok"]
+            .as_u64()
+            .unwrap_or(0)
+    }
+
+    /// Calls that change App Mesh (create, update, delete, tag, untag) carried out so far.
+    pub fn writes(&self) -> u64 {
+        [
+            "CreateGatewayRoute",
+            "UpdateGatewayRoute",
+            "DeleteGatewayRoute",
+            "TagResource",
+            "UntagResource",
+        ]
+        .iter()
+        .map(|op| self.ok_calls_of(op))
+        .sum()
+    }
+
+    /// The tags of an App Mesh route (by its JSON from `app_mesh_route`), as key -> value.
+    pub fn tags_of(&self, route: &Value) -> std::collections::BTreeMap<String, String> {
+        let out = self
+            .emulator
+            .emulator
+            .invoke(
+                "ListTagsForResource",
+                &json!({ "resourceArn": route["metadata"]["arn"] }),
+            )
+            .unwrap();
+        out["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                (
+                    t["key"].as_str().unwrap().to_string(),
+                    t["value"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    /// Merge-patches this test's object `name`.
+    pub async fn merge(&self, name: &str, patch: Value) {
+        self.api()
+            .patch(
+                name,
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(&patch),
+            )
+            .await
+            .expect("patch GatewayRoute");
+    }
+
     /// Total App Mesh calls the emulator has answered (or dropped) so far.
     pub fn calls(&self) -> u64 {
         self.emulator.emulator.counters()["total"].as_u64().unwrap()
+    }
+
+    /// Waits (up to 30 s) until an Event with `reason` about the object `name` exists: Events
+    /// are written after the status they explain.
+    pub async fn wait_event(&self, name: &str, reason: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let reasons = self.event_reasons(name).await;
+            if reasons.iter().any(|r| r == reason) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {reason} Event about {name}; its Events: {reasons:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// Event reasons recorded for an object, oldest first.
