@@ -49,8 +49,8 @@ fi
 echo; echo "==> kubectl get gatewayroutes -o wide"
 kubectl get gatewayroutes -o wide
 echo; echo "==> App Mesh side (DescribeGatewayRoute on the emulator)"
-for name in $(kubectl get gatewayroutes -o jsonpath='{range .items[*]}{.spec.gatewayRouteName}{"|"}{.metadata.name}{"\n"}{end}'); do
-  route=${name%%|*}; [ -n "$route" ] || route=${name#*|}
+for arn in $(kubectl get gatewayroutes -o jsonpath='{range .items[*]}{.status.arn}{"\n"}{end}'); do
+  route=${arn##*/gatewayRoute/}
   echo "--- $route"
   curl -sS "$APPMESH_ENDPOINT/v20190125/meshes/apps/virtualGateway/myVirtualGateway/gatewayRoutes/$route" \
     | python3 -c 'import json,sys; d=json.load(sys.stdin); m=d["metadata"]; print(json.dumps({"arn": m["arn"], "version": m["version"], "status": d["status"]["status"], "spec": {k: v for k, v in d["spec"].items() if v is not None}}, indent=2))'
