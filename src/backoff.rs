@@ -17,6 +17,42 @@ pub enum Retry {
     Dependency,
     /// The longest backoff: quotas, permissions, a name held by someone else.
     Slow,
+    /// App Mesh is failing as a whole and calls are paused: try again around the next probe,
+    /// without counting it against the object (its own backoff must not grow with an outage).
+    Paused,
+    /// The Kubernetes API failed: exponential, but capped low, so that work resumes within
+    /// seconds of the apiserver's return however long it was away.
+    Kubernetes,
+}
+
+/// The longest wait after a Kubernetes API failure.
+pub const KUBERNETES_RETRY_MAX: Duration = Duration::from_secs(5);
+
+/// The watch's reconnect delays: 0.5 s doubling to 5 s, so a returning apiserver is seen within
+/// seconds (kube's default grows to 30 s).
+#[derive(Debug, Default)]
+pub struct WatchBackoff {
+    attempt: u32,
+}
+
+impl Iterator for WatchBackoff {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        let d = exponential(
+            Duration::from_millis(500),
+            Duration::from_secs(5),
+            self.attempt,
+        );
+        self.attempt = self.attempt.saturating_add(1);
+        Some(d)
+    }
+}
+
+impl kube::runtime::utils::Backoff for WatchBackoff {
+    fn reset(&mut self) {
+        self.attempt = 0;
+    }
 }
 
 /// `base * 2^attempt`, capped at `max`, then spread by ±20% so that objects failing together do

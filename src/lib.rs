@@ -26,36 +26,15 @@ pub enum Error {
     /// This replica lost the leader Lease; it writes nothing more.
     #[error("not the leader any more; the new leader reconciles this object")]
     NotLeader,
-    /// Adding or removing the finalizer, or a reconcile behind it, failed.
-    #[error("{0}")]
-    Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
 }
 
 impl Error {
-    /// The error behind the finalizer helper's wrapping, if it wraps one of ours.
-    pub fn root(&self) -> &Error {
-        use kube::runtime::finalizer::Error as F;
-        match self {
-            Error::Finalizer(e) => match e.as_ref() {
-                F::ApplyFailed(inner) | F::CleanupFailed(inner) => inner.root(),
-                _ => self,
-            },
-            other => other,
-        }
-    }
-
-    /// The `error` label of `meshroute_reconcile_errors_total`: kube, delete, not_leader or
-    /// finalizer.
+    /// The `error` label of `meshroute_reconcile_errors_total`: kube, delete or not_leader.
     pub fn metric_label(&self) -> &'static str {
-        use kube::runtime::finalizer::Error as F;
-        match self.root() {
+        match self {
             Error::Kube(_) => "kube",
             Error::DeleteFailed { .. } => "delete",
             Error::NotLeader => "not_leader",
-            Error::Finalizer(e) => match e.as_ref() {
-                F::AddFinalizer(_) | F::RemoveFinalizer(_) => "kube",
-                _ => "finalizer",
-            },
         }
     }
 }
@@ -73,29 +52,6 @@ pub fn crd_yaml() -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::Error;
-    use kube::runtime::finalizer::Error as F;
-
-    #[test]
-    fn errors_are_labelled_by_what_failed_not_by_the_finalizer_wrapping() {
-        let delete = Error::Finalizer(Box::new(F::CleanupFailed(Error::DeleteFailed {
-            message: "x".into(),
-            retry_in: None,
-        })));
-        assert_eq!(delete.metric_label(), "delete");
-        let lost = Error::Finalizer(Box::new(F::ApplyFailed(Error::NotLeader)));
-        assert_eq!(lost.metric_label(), "not_leader");
-        assert!(matches!(lost.root(), Error::NotLeader));
-        let kube = Error::Finalizer(Box::new(F::AddFinalizer(
-            kube::Error::LinesCodecMaxLineLengthExceeded,
-        )));
-        assert_eq!(kube.metric_label(), "kube");
-        assert_eq!(
-            Error::Finalizer(Box::new(F::UnnamedObject)).metric_label(),
-            "finalizer"
-        );
-    }
-
     #[test]
     fn checked_in_crd_matches_the_types() {
         let path = concat!(

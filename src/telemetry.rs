@@ -69,6 +69,7 @@ pub struct Metrics {
     reconcile_duration: Histogram,
     appmesh_calls: Family<CallLabels, Counter>,
     objects: Family<ReasonLabel, Gauge>,
+    appmesh_paused: Gauge,
     /// The Ready reason of each object (by uid), behind the `objects` gauge.
     reasons: Mutex<HashMap<String, String>>,
 }
@@ -87,7 +88,7 @@ impl Default for Metrics {
         registry.register(
             "reconcile_errors",
             "Reconciles that ended in an error, by what failed: kube (a Kubernetes read or write), \
-             delete (an App Mesh delete; the finalizer stays), not_leader, finalizer",
+             delete (an App Mesh delete; the finalizer stays), not_leader",
             reconcile_errors.clone(),
         );
         let reconcile_duration = Histogram::new([
@@ -111,7 +112,14 @@ impl Default for Metrics {
             "GatewayRoute objects by Ready reason",
             objects.clone(),
         );
+        let appmesh_paused = Gauge::default();
+        registry.register(
+            "appmesh_paused",
+            "1 while App Mesh fails every call and meshroute has paused all calls but one probe a second",
+            appmesh_paused.clone(),
+        );
         Metrics {
+            appmesh_paused,
             registry,
             reconciles,
             reconcile_errors,
@@ -132,6 +140,11 @@ impl Metrics {
                 outcome: outcome.into(),
             })
             .inc();
+    }
+
+    /// Whether App Mesh calls are paused (the breaker).
+    pub fn set_appmesh_paused(&self, paused: bool) {
+        self.appmesh_paused.set(i64::from(paused));
     }
 
     /// Counts one finished reconcile of the object `uid` that left it with Ready `reason`

@@ -13,6 +13,7 @@ use aws_sdk_appmesh::config::{BehaviorVersion, Region};
 use aws_sdk_appmesh::types as sdk;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
+use super::breaker::{Admission, Breaker};
 use super::convert::{self, RouteSpec};
 use super::error::{AppMeshError, ErrorKind};
 use crate::api::Tag;
@@ -121,7 +122,13 @@ pub struct AppMesh {
     attempts: u32,
     metrics: Arc<Metrics>,
     fence: Fence,
+    breaker: Breaker,
 }
+
+/// Failed calls in a row (5xx, throttling, no answer) that pause every call.
+const PAUSE_AFTER_FAILURES: u32 = 5;
+/// While paused, one probe call per this interval.
+pub const PROBE_EVERY: Duration = Duration::from_secs(1);
 
 impl AppMesh {
     /// Builds the client from the SDK's default configuration chain (so IRSA and EKS Pod
@@ -151,6 +158,7 @@ impl AppMesh {
             attempts: settings.attempts.max(1),
             metrics,
             fence: Fence::default(),
+            breaker: Breaker::new(PAUSE_AFTER_FAILURES, PROBE_EVERY),
         }
     }
 
@@ -168,6 +176,20 @@ impl AppMesh {
     {
         let mut attempt = 0;
         loop {
+            if let Admission::Paused(next) = self.breaker.admit(std::time::Instant::now()) {
+                return Err(AppMeshError {
+                    kind: ErrorKind::Paused,
+                    operation,
+                    code: "Paused".into(),
+                    message: format!(
+                        "App Mesh failed every recent call; meshroute paused all calls and \
+                         probes once every {} s (next probe in {:.1} s)",
+                        self.breaker.probe_every().as_secs_f64(),
+                        next.as_secs_f64()
+                    ),
+                    request_id: None,
+                });
+            }
             self.limiter.acquire().await;
             // Checked after the limiter's wait, the last moment before the request leaves.
             if self.fence.is_closed() {
@@ -186,6 +208,22 @@ impl AppMesh {
                 Err(e) => e.kind.label(),
             };
             self.metrics.appmesh_call(operation, outcome);
+            let failed = matches!(&result, Err(e) if e.kind.is_transient());
+            match self.breaker.record(failed, std::time::Instant::now()) {
+                Some(true) => {
+                    tracing::warn!(
+                        "App Mesh failed {PAUSE_AFTER_FAILURES} calls in a row; pausing every \
+                         call, one probe every {} s",
+                        PROBE_EVERY.as_secs_f64()
+                    );
+                    self.metrics.set_appmesh_paused(true);
+                }
+                Some(false) => {
+                    tracing::info!("App Mesh answers again; calls resume");
+                    self.metrics.set_appmesh_paused(false);
+                }
+                None => {}
+            }
             match result {
                 Err(e) if e.kind.is_transient() && attempt + 1 < self.attempts => {
                     tracing::debug!(error = %e, attempt, "retrying App Mesh call");

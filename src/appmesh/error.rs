@@ -40,6 +40,8 @@ pub enum ErrorKind {
     Unconvertible,
     /// This replica lost the leader Lease; nothing was sent, and nothing may be written.
     NotLeader,
+    /// App Mesh failed every recent call and meshroute paused all calls; nothing was sent.
+    Paused,
     /// Anything else App Mesh may answer.
     Other,
 }
@@ -66,6 +68,7 @@ impl ErrorKind {
             Self::Unreadable => "unreadable",
             Self::Unconvertible => "unconvertible",
             Self::NotLeader => "not_leader",
+            Self::Paused => "paused",
             Self::Other => "other",
         }
     }
@@ -158,6 +161,11 @@ impl ErrorKind {
                 Reason::AccessDenied,
                 Retry::Slow,
                 "grant meshroute's IAM role the App Mesh permissions in the README",
+            ),
+            Self::Paused => (
+                Reason::AppMeshUnavailable,
+                Retry::Paused,
+                "meshroute resumes every object as soon as App Mesh answers a probe",
             ),
             Self::NotFound
             | Self::Conflict

@@ -17,7 +17,6 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use kube::api::Api;
 use kube::api::PostParams;
 use kube::runtime::controller::{self, Action, Controller};
-use kube::runtime::finalizer::{self, finalizer};
 use kube::runtime::{Predicate, WatchStreamExt, predicates, reflector, watcher};
 use kube::{Resource, ResourceExt};
 
@@ -114,6 +113,10 @@ impl Context {
     /// After a failure of `retry`'s kind: count it; how long to wait (`None`: until the
     /// object changes).
     fn failed(&self, route: &GatewayRoute, retry: Retry) -> Option<Duration> {
+        if retry == Retry::Paused {
+            // Not the object's failure: every object waits for the same probe.
+            return Some(backoff::jitter(crate::appmesh::PROBE_EVERY * 3));
+        }
         let attempt = {
             let mut failures = self.failures();
             let n = failures.entry(route.uid().unwrap_or_default()).or_default();
@@ -130,6 +133,12 @@ impl Context {
                 attempt,
             )),
             Retry::Slow => Some(backoff::jitter(c.retry_max)),
+            Retry::Kubernetes => Some(backoff::exponential(
+                c.retry_base,
+                c.retry_max.min(backoff::KUBERNETES_RETRY_MAX),
+                attempt,
+            )),
+            Retry::Paused => unreachable!("handled above"),
         }
     }
 
@@ -210,7 +219,7 @@ pub async fn run(
     let (reader, writer) = reflector::store();
     let (forgetting, store) = (ctx.clone(), reader.clone());
     let objects = watcher(api.clone(), watch.clone())
-        .default_backoff()
+        .backoff(backoff::WatchBackoff::default())
         .modify(|route: &mut GatewayRoute| {
             route.managed_fields_mut().clear();
             route
@@ -243,7 +252,7 @@ pub async fn run(
         .graceful_shutdown_on(stop);
     // Readiness: a watch of our own reports its first complete list. (Waiting on the
     // controller's store would race the controller for the store's single waker.)
-    let synced = watcher(api.clone(), watch.clone()).default_backoff();
+    let synced = watcher(api.clone(), watch.clone()).backoff(backoff::WatchBackoff::default());
     tokio::spawn(async move {
         futures::pin_mut!(synced);
         while let Some(event) = synced.next().await {
@@ -269,14 +278,51 @@ async fn reconcile(route: Arc<GatewayRoute>, ctx: Arc<Context>) -> Result<Action
     let _timer = ctx.metrics.reconcile_timer();
     let api: Api<GatewayRoute> =
         Api::namespaced(ctx.client.clone(), &route.namespace().unwrap_or_default());
-    finalizer(&api, FINALIZER, route, |event| async {
-        match event {
-            finalizer::Event::Apply(route) => apply_step(&route, &ctx, &api).await,
-            finalizer::Event::Cleanup(route) => cleanup_step(&route, &ctx, &api).await,
+    let ours = |f: &String| f == FINALIZER;
+    if route.meta().deletion_timestamp.is_some() {
+        if !route.finalizers().iter().any(ours) {
+            return Ok(Action::await_change());
         }
-    })
-    .await
-    .map_err(|e| Error::Finalizer(Box::new(e)))
+        let action = cleanup_step(&route, &ctx, &api).await?;
+        let rest: Vec<String> = route
+            .finalizers()
+            .iter()
+            .filter(|f| !ours(f))
+            .cloned()
+            .collect();
+        set_finalizers(&api, &route, rest).await?;
+        return Ok(action);
+    }
+    // The finalizer goes on before anything is created in App Mesh, and the reconcile goes on
+    // at once: it does not wait for the watch to echo the change (after an apiserver restart
+    // that echo can take half a minute).
+    if !route.finalizers().iter().any(ours) {
+        let mut all = route.finalizers().to_vec();
+        all.push(FINALIZER.to_string());
+        set_finalizers(&api, &route, all).await?;
+    }
+    apply_step(&route, &ctx, &api).await
+}
+
+/// Replaces the object's finalizers, guarded by its resourceVersion: if anyone changed the
+/// object since it was read, the apiserver refuses (409) and the reconcile is retried on the
+/// fresh object, so no one else's finalizer is ever lost.
+async fn set_finalizers(
+    api: &Api<GatewayRoute>,
+    route: &GatewayRoute,
+    finalizers: Vec<String>,
+) -> Result<(), Error> {
+    let patch = serde_json::json!({ "metadata": {
+        "resourceVersion": route.resource_version(),
+        "finalizers": finalizers,
+    }});
+    api.patch(
+        &route.name_any(),
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(&patch),
+    )
+    .await?;
+    Ok(())
 }
 
 async fn apply_step(
@@ -300,14 +346,25 @@ async fn apply_step(
         ),
         Err(p) => (None, p.reason, p.message.clone()),
     };
-    report(ctx, api, route, observed, reason, &message).await?;
+    // While App Mesh is paused as a whole, that is said once (log, gauge), not written into
+    // every object; only an object with nothing to show for its generation yet gets a status.
+    let paused = matches!(&outcome, Err(p) if p.retry == Retry::Paused);
+    if !paused || !status::reported_now(route) {
+        report(ctx, api, route, observed, reason, &message).await?;
+    }
 
     let action = match &outcome {
         Ok((r, change)) => {
+            tracing::debug!(change = ?change, version = r.version, "in sync");
             if let Some((type_, name, note)) = describe_change(*change, r) {
                 ctx.event(route, type_, name, note).await;
             }
             ctx.synced(route)
+        }
+        Err(p) if paused => {
+            tracing::debug!("waiting for App Mesh: {}", p.message);
+            ctx.failed(route, p.retry)
+                .map_or_else(Action::await_change, Action::requeue)
         }
         Err(p) => {
             tracing::warn!(reason = p.reason.as_str(), "not in sync: {}", p.message);
@@ -431,7 +488,9 @@ async fn cleanup_step(
                 "deleting the App Mesh route failed, the finalizer stays until it succeeds: {}",
                 p.message
             );
-            report(ctx, api, route, None, Reason::DeleteFailed, &message).await?;
+            if p.retry != Retry::Paused {
+                report(ctx, api, route, None, Reason::DeleteFailed, &message).await?;
+            }
             ctx.metrics.reconciled(
                 &route.uid().unwrap_or_default(),
                 Reason::DeleteFailed.as_str(),
@@ -455,7 +514,7 @@ fn reason_of(removal: Removal) -> &'static str {
 
 fn error_policy(route: Arc<GatewayRoute>, error: &Error, ctx: Arc<Context>) -> Action {
     ctx.metrics.reconcile_error(error.metric_label());
-    match error.root() {
+    match error {
         // Nothing more to do here: the new leader reconciles this object.
         Error::NotLeader => Action::await_change(),
         // The failed delete has set its status and its backoff already.
@@ -464,7 +523,7 @@ fn error_policy(route: Arc<GatewayRoute>, error: &Error, ctx: Arc<Context>) -> A
         }
         _ => {
             tracing::warn!(error = %error, object = %route.name_any(), "reconcile failed");
-            ctx.failed(&route, Retry::Transient)
+            ctx.failed(&route, Retry::Kubernetes)
                 .map_or_else(Action::await_change, Action::requeue)
         }
     }

@@ -81,6 +81,12 @@ fn ready_condition(route: &GatewayRoute) -> Option<&Condition> {
         .find(|c| c.type_ == READY)
 }
 
+/// Whether the status already speaks of the object's current generation (any reason).
+pub fn reported_now(route: &GatewayRoute) -> bool {
+    ready_condition(route).is_some()
+        && route.status.as_ref().and_then(|s| s.observed_generation) == route.meta().generation
+}
+
 /// Whether the object is Ready at its current generation.
 pub fn ready_now(route: &GatewayRoute) -> bool {
     ready_condition(route).is_some_and(|c| c.status == "True")

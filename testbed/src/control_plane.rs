@@ -5,6 +5,7 @@ use std::fs;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -19,8 +20,10 @@ const READY_TIMEOUT: Duration = Duration::from_secs(90);
 /// A running control plane. Dropping it kills both processes and removes the data directory.
 pub struct ControlPlane {
     dir: PathBuf,
-    etcd: Child,
-    apiserver: Child,
+    etcd: Mutex<Child>,
+    apiserver: Mutex<Child>,
+    /// How to start the apiserver again after `stop_apiserver`.
+    apiserver_command: (PathBuf, Vec<String>),
     /// `https://127.0.0.1:<port>` of the kube-apiserver.
     pub server: String,
     /// A kubeconfig for the admin identity (`KUBECONFIG=<this>` works with kubectl and helm).
@@ -69,29 +72,30 @@ impl ControlPlane {
             format!("{token},{ADMIN_USER},{ADMIN_USER},system:masters\n"),
         )?;
 
-        let mut api_cmd = Command::new(bin.join("kube-apiserver"));
-        api_cmd
-            .arg(format!("--etcd-servers=http://127.0.0.1:{etcd_port}"))
-            .arg(format!("--secure-port={api_port}"))
-            .args(["--bind-address=127.0.0.1", "--advertise-address=127.0.0.1"])
-            .arg(format!("--cert-dir={}", pki.display()))
-            .arg(format!(
-                "--token-auth-file={}",
-                dir.join("tokens.csv").display()
-            ))
-            .arg("--authorization-mode=RBAC")
-            .arg("--service-account-issuer=https://kubernetes.default.svc.cluster.local")
-            .arg(format!(
+        let api_args = vec![
+            format!("--etcd-servers=http://127.0.0.1:{etcd_port}"),
+            format!("--secure-port={api_port}"),
+            "--bind-address=127.0.0.1".into(),
+            "--advertise-address=127.0.0.1".into(),
+            format!("--cert-dir={}", pki.display()),
+            format!("--token-auth-file={}", dir.join("tokens.csv").display()),
+            "--authorization-mode=RBAC".into(),
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local".into(),
+            format!(
                 "--service-account-key-file={}",
                 pki.join("sa.pub").display()
-            ))
-            .arg(format!(
+            ),
+            format!(
                 "--service-account-signing-key-file={}",
                 pki.join("sa.key").display()
-            ))
-            .arg("--service-cluster-ip-range=10.0.0.0/24")
+            ),
+            "--service-cluster-ip-range=10.0.0.0/24".into(),
             // No kube-controller-manager or nodes run here: skip what only they would use.
-            .args(["--endpoint-reconciler-type=none", "--profiling=false"]);
+            "--endpoint-reconciler-type=none".into(),
+            "--profiling=false".into(),
+        ];
+        let mut api_cmd = Command::new(bin.join("kube-apiserver"));
+        api_cmd.args(&api_args);
         let apiserver = spawn_logged(api_cmd, &dir, "kube-apiserver")?;
 
         let server = format!("https://127.0.0.1:{api_port}");
@@ -105,8 +109,9 @@ impl ControlPlane {
 
         let mut plane = ControlPlane {
             dir,
-            etcd,
-            apiserver,
+            etcd: Mutex::new(etcd),
+            apiserver: Mutex::new(apiserver),
+            apiserver_command: (bin.join("kube-apiserver"), api_args),
             server,
             kubeconfig,
             started_in: Duration::ZERO,
@@ -152,18 +157,30 @@ impl ControlPlane {
         Ok(kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?)
     }
 
-    fn wait_ready(&mut self) -> Result<(), Error> {
+    /// Kills the kube-apiserver, as in an apiserver outage; etcd and its data stay.
+    pub fn stop_apiserver(&self) {
+        kill_group(&mut lock(&self.apiserver));
+    }
+
+    /// Starts the kube-apiserver again, on the same port with the same certificates and
+    /// tokens, and waits until it is ready. Blocking.
+    pub fn start_apiserver(&self) -> Result<(), Error> {
+        let (program, args) = &self.apiserver_command;
+        let mut cmd = Command::new(program);
+        cmd.args(args);
+        *lock(&self.apiserver) = spawn_logged(cmd, &self.dir, "kube-apiserver")?;
+        self.wait_ready()
+    }
+
+    fn wait_ready(&self) -> Result<(), Error> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
         let deadline = Instant::now() + READY_TIMEOUT;
         let mut last = String::from("no answer yet");
         while Instant::now() < deadline {
-            for (name, child) in [
-                ("etcd", &mut self.etcd),
-                ("kube-apiserver", &mut self.apiserver),
-            ] {
-                if let Some(status) = child.try_wait()? {
+            for (name, child) in [("etcd", &self.etcd), ("kube-apiserver", &self.apiserver)] {
+                if let Some(status) = lock(child).try_wait()? {
                     return Err(Error::Exited {
                         name,
                         status: status.to_string(),
@@ -203,10 +220,14 @@ impl ControlPlane {
     }
 }
 
+fn lock(child: &Mutex<Child>) -> std::sync::MutexGuard<'_, Child> {
+    child.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 impl Drop for ControlPlane {
     fn drop(&mut self) {
-        kill_group(&mut self.apiserver);
-        kill_group(&mut self.etcd);
+        kill_group(&mut lock(&self.apiserver));
+        kill_group(&mut lock(&self.etcd));
         let _ = fs::remove_dir_all(&self.dir);
     }
 }
