@@ -131,6 +131,7 @@ pub async fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
             cluster_id: args.cluster_id,
             namespace: args.namespace,
             label_selector: args.label_selector,
+            shard: format!("{}/{}", args.lease_namespace, args.lease_name),
             concurrency: args.concurrency,
             resync: Some(args.resync_period).filter(|d| !d.is_zero()),
             retry_base: args.retry_base,

@@ -70,6 +70,7 @@ pub struct Metrics {
     appmesh_calls: Family<CallLabels, Counter>,
     objects: Family<ReasonLabel, Gauge>,
     appmesh_paused: Gauge,
+    shard_overlaps: Counter,
     /// The Ready reason of each object (by uid), behind the `objects` gauge.
     reasons: Mutex<HashMap<String, String>>,
 }
@@ -118,7 +119,15 @@ impl Default for Metrics {
             "1 while App Mesh fails every call and meshroute has paused all calls but one probe a second",
             appmesh_paused.clone(),
         );
+        let shard_overlaps = Counter::default();
+        registry.register(
+            "shard_overlaps",
+            "Status writes that replaced another shard's (another --lease-name): once for an \
+             object moved between shards; a steady rise means two shards watch the same objects",
+            shard_overlaps.clone(),
+        );
         Metrics {
+            shard_overlaps,
             appmesh_paused,
             registry,
             reconciles,
@@ -140,6 +149,11 @@ impl Metrics {
                 outcome: outcome.into(),
             })
             .inc();
+    }
+
+    /// Counts a status write over another shard's.
+    pub fn shard_overlap(&self) {
+        self.shard_overlaps.inc();
     }
 
     /// Whether App Mesh calls are paused (the breaker).

@@ -199,3 +199,38 @@ async fn another_clusters_routes_are_never_touched() {
     let route = bed.app_mesh_route(&bed.mesh_name("three")).unwrap();
     assert_eq!(bed.tags_of(&route)["meshroute.io/cluster"], "west");
 }
+
+#[tokio::test]
+async fn shards_that_overlap_are_visible() {
+    let mut bed = Bed::new("shards").await;
+    // Two installs with the same cluster id whose selectors both match the same objects.
+    let a = bed.operator(&["--lease-name", "shard-a", "--resync-period", "0"]);
+    let b = bed.operator(&["--lease-name", "shard-b", "--resync-period", "0"]);
+    bed.create(&bed.route("both", http2_spec(A, "/both"))).await;
+    bed.wait_ready("both", &a).await;
+    // Both reconciled the create at once; the next change shows each the other's mark.
+    bed.merge("both", json!({ "spec": { "priority": 2 } }))
+        .await;
+    bed.wait_event("both", "ShardOverlap").await;
+    let (_, metrics_a) = a.get("/metrics").await;
+    let (_, metrics_b) = b.get("/metrics").await;
+    let counted = |m: &str| {
+        m.lines()
+            .find_map(|l| l.strip_prefix("meshroute_shard_overlaps_total "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    assert!(
+        counted(&metrics_a) + counted(&metrics_b) >= 1.0,
+        "{metrics_a}\n{metrics_b}"
+    );
+    let shard = bed.api().get("both").await.unwrap().status.unwrap().shard;
+    assert!(
+        matches!(
+            shard.as_deref(),
+            Some("default/shard-a" | "default/shard-b")
+        ),
+        "{shard:?}"
+    );
+    assert_eq!(bed.app_mesh_route_names().len(), 1, "still one route");
+}

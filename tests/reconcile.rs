@@ -336,6 +336,20 @@ async fn a_missing_mesh_is_reported_and_the_route_appears_once_it_exists() {
     let waiting = bed.wait_reason("waiting", "DependencyNotFound", &op).await;
     let message = &waiting.status.as_ref().unwrap().conditions[0].message;
     assert!(message.contains("mesh later does not exist"), "{message}");
+    assert!(message.contains("set meshOwner"), "{message}");
+
+    // A wrong meshOwner is named, with what a shared mesh needs.
+    let mut shared = http2_spec(A, "/shared-mesh");
+    shared["meshOwner"] = json!("999999999999");
+    bed.create(&bed.route("wrong-owner", shared)).await;
+    let refused = bed
+        .wait_reason("wrong-owner", "DependencyNotFound", &op)
+        .await;
+    let message = &refused.status.as_ref().unwrap().conditions[0].message;
+    assert!(
+        message.contains("account 999999999999") && message.contains("RAM resource share"),
+        "{message}"
+    );
 
     let em = &bed.emulator.emulator;
     em.invoke("CreateMesh", &json!({ "meshName": "later" }))

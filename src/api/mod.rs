@@ -160,6 +160,11 @@ pub struct GatewayRouteStatus {
     /// Which route kind the spec sets: grpc, http or http2.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub route_kind: Option<String>,
+    /// The meshroute shard (the namespace/name of its leader Lease) that last wrote this
+    /// status. Two shards that keep replacing each other here watch overlapping objects: give
+    /// them disjoint `--label-selector`s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
     /// The spec generation this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,

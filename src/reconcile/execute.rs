@@ -115,7 +115,17 @@ async fn owner_alive(client: &kube::Client, owner: &Owner) -> Result<bool, Probl
 async fn dependency(d: &Desired, mesh: &AppMesh, e: AppMeshError) -> Problem {
     let k = &d.key;
     let what = match mesh.find_missing(k, d.target()).await {
-        Ok(Missing::Mesh(m)) => format!("mesh {m} does not exist"),
+        Ok(Missing::Mesh(m)) => match &k.mesh_owner {
+            Some(owner) => format!(
+                "mesh {m} owned by account {owner} (meshOwner) does not exist or is not shared \
+                 with this account: a shared mesh needs a RAM resource share from account {owner}, \
+                 accepted in this account, and meshOwner must be the sharing account's id"
+            ),
+            None => format!(
+                "mesh {m} does not exist in this account; if another account shares it with \
+                 this one, set meshOwner to that account's id"
+            ),
+        },
         Ok(Missing::VirtualGateway(g)) => {
             format!("virtual gateway {g} does not exist in mesh {}", k.mesh)
         }

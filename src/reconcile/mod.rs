@@ -41,6 +41,8 @@ pub struct Config {
     pub namespace: Option<String>,
     /// Watch only objects with these labels (`key=value,...`), to run shards side by side.
     pub label_selector: Option<String>,
+    /// This shard's name in status (`<lease namespace>/<lease name>`): shards must not overlap.
+    pub shard: String,
     /// Objects reconciled at once.
     pub concurrency: u16,
     /// How often an in-sync route is checked for drift; `None` never.
@@ -238,13 +240,10 @@ pub async fn run(
         })
         .applied_objects()
         // Only what a user changes wakes a reconcile: the spec (generation, which deletion
-        // also bumps), annotations (adoption) and finalizers (the one we add starts the
-        // work). Our own status writes do not; retries and drift checks come from the
-        // reconcile's own requeue.
+        // also bumps) and annotations (adoption). Our own writes, the finalizer we add and the
+        // status we write, do not; retries and drift checks come from the reconcile's requeue.
         .predicate_filter(
-            predicates::generation
-                .combine(predicates::annotations)
-                .combine(predicates::finalizers),
+            predicates::generation.combine(predicates::annotations),
             Default::default(),
         );
     let controller = Controller::for_stream(objects, reader)
@@ -392,12 +391,25 @@ async fn report(
     }
     let new_failure =
         reason != Reason::Synced && status::current_reason(route) != Some(reason.as_str());
-    status::write(
-        api,
-        route,
-        status::next_status(route, observed, reason, message, now()),
-    )
-    .await?;
+    let shard = &ctx.config.shard;
+    if let Some(other) = route.status.as_ref().and_then(|s| s.shard.as_deref())
+        && other != shard
+    {
+        ctx.metrics.shard_overlap();
+        ctx.event(
+            route,
+            EventType::Warning,
+            "ShardOverlap",
+            format!(
+                "meshroute shard {other} wrote this object's status before shard {shard}; if \
+                 both still run, their --label-selector values overlap and both reconcile it"
+            ),
+        )
+        .await;
+    }
+    let mut next = status::next_status(route, observed, reason, message, now());
+    next.shard = Some(shard.clone());
+    status::write(api, route, next).await?;
     if new_failure {
         ctx.event(
             route,
