@@ -431,6 +431,47 @@ async fn fifty_routes_converge_through_thirty_percent_failures() {
     )
     .await;
     bed.wait_ready("bad", &op).await;
+
+    // A regular expression Envoy could not load is refused before any App Mesh call.
+    let calls = bed.calls();
+    let mut regex = http2_spec(A, "/");
+    regex["http2Route"]["match"] = json!({ "path": { "regex": "([" } });
+    bed.create(&bed.route("bad-regex", regex)).await;
+    let refused = bed.wait_reason("bad-regex", "InvalidSpec", &op).await;
+    let message = &refused.status.as_ref().unwrap().conditions[0].message;
+    assert!(
+        message.contains("spec.http2Route.match.path.regex"),
+        "{message}"
+    );
+    assert_eq!(bed.calls(), calls, "nothing reached App Mesh");
+}
+
+#[tokio::test]
+async fn an_iam_denial_reads_as_access_denied() {
+    let mut bed = Bed::new("iam").await;
+    let op = bed.operator(&["--resync-period", "0"]);
+    // What IAM answers for a missing permission: 403 AccessDeniedException.
+    bed.emulator
+        .emulator
+        .add_fault(
+            serde_json::from_value(json!({ "operation": "CreateGatewayRoute", "status": 403,
+                "errorType": "AccessDeniedException",
+                "message": "User is not authorized to perform: appmesh:CreateGatewayRoute" }))
+            .unwrap(),
+        )
+        .unwrap();
+    bed.create(&bed.route("denied", http2_spec(A, "/denied")))
+        .await;
+    let denied = bed.wait_reason("denied", "AccessDenied", &op).await;
+    let message = &denied.status.as_ref().unwrap().conditions[0].message;
+    assert!(
+        message.contains("AccessDeniedException") && message.contains("IAM"),
+        "{message}"
+    );
+    // Terminal until a slow retry: no hammering (the test's --retry-max is 5 s).
+    let calls = bed.calls_of("CreateGatewayRoute");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(bed.calls_of("CreateGatewayRoute") <= calls + 1);
 }
 
 #[tokio::test]

@@ -100,6 +100,7 @@ fn gateway_route_spec(spec: &Value, out: &mut Vec<String>) {
             ));
         }
         ranges(&matcher["metadata"], &format!("{at}.match.metadata"), out);
+        regexes(&matcher["metadata"], &format!("{at}.match.metadata"), out);
         if let Some(service) = matcher["serviceName"].as_str()
             && service.starts_with(RESERVED_GRPC_SERVICE)
         {
@@ -150,6 +151,10 @@ fn gateway_route_spec(spec: &Value, out: &mut Vec<String>) {
         ));
     }
     ranges(&matcher["headers"], &format!("{at}.match.headers"), out);
+    regexes(&matcher["headers"], &format!("{at}.match.headers"), out);
+    if let Some(regex) = matcher["path"]["regex"].as_str() {
+        regex_loads(regex, &format!("{at}.match.path.regex"), out);
+    }
 
     let rewrite = &route["action"]["rewrite"];
     if is_set(rewrite, "prefix") {
@@ -185,6 +190,24 @@ fn gateway_route_spec(spec: &Value, out: &mut Vec<String>) {
             out.push(format!(
                 "Value at '{at}.action.rewrite.path' failed to satisfy constraint: a path rewrite needs a path match"
             ));
+        }
+    }
+}
+
+/// Envoy (RE2) refuses to load a route with a regular expression it cannot parse, so App Mesh
+/// cannot accept one either.
+fn regex_loads(regex: &str, at: &str, out: &mut Vec<String>) {
+    if regex_syntax::Parser::new().parse(regex).is_err() {
+        out.push(format!(
+            "Value '{regex}' at '{at}' failed to satisfy constraint: not a valid regular expression"
+        ));
+    }
+}
+
+fn regexes(list: &Value, at: &str, out: &mut Vec<String>) {
+    for (i, item) in list.as_array().into_iter().flatten().enumerate() {
+        if let Some(regex) = item["match"]["regex"].as_str() {
+            regex_loads(regex, &format!("{at}[{i}].match.regex"), out);
         }
     }
 }
@@ -331,6 +354,30 @@ mod tests {
                     r
                 },
                 "gatewayRouteName",
+            ),
+            (
+                route(
+                    "httpRoute",
+                    json!({ "path": { "regex": "([" } }),
+                    Value::Null,
+                ),
+                "match.path.regex",
+            ),
+            (
+                route(
+                    "http2Route",
+                    json!({ "prefix": "/", "headers": [{ "name": "h", "match": { "regex": "a{2,1}" } }] }),
+                    Value::Null,
+                ),
+                "headers[0].match.regex",
+            ),
+            (
+                route(
+                    "grpcRoute",
+                    json!({ "serviceName": "s", "metadata": [{ "name": "m", "match": { "regex": "*" } }] }),
+                    Value::Null,
+                ),
+                "metadata[0].match.regex",
             ),
             (json!({ "clientToken": "has space" }), "clientToken"),
             (

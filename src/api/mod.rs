@@ -174,6 +174,16 @@ pub struct GatewayRouteStatus {
     pub conditions: Vec<Condition>,
 }
 
+/// The last line of a parser's message (the first lines repeat the pattern with a caret).
+fn first_line(message: &str) -> &str {
+    message
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or(message)
+        .trim()
+}
+
 /// App Mesh's longest name.
 const APP_MESH_MAX_NAME: usize = 255;
 
@@ -193,6 +203,59 @@ pub fn default_app_mesh_name(name: &str, namespace: &str) -> String {
 }
 
 impl GatewayRouteSpec {
+    /// Every regular expression in the spec that App Mesh's Envoy (RE2) would refuse to load,
+    /// as `field: reason`. The CRD cannot check these, so meshroute does before any App Mesh
+    /// call.
+    pub fn invalid_regexes(&self) -> Vec<String> {
+        fn value_matches<'a>(
+            found: &mut Vec<(String, &'a str)>,
+            at: &str,
+            matches: Vec<Option<&'a HeaderMatchMethod>>,
+        ) {
+            for (i, m) in matches.into_iter().enumerate() {
+                if let Some(regex) = m.and_then(|m| m.regex.as_deref()) {
+                    found.push((format!("{at}[{i}].match.regex"), regex));
+                }
+            }
+        }
+        let mut found: Vec<(String, &str)> = Vec::new();
+        for (kind, route) in [
+            ("httpRoute", &self.http_route),
+            ("http2Route", &self.http2_route),
+        ] {
+            let Some(route) = route else { continue };
+            let m = &route.route_match;
+            if let Some(r) = m.path.as_ref().and_then(|p| p.regex.as_deref()) {
+                found.push((format!("spec.{kind}.match.path.regex"), r));
+            }
+            let headers = m.headers.iter().flatten();
+            value_matches(
+                &mut found,
+                &format!("spec.{kind}.match.headers"),
+                headers.map(|h| h.value_match.as_ref()).collect(),
+            );
+        }
+        if let Some(route) = &self.grpc_route {
+            let metadata = route.route_match.metadata.iter().flatten();
+            value_matches(
+                &mut found,
+                "spec.grpcRoute.match.metadata",
+                metadata.map(|h| h.value_match.as_ref()).collect(),
+            );
+        }
+        found
+            .into_iter()
+            .filter_map(|(field, regex)| {
+                regex_syntax::Parser::new().parse(regex).err().map(|e| {
+                    format!(
+                        "{field}: {regex:?} is not a valid regular expression ({})",
+                        first_line(&e.to_string())
+                    )
+                })
+            })
+            .collect()
+    }
+
     /// The route kind the spec sets (`grpc`, `http` or `http2`), as shown by `kubectl get`.
     pub fn route_kind(&self) -> Option<&'static str> {
         match (&self.grpc_route, &self.http_route, &self.http2_route) {

@@ -126,6 +126,8 @@ pub struct Desired {
     pub adopt_from_cluster: Option<String>,
     /// `deletionPolicy: Retain`.
     pub retain: bool,
+    /// What in the spec App Mesh's Envoy would refuse (invalid regular expressions).
+    pub invalid: Vec<String>,
 }
 
 impl Desired {
@@ -151,6 +153,7 @@ impl Desired {
                 .get(ADOPT_FROM_CLUSTER_ANNOTATION)
                 .cloned(),
             retain: route.deletion_policy() == crate::api::DeletionPolicy::Retain,
+            invalid: route.spec.invalid_regexes(),
         }
     }
 

@@ -117,6 +117,16 @@ pub enum Step {
 
 /// The next step for an object that is not being deleted.
 pub fn plan(d: &Desired, rec: &Recorded, seen: &Seen) -> Step {
+    if !d.invalid.is_empty() {
+        return Step::Refuse(Problem {
+            reason: Reason::InvalidSpec,
+            message: format!(
+                "{}; App Mesh's Envoy would not load this route, so nothing was sent; fix the spec",
+                d.invalid.join("; ")
+            ),
+            retry: Retry::AwaitChange,
+        });
+    }
     match &seen.route {
         // Nothing recorded: try to create first. A create costs one call and is idempotent
         // (client token = uid), so a route this object made before a crash comes back as is.
@@ -428,6 +438,31 @@ mod tests {
             reason(&plan(&d, &none, &vanished)),
             Some(Reason::AppMeshUnavailable)
         );
+    }
+
+    #[test]
+    fn an_invalid_regex_is_refused_before_any_call() {
+        let mut r = object(&[], false);
+        r.spec.http2_route.as_mut().unwrap().route_match.prefix = None;
+        r.spec.http2_route.as_mut().unwrap().route_match.path = Some(crate::api::HttpPathMatch {
+            exact: None,
+            regex: Some("([".into()),
+        });
+        let d = Desired::of(&r, "prod");
+        match plan(&d, &Recorded::default(), &Seen::default()) {
+            Step::Refuse(p) => {
+                assert_eq!(
+                    (p.reason, p.retry),
+                    (Reason::InvalidSpec, Retry::AwaitChange)
+                );
+                assert!(
+                    p.message.contains("spec.http2Route.match.path.regex"),
+                    "{}",
+                    p.message
+                );
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
