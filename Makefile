@@ -6,10 +6,11 @@ PYTHON ?= python3
 VENV   := .venv
 TESTBED_DIR := .testbed
 
-.PHONY: bench demo release test tools testbin venv lint fmt crds deploy testbed-up testbed-down emulator
+.PHONY: bench demo release test tools need testbin venv lint fmt crds deploy testbed-up testbed-down emulator
 
 ## demo: the operator end to end on local defaults (control plane + App Mesh emulator); KEEP=1 keeps it up
-demo: tools testbin
+demo:
+	@$(MAKE) -s need PACKAGES="openssl:openssl curl:curl"
 	hack/demo.sh
 
 ## test: build/reuse the control plane, create the venv, run every Rust and Python test
@@ -24,7 +25,11 @@ testbin:
 
 ## tools: system packages the tests need beyond the toolchains (Debian's apt-get, as root)
 tools:
-	@missing=""; for p in lua5.4:lua5.4 openssl:openssl curl:curl; do \
+	@$(MAKE) -s need PACKAGES="lua5.4:lua5.4 openssl:openssl curl:curl"
+
+# need: installs the PACKAGES (command:package pairs) whose command is missing
+need:
+	@missing=""; for p in $(PACKAGES); do \
 		command -v "$${p%%:*}" >/dev/null || missing="$$missing $${p#*:}"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \

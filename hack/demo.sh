@@ -8,9 +8,12 @@ cd "$(dirname "$0")/.."
 dir=.demo
 mkdir -p "$dir"
 
+# The operator's /metrics, /healthz and /readyz, on a fixed port so it can be kept open.
+http_port=${DEMO_HTTP_PORT:-9464}
+echo "==> control plane binaries (built from source once, cached in ~/.cache/meshroute/testbin)"
 bin=$(hack/testbin.sh)
-cargo build --locked -q --bin meshroute
-cargo build --locked -q -p meshroute-testbed --bin testbed
+echo "==> building meshroute and the test bed (the first build takes a few minutes)"
+cargo build --locked -p meshroute --bin meshroute -p meshroute-testbed --bin testbed
 export PATH="$bin:$PATH"
 
 testbed_pid="" operator_pid=""
@@ -37,8 +40,9 @@ head -1 "$dir/testbed.log"
 
 echo "==> starting meshroute (log: $dir/operator.log)"
 target/debug/meshroute run --appmesh-endpoint "$APPMESH_ENDPOINT" --leader-election=false \
-  --http-addr 127.0.0.1:0 --log-format pretty --cluster-id demo > "$dir/operator.log" 2>&1 &
+  --http-addr "127.0.0.1:$http_port" --log-format pretty --cluster-id demo > "$dir/operator.log" 2>&1 &
 operator_pid=$!
+echo "export MESHROUTE_METRICS=http://127.0.0.1:$http_port/metrics" >> "$dir/env"
 
 echo "==> kubectl apply -f examples/"
 kubectl apply -f examples/
@@ -57,7 +61,19 @@ for arn in $(kubectl get gatewayroutes -o jsonpath='{range .items[*]}{.status.ar
 done
 
 if [ "${KEEP:-0}" = 1 ]; then
-  echo; echo "Still running (KEEP=1). source $dir/env to use kubectl; stop with: kill $operator_pid $testbed_pid"
+  cat <<EOF
+
+Still running (KEEP=1). Everything below works after: source $dir/env
+  kubectl get gwr -o wide                       # KUBECONFIG points at the demo's apiserver
+  kubectl apply -f examples/                    # edit, delete, re-apply: meshroute follows
+  curl -s http://127.0.0.1:$http_port/metrics | grep ^meshroute_
+  curl -s http://127.0.0.1:$http_port/readyz
+  aws appmesh list-gateway-routes --mesh-name apps --virtual-gateway-name myVirtualGateway
+  python3 -c 'import boto3; print(boto3.client("appmesh").list_gateway_routes(meshName="apps", virtualGatewayName="myVirtualGateway")["gatewayRoutes"])'
+  (the AWS CLI v2 and boto3 reach the emulator through AWS_ENDPOINT_URL_APP_MESH=$APPMESH_ENDPOINT)
+Operator log: $dir/operator.log
+Stop everything: kill $operator_pid $testbed_pid
+EOF
 else
   echo; echo "==> tearing down (KEEP=1 keeps everything running)"
 fi

@@ -137,6 +137,29 @@ fn helm_lint_is_clean() {
         !ok && format!("{out}{err}").contains("clusterId"),
         "values.schema.json refuses an empty clusterId"
     );
+    // Two replicas without leader election would both reconcile everything.
+    let (ok, out, err) = run(
+        "helm",
+        &[
+            "lint",
+            "charts/meshroute",
+            "--set",
+            "leaderElection.enabled=false",
+        ],
+        None,
+    );
+    assert!(
+        !ok && format!("{out}{err}").contains("replicaCount"),
+        "values.schema.json refuses two unelected replicas:\n{out}\n{err}"
+    );
+}
+
+#[test]
+fn helm_template_renders_with_helms_defaults() {
+    // No --kube-version: helm assumes an old cluster when it cannot ask one.
+    let (ok, out, err) = run("helm", &["template", "meshroute", "charts/meshroute"], None);
+    assert!(ok, "helm template with its defaults: {err}");
+    assert!(out.contains("kind: Deployment"), "{out}");
 }
 
 #[tokio::test]

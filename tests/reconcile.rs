@@ -337,6 +337,17 @@ async fn a_missing_mesh_is_reported_and_the_route_appears_once_it_exists() {
     let message = &waiting.status.as_ref().unwrap().conditions[0].message;
     assert!(message.contains("mesh later does not exist"), "{message}");
     assert!(message.contains("set meshOwner"), "{message}");
+    // The failure is logged at WARN, once per key: a strict JSON parser reads every line.
+    let log = op.log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("\"level\":\"WARN\"") && l.contains("not in sync")),
+        "{log}"
+    );
+    for line in log.lines() {
+        let dupes = support::duplicate_keys(line);
+        assert!(dupes.is_empty(), "keys {dupes:?} twice in: {line}");
+    }
 
     // A wrong meshOwner is named, with what a shared mesh needs.
     let mut shared = http2_spec(A, "/shared-mesh");

@@ -42,10 +42,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let kubeconfig = std::fs::canonicalize(&dir)?.join("kubeconfig");
     std::fs::copy(&plane.kubeconfig, &kubeconfig)?;
     let env = format!(
-        "export KUBECONFIG={}\nexport APPMESH_ENDPOINT={}\nexport AWS_REGION=us-west-2\nexport AWS_ACCESS_KEY_ID=test\nexport AWS_SECRET_ACCESS_KEY=test\nexport PATH={}:$PATH\n",
-        kubeconfig.display(),
-        emulator.endpoint(),
-        bin.display()
+        "export KUBECONFIG={kubeconfig}\nexport APPMESH_ENDPOINT={endpoint}\n\
+         # The AWS CLI v2, boto3 and every AWS SDK read these: they talk to the emulator.\n\
+         export AWS_ENDPOINT_URL_APP_MESH={endpoint}\nexport AWS_REGION=us-west-2\n\
+         export AWS_DEFAULT_REGION=us-west-2\nexport AWS_ACCESS_KEY_ID=test\n\
+         export AWS_SECRET_ACCESS_KEY=test\nexport PATH={bin}:$PATH\n",
+        kubeconfig = kubeconfig.display(),
+        endpoint = emulator.endpoint(),
+        bin = bin.display()
     );
     std::fs::write(dir.join("env"), &env)?;
     println!(
