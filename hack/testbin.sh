@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the test bed's control-plane binaries (kube-apiserver, kubectl, etcd, helm) from the pinned
+# Builds the test bed's binaries (kube-apiserver, kubectl, etcd, helm, gitops-check) from the pinned
 # Go modules under hack/tools/, once, into a cache outside the tracked tree, and prints the directory.
 #
 #   hack/testbin.sh            build what is missing, print the bin directory on stdout
@@ -69,6 +69,14 @@ build etcd go.etcd.io/etcd/server/v3 etcd
 build kube k8s.io/kubernetes/cmd/kube-apiserver kube-apiserver "$k8s_ldflags"
 build kube k8s.io/kubernetes/cmd/kubectl kubectl "$k8s_ldflags"
 build helm helm.sh/helm/v3/cmd/helm helm "$helm_ldflags"
+# The GitOps clients' status readers (kstatus, Argo CD's gopher-lua), rebuilt when their source
+# or pins change.
+gitops_hash=$(cat "$tools/gitops/main.go" "$tools/gitops/go.sum" | sha256sum | cut -c1-16)
+if [ "$(cat "$bin/.gitops-check.hash" 2>/dev/null)" != "$gitops_hash" ] && [ "$check" = 0 ]; then
+  rm -f "$bin/gitops-check"
+fi
+build gitops . gitops-check
+[ "$check" = 1 ] || echo "$gitops_hash" > "$bin/.gitops-check.hash"
 
 [ "$missing" = 0 ] || exit 1
 echo "$bin"

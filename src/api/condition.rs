@@ -1,8 +1,14 @@
 //! The `Ready` condition's reasons: part of the status contract that users, `kubectl get`, Argo CD
 //! and alerts read. The README lists each with what to do about it.
 
-/// The one condition meshroute maintains.
+/// The summary condition: True when App Mesh holds exactly the spec.
 pub const READY: &str = "Ready";
+/// True while meshroute is still working towards Ready and expects to get there by itself
+/// (kstatus reads it as InProgress).
+pub const RECONCILING: &str = "Reconciling";
+/// True when waiting will not help: the spec, a name, IAM, a quota or another owner must change
+/// first (kstatus reads it as Failed).
+pub const STALLED: &str = "Stalled";
 
 /// Why `Ready` is what it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +38,21 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// Whether this reason needs someone to change something (`Stalled`) rather than time
+    /// (`Reconciling`).
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            Reason::InvalidSpec
+                | Reason::UnsupportedSpec
+                | Reason::UnreadableRoute
+                | Reason::LimitExceeded
+                | Reason::AccessDenied
+                | Reason::NameInUse
+                | Reason::OwnedByOtherCluster
+        )
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Reason::Synced => "Synced",

@@ -9,7 +9,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub use condition::{READY, Reason};
+pub use condition::{READY, RECONCILING, Reason, STALLED};
 pub use route::*;
 
 /// Tag keys meshroute reserves for ownership: they mark which object owns an App Mesh route.

@@ -7,7 +7,7 @@ use kube::{Resource, ResourceExt};
 use serde_json::json;
 
 use crate::api::{GatewayRoute, GatewayRouteStatus};
-pub use crate::api::{READY, Reason};
+pub use crate::api::{READY, RECONCILING, Reason, STALLED};
 use crate::appmesh::ObservedRoute;
 
 /// The field manager of every status write.
@@ -40,20 +40,29 @@ pub fn next_status(
     };
     status.route_kind = route.spec.route_kind().map(str::to_string);
     status.observed_generation = generation;
-    let ready = Condition {
-        type_: READY.into(),
-        status: if reason == Reason::Synced {
-            "True"
-        } else {
-            "False"
-        }
-        .into(),
+    let condition = |type_: &str, is: bool| Condition {
+        type_: type_.into(),
+        status: if is { "True" } else { "False" }.into(),
         reason: reason.as_str().into(),
         message: message.into(),
         observed_generation: generation,
-        last_transition_time: now,
+        last_transition_time: now.clone(),
     };
-    status.conditions = vec![keep_transition_time(&old.conditions, ready)];
+    // Ready is the summary and comes first; Reconciling or Stalled say, as kstatus and Flux
+    // read them, whether time or a person will fix a Ready=False.
+    let mut conditions = vec![condition(READY, reason == Reason::Synced)];
+    if reason != Reason::Synced {
+        let kind = if reason.is_terminal() {
+            STALLED
+        } else {
+            RECONCILING
+        };
+        conditions.push(condition(kind, true));
+    }
+    status.conditions = conditions
+        .into_iter()
+        .map(|c| keep_transition_time(&old.conditions, c))
+        .collect();
     status
 }
 
@@ -149,6 +158,16 @@ mod tests {
             at(100),
         );
         assert_eq!(first.conditions[0].status, "False");
+        assert_eq!(
+            (
+                first.conditions[1].type_.as_str(),
+                first.conditions[1].status.as_str()
+            ),
+            (RECONCILING, "True"),
+            "a missing dependency fixes itself"
+        );
+        let stalled = next_status(&r, None, Reason::InvalidSpec, "bad", at(100));
+        assert_eq!(stalled.conditions[1].type_, STALLED, "a bad spec does not");
         assert_eq!(first.route_kind.as_deref(), Some("grpc"));
         assert_eq!(first.observed_generation, Some(3));
         r.status = Some(first);
@@ -164,6 +183,11 @@ mod tests {
             ready.conditions[0].last_transition_time,
             at(300),
             "flipped to True"
+        );
+        assert_eq!(
+            ready.conditions.len(),
+            1,
+            "nothing in progress, nothing stalled"
         );
         r.status = Some(ready.clone());
         assert!(ready_now(&r));

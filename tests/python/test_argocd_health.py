@@ -37,18 +37,30 @@ def health(obj):
     return status, message
 
 
+# Reasons meshroute reports with Stalled=True (the rest of Ready=False with Reconciling=True).
+TERMINAL = {"InvalidSpec", "UnsupportedSpec", "UnreadableRoute", "LimitExceeded", "AccessDenied",
+            "NameInUse", "OwnedByOtherCluster"}
+
+
 def route(generation=2, observed=2, ready=None, reason=None, message=""):
+    """A GatewayRoute with the conditions meshroute writes for `reason`."""
     obj = {"apiVersion": "meshroute.io/v1alpha1", "kind": "GatewayRoute",
            "metadata": {"name": "web", "generation": generation}, "spec": {"meshName": "apps"}}
     if ready is not None:
-        obj["status"] = {"observedGeneration": observed, "conditions": [
-            {"type": "Ready", "status": ready, "reason": reason, "message": message,
-             "observedGeneration": observed}]}
+        conditions = [{"type": "Ready", "status": ready, "reason": reason, "message": message,
+                       "observedGeneration": observed}]
+        if ready == "False":
+            kind = "Stalled" if reason in TERMINAL else "Reconciling"
+            conditions.append({"type": kind, "status": "True", "reason": reason, "message": message,
+                               "observedGeneration": observed})
+        obj["status"] = {"observedGeneration": observed, "conditions": conditions}
     return obj
 
 
 @pytest.mark.parametrize("obj,expected", [
     (route(), "Progressing"),
+    ({**route(), "status": {"observedGeneration": -1}}, "Progressing"),
+    (route(ready="False", reason="OwnedByOtherCluster"), "Degraded"),
     (route(ready="True", reason="Synced", message="in sync"), "Healthy"),
     (route(observed=1, ready="True", reason="Synced"), "Progressing"),
     (route(ready="False", reason="InvalidSpec", message="BadRequestException"), "Degraded"),
