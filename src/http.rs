@@ -35,6 +35,14 @@ impl Health {
         self.synced.store(true, Ordering::Relaxed);
     }
 
+    /// Whether this replica reconciles (it leads, or runs without leader election).
+    fn leads(&self) -> bool {
+        matches!(
+            *self.role.lock().unwrap_or_else(|e| e.into_inner()),
+            "leader" | "single"
+        )
+    }
+
     /// Ready when standing by, or when reconciling with a synced watch.
     fn readiness(&self) -> (bool, String) {
         let role = *self.role.lock().unwrap_or_else(|e| e.into_inner());
@@ -66,11 +74,14 @@ fn answer(req: &Request<Incoming>, metrics: &Metrics, health: &Health) -> Respon
             (true, text) => reply(StatusCode::OK, "text/plain", text),
             (false, text) => reply(StatusCode::SERVICE_UNAVAILABLE, "text/plain", text),
         },
-        "/metrics" => reply(
-            StatusCode::OK,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            metrics.encode(),
-        ),
+        "/metrics" => {
+            metrics.set_leader(health.leads());
+            reply(
+                StatusCode::OK,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                metrics.encode(),
+            )
+        }
         _ => reply(
             StatusCode::NOT_FOUND,
             "text/plain",

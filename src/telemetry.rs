@@ -3,7 +3,8 @@
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -57,6 +58,20 @@ struct ErrorLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OperationLabel {
+    operation: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VersionLabel {
+    version: String,
+}
+
+fn call_latency() -> Histogram {
+    Histogram::new([0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReasonLabel {
     reason: String,
 }
@@ -71,13 +86,22 @@ pub struct Metrics {
     objects: Family<ReasonLabel, Gauge>,
     appmesh_paused: Gauge,
     shard_overlaps: Counter,
+    appmesh_latency: Family<OperationLabel, Histogram, fn() -> Histogram>,
+    in_flight: Gauge,
+    leader: Gauge,
+    /// When each object's next reconcile is due (by uid), behind the queue gauges.
+    due: Arc<Mutex<HashMap<String, Instant>>>,
     /// The Ready reason of each object (by uid), behind the `objects` gauge.
     reasons: Mutex<HashMap<String, String>>,
 }
 
 impl Default for Metrics {
     fn default() -> Self {
-        let mut registry = Registry::with_prefix("meshroute");
+        // The standard process_* metrics sit at the root; everything of meshroute's own is
+        // prefixed meshroute_.
+        let mut root = Registry::default();
+        root.register_collector(Box::new(ProcessCollector));
+        let registry = root.sub_registry_with_prefix("meshroute");
         let reconciles = Family::<ResultLabel, Counter>::default();
         registry.register(
             "reconciles",
@@ -106,7 +130,6 @@ impl Default for Metrics {
             "App Mesh API calls by operation and outcome (ok or the error kind)",
             appmesh_calls.clone(),
         );
-        registry.register_collector(Box::new(ProcessCollector));
         let objects = Family::<ReasonLabel, Gauge>::default();
         registry.register(
             "gatewayroutes",
@@ -126,10 +149,44 @@ impl Default for Metrics {
              object moved between shards; a steady rise means two shards watch the same objects",
             shard_overlaps.clone(),
         );
+        let appmesh_latency =
+            Family::<OperationLabel, Histogram, fn() -> Histogram>::new_with_constructor(
+                call_latency,
+            );
+        registry.register(
+            "appmesh_call_duration_seconds",
+            "Time of one App Mesh call attempt, by operation",
+            appmesh_latency.clone(),
+        );
+        let in_flight = Gauge::default();
+        registry.register(
+            "reconciles_in_flight",
+            "Reconciles running now (at most --concurrency)",
+            in_flight.clone(),
+        );
+        let leader = Gauge::default();
+        registry.register(
+            "leader",
+            "1 while this replica leads (or runs without leader election), 0 on standby",
+            leader.clone(),
+        );
+        let build_info = Family::<VersionLabel, Gauge>::default();
+        build_info
+            .get_or_create(&VersionLabel {
+                version: env!("CARGO_PKG_VERSION").into(),
+            })
+            .set(1);
+        registry.register("build_info", "meshroute's version, always 1", build_info);
+        let due = Arc::new(Mutex::new(HashMap::new()));
+        registry.register_collector(Box::new(QueueCollector { due: due.clone() }));
         Metrics {
             shard_overlaps,
             appmesh_paused,
-            registry,
+            appmesh_latency,
+            in_flight,
+            leader,
+            due,
+            registry: root,
             reconciles,
             reconcile_errors,
             reconcile_duration,
@@ -149,6 +206,29 @@ impl Metrics {
                 outcome: outcome.into(),
             })
             .inc();
+    }
+
+    /// Times one App Mesh call attempt of `operation`.
+    pub fn appmesh_latency(&self, operation: &str, seconds: f64) {
+        self.appmesh_latency
+            .get_or_create(&OperationLabel {
+                operation: operation.into(),
+            })
+            .observe(seconds);
+    }
+
+    /// Whether this replica leads.
+    pub fn set_leader(&self, leading: bool) {
+        self.leader.set(i64::from(leading));
+    }
+
+    /// Records when the object `uid` is next due (`None`: only when it changes).
+    pub fn schedule(&self, uid: &str, due: Option<Instant>) {
+        let mut map = self.due.lock().unwrap_or_else(|e| e.into_inner());
+        match due {
+            Some(at) => map.insert(uid.to_string(), at),
+            None => map.remove(uid),
+        };
     }
 
     /// Counts a status write over another shard's.
@@ -183,9 +263,12 @@ impl Metrics {
 
     /// Times one reconcile: the duration is recorded when the returned guard is dropped, on
     /// every way out of the reconcile.
-    pub fn reconcile_timer(&self) -> ReconcileTimer<'_> {
+    pub fn reconcile_timer(&self, uid: &str) -> ReconcileTimer<'_> {
+        self.schedule(uid, None);
+        self.in_flight.inc();
         ReconcileTimer {
             histogram: &self.reconcile_duration,
+            in_flight: &self.in_flight,
             started: std::time::Instant::now(),
         }
     }
@@ -193,6 +276,7 @@ impl Metrics {
     /// Forgets an object that is gone.
     pub fn forget(&self, uid: &str) {
         self.set_reason(uid, None);
+        self.schedule(uid, None);
     }
 
     /// Forgets every object but `live`.
@@ -208,6 +292,10 @@ impl Metrics {
         for uid in gone {
             self.forget(&uid);
         }
+        self.due
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|uid, _| live.contains(uid));
     }
 
     fn set_reason(&self, uid: &str, reason: Option<&str>) {
@@ -240,15 +328,55 @@ impl Metrics {
     }
 }
 
-/// Records a reconcile's duration when dropped.
+/// Records a reconcile's duration, and that it no longer runs, when dropped.
 pub struct ReconcileTimer<'a> {
     histogram: &'a Histogram,
+    in_flight: &'a Gauge,
     started: std::time::Instant,
 }
 
 impl Drop for ReconcileTimer<'_> {
     fn drop(&mut self) {
+        self.in_flight.dec();
         self.histogram.observe(self.started.elapsed().as_secs_f64());
+    }
+}
+
+/// `meshroute_queue_depth` (objects whose reconcile is due and waiting for a slot) and
+/// `meshroute_queue_scheduled` (objects with a retry or drift check scheduled), at scrape time.
+#[derive(Debug)]
+struct QueueCollector {
+    due: Arc<Mutex<HashMap<String, Instant>>>,
+}
+
+impl prometheus_client::collector::Collector for QueueCollector {
+    fn encode(
+        &self,
+        mut encoder: prometheus_client::encoding::DescriptorEncoder,
+    ) -> Result<(), std::fmt::Error> {
+        use prometheus_client::encoding::EncodeMetric;
+        use prometheus_client::metrics::gauge::ConstGauge;
+        let (waiting, scheduled) = {
+            let due = self.due.lock().unwrap_or_else(|e| e.into_inner());
+            let now = Instant::now();
+            (due.values().filter(|at| **at <= now).count(), due.len())
+        };
+        for (name, help, value) in [
+            (
+                "queue_depth",
+                "Objects whose reconcile is due and waits for a free slot",
+                waiting,
+            ),
+            (
+                "queue_scheduled",
+                "Objects with a retry or drift check scheduled",
+                scheduled,
+            ),
+        ] {
+            let gauge = ConstGauge::new(value as i64);
+            gauge.encode(encoder.encode_descriptor(name, help, None, gauge.metric_type())?)?;
+        }
+        Ok(())
     }
 }
 
@@ -335,7 +463,14 @@ mod tests {
         m.forget_all_but(&["a".to_string()].into());
         m.reconciled("c", "Deleted");
         m.reconcile_error("delete");
-        drop(m.reconcile_timer());
+        m.schedule("a", Some(Instant::now()));
+        m.schedule(
+            "c",
+            Some(Instant::now() + std::time::Duration::from_secs(60)),
+        );
+        let timer = m.reconcile_timer("x");
+        assert!(m.encode().contains("meshroute_reconciles_in_flight 1"));
+        drop(timer);
         let text = m.encode();
         assert!(
             text.contains("meshroute_gatewayroutes{reason=\"Synced\"} 1"),

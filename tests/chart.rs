@@ -102,6 +102,7 @@ fn helm_lint_is_clean() {
             "replicaCount=1",
             "leaderElection.enabled=false",
             "metrics.serviceMonitor.enabled=true",
+            "metrics.prometheusRule.enabled=true",
         ],
     ] {
         let mut args = vec![
@@ -160,6 +161,36 @@ fn helm_template_renders_with_helms_defaults() {
     let (ok, out, err) = run("helm", &["template", "meshroute", "charts/meshroute"], None);
     assert!(ok, "helm template with its defaults: {err}");
     assert!(out.contains("kind: Deployment"), "{out}");
+    assert!(!out.contains("kind: PrometheusRule"), "alerts are opt-in");
+    let (ok, out, err) = run(
+        "helm",
+        &[
+            "template",
+            "meshroute",
+            "charts/meshroute",
+            "--set",
+            "metrics.prometheusRule.enabled=true",
+        ],
+        None,
+    );
+    assert!(ok, "{err}");
+    let rule = out
+        .split("\n---")
+        .find(|doc| doc.contains("kind: PrometheusRule"))
+        .expect("the PrometheusRule is rendered");
+    for alert in [
+        "MeshrouteGatewayRoutesStuck",
+        "MeshrouteAppMeshErrors",
+        "MeshrouteAppMeshPaused",
+        "MeshrouteNoLeader",
+    ] {
+        assert!(rule.contains(alert), "{rule}");
+    }
+    let parsed: serde_yaml::Value = serde_yaml::from_str(rule).expect("valid YAML");
+    assert!(
+        rule.contains("{{ $labels.reason }}"),
+        "Prometheus templates survive helm: {parsed:?}"
+    );
 }
 
 #[tokio::test]

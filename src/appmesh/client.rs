@@ -202,7 +202,10 @@ impl AppMesh {
                     request_id: None,
                 });
             }
+            let started = std::time::Instant::now();
             let result = send().await;
+            self.metrics
+                .appmesh_latency(operation, started.elapsed().as_secs_f64());
             let outcome = match &result {
                 Ok(_) => "ok",
                 Err(e) => e.kind.label(),

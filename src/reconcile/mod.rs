@@ -106,10 +106,17 @@ impl Context {
     /// After a success: forget failures; come back for the drift check, if there is one.
     fn synced(&self, route: &GatewayRoute) -> Action {
         self.failures().remove(&route.uid().unwrap_or_default());
-        self.config
-            .resync
-            .map(backoff::jitter)
-            .map_or_else(Action::await_change, Action::requeue)
+        self.next(route, self.config.resync.map(backoff::jitter))
+    }
+
+    /// The object's next reconcile: after `wait`, or (`None`) only when it changes. Recorded
+    /// for the queue metrics.
+    fn next(&self, route: &GatewayRoute, wait: Option<Duration>) -> Action {
+        self.metrics.schedule(
+            &route.uid().unwrap_or_default(),
+            wait.map(|w| std::time::Instant::now() + w),
+        );
+        wait.map_or_else(Action::await_change, Action::requeue)
     }
 
     /// After a failure of `retry`'s kind: count it; how long to wait (`None`: until the
@@ -245,7 +252,16 @@ pub async fn run(
         .predicate_filter(
             predicates::generation.combine(predicates::annotations),
             Default::default(),
-        );
+        )
+        .inspect({
+            let metrics = ctx.metrics.clone();
+            move |route| {
+                if let Ok(route) = route {
+                    let uid = route.uid().unwrap_or_default();
+                    metrics.schedule(&uid, Some(std::time::Instant::now()));
+                }
+            }
+        });
     let controller = Controller::for_stream(objects, reader)
         .with_config(controller::Config::default().concurrency(ctx.config.concurrency))
         .graceful_shutdown_on(stop);
@@ -274,7 +290,9 @@ pub async fn run(
 
 #[tracing::instrument(skip_all, fields(object = %format!("{}/{}", route.namespace().unwrap_or_default(), route.name_any())))]
 async fn reconcile(route: Arc<GatewayRoute>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let _timer = ctx.metrics.reconcile_timer();
+    let _timer = ctx
+        .metrics
+        .reconcile_timer(&route.uid().unwrap_or_default());
     let api: Api<GatewayRoute> =
         Api::namespaced(ctx.client.clone(), &route.namespace().unwrap_or_default());
     let ours = |f: &String| f == FINALIZER;
@@ -362,13 +380,11 @@ async fn apply_step(
         }
         Err(p) if paused => {
             tracing::debug!("waiting for App Mesh: {}", p.message);
-            ctx.failed(route, p.retry)
-                .map_or_else(Action::await_change, Action::requeue)
+            ctx.next(route, ctx.failed(route, p.retry))
         }
         Err(p) => {
             tracing::warn!(reason = p.reason.as_str(), "not in sync: {}", p.message);
-            ctx.failed(route, p.retry)
-                .map_or_else(Action::await_change, Action::requeue)
+            ctx.next(route, ctx.failed(route, p.retry))
         }
     };
     ctx.metrics.reconciled(&uid, reason.as_str());
@@ -530,13 +546,10 @@ fn error_policy(route: Arc<GatewayRoute>, error: &Error, ctx: Arc<Context>) -> A
         // Nothing more to do here: the new leader reconciles this object.
         Error::NotLeader => Action::await_change(),
         // The failed delete has set its status and its backoff already.
-        Error::DeleteFailed { retry_in, .. } => {
-            retry_in.map_or_else(Action::await_change, Action::requeue)
-        }
+        Error::DeleteFailed { retry_in, .. } => ctx.next(&route, *retry_in),
         _ => {
             tracing::warn!(error = %error, object = %route.name_any(), "reconcile failed");
-            ctx.failed(&route, Retry::Kubernetes)
-                .map_or_else(Action::await_change, Action::requeue)
+            ctx.next(&route, ctx.failed(&route, Retry::Kubernetes))
         }
     }
 }
