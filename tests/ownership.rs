@@ -6,7 +6,7 @@
 mod support;
 
 use serde_json::json;
-use support::{Bed, http2_spec, reason};
+use support::{Bed, http2_spec};
 
 const A: &str = "myservicea.svc.cluster.local";
 
@@ -192,10 +192,7 @@ async fn another_clusters_routes_are_never_touched() {
         json!({ "metadata": { "annotations": { "meshroute.io/adopt-from-cluster": "east" } } }),
     )
     .await;
-    bed.wait("three", "adopted", &west, |r| {
-        r.is_some_and(|r| reason(r) == Some("Synced"))
-    })
-    .await;
+    bed.wait_reason("three", "Synced", &west).await;
     let route = bed.app_mesh_route(&bed.mesh_name("three")).unwrap();
     assert_eq!(bed.tags_of(&route)["meshroute.io/cluster"], "west");
 }

@@ -308,21 +308,11 @@ async fn a_taken_name_is_not_stolen() {
     )
     .await;
     // An annotation does not move the generation; wait for the reason itself.
-    bed.wait("orphan", "adopted", &op, |r| {
-        r.is_some_and(|r| reason(r) == Some("Synced"))
-    })
-    .await;
+    bed.wait_reason("orphan", "Synced", &op).await;
     let adopted = bed.app_mesh_route("orphan").unwrap();
     assert_eq!(target_of(&adopted), A, "adopted and brought to the spec");
-    let tags = bed
-        .emulator
-        .emulator
-        .invoke(
-            "ListTagsForResource",
-            &json!({ "resourceArn": adopted["metadata"]["arn"] }),
-        )
-        .unwrap();
-    assert!(tags.to_string().contains("meshroute.io/uid"), "{tags}");
+    let tags = bed.tags_of(&adopted);
+    assert!(tags.contains_key("meshroute.io/uid"), "{tags:?}");
 }
 
 #[tokio::test]
