@@ -78,7 +78,10 @@ async fn the_standby_takes_over_when_the_leader_dies() {
     );
     assert!(metrics.contains("\nmeshroute_leader 1"), "{metrics}");
     let (_, standby_metrics) = standby.get("/metrics").await;
-    assert!(standby_metrics.contains("\nmeshroute_leader 0"), "{standby_metrics}");
+    assert!(
+        standby_metrics.contains("\nmeshroute_leader 0"),
+        "{standby_metrics}"
+    );
     assert!(
         !standby_metrics.contains("CreateGatewayRoute"),
         "the standby made App Mesh calls:\n{standby_metrics}"
