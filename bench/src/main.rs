@@ -633,7 +633,7 @@ const READING: &str = "
 
 - **App Mesh calls.** A create costs one call (CreateGatewayRoute, tags included, client token =
   object uid); an update three (describe, list tags, update: the describe and the tags are how
-  meshroute tells drift and ownership); a delete two (describe to prove ownership, delete). A minute
+  meshroute tells drift and ownership); a delete two (the route's tags read at the ARN recorded in status: the tags prove ownership; then delete). A minute
   of steady state costs nothing: no App Mesh calls and no writes to Kubernetes.
 - **Against the floor with no App Mesh latency** meshroute is far slower than the floor, and that
   is the Kubernetes API, not App Mesh: the floor is N calls to an in-memory emulator (tens of
@@ -643,7 +643,7 @@ const READING: &str = "
   take dropping what meshroute must not drop (the finalizer before the App Mesh create, the status
   write after it) or giving the apiserver more cores; it is not an App Mesh cost.
 - **With App Mesh latency**, which a real region has, the floor grows with it and meshroute comes
-  within about 1.5x of it at 100 ms: the Kubernetes work overlaps the App Mesh waits.
+  within about 1.5-2x of it at 100 ms (see the table): the Kubernetes work overlaps the App Mesh waits.
 - **Memory** grows with objects mostly through the controller's cache; meshroute drops managed
   fields and kubectl's last-applied annotation before caching, and writes Events without a cache.
 - **The rate limit** holds: the achieved rate is the limit plus the initial burst spread over the
