@@ -331,6 +331,9 @@ async fn deploy_is_the_chart_rendered_and_applies() {
             "--server-side",
             "--dry-run=server",
             "--field-manager=deploy-test",
+            // helm_install_succeeds may hold the same cluster-scoped RBAC objects at this
+            // moment (tests run in parallel); this checks that deploy/ applies, not who owns them.
+            "--force-conflicts",
             "-f",
             "-",
         ],
