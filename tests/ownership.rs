@@ -205,9 +205,21 @@ async fn shards_that_overlap_are_visible() {
     let b = bed.operator(&["--lease-name", "shard-b", "--resync-period", "0"]);
     bed.create(&bed.route("both", http2_spec(A, "/both"))).await;
     bed.wait_ready("both", &a).await;
-    // Both reconciled the create at once; the next change shows each the other's mark.
-    bed.merge("both", json!({ "spec": { "priority": 2 } }))
-        .await;
+    // Both reconciled the create at once; a later change shows one the other's mark (a few
+    // tries, in case a shard's cache has not seen the other's status write yet).
+    for priority in 2..=4 {
+        bed.merge("both", json!({ "spec": { "priority": priority } }))
+            .await;
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        if bed
+            .event_reasons("both")
+            .await
+            .iter()
+            .any(|r| r == "ShardOverlap")
+        {
+            break;
+        }
+    }
     bed.wait_event("both", "ShardOverlap").await;
     let (_, metrics_a) = a.get("/metrics").await;
     let (_, metrics_b) = b.get("/metrics").await;
