@@ -122,33 +122,34 @@ impl Context {
     /// After a failure of `retry`'s kind: count it; how long to wait (`None`: until the
     /// object changes).
     fn failed(&self, route: &GatewayRoute, retry: Retry) -> Option<Duration> {
-        if retry == Retry::Paused {
-            // Not the object's failure: every object waits for the same probe.
-            return Some(backoff::jitter(crate::appmesh::PROBE_EVERY * 3));
-        }
-        let attempt = {
-            let mut failures = self.failures();
-            let n = failures.entry(route.uid().unwrap_or_default()).or_default();
-            *n += 1;
-            *n - 1
-        };
         let c = &self.config;
+        let exponential = |max: Duration| {
+            let attempt = self.count_failure(route);
+            Some(backoff::exponential(c.retry_base, max, attempt))
+        };
         match retry {
-            Retry::AwaitChange => None,
-            Retry::Transient => Some(backoff::exponential(c.retry_base, c.retry_max, attempt)),
-            Retry::Dependency => Some(backoff::exponential(
-                c.retry_base,
-                c.retry_max.min(Duration::from_secs(30)),
-                attempt,
-            )),
-            Retry::Slow => Some(backoff::jitter(c.retry_max)),
-            Retry::Kubernetes => Some(backoff::exponential(
-                c.retry_base,
-                c.retry_max.min(backoff::KUBERNETES_RETRY_MAX),
-                attempt,
-            )),
-            Retry::Paused => unreachable!("handled above"),
+            // Not the object's failure: every object waits for the same probe.
+            Retry::Paused => Some(backoff::jitter(crate::appmesh::PROBE_EVERY * 3)),
+            Retry::AwaitChange => {
+                self.count_failure(route);
+                None
+            }
+            Retry::Slow => {
+                self.count_failure(route);
+                Some(backoff::jitter(c.retry_max))
+            }
+            Retry::Transient => exponential(c.retry_max),
+            Retry::Dependency => exponential(c.retry_max.min(Duration::from_secs(30))),
+            Retry::Kubernetes => exponential(c.retry_max.min(backoff::KUBERNETES_RETRY_MAX)),
         }
+    }
+
+    /// Counts one more consecutive failure of the object; returns how many came before it.
+    fn count_failure(&self, route: &GatewayRoute) -> u32 {
+        let mut failures = self.failures();
+        let n = failures.entry(route.uid().unwrap_or_default()).or_default();
+        *n += 1;
+        *n - 1
     }
 
     /// Drops everything kept about an object that left the watch (deleted, finalizer removed
