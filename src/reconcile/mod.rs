@@ -162,15 +162,7 @@ impl Context {
     /// Keeps per-object state only for `live` uids: after a re-list, objects deleted while the
     /// watch was down are gone without a delete event.
     fn forget_all_but(&self, live: &HashSet<String>) {
-        let gone: Vec<String> = self
-            .failures()
-            .keys()
-            .filter(|uid| !live.contains(*uid))
-            .cloned()
-            .collect();
-        for uid in gone {
-            self.failures().remove(&uid);
-        }
+        self.failures().retain(|uid, _| live.contains(uid));
         self.metrics.forget_all_but(live);
     }
 

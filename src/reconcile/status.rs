@@ -98,8 +98,7 @@ pub fn reported_now(route: &GatewayRoute) -> bool {
 
 /// Whether the object is Ready at its current generation.
 pub fn ready_now(route: &GatewayRoute) -> bool {
-    ready_condition(route).is_some_and(|c| c.status == "True")
-        && route.status.as_ref().and_then(|s| s.observed_generation) == route.meta().generation
+    reported_now(route) && ready_condition(route).is_some_and(|c| c.status == "True")
 }
 
 /// Writes `status` with server-side apply, unless the object already has exactly it. Returns
