@@ -4,56 +4,17 @@
 
 mod support;
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 use k8s_openapi::api::authentication::v1::TokenRequest;
 use k8s_openapi::api::authorization::v1::SubjectAccessReview;
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use kube::api::{Api, PostParams};
 use serde_json::json;
-use support::{Bed, http2_spec};
-
-fn tool(name: &str) -> PathBuf {
-    meshroute_testbed::testbin_dir()
-        .expect("make testbin")
-        .join(name)
-}
+use support::{Bed, http2_spec, run};
 
 fn repo() -> PathBuf {
     meshroute_testbed::repo_root().to_path_buf()
-}
-
-/// Runs a test-bed tool with the admin kubeconfig; returns (success, stdout, stderr).
-fn run(name: &str, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
-    let plane = meshroute_testbed::shared();
-    let mut child = Command::new(tool(name))
-        .args(args)
-        .current_dir(repo())
-        .env("KUBECONFIG", &plane.kubeconfig)
-        .env("HELM_CACHE_HOME", plane.dir().join("helm/cache"))
-        .env("HELM_CONFIG_HOME", plane.dir().join("helm/config"))
-        .env("HELM_DATA_HOME", plane.dir().join("helm/data"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("run {name}: {e}"));
-    if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
 }
 
 fn template(release: &str, ns: &str, sets: &[&str]) -> String {

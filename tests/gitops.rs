@@ -6,11 +6,9 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::process::{Command, Stdio};
 
 use serde_json::json;
-use support::{Bed, http2_spec, reason};
+use support::{Bed, http2_spec, reason, run};
 
 const A: &str = "myservicea.svc.cluster.local";
 
@@ -23,31 +21,10 @@ async fn judged(bed: &Bed) -> BTreeMap<String, (String, String)> {
     .body(Vec::new())
     .unwrap();
     let list = bed.client.request_text(request).await.unwrap();
-    let run = |args: &[&str]| -> BTreeMap<String, String> {
-        let bin = meshroute_testbed::testbin_dir()
-            .expect("the test bed's binaries (make testbin)")
-            .join("gitops-check");
-        let mut child = Command::new(&bin)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{}: {e}; build it with `make testbin`", bin.display()));
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(list.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
+    let judge = |args: &[&str]| -> BTreeMap<String, String> {
+        let (ok, out, err) = run("gitops-check", args, Some(&list));
+        assert!(ok, "{err}");
+        out.lines()
             .map(|l| {
                 let mut parts = l.splitn(3, '\t');
                 (
@@ -58,8 +35,8 @@ async fn judged(bed: &Bed) -> BTreeMap<String, (String, String)> {
             .collect()
     };
     let script = meshroute_testbed::repo_root().join("docs/gatewayroute-health.lua");
-    let kstatus = run(&["kstatus"]);
-    let argocd = run(&["argocd", script.to_str().unwrap()]);
+    let kstatus = judge(&["kstatus"]);
+    let argocd = judge(&["argocd", script.to_str().unwrap()]);
     kstatus
         .into_iter()
         .map(|(name, k)| {

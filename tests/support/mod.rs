@@ -374,3 +374,40 @@ pub fn duplicate_keys(text: &str) -> Vec<String> {
         .unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
     check.0
 }
+
+/// Runs a test-bed tool (kubectl, helm, gitops-check) from the repository root with the admin
+/// kubeconfig and `stdin`; returns (success, stdout, stderr).
+pub fn run(name: &str, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let plane = meshroute_testbed::shared();
+    let tool = meshroute_testbed::testbin_dir()
+        .expect("the test bed's binaries: make testbin")
+        .join(name);
+    let mut child = Command::new(&tool)
+        .args(args)
+        .current_dir(meshroute_testbed::repo_root())
+        .env("KUBECONFIG", &plane.kubeconfig)
+        .env("HELM_CACHE_HOME", plane.dir().join("helm/cache"))
+        .env("HELM_CONFIG_HOME", plane.dir().join("helm/config"))
+        .env("HELM_DATA_HOME", plane.dir().join("helm/data"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("run {}: {e}; build it with `make testbin`", tool.display()));
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
