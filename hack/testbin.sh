@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the test bed's binaries (kube-apiserver, kubectl, etcd, helm, gitops-check) from the pinned
-# Go modules under hack/tools/, once, into a cache outside the tracked tree, and prints the directory.
+# Go modules under hack/tools/ (and fetches the Gateway API CRDs), once, into a cache outside the tracked tree, and prints the directory.
 #
 #   hack/testbin.sh            build what is missing, print the bin directory on stdout
 #   hack/testbin.sh --check    build nothing; print the directory if every binary is there, else fail
@@ -77,6 +77,27 @@ if [ "$(cat "$bin/.gitops-check.hash" 2>/dev/null)" != "$gitops_hash" ] && [ "$c
 fi
 build gitops . gitops-check
 [ "$check" = 1 ] || echo "$gitops_hash" > "$bin/.gitops-check.hash"
+
+# The Gateway API CRDs (standard channel) that `meshroute export gateway-api` output is applied
+# against: copied from the pinned module, checked against go.sum by the go command.
+gwapi=$(version_of sigs.k8s.io/gateway-api "$tools/gatewayapi/go.mod")
+gwapi_dir="$bin/gateway-api-$gwapi"
+if [ ! -f "$gwapi_dir/.complete" ]; then
+  if [ "$check" = 1 ]; then
+    echo "testbin: $gwapi_dir is missing; fetch it with 'make testbin' (or hack/testbin.sh)" >&2
+    missing=1
+  else
+    echo "testbin: fetching the Gateway API $gwapi CRDs" >&2
+    src=$(cd "$tools/gatewayapi" && GOFLAGS="${GOFLAGS:-} -mod=readonly" go mod download -json sigs.k8s.io/gateway-api \
+      | awk -F'"' '$2 == "Dir" { print $4 }')
+    [ -d "$src/config/crd/standard" ] || { echo "testbin: no CRDs in the gateway-api module at '$src'" >&2; exit 1; }
+    rm -rf "$gwapi_dir" && mkdir -p "$gwapi_dir"
+    for kind in gatewayclasses gateways httproutes grpcroutes referencegrants; do
+      cp "$src/config/crd/standard/gateway.networking.k8s.io_$kind.yaml" "$gwapi_dir/"
+    done
+    touch "$gwapi_dir/.complete"
+  fi
+fi
 
 [ "$missing" = 0 ] || exit 1
 echo "$bin"

@@ -6,6 +6,7 @@ pub mod appmesh;
 pub mod backoff;
 pub mod http;
 pub mod leader;
+pub mod migrate;
 pub mod operator;
 pub mod reconcile;
 pub mod telemetry;

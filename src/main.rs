@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use meshroute::migrate::{self, export::ExportArgs, import::ImportArgs};
 use meshroute::operator::{self, RunArgs};
 use meshroute::telemetry;
 
@@ -20,6 +21,18 @@ enum Command {
     Run(Box<RunArgs>),
     /// Print the GatewayRoute CustomResourceDefinition (YAML) to stdout.
     Crd,
+    /// Print GatewayRoute manifests that adopt the gateway routes App Mesh already holds.
+    Import(Box<ImportArgs>),
+    /// Print other APIs' objects for the GatewayRoutes of a cluster or of files.
+    #[command(subcommand)]
+    Export(Export),
+}
+
+#[derive(Subcommand)]
+enum Export {
+    /// Gateway API HTTPRoutes and GRPCRoutes (and Gateways) that keep App Mesh's behaviour,
+    /// with a report of everything Gateway API cannot say.
+    GatewayApi(Box<ExportArgs>),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +46,10 @@ fn main() -> ExitCode {
             print!("{}", meshroute::crd_yaml());
             ExitCode::SUCCESS
         }
+        Command::Import(args) => exit(runtime.block_on(migrate::import::run(*args))),
+        Command::Export(Export::GatewayApi(args)) => {
+            exit(runtime.block_on(migrate::export::run(*args)))
+        }
         Command::Run(args) => {
             telemetry::init_logging(args.log_format);
             match runtime.block_on(operator::run(*args)) {
@@ -42,6 +59,17 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+    }
+}
+
+/// The exit code of a one-shot command; its error on stderr.
+fn exit(result: Result<(), migrate::Error>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("meshroute: {e}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -21,12 +21,8 @@ pub struct RunArgs {
     /// each cluster that shares an AWS account its own.
     #[arg(long, env = "MESHROUTE_CLUSTER_ID", default_value = "default")]
     pub cluster_id: String,
-    /// AWS region of App Mesh (default: the SDK's chain: AWS_REGION, profile, instance metadata).
-    #[arg(long, env = "AWS_REGION")]
-    pub region: Option<String>,
-    /// App Mesh endpoint override: a VPC endpoint, or the local emulator (http://127.0.0.1:4566).
-    #[arg(long, env = "MESHROUTE_APPMESH_ENDPOINT")]
-    pub appmesh_endpoint: Option<String>,
+    #[command(flatten)]
+    pub appmesh: AppMeshArgs,
     /// Watch only this namespace (default: all namespaces).
     #[arg(long, env = "MESHROUTE_NAMESPACE")]
     pub namespace: Option<String>,
@@ -46,18 +42,6 @@ pub struct RunArgs {
     /// Longest retry delay, also used for quota, permission and name conflicts.
     #[arg(long, env = "MESHROUTE_RETRY_MAX", default_value = "5m", value_parser = duration)]
     pub retry_max: Duration,
-    /// App Mesh calls per second meshroute allows itself, across all objects.
-    #[arg(long, env = "MESHROUTE_APPMESH_RPS", default_value_t = 10.0)]
-    pub appmesh_rps: f64,
-    /// App Mesh calls allowed at once above --appmesh-rps after a quiet spell.
-    #[arg(long, env = "MESHROUTE_APPMESH_BURST", default_value_t = 20)]
-    pub appmesh_burst: u32,
-    /// Attempts per App Mesh call on throttling, 5xx or no answer, before the reconcile backs off.
-    #[arg(long, env = "MESHROUTE_APPMESH_ATTEMPTS", default_value_t = 3)]
-    pub appmesh_attempts: u32,
-    /// Timeout of one App Mesh call attempt.
-    #[arg(long, env = "MESHROUTE_APPMESH_TIMEOUT", default_value = "10s", value_parser = duration)]
-    pub appmesh_timeout: Duration,
     /// Address of /healthz, /readyz and /metrics.
     #[arg(long, env = "MESHROUTE_HTTP_ADDR", default_value = "0.0.0.0:8080")]
     pub http_addr: SocketAddr,
@@ -80,6 +64,42 @@ pub struct RunArgs {
     /// Seconds a lease lasts without renewal: the longest a dead leader is waited for.
     #[arg(long, env = "MESHROUTE_LEASE_DURATION", default_value_t = 15)]
     pub lease_duration: u64,
+}
+
+/// How meshroute reaches App Mesh: shared by `run` and `import`.
+#[derive(Debug, Clone, Args)]
+pub struct AppMeshArgs {
+    /// AWS region of App Mesh (default: the SDK's chain: AWS_REGION, profile, instance metadata).
+    #[arg(long, env = "AWS_REGION")]
+    pub region: Option<String>,
+    /// App Mesh endpoint override: a VPC endpoint, or the local emulator (http://127.0.0.1:4566).
+    #[arg(long, env = "MESHROUTE_APPMESH_ENDPOINT")]
+    pub appmesh_endpoint: Option<String>,
+    /// App Mesh calls per second meshroute allows itself, across all objects.
+    #[arg(long, env = "MESHROUTE_APPMESH_RPS", default_value_t = 10.0)]
+    pub appmesh_rps: f64,
+    /// App Mesh calls allowed at once above --appmesh-rps after a quiet spell.
+    #[arg(long, env = "MESHROUTE_APPMESH_BURST", default_value_t = 20)]
+    pub appmesh_burst: u32,
+    /// Attempts per App Mesh call on throttling, 5xx or no answer, before the reconcile backs off.
+    #[arg(long, env = "MESHROUTE_APPMESH_ATTEMPTS", default_value_t = 3)]
+    pub appmesh_attempts: u32,
+    /// Timeout of one App Mesh call attempt.
+    #[arg(long, env = "MESHROUTE_APPMESH_TIMEOUT", default_value = "10s", value_parser = duration)]
+    pub appmesh_timeout: Duration,
+}
+
+impl AppMeshArgs {
+    pub fn settings(&self) -> appmesh::Settings {
+        appmesh::Settings {
+            region: self.region.clone(),
+            endpoint: self.appmesh_endpoint.clone(),
+            rate: self.appmesh_rps,
+            burst: self.appmesh_burst,
+            attempts: self.appmesh_attempts,
+            attempt_timeout: self.appmesh_timeout,
+        }
+    }
 }
 
 /// `90s`, `10m`, `1h`, or `0`.
@@ -106,18 +126,7 @@ fn duration(s: &str) -> Result<Duration, String> {
 pub async fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
     let metrics = Arc::new(Metrics::default());
     let client = kube::Client::try_default().await?;
-    let appmesh = AppMesh::new(
-        &appmesh::Settings {
-            region: args.region,
-            endpoint: args.appmesh_endpoint,
-            rate: args.appmesh_rps,
-            burst: args.appmesh_burst,
-            attempts: args.appmesh_attempts,
-            attempt_timeout: args.appmesh_timeout,
-        },
-        metrics.clone(),
-    )
-    .await;
+    let appmesh = AppMesh::new(&args.appmesh.settings(), metrics.clone()).await;
     let fence = appmesh.fence();
     let identity = args
         .lease_identity

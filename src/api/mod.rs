@@ -195,11 +195,17 @@ pub fn default_app_mesh_name(name: &str, namespace: &str) -> String {
     if full.len() <= APP_MESH_MAX_NAME {
         return full;
     }
-    let digest = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, full.as_bytes())
+    // Object names and namespaces are ASCII, so any cut is on a character boundary.
+    format!("{}-{}", &full[..APP_MESH_MAX_NAME - 9], short_hash(&full))
+}
+
+/// Eight hex digits that stand for `text`: a suffix that keeps names distinct after they were
+/// cut or rewritten.
+pub fn short_hash(text: &str) -> String {
+    let digest = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, text.as_bytes())
         .simple()
         .to_string();
-    // Object names and namespaces are ASCII, so any cut is on a character boundary.
-    format!("{}-{}", &full[..APP_MESH_MAX_NAME - 9], &digest[..8])
+    digest[..8].to_string()
 }
 
 impl GatewayRouteSpec {

@@ -71,6 +71,17 @@ pub struct ObservedRoute {
     pub spec: RouteSpec,
 }
 
+/// A gateway route as ListGatewayRoutes reports it: where it is and which instance and version
+/// it is, without its spec.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListedRoute {
+    pub key: RouteKey,
+    pub arn: String,
+    pub version: i64,
+    pub created_at: Option<Time>,
+    pub last_updated_at: Option<Time>,
+}
+
 /// Which dependency of a route is missing, found by describing each in turn.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Missing {
@@ -124,6 +135,9 @@ pub struct AppMesh {
     fence: Fence,
     breaker: Breaker,
 }
+
+/// The most items App Mesh returns in one page of a List call.
+const PAGE: i32 = 100;
 
 /// Failed calls in a row (5xx, throttling, no answer) that pause every call.
 const PAUSE_AFTER_FAILURES: u32 = 5;
@@ -399,6 +413,86 @@ impl AppMesh {
                 .map_err(|e| AppMeshError::from_sdk("UntagResource", e))
         })
         .await
+    }
+
+    /// The names of every virtual gateway in a mesh, a page (up to 100) per call.
+    pub async fn list_gateways(
+        &self,
+        mesh: &str,
+        mesh_owner: Option<&str>,
+    ) -> Result<Vec<String>, AppMeshError> {
+        let mut names = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let out = self
+                .call("ListVirtualGateways", || async {
+                    self.client
+                        .list_virtual_gateways()
+                        .mesh_name(mesh)
+                        .set_mesh_owner(mesh_owner.map(String::from))
+                        .limit(PAGE)
+                        .set_next_token(next.clone())
+                        .send()
+                        .await
+                        .map_err(|e| AppMeshError::from_sdk("ListVirtualGateways", e))
+                })
+                .await?;
+            names.extend(
+                out.virtual_gateways
+                    .into_iter()
+                    .map(|g| g.virtual_gateway_name),
+            );
+            match out.next_token {
+                Some(token) => next = Some(token),
+                None => return Ok(names),
+            }
+        }
+    }
+
+    /// Every gateway route of a virtual gateway, a page (up to 100) per call.
+    pub async fn list_routes(
+        &self,
+        mesh: &str,
+        mesh_owner: Option<&str>,
+        gateway: &str,
+    ) -> Result<Vec<ListedRoute>, AppMeshError> {
+        let mut routes = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let out = self
+                .call("ListGatewayRoutes", || async {
+                    self.client
+                        .list_gateway_routes()
+                        .mesh_name(mesh)
+                        .set_mesh_owner(mesh_owner.map(String::from))
+                        .virtual_gateway_name(gateway)
+                        .limit(PAGE)
+                        .set_next_token(next.clone())
+                        .send()
+                        .await
+                        .map_err(|e| AppMeshError::from_sdk("ListGatewayRoutes", e))
+                })
+                .await?;
+            routes.extend(out.gateway_routes.into_iter().map(|r| ListedRoute {
+                key: RouteKey {
+                    mesh: r.mesh_name,
+                    // The owner as asked for: App Mesh reports its own account id here even
+                    // for a mesh of the caller's own, and a key must address the route as
+                    // the caller does.
+                    mesh_owner: mesh_owner.map(String::from),
+                    gateway: r.virtual_gateway_name,
+                    name: r.gateway_route_name,
+                },
+                arn: r.arn,
+                version: r.version,
+                created_at: time(&r.created_at),
+                last_updated_at: time(&r.last_updated_at),
+            }));
+            match out.next_token {
+                Some(token) => next = Some(token),
+                None => return Ok(routes),
+            }
+        }
     }
 
     /// After a 404 on create or update: which of the mesh, the virtual gateway and the target

@@ -7,8 +7,8 @@ mod convert;
 mod error;
 
 pub use client::{
-    AppMesh, CreateOutcome, Fence, Missing, ObservedRoute, PROBE_EVERY, RouteKey, Settings,
-    UpdateOutcome,
+    AppMesh, CreateOutcome, Fence, ListedRoute, Missing, ObservedRoute, PROBE_EVERY, RouteKey,
+    Settings, UpdateOutcome,
 };
 pub use convert::{ConversionError, RouteSpec, from_sdk, tags_from_sdk, tags_to_sdk, to_sdk};
 pub use error::{AppMeshError, ErrorKind, Meaning};

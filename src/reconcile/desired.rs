@@ -59,7 +59,7 @@ impl Owner {
     }
 
     /// The owner recorded in a route's tags, if a meshroute object owns it.
-    fn from_tags(tags: &[Tag]) -> Option<Owner> {
+    pub fn from_tags(tags: &[Tag]) -> Option<Owner> {
         let get = |key: &str| tags.iter().find(|t| t.key == key).map(|t| t.value.clone());
         Some(Owner {
             uid: get(TAG_UID)?,

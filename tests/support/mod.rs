@@ -378,14 +378,25 @@ pub fn duplicate_keys(text: &str) -> Vec<String> {
 /// Runs a test-bed tool (kubectl, helm, gitops-check) from the repository root with the admin
 /// kubeconfig and `stdin`; returns (success, stdout, stderr).
 pub fn run(name: &str, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
-    let plane = meshroute_testbed::shared();
     let tool = meshroute_testbed::testbin_dir()
         .expect("the test bed's binaries: make testbin")
         .join(name);
-    let mut child = Command::new(&tool)
+    run_program(&tool, args, &[], stdin)
+}
+
+/// Runs any program as [`run`] does, with `env` added.
+pub fn run_program(
+    tool: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    stdin: Option<&str>,
+) -> (bool, String, String) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let plane = meshroute_testbed::shared();
+    let mut child = Command::new(tool)
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(meshroute_testbed::repo_root())
         .env("KUBECONFIG", &plane.kubeconfig)
         .env("HELM_CACHE_HOME", plane.dir().join("helm/cache"))

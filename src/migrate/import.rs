@@ -1,0 +1,370 @@
+//! `meshroute import`: GatewayRoute manifests for the gateway routes App Mesh already holds.
+//! Applying them adopts every route in place: the spec printed is the one App Mesh holds, so the
+//! operator finds nothing to update and only adds its ownership tags.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::Arc;
+
+use clap::{Args, ValueEnum};
+use futures::{StreamExt, TryStreamExt, stream};
+use kube::api::ObjectMeta;
+
+use super::{Error, object_name};
+use crate::api::{APP_MESH_MAX_TAGS, GatewayRoute, GatewayRouteSpec, OWNERSHIP_TAGS, Tag};
+use crate::appmesh::{AppMesh, ListedRoute, ObservedRoute, RouteKey};
+use crate::operator::AppMeshArgs;
+use crate::reconcile::{ADOPT_ANNOTATION, Owner};
+use crate::telemetry::Metrics;
+
+/// `meshroute import`: every flag.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The mesh whose gateway routes to import.
+    #[arg(long)]
+    pub mesh: String,
+    /// The 12-digit account id that owns the mesh, when another account shares it with this one.
+    #[arg(long)]
+    pub mesh_owner: Option<String>,
+    /// Import only this virtual gateway's routes (default: every virtual gateway of the mesh).
+    #[arg(long)]
+    pub virtual_gateway: Option<String>,
+    /// Namespace of the printed GatewayRoutes (default: none, so `kubectl apply` uses its
+    /// context's namespace).
+    #[arg(long, short = 'n')]
+    pub namespace: Option<String>,
+    /// Print a YAML stream (with comments for what is not imported) or one JSON List.
+    #[arg(long, short = 'o', value_enum, default_value = "yaml")]
+    pub output: Output,
+    /// App Mesh routes read at the same time (each costs a Describe and a ListTags call).
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    #[command(flatten)]
+    pub appmesh: AppMeshArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Yaml,
+    Json,
+}
+
+/// One App Mesh route, as read for import.
+#[derive(Debug, Clone)]
+pub struct Read {
+    pub key: RouteKey,
+    pub route: ObservedRoute,
+    pub tags: Vec<Tag>,
+}
+
+/// What `import` does with one App Mesh route.
+#[derive(Debug, Clone)]
+pub enum Entry {
+    /// A manifest that adopts the route.
+    Adopt(Box<GatewayRoute>),
+    /// A meshroute object owns the route already: listed, not emitted.
+    Owned { key: RouteKey, owner: Owner },
+    /// The route cannot be expressed as a GatewayRoute.
+    Skipped { key: RouteKey, why: String },
+}
+
+fn describe(key: &RouteKey) -> String {
+    format!("{}/{}/{}", key.mesh, key.gateway, key.name)
+}
+
+/// The GatewayRoute that adopts `read` in place, named `name`.
+pub fn manifest(
+    read: &Read,
+    name: String,
+    namespace: Option<&str>,
+) -> Result<GatewayRoute, String> {
+    let user_tags: Vec<Tag> = read
+        .tags
+        .iter()
+        .filter(|t| !t.key.starts_with(crate::api::OWNERSHIP_TAG_PREFIX))
+        .cloned()
+        .collect();
+    if user_tags.len() > APP_MESH_MAX_TAGS - OWNERSHIP_TAGS {
+        return Err(format!(
+            "it has {} tags and a GatewayRoute holds at most {} (meshroute keeps {OWNERSHIP_TAGS} \
+             of App Mesh's {APP_MESH_MAX_TAGS} for ownership); remove some in App Mesh first",
+            user_tags.len(),
+            APP_MESH_MAX_TAGS - OWNERSHIP_TAGS
+        ));
+    }
+    let spec = &read.route.spec;
+    let mut route = GatewayRoute::new(
+        &name,
+        GatewayRouteSpec {
+            mesh_name: read.key.mesh.clone(),
+            mesh_owner: read.key.mesh_owner.clone(),
+            virtual_gateway_name: read.key.gateway.clone(),
+            gateway_route_name: Some(read.key.name.clone()),
+            priority: spec.priority,
+            grpc_route: spec.grpc_route.clone(),
+            http_route: spec.http_route.clone(),
+            http2_route: spec.http2_route.clone(),
+            tags: Some(user_tags).filter(|t| !t.is_empty()),
+            deletion_policy: None,
+        },
+    );
+    if route.spec.route_kind().is_none() {
+        return Err("App Mesh returned it without exactly one route kind".into());
+    }
+    route.metadata = ObjectMeta {
+        name: Some(name),
+        namespace: namespace.map(String::from),
+        annotations: Some(BTreeMap::from([(
+            ADOPT_ANNOTATION.to_string(),
+            "true".to_string(),
+        )])),
+        ..Default::default()
+    };
+    Ok(route)
+}
+
+/// What to print for every route read, in order. Object names come from App Mesh route names;
+/// routes of the same name on different gateways get the gateway's name in theirs too.
+pub fn entries(reads: &[Read], namespace: Option<&str>) -> Vec<Entry> {
+    let mut uses: BTreeMap<String, usize> = BTreeMap::new();
+    for read in reads {
+        *uses.entry(object_name(&read.key.name)).or_default() += 1;
+    }
+    reads
+        .iter()
+        .map(|read| {
+            if let Some(owner) = Owner::from_tags(&read.tags) {
+                return Entry::Owned {
+                    key: read.key.clone(),
+                    owner,
+                };
+            }
+            let mut name = object_name(&read.key.name);
+            if uses[&name] > 1 {
+                name = object_name(&format!("{}-{}", read.key.gateway, read.key.name));
+            }
+            match manifest(read, name, namespace) {
+                Ok(route) => Entry::Adopt(Box::new(route)),
+                Err(why) => Entry::Skipped {
+                    key: read.key.clone(),
+                    why,
+                },
+            }
+        })
+        .collect()
+}
+
+/// Runs `meshroute import`: reads the mesh, prints manifests on stdout and progress on stderr.
+pub async fn run(args: ImportArgs) -> Result<(), Error> {
+    let appmesh = AppMesh::new(&args.appmesh.settings(), Arc::new(Metrics::default())).await;
+    let owner = args.mesh_owner.as_deref();
+    let gateways = match &args.virtual_gateway {
+        Some(gateway) => vec![gateway.clone()],
+        None => appmesh.list_gateways(&args.mesh, owner).await?,
+    };
+    let mut listed: Vec<ListedRoute> = Vec::new();
+    for gateway in &gateways {
+        listed.extend(appmesh.list_routes(&args.mesh, owner, gateway).await?);
+    }
+    let total = listed.len();
+    eprintln!(
+        "meshroute import: {total} gateway routes on {} virtual gateways of mesh {}",
+        gateways.len(),
+        args.mesh
+    );
+    let mut done = 0;
+    let reads: Vec<Option<Read>> = stream::iter(listed)
+        .map(|listed| {
+            let appmesh = &appmesh;
+            async move {
+                // Gone between the list and now: nothing to import.
+                let Some(route) = appmesh.describe_route(&listed.key).await? else {
+                    return Ok::<_, Error>(None);
+                };
+                let tags = appmesh.tags_of(&route.arn).await?.unwrap_or_default();
+                Ok(Some(Read {
+                    key: listed.key,
+                    route,
+                    tags,
+                }))
+            }
+        })
+        .buffered(args.concurrency.max(1))
+        .inspect_ok(|_| {
+            done += 1;
+            if done % 100 == 0 && done < total {
+                eprintln!("meshroute import: {done}/{total} routes read");
+            }
+        })
+        .try_collect()
+        .await?;
+    let reads: Vec<Read> = reads.into_iter().flatten().collect();
+    let entries = entries(&reads, args.namespace.as_deref());
+    print(&entries, args.output).map_err(|e| Error::Input {
+        path: "stdout".into(),
+        message: e.to_string(),
+    })?;
+    let count = |f: fn(&Entry) -> bool| entries.iter().filter(|e| f(e)).count();
+    eprintln!(
+        "meshroute import: {} to adopt, {} owned by meshroute objects already (not printed), \
+         {} skipped",
+        count(|e| matches!(e, Entry::Adopt(_))),
+        count(|e| matches!(e, Entry::Owned { .. })),
+        count(|e| matches!(e, Entry::Skipped { .. })),
+    );
+    Ok(())
+}
+
+fn print(entries: &[Entry], output: Output) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    let note = |entry: &Entry| match entry {
+        Entry::Adopt(_) => None,
+        Entry::Owned { key, owner } => {
+            Some(format!("{}: owned by {owner}; not printed", describe(key)))
+        }
+        Entry::Skipped { key, why } => Some(format!("{}: skipped: {why}", describe(key))),
+    };
+    match output {
+        Output::Yaml => {
+            for entry in entries {
+                match entry {
+                    Entry::Adopt(route) => {
+                        let yaml = serde_yaml::to_string(route).map_err(std::io::Error::other)?;
+                        write!(out, "---\n{yaml}")?;
+                    }
+                    other => writeln!(out, "# {}", note(other).unwrap_or_default())?,
+                }
+            }
+        }
+        Output::Json => {
+            let items: Vec<&GatewayRoute> = entries
+                .iter()
+                .filter_map(|e| match e {
+                    Entry::Adopt(route) => Some(route.as_ref()),
+                    _ => None,
+                })
+                .collect();
+            let list = serde_json::json!({ "apiVersion": "v1", "kind": "List", "items": items });
+            serde_json::to_writer_pretty(&mut out, &list)?;
+            writeln!(out)?;
+            for line in entries.iter().filter_map(note) {
+                eprintln!("meshroute import: {line}");
+            }
+        }
+    }
+    out.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::appmesh::RouteSpec;
+
+    fn read(gateway: &str, name: &str, tags: &[(&str, &str)]) -> Read {
+        let spec: GatewayRouteSpec = serde_json::from_value(serde_json::json!({
+            "meshName": "m", "virtualGatewayName": gateway, "priority": 3,
+            "httpRoute": {
+                "match": { "prefix": "/a", "headers": [{ "name": "x", "invert": false }] },
+                "action": { "target": { "virtualService": { "virtualServiceName": "s" } } }
+            }
+        }))
+        .unwrap();
+        Read {
+            key: RouteKey {
+                mesh: "m".into(),
+                mesh_owner: None,
+                gateway: gateway.into(),
+                name: name.into(),
+            },
+            route: ObservedRoute {
+                arn: format!(
+                    "arn:aws:appmesh:us-west-2:1:mesh/m/virtualGateway/{gateway}/gatewayRoute/{name}"
+                ),
+                uid: "u".into(),
+                version: 4,
+                mesh_owner: "1".into(),
+                resource_owner: "1".into(),
+                created_at: None,
+                last_updated_at: None,
+                status: "ACTIVE".into(),
+                spec: RouteSpec::of(&spec),
+            },
+            tags: tags
+                .iter()
+                .map(|(k, v)| Tag {
+                    key: k.to_string(),
+                    value: v.to_string(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn unowned_routes_become_adopting_manifests_with_the_spec_as_app_mesh_holds_it() {
+        let r = read("gw", "Web_Route", &[("team", "a")]);
+        let entries = entries(std::slice::from_ref(&r), Some("apps"));
+        let Entry::Adopt(route) = &entries[0] else {
+            panic!("{entries:?}")
+        };
+        assert_eq!(
+            route.metadata.name.as_deref(),
+            Some(&*object_name("Web_Route"))
+        );
+        assert_eq!(route.metadata.namespace.as_deref(), Some("apps"));
+        assert_eq!(
+            route.metadata.annotations.as_ref().unwrap()[ADOPT_ANNOTATION],
+            "true"
+        );
+        assert_eq!(route.spec.gateway_route_name.as_deref(), Some("Web_Route"));
+        assert_eq!(route.spec.virtual_gateway_name, "gw");
+        assert_eq!(RouteSpec::of(&route.spec), r.route.spec);
+        assert_eq!(route.spec.tags.as_ref().unwrap().len(), 1);
+        assert!(route.status.is_none());
+    }
+
+    #[test]
+    fn owned_routes_are_listed_and_ownership_tags_never_copied() {
+        let owned = read(
+            "gw",
+            "a",
+            &[
+                ("meshroute.io/uid", "1"),
+                ("meshroute.io/cluster", "c"),
+                ("meshroute.io/namespace", "n"),
+                ("meshroute.io/name", "x"),
+            ],
+        );
+        // Ownership tags without the uid are not an owner, and are not copied either.
+        let stray = read("gw", "b", &[("meshroute.io/cluster", "c"), ("k", "v")]);
+        let entries = entries(&[owned, stray], None);
+        assert!(matches!(&entries[0], Entry::Owned { owner, .. } if owner.name == "x"));
+        let Entry::Adopt(route) = &entries[1] else {
+            panic!("{entries:?}")
+        };
+        let keys: Vec<&str> = route.spec.tags.iter().flatten().map(|t| &*t.key).collect();
+        assert_eq!(keys, ["k"]);
+    }
+
+    #[test]
+    fn same_names_on_two_gateways_get_distinct_objects_and_too_many_tags_are_skipped() {
+        let many: Vec<(String, String)> = (0..47).map(|i| (format!("k{i}"), "v".into())).collect();
+        let many: Vec<(&str, &str)> = many.iter().map(|(k, v)| (&**k, &**v)).collect();
+        let entries = entries(
+            &[
+                read("gw-a", "web", &[]),
+                read("gw-b", "web", &[]),
+                read("gw-a", "big", &many),
+            ],
+            None,
+        );
+        let names: Vec<String> = entries
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Adopt(r) => r.metadata.name.clone(),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(names, ["gw-a-web", "gw-b-web"]);
+        assert!(matches!(&entries[2], Entry::Skipped { why, .. } if why.contains("47 tags")));
+    }
+}
