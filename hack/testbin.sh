@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the test bed's binaries (kube-apiserver, kubectl, etcd, helm, gitops-check) from the pinned
-# Go modules under hack/tools/ (and fetches the Gateway API CRDs), once, into a cache outside the tracked tree, and prints the directory.
+# Go modules under hack/tools/, and fetches the Gateway API CRDs, once, into a cache outside the
+# tracked tree, and prints the directory.
 #
 #   hack/testbin.sh            build what is missing, print the bin directory on stdout
 #   hack/testbin.sh --check    build nothing; print the directory if every binary is there, else fail

@@ -342,10 +342,12 @@ fn corpus(ns: &str) -> Vec<Value> {
         let mut m = serde_json::Map::new();
         let header = |n: usize| {
             let mut h = json!({ "name": format!("x-h{n}") });
-            if !header_kinds[n % 6].is_null() {
-                h["match"] = header_kinds[n % 6].clone();
+            // A range (which Gateway API cannot say) on every third use of that kind only.
+            let kind = if n % 6 == 5 && n % 18 != 5 { 0 } else { n % 6 };
+            if !header_kinds[kind].is_null() {
+                h["match"] = header_kinds[kind].clone();
             }
-            if n % 11 == 7 {
+            if n % 17 == 7 {
                 h["invert"] = json!(true);
             }
             h
@@ -463,8 +465,8 @@ async fn exported_routes_are_accepted_by_the_gateway_api_crds() {
         "every route is exported or reported"
     );
     assert!(
-        dropped > 0 && routes.len() > 30,
-        "{dropped} dropped of {}",
+        dropped > 0 && routes.len() >= 36,
+        "{dropped} dropped of {}: {report}",
         corpus.len()
     );
     for finding in report["findings"].as_array().unwrap() {

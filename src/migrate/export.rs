@@ -965,8 +965,7 @@ pub async fn run(args: ExportArgs) -> Result<(), Error> {
     };
     let mut out = std::io::stdout().lock();
     for object in &export.objects {
-        let yaml = serde_yaml::to_string(object).map_err(|e| io(std::io::Error::other(e)))?;
-        write!(out, "---\n{yaml}").map_err(io)?;
+        write!(out, "---\n{}", super::yaml::document(object)).map_err(io)?;
     }
     out.flush().map_err(io)
 }

@@ -229,8 +229,8 @@ fn print(entries: &[Entry], output: Output) -> std::io::Result<()> {
             for entry in entries {
                 match entry {
                     Entry::Adopt(route) => {
-                        let yaml = serde_yaml::to_string(route).map_err(std::io::Error::other)?;
-                        write!(out, "---\n{yaml}")?;
+                        let value = serde_json::to_value(route).map_err(std::io::Error::other)?;
+                        write!(out, "---\n{}", super::yaml::document(&value))?;
                     }
                     other => writeln!(out, "# {}", note(other).unwrap_or_default())?,
                 }

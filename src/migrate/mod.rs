@@ -4,6 +4,7 @@
 
 pub mod export;
 pub mod import;
+mod yaml;
 
 use crate::api::short_hash;
 use crate::appmesh::AppMeshError;

@@ -130,10 +130,19 @@ pub fn plan(d: &Desired, rec: &Recorded, seen: &Seen) -> Step {
     match &seen.route {
         // Nothing recorded: try to create first. A create costs one call and is idempotent
         // (client token = uid), so a route this object made before a crash comes back as is.
-        Observation::Unknown if rec.arn.is_none() && !seen.name_taken => Step::Create {
-            token: d.create_token(None),
-            change: Change::Created,
-        },
+        // An object that asks to adopt expects the route to exist: it looks first, so an
+        // import adopts with no CreateGatewayRoute call at all.
+        Observation::Unknown
+            if rec.arn.is_none()
+                && !seen.name_taken
+                && !d.adopt
+                && d.adopt_from_cluster.is_none() =>
+        {
+            Step::Create {
+                token: d.create_token(None),
+                change: Change::Created,
+            }
+        }
         Observation::Unknown => Step::Describe,
         Observation::Absent if seen.name_taken => Step::Refuse(Problem {
             reason: Reason::AppMeshUnavailable,
@@ -416,6 +425,16 @@ mod tests {
             plan(&d, &recorded("am-1", true), &Seen::default()),
             Step::Describe
         );
+        // Asked to adopt (from nobody or from another cluster): look before creating.
+        for annotation in [
+            ("meshroute.io/adopt", "true"),
+            ("meshroute.io/adopt-from-cluster", "staging"),
+        ] {
+            assert_eq!(
+                plan(&desired(&[annotation]), &none, &Seen::default()),
+                Step::Describe
+            );
+        }
         // The name was taken: look at who has it.
         let taken = Seen {
             name_taken: true,
