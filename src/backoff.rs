@@ -1,10 +1,6 @@
-//! Retry timing: exponential backoff with jitter, and the token bucket that keeps meshroute under
-//! App Mesh's request rate however many objects change at once.
+//! Retry timing: exponential backoff with jitter, and how the watch reconnects.
 
 use std::time::Duration;
-
-use tokio::sync::Mutex;
-use tokio::time::Instant;
 
 /// When to try again after a reconcile that did not get App Mesh in sync.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,46 +72,6 @@ fn random_unit() -> f64 {
     (n >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// A token bucket: `rate` calls per second on average, `burst` at once.
-pub struct RateLimiter {
-    rate: f64,
-    burst: f64,
-    state: Mutex<(f64, Instant)>,
-}
-
-impl RateLimiter {
-    pub fn new(rate: f64, burst: u32) -> Self {
-        let burst = f64::from(burst.max(1));
-        RateLimiter {
-            rate,
-            burst,
-            state: Mutex::new((burst, Instant::now())),
-        }
-    }
-
-    /// Waits until a call may be made, then takes its token.
-    pub async fn acquire(&self) {
-        let wait = {
-            let mut state = self.state.lock().await;
-            let (tokens, last) = &mut *state;
-            let now = Instant::now();
-            *tokens =
-                (*tokens + now.duration_since(*last).as_secs_f64() * self.rate).min(self.burst);
-            *last = now;
-            // Take the token now, even if it is not there yet: callers queue up behind the debt.
-            *tokens -= 1.0;
-            if *tokens >= 0.0 {
-                Duration::ZERO
-            } else {
-                Duration::from_secs_f64(-*tokens / self.rate)
-            }
-        };
-        if !wait.is_zero() {
-            tokio::time::sleep(wait).await;
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,17 +87,5 @@ mod tests {
                 "attempt {attempt}: {d}"
             );
         }
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn the_limiter_holds_its_rate() {
-        let limiter = RateLimiter::new(10.0, 5);
-        let start = Instant::now();
-        for _ in 0..25 {
-            limiter.acquire().await;
-        }
-        // 5 at once, then 20 more at 10 per second.
-        let elapsed = start.elapsed().as_secs_f64();
-        assert!((1.95..2.1).contains(&elapsed), "{elapsed}");
     }
 }

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod appmesh;
 pub mod backoff;
+pub mod fair;
 pub mod http;
 pub mod leader;
 pub mod migrate;

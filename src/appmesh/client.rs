@@ -17,7 +17,8 @@ use super::breaker::{Admission, Breaker};
 use super::convert::{self, RouteSpec};
 use super::error::{AppMeshError, ErrorKind};
 use crate::api::Tag;
-use crate::backoff::{self, RateLimiter};
+use crate::backoff;
+use crate::fair::Limiter;
 use crate::telemetry::Metrics;
 
 /// Sets the four fields that locate a gateway route (mesh, owner, gateway, name) on any of the
@@ -83,7 +84,7 @@ pub struct ListedRoute {
 }
 
 /// Which dependency of a route is missing, found by describing each in turn.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Missing {
     Mesh(String),
     VirtualGateway(String),
@@ -129,7 +130,7 @@ impl Fence {
 /// The App Mesh client meshroute uses: one per process.
 pub struct AppMesh {
     client: aws_sdk_appmesh::Client,
-    limiter: RateLimiter,
+    limiter: Limiter,
     attempts: u32,
     metrics: Arc<Metrics>,
     fence: Fence,
@@ -168,7 +169,7 @@ impl AppMesh {
             .build();
         AppMesh {
             client: aws_sdk_appmesh::Client::from_conf(config),
-            limiter: RateLimiter::new(settings.rate, settings.burst),
+            limiter: Limiter::new(settings.rate, settings.burst),
             attempts: settings.attempts.max(1),
             metrics,
             fence: Fence::default(),
@@ -503,52 +504,75 @@ impl AppMesh {
         key: &RouteKey,
         target: &str,
     ) -> Result<Missing, AppMeshError> {
-        let owner = key.mesh_owner.clone();
-        let mesh = self
-            .call("DescribeMesh", || async {
-                self.client
-                    .describe_mesh()
-                    .mesh_name(&key.mesh)
-                    .set_mesh_owner(owner.clone())
-                    .send()
-                    .await
-                    .map_err(|e| AppMeshError::from_sdk("DescribeMesh", e))
-            })
-            .await;
-        if is_not_found(&mesh)? {
-            return Ok(Missing::Mesh(key.mesh.clone()));
-        }
-        let gateway = self
-            .call("DescribeVirtualGateway", || async {
-                self.client
-                    .describe_virtual_gateway()
-                    .mesh_name(&key.mesh)
-                    .set_mesh_owner(owner.clone())
-                    .virtual_gateway_name(&key.gateway)
-                    .send()
-                    .await
-                    .map_err(|e| AppMeshError::from_sdk("DescribeVirtualGateway", e))
-            })
-            .await;
-        if is_not_found(&gateway)? {
-            return Ok(Missing::VirtualGateway(key.gateway.clone()));
-        }
-        let service = self
-            .call("DescribeVirtualService", || async {
-                self.client
-                    .describe_virtual_service()
-                    .mesh_name(&key.mesh)
-                    .set_mesh_owner(owner.clone())
-                    .virtual_service_name(target)
-                    .send()
-                    .await
-                    .map_err(|e| AppMeshError::from_sdk("DescribeVirtualService", e))
-            })
-            .await;
-        if is_not_found(&service)? {
-            return Ok(Missing::VirtualService(target.to_string()));
+        for what in [
+            Missing::Mesh(key.mesh.clone()),
+            Missing::VirtualGateway(key.gateway.clone()),
+            Missing::VirtualService(target.to_string()),
+        ] {
+            if !self
+                .exists(&key.mesh, key.mesh_owner.as_deref(), &what)
+                .await?
+            {
+                return Ok(what);
+            }
         }
         Ok(Missing::Unknown)
+    }
+
+    /// Whether the mesh, virtual gateway or virtual service `what` (in `mesh`) exists: one
+    /// Describe call.
+    pub async fn exists(
+        &self,
+        mesh: &str,
+        owner: Option<&str>,
+        what: &Missing,
+    ) -> Result<bool, AppMeshError> {
+        let owner = owner.map(String::from);
+        let absent = match what {
+            Missing::Mesh(_) => is_not_found(
+                &self
+                    .call("DescribeMesh", || async {
+                        self.client
+                            .describe_mesh()
+                            .mesh_name(mesh)
+                            .set_mesh_owner(owner.clone())
+                            .send()
+                            .await
+                            .map_err(|e| AppMeshError::from_sdk("DescribeMesh", e))
+                    })
+                    .await,
+            )?,
+            Missing::VirtualGateway(gateway) => is_not_found(
+                &self
+                    .call("DescribeVirtualGateway", || async {
+                        self.client
+                            .describe_virtual_gateway()
+                            .mesh_name(mesh)
+                            .set_mesh_owner(owner.clone())
+                            .virtual_gateway_name(gateway)
+                            .send()
+                            .await
+                            .map_err(|e| AppMeshError::from_sdk("DescribeVirtualGateway", e))
+                    })
+                    .await,
+            )?,
+            Missing::VirtualService(service) => is_not_found(
+                &self
+                    .call("DescribeVirtualService", || async {
+                        self.client
+                            .describe_virtual_service()
+                            .mesh_name(mesh)
+                            .set_mesh_owner(owner.clone())
+                            .virtual_service_name(service)
+                            .send()
+                            .await
+                            .map_err(|e| AppMeshError::from_sdk("DescribeVirtualService", e))
+                    })
+                    .await,
+            )?,
+            Missing::Unknown => false,
+        };
+        Ok(!absent)
     }
 }
 

@@ -3,7 +3,9 @@
 //! owns a route or what to do next; no status is written here.
 
 use kube::api::Api;
+use kube::runtime::reflector::ObjectRef;
 
+use super::deps::Dependencies;
 use super::desired::{Desired, Owner};
 use super::plan::{self, Change, Observation, Problem, Recorded, Removal, RemovalStep, Seen, Step};
 use crate::api::{GatewayRoute, Reason};
@@ -13,8 +15,18 @@ use crate::backoff::Retry;
 /// A reconcile's result in App Mesh.
 pub type Outcome = Result<(ObservedRoute, Change), Problem>;
 
+/// What the executor works with besides the object.
+pub struct Env<'a> {
+    pub mesh: &'a AppMesh,
+    pub client: &'a kube::Client,
+    /// Where a missing dependency is recorded, so its waiters share one probe.
+    pub deps: &'a Dependencies,
+    pub object: ObjectRef<GatewayRoute>,
+}
+
 /// Brings App Mesh in line with the object: creates, adopts, updates and re-tags as planned.
-pub async fn apply(d: &Desired, rec: &Recorded, mesh: &AppMesh, client: &kube::Client) -> Outcome {
+pub async fn apply(d: &Desired, rec: &Recorded, env: &Env<'_>) -> Outcome {
+    let (mesh, client) = (env.mesh, env.client);
     let mut seen = Seen::default();
     loop {
         match plan::plan(d, rec, &seen) {
@@ -31,7 +43,7 @@ pub async fn apply(d: &Desired, rec: &Recorded, mesh: &AppMesh, client: &kube::C
                         seen.name_taken = true;
                         seen.route = Observation::Unknown;
                     }
-                    CreateOutcome::Missing(e) => return Err(dependency(d, mesh, e).await),
+                    CreateOutcome::Missing(e) => return Err(dependency(d, env, e).await),
                 }
             }
             Step::Converge {
@@ -46,7 +58,7 @@ pub async fn apply(d: &Desired, rec: &Recorded, mesh: &AppMesh, client: &kube::C
                 if let Some(token) = update_token {
                     current = match mesh.update_route(&d.key, &d.spec, &token).await? {
                         UpdateOutcome::Updated(updated) => *updated,
-                        UpdateOutcome::Missing(e) => return Err(dependency(d, mesh, e).await),
+                        UpdateOutcome::Missing(e) => return Err(dependency(d, env, e).await),
                     };
                 }
                 if !tags.set.is_empty() {
@@ -111,11 +123,28 @@ async fn owner_alive(client: &kube::Client, owner: &Owner) -> Result<bool, Probl
     }
 }
 
-/// A 404 on create or update: say which dependency is missing.
-async fn dependency(d: &Desired, mesh: &AppMesh, e: AppMeshError) -> Problem {
+/// A 404 on create or update: find which dependency is missing, and record it for the
+/// objects that will wait for it too.
+async fn dependency(d: &Desired, env: &Env<'_>, e: AppMeshError) -> Problem {
+    match env.mesh.find_missing(&d.key, d.target()).await {
+        Ok(Missing::Unknown) => Problem {
+            reason: Reason::DependencyNotFound,
+            message: format!("App Mesh said: {e}; retrying"),
+            retry: Retry::Dependency,
+        },
+        Ok(what) => {
+            env.deps.record(d, &what, env.object.clone());
+            missing(d, &what)
+        }
+        Err(other) => other.into(),
+    }
+}
+
+/// The object waits for `what`, which App Mesh does not have.
+pub fn missing(d: &Desired, what: &Missing) -> Problem {
     let k = &d.key;
-    let what = match mesh.find_missing(k, d.target()).await {
-        Ok(Missing::Mesh(m)) => match &k.mesh_owner {
+    let what = match what {
+        Missing::Mesh(m) => match &k.mesh_owner {
             Some(owner) => format!(
                 "mesh {m} owned by account {owner} (meshOwner) does not exist or is not shared \
                  with this account: a shared mesh needs a RAM resource share from account {owner}, \
@@ -126,26 +155,20 @@ async fn dependency(d: &Desired, mesh: &AppMesh, e: AppMeshError) -> Problem {
                  this one, set meshOwner to that account's id"
             ),
         },
-        Ok(Missing::VirtualGateway(g)) => {
+        Missing::VirtualGateway(g) => {
             format!("virtual gateway {g} does not exist in mesh {}", k.mesh)
         }
-        Ok(Missing::VirtualService(s)) => {
+        Missing::VirtualService(s) => {
             format!(
                 "virtual service {s} (the route's target) does not exist in mesh {}",
                 k.mesh
             )
         }
-        Ok(Missing::Unknown) => format!("App Mesh said: {e}"),
-        Err(other) => return other.into(),
+        Missing::Unknown => "something the route needs does not exist".into(),
     };
     Problem {
         reason: Reason::DependencyNotFound,
-        message: format!(
-            "{what}; the route is created as soon as it exists{}",
-            e.request_id
-                .map(|id| format!(" (request id {id})"))
-                .unwrap_or_default()
-        ),
+        message: format!("{what}; the route is created as soon as it exists"),
         retry: Retry::Dependency,
     }
 }

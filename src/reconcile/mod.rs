@@ -1,6 +1,7 @@
 //! The controller: watches GatewayRoutes and reconciles each as read -> desired (pure) -> App Mesh
 //! -> status, with a finalizer for deletion, Events for what changed, and backoff by error kind.
 
+mod deps;
 mod desired;
 mod execute;
 mod plan;
@@ -30,7 +31,10 @@ use crate::Error;
 use crate::api::GatewayRoute;
 use crate::appmesh::AppMesh;
 use crate::backoff::{self, Retry};
+use crate::fair::{Class, Gate};
 use crate::telemetry::Metrics;
+use deps::{Dependencies, Wait};
+use kube::runtime::reflector::ObjectRef;
 
 /// What the controller watches and how it retries.
 #[derive(Debug, Clone)]
@@ -79,6 +83,13 @@ pub struct Context {
     /// Consecutive failures per object uid, for backoff; cleared on success and when the
     /// object leaves the watch.
     failures: Mutex<HashMap<String, u32>>,
+    /// Admits `concurrency` reconciles at a time, users' first (see `fair`).
+    gate: Gate,
+    /// Missing dependencies and the objects waiting for them.
+    deps: Dependencies,
+    /// Objects to reconcile now (their dependency appeared); read by the controller.
+    wake: futures::channel::mpsc::UnboundedSender<ObjectRef<GatewayRoute>>,
+    woken: Mutex<Option<futures::channel::mpsc::UnboundedReceiver<ObjectRef<GatewayRoute>>>>,
 }
 
 impl Context {
@@ -89,14 +100,29 @@ impl Context {
         config: Config,
         instance: String,
     ) -> Arc<Self> {
+        let (wake, woken) = futures::channel::mpsc::unbounded();
         Arc::new(Context {
             instance,
             client,
             appmesh,
             metrics,
+            gate: Gate::new(usize::from(config.concurrency)),
+            deps: Dependencies::new(dependency_retry_max(&config)),
+            wake,
+            woken: Mutex::new(Some(woken)),
             config,
             failures: Mutex::default(),
         })
+    }
+
+    /// Reconciles `object` as soon as it may.
+    fn wake(&self, object: ObjectRef<GatewayRoute>) {
+        let _ = self.wake.unbounded_send(object);
+    }
+
+    fn is_failing(&self, route: &GatewayRoute) -> bool {
+        self.failures()
+            .contains_key(&route.uid().unwrap_or_default())
     }
 
     fn failures(&self) -> std::sync::MutexGuard<'_, HashMap<String, u32>> {
@@ -139,7 +165,7 @@ impl Context {
                 Some(backoff::jitter(c.retry_max))
             }
             Retry::Transient => exponential(c.retry_max),
-            Retry::Dependency => exponential(c.retry_max.min(Duration::from_secs(30))),
+            Retry::Dependency => exponential(dependency_retry_max(c)),
             Retry::Kubernetes => exponential(c.retry_max.min(backoff::KUBERNETES_RETRY_MAX)),
         }
     }
@@ -202,6 +228,11 @@ impl Context {
     }
 }
 
+/// The longest wait for a missing dependency, and how often one is probed for all its waiters.
+fn dependency_retry_max(c: &Config) -> Duration {
+    c.retry_max.min(Duration::from_secs(30))
+}
+
 /// Runs the controller until `stop` completes; reconciles in flight are finished first.
 pub async fn run(
     ctx: Arc<Context>,
@@ -231,7 +262,8 @@ pub async fn run(
         .reflect(writer)
         .inspect(move |event| match event {
             Ok(watcher::Event::Delete(route)) => {
-                forgetting.forget(&route.uid().unwrap_or_default())
+                forgetting.forget(&route.uid().unwrap_or_default());
+                forgetting.deps.forget(&ObjectRef::from_obj(route));
             }
             Ok(watcher::Event::InitDone) => {
                 forgetting.forget_all_but(&store.state().iter().filter_map(|r| r.uid()).collect())
@@ -255,8 +287,17 @@ pub async fn run(
                 }
             }
         });
+    let woken = ctx
+        .woken
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()
+        .expect("the controller runs once per Context");
     let controller = Controller::for_stream(objects, reader)
-        .with_config(controller::Config::default().concurrency(ctx.config.concurrency))
+        .reconcile_on(woken)
+        // Unbounded: the scheduler would hold what it cannot start in a set and start an
+        // arbitrary one next; the gate in `reconcile` orders them instead.
+        .with_config(controller::Config::default().concurrency(0))
         .graceful_shutdown_on(stop);
     // Readiness: a watch of our own reports its first complete list. (Waiting on the
     // controller's store would race the controller for the store's single waker.)
@@ -281,8 +322,29 @@ pub async fn run(
         .await;
 }
 
-#[tracing::instrument(skip_all, fields(object = %format!("{}/{}", route.namespace().unwrap_or_default(), route.name_any())))]
+/// Waits at the gate in the object's class, then reconciles it as that class. The work itself
+/// is boxed, so the thousands of reconciles that may wait here each hold only a small future.
 async fn reconcile(route: Arc<GatewayRoute>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let class = class_of(&route, ctx.is_failing(&route));
+    let _permit = ctx.gate.enter(class).await;
+    class.scope(Box::pin(work(route, ctx.clone()))).await
+}
+
+/// Why an object is reconciled now, from what it shows: a deletion, or a generation its status
+/// does not describe yet, is a user's doing; a recorded failure makes a retry; anything else is
+/// a drift check.
+fn class_of(route: &GatewayRoute, failing: bool) -> Class {
+    if route.meta().deletion_timestamp.is_some() || !status::reported_now(route) {
+        Class::User
+    } else if failing {
+        Class::Retry
+    } else {
+        Class::Drift
+    }
+}
+
+#[tracing::instrument(skip_all, fields(object = %format!("{}/{}", route.namespace().unwrap_or_default(), route.name_any())))]
+async fn work(route: Arc<GatewayRoute>, ctx: Arc<Context>) -> Result<Action, Error> {
     let _timer = ctx
         .metrics
         .reconcile_timer(&route.uid().unwrap_or_default());
@@ -343,7 +405,22 @@ async fn apply_step(
     let uid = route.uid().unwrap_or_default();
     let desired = Desired::of(route, &ctx.config.cluster_id);
     let recorded = Recorded::of(route);
-    let outcome = execute::apply(&desired, &recorded, &ctx.appmesh, &ctx.client).await;
+    let env = execute::Env {
+        mesh: &ctx.appmesh,
+        client: &ctx.client,
+        deps: &ctx.deps,
+        object: ObjectRef::from_obj(route),
+    };
+    let outcome = match ctx.deps.wait(&desired, &env.object, &ctx.appmesh).await {
+        Ok(Wait::Missing(what)) => Err(execute::missing(&desired, &what)),
+        Ok(Wait::Go(woken)) => {
+            for object in woken {
+                ctx.wake(object);
+            }
+            execute::apply(&desired, &recorded, &env).await
+        }
+        Err(e) => Err(e.into()),
+    };
 
     let (observed, reason, message) = match &outcome {
         Ok((r, _)) => (

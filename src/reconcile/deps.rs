@@ -1,0 +1,137 @@
+//! Waiting for a missing mesh, virtual gateway or virtual service, together. Objects that wait
+//! for the same one share its probe: one Describe call per `probe_every` between all of them,
+//! none of their own; when the probe finds it, every one of them is reconciled at once.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use kube::runtime::reflector::ObjectRef;
+
+use super::desired::Desired;
+use crate::api::GatewayRoute;
+use crate::appmesh::{AppMesh, AppMeshError, Missing};
+
+/// A mesh, virtual gateway or virtual service, where it is looked for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Dependency {
+    mesh: String,
+    mesh_owner: Option<String>,
+    what: Missing,
+}
+
+struct Known {
+    /// When it was last found missing (or a probe of it started).
+    checked: Instant,
+    waiters: HashSet<ObjectRef<GatewayRoute>>,
+}
+
+/// What is known to be missing, and who waits for it.
+pub struct Dependencies {
+    probe_every: Duration,
+    missing: Mutex<HashMap<Dependency, Known>>,
+}
+
+/// What [`Dependencies::wait`] found.
+#[derive(Debug, PartialEq)]
+pub enum Wait {
+    /// Still missing: the object waits (no call was made for it, or the shared probe was).
+    Missing(Missing),
+    /// Nothing it needs is known missing; these other objects waited for what just appeared.
+    Go(Vec<ObjectRef<GatewayRoute>>),
+}
+
+impl Dependencies {
+    pub fn new(probe_every: Duration) -> Self {
+        Dependencies {
+            probe_every,
+            missing: Mutex::default(),
+        }
+    }
+
+    fn known(&self) -> std::sync::MutexGuard<'_, HashMap<Dependency, Known>> {
+        self.missing.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn of(d: &Desired) -> [Dependency; 3] {
+        [
+            Missing::Mesh(d.key.mesh.clone()),
+            Missing::VirtualGateway(d.key.gateway.clone()),
+            Missing::VirtualService(d.target().to_string()),
+        ]
+        .map(|what| Dependency {
+            mesh: d.key.mesh.clone(),
+            mesh_owner: d.key.mesh_owner.clone(),
+            what,
+        })
+    }
+
+    /// Records that `what`, which `d` needs, was just found missing, and that `waiter` waits.
+    pub fn record(&self, d: &Desired, what: &Missing, waiter: ObjectRef<GatewayRoute>) {
+        if *what == Missing::Unknown {
+            return;
+        }
+        let dependency = Dependency {
+            mesh: d.key.mesh.clone(),
+            mesh_owner: d.key.mesh_owner.clone(),
+            what: what.clone(),
+        };
+        let mut known = self.known();
+        let entry = known.entry(dependency).or_insert_with(|| Known {
+            checked: Instant::now(),
+            waiters: HashSet::new(),
+        });
+        entry.checked = Instant::now();
+        entry.waiters.insert(waiter);
+    }
+
+    /// What `d` still waits for, before anything is tried. A dependency probed less than
+    /// `probe_every` ago counts as missing without a call; an older one is probed now, by this
+    /// object for every waiter (the others see it as fresh meanwhile).
+    pub async fn wait(
+        &self,
+        d: &Desired,
+        waiter: &ObjectRef<GatewayRoute>,
+        appmesh: &AppMesh,
+    ) -> Result<Wait, AppMeshError> {
+        let mut woken = Vec::new();
+        for dependency in Self::of(d) {
+            let probe = {
+                let mut known = self.known();
+                let Some(entry) = known.get_mut(&dependency) else {
+                    continue;
+                };
+                entry.waiters.insert(waiter.clone());
+                if entry.checked.elapsed() < self.probe_every {
+                    return Ok(Wait::Missing(dependency.what));
+                }
+                entry.checked = Instant::now();
+                true
+            };
+            if probe {
+                let exists = appmesh
+                    .exists(
+                        &dependency.mesh,
+                        dependency.mesh_owner.as_deref(),
+                        &dependency.what,
+                    )
+                    .await?;
+                if !exists {
+                    return Ok(Wait::Missing(dependency.what));
+                }
+                if let Some(entry) = self.known().remove(&dependency) {
+                    woken.extend(entry.waiters.into_iter().filter(|w| w != waiter));
+                }
+            }
+        }
+        Ok(Wait::Go(woken))
+    }
+
+    /// Forgets an object that left the watch.
+    pub fn forget(&self, waiter: &ObjectRef<GatewayRoute>) {
+        self.known().retain(|_, entry| {
+            entry.waiters.remove(waiter);
+            !entry.waiters.is_empty()
+        });
+    }
+}
