@@ -63,6 +63,11 @@ pub fn jitter(d: Duration) -> Duration {
     d.mul_f64(0.8 + 0.4 * random_unit())
 }
 
+/// A duration drawn uniformly from [0, `max`).
+pub fn uniform(max: Duration) -> Duration {
+    max.mul_f64(random_unit())
+}
+
 /// A uniform number in [0, 1), from the standard library's per-process random hasher keys.
 fn random_unit() -> f64 {
     use std::hash::{BuildHasher, Hasher};

@@ -32,10 +32,16 @@ pub struct RunArgs {
     /// GatewayRoutes reconciled at the same time.
     #[arg(long, env = "MESHROUTE_CONCURRENCY", default_value_t = 8)]
     pub concurrency: u16,
-    /// How often an in-sync route is checked for drift in App Mesh, with ±20% jitter; 0 turns
-    /// the check off. Units: s, m, h.
+    /// How often in-sync routes are checked for drift in App Mesh: one ListGatewayRoutes
+    /// call per 100 routes of a virtual gateway, gateways spread over the period; only changed
+    /// routes are then described and put back. 0 turns the check off. Units: s, m, h.
     #[arg(long, env = "MESHROUTE_RESYNC_PERIOD", default_value = "10m", value_parser = duration)]
     pub resync_period: Duration,
+    /// How often each in-sync route's tags are checked (one ListTagsForResource call each,
+    /// spread evenly; tags do not change a route's version, so pages cannot show them). 0
+    /// turns the check off.
+    #[arg(long, env = "MESHROUTE_TAG_CHECK_PERIOD", default_value = "1h", value_parser = duration)]
+    pub tag_check_period: Duration,
     /// First retry delay after a failure; it doubles per failure up to --retry-max.
     #[arg(long, env = "MESHROUTE_RETRY_BASE", default_value = "1s", value_parser = duration)]
     pub retry_base: Duration,
@@ -143,6 +149,7 @@ pub async fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
             shard: format!("{}/{}", args.lease_namespace, args.lease_name),
             concurrency: args.concurrency,
             resync: Some(args.resync_period).filter(|d| !d.is_zero()),
+            tag_check: Some(args.tag_check_period).filter(|d| !d.is_zero()),
             retry_base: args.retry_base,
             retry_max: args.retry_max,
         },

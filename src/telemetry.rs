@@ -86,6 +86,8 @@ pub struct Metrics {
     objects: Family<ReasonLabel, Gauge>,
     appmesh_paused: Gauge,
     shard_overlaps: Counter,
+    drift_checked: Counter,
+    drift_found: Counter,
     appmesh_latency: Family<OperationLabel, Histogram, fn() -> Histogram>,
     in_flight: Gauge,
     leader: Gauge,
@@ -149,6 +151,18 @@ impl Default for Metrics {
              object moved between shards; a steady rise means two shards watch the same objects",
             shard_overlaps.clone(),
         );
+        let drift_checked = Counter::default();
+        registry.register(
+            "drift_checked_routes",
+            "Routes compared with a ListGatewayRoutes page by the drift pass",
+            drift_checked.clone(),
+        );
+        let drift_found = Counter::default();
+        registry.register(
+            "drift_found_routes",
+            "Routes the drift pass found changed or gone outside meshroute (then reconciled)",
+            drift_found.clone(),
+        );
         let appmesh_latency =
             Family::<OperationLabel, Histogram, fn() -> Histogram>::new_with_constructor(
                 call_latency,
@@ -161,7 +175,7 @@ impl Default for Metrics {
         let in_flight = Gauge::default();
         registry.register(
             "reconciles_in_flight",
-            "Reconciles running now (at most --concurrency)",
+            "Reconciles running now (at most --concurrency; more wait at the gate)",
             in_flight.clone(),
         );
         let leader = Gauge::default();
@@ -181,6 +195,8 @@ impl Default for Metrics {
         registry.register_collector(Box::new(QueueCollector { due: due.clone() }));
         Metrics {
             shard_overlaps,
+            drift_checked,
+            drift_found,
             appmesh_paused,
             appmesh_latency,
             in_flight,
@@ -229,6 +245,12 @@ impl Metrics {
             Some(at) => map.insert(uid.to_string(), at),
             None => map.remove(uid),
         };
+    }
+
+    /// Counts one gateway's routes compared by the drift pass, and those found changed.
+    pub fn drift_checked(&self, routes: usize, changed: usize) {
+        self.drift_checked.inc_by(routes as u64);
+        self.drift_found.inc_by(changed as u64);
     }
 
     /// Counts a status write over another shard's.

@@ -327,13 +327,18 @@ async fn a_missing_mesh_is_reported_and_the_route_appears_once_it_exists() {
     let message = &waiting.status.as_ref().unwrap().conditions[0].message;
     assert!(message.contains("mesh later does not exist"), "{message}");
     assert!(message.contains("set meshOwner"), "{message}");
-    // The failure is logged at WARN, once per key: a strict JSON parser reads every line.
-    let log = op.log();
-    assert!(
+    // The failure is logged at WARN (just after the status is written), once per key: a strict
+    // JSON parser reads every line.
+    let warned = |log: &str| {
         log.lines()
-            .any(|l| l.contains("\"level\":\"WARN\"") && l.contains("not in sync")),
-        "{log}"
-    );
+            .any(|l| l.contains("\"level\":\"WARN\"") && l.contains("not in sync"))
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !warned(&op.log()) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let log = op.log();
+    assert!(warned(&log), "{log}");
     for line in log.lines() {
         let dupes = support::duplicate_keys(line);
         assert!(dupes.is_empty(), "keys {dupes:?} twice in: {line}");

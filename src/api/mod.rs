@@ -165,6 +165,10 @@ pub struct GatewayRouteStatus {
     /// them disjoint `--label-selector`s.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<String>,
+    /// A digest of the tags meshroute last gave the route, so that a spec change which leaves
+    /// the tags alone updates the route in one call, without reading its tags back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags_digest: Option<String>,
     /// The spec generation this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,

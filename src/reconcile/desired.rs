@@ -30,6 +30,14 @@ pub fn wants_adoption(route: &GatewayRoute) -> bool {
         .is_some_and(|v| v == "true")
 }
 
+/// A digest of a set of tags (in any order).
+fn tags_digest(tags: &[Tag]) -> String {
+    let mut pairs: Vec<(&str, &str)> = tags.iter().map(|t| (&*t.key, &*t.value)).collect();
+    pairs.sort_unstable();
+    let text = serde_json::to_string(&pairs).unwrap_or_default();
+    crate::api::short_hash(&text)
+}
+
 /// Namespace of the UUIDv5 client tokens (a fixed random UUID: tokens only need to be stable).
 const TOKEN_NAMESPACE: Uuid = Uuid::from_u128(0x6d65_7368_726f_7574_65a1_b2c3_d4e5_f607);
 
@@ -162,6 +170,13 @@ impl Desired {
         let mut tags = self.user_tags.clone();
         tags.extend(self.owner.tags());
         tags
+    }
+
+    /// A digest of every tag the route should carry, the ownership tags (cluster id, object
+    /// uid) included: recorded in status once they are on the route, it tells that the route
+    /// was made or last checked by this object in this cluster with these tags.
+    pub fn tags_digest(&self) -> String {
+        tags_digest(&self.all_tags())
     }
 
     /// The target virtual service of the route's spec.

@@ -7,9 +7,12 @@ use kube::runtime::reflector::ObjectRef;
 
 use super::deps::Dependencies;
 use super::desired::{Desired, Owner};
+use super::pages::{Gateway, Pages};
 use super::plan::{self, Change, Observation, Problem, Recorded, Removal, RemovalStep, Seen, Step};
 use crate::api::{GatewayRoute, Reason};
-use crate::appmesh::{AppMesh, AppMeshError, CreateOutcome, Missing, ObservedRoute, UpdateOutcome};
+use crate::appmesh::{
+    AppMesh, AppMeshError, CreateOutcome, ErrorKind, Missing, ObservedRoute, UpdateOutcome,
+};
 use crate::backoff::Retry;
 
 /// A reconcile's result in App Mesh.
@@ -21,6 +24,9 @@ pub struct Env<'a> {
     pub client: &'a kube::Client,
     /// Where a missing dependency is recorded, so its waiters share one probe.
     pub deps: &'a Dependencies,
+    /// The latest ListGatewayRoutes pages, and how old one may be to vouch for a route.
+    pub pages: &'a Pages,
+    pub page_max_age: std::time::Duration,
     pub object: ObjectRef<GatewayRoute>,
 }
 
@@ -32,6 +38,19 @@ pub async fn apply(d: &Desired, rec: &Recorded, env: &Env<'_>) -> Outcome {
         match plan::plan(d, rec, &seen) {
             Step::Describe => seen.route = describe(d, mesh).await?,
             Step::ListTags => read_tags(&mut seen, mesh).await?,
+            Step::ReadPage => {
+                let page = env
+                    .pages
+                    .get(&Gateway::of(&d.key), env.page_max_age, mesh)
+                    .await?;
+                seen.page_vouches = Some(page.vouches(&d.key.name, rec));
+            }
+            Step::Update { token } => match mesh.update_route(&d.key, &d.spec, &token).await {
+                Ok(UpdateOutcome::Updated(route)) => return Ok((*route, Change::Updated)),
+                Ok(UpdateOutcome::Missing(_)) => seen.direct_update_failed = true,
+                Err(e) if e.kind == ErrorKind::Conflict => seen.direct_update_failed = true,
+                Err(e) => return Err(e.into()),
+            },
             Step::CheckOwner(owner) => seen.owner_alive = Some(owner_alive(client, &owner).await?),
             Step::Create { token, change } => {
                 match mesh
@@ -74,11 +93,22 @@ pub async fn apply(d: &Desired, rec: &Recorded, env: &Env<'_>) -> Outcome {
     }
 }
 
+/// How old a page may be to prove a route is the object's own before a delete.
+const PAGE_PROOF_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Deletes the App Mesh route if the plan says it is this object's to delete.
-pub async fn remove(d: &Desired, rec: &Recorded, mesh: &AppMesh) -> Result<Removal, Problem> {
+pub async fn remove(d: &Desired, rec: &Recorded, env: &Env<'_>) -> Result<Removal, Problem> {
+    let mesh = env.mesh;
     let mut seen = Seen::default();
     loop {
         match plan::plan_removal(d, rec, &seen) {
+            RemovalStep::ReadPage => {
+                let page = env
+                    .pages
+                    .get(&Gateway::of(&d.key), PAGE_PROOF_MAX_AGE, mesh)
+                    .await?;
+                seen.page_vouches = Some(page.vouches(&d.key.name, rec));
+            }
             RemovalStep::ReadRecordedTags => {
                 let arn = rec.arn.as_deref().unwrap_or_default();
                 seen.recorded_arn_tags = Some(mesh.tags_of(arn).await?);

@@ -3,7 +3,9 @@
 
 mod deps;
 mod desired;
+mod drift;
 mod execute;
+mod pages;
 mod plan;
 mod status;
 
@@ -35,6 +37,7 @@ use crate::fair::{Class, Gate};
 use crate::telemetry::Metrics;
 use deps::{Dependencies, Wait};
 use kube::runtime::reflector::ObjectRef;
+use pages::Pages;
 
 /// What the controller watches and how it retries.
 #[derive(Debug, Clone)]
@@ -49,8 +52,11 @@ pub struct Config {
     pub shard: String,
     /// Objects reconciled at once.
     pub concurrency: u16,
-    /// How often an in-sync route is checked for drift; `None` never.
+    /// How often in-sync routes are checked for drift (a ListGatewayRoutes pass); `None` never.
     pub resync: Option<Duration>,
+    /// How often each in-sync route's tags are checked (tags do not change its version);
+    /// `None` never.
+    pub tag_check: Option<Duration>,
     /// First delay after a failure, doubling up to `retry_max`.
     pub retry_base: Duration,
     pub retry_max: Duration,
@@ -87,6 +93,11 @@ pub struct Context {
     gate: Gate,
     /// Missing dependencies and the objects waiting for them.
     deps: Dependencies,
+    /// The latest ListGatewayRoutes page of each gateway.
+    pages: Pages,
+    /// Objects (by uid) whose next reconcile must read App Mesh in full: the drift pass found
+    /// their tags changed, which a page cannot show.
+    full_checks: Mutex<HashSet<String>>,
     /// Objects to reconcile now (their dependency appeared); read by the controller.
     wake: futures::channel::mpsc::UnboundedSender<ObjectRef<GatewayRoute>>,
     woken: Mutex<Option<futures::channel::mpsc::UnboundedReceiver<ObjectRef<GatewayRoute>>>>,
@@ -108,11 +119,47 @@ impl Context {
             metrics,
             gate: Gate::new(usize::from(config.concurrency)),
             deps: Dependencies::new(dependency_retry_max(&config)),
+            pages: Pages::default(),
+            full_checks: Mutex::default(),
             wake,
             woken: Mutex::new(Some(woken)),
             config,
             failures: Mutex::default(),
         })
+    }
+
+    /// What the executor needs to work on `route`.
+    fn env(&self, route: &GatewayRoute) -> execute::Env<'_> {
+        execute::Env {
+            mesh: &self.appmesh,
+            client: &self.client,
+            deps: &self.deps,
+            pages: &self.pages,
+            page_max_age: self.page_max_age(),
+            object: ObjectRef::from_obj(route),
+        }
+    }
+
+    /// Reconciles `route` now, reading App Mesh in full.
+    fn check_in_full(&self, route: &GatewayRoute) {
+        self.full_checks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(route.uid().unwrap_or_default());
+        self.wake(ObjectRef::from_obj(route));
+    }
+
+    /// Whether the drift pass asked for a full check of `route` (and forgets the request).
+    fn take_full_check(&self, route: &GatewayRoute) -> bool {
+        self.full_checks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&route.uid().unwrap_or_default())
+    }
+
+    /// How old a page may be to vouch for an in-sync object without any call of its own.
+    fn page_max_age(&self) -> Duration {
+        self.config.resync.unwrap_or(Duration::from_secs(60))
     }
 
     /// Reconciles `object` as soon as it may.
@@ -129,10 +176,10 @@ impl Context {
         self.failures.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// After a success: forget failures; come back for the drift check, if there is one.
+    /// After a success: forget failures; the drift pass, not a requeue, checks it from now on.
     fn synced(&self, route: &GatewayRoute) -> Action {
         self.failures().remove(&route.uid().unwrap_or_default());
-        self.next(route, self.config.resync.map(backoff::jitter))
+        self.next(route, None)
     }
 
     /// The object's next reconcile: after `wait`, or (`None`) only when it changes. Recorded
@@ -293,6 +340,10 @@ pub async fn run(
         .unwrap_or_else(|e| e.into_inner())
         .take()
         .expect("the controller runs once per Context");
+    let drift = ctx
+        .config
+        .resync
+        .map(|period| tokio::spawn(drift::run(ctx.clone(), reader.clone(), period)));
     let controller = Controller::for_stream(objects, reader)
         .reconcile_on(woken)
         // Unbounded: the scheduler would hold what it cannot start in a set and start an
@@ -320,6 +371,9 @@ pub async fn run(
             }
         })
         .await;
+    if let Some(drift) = drift {
+        drift.abort();
+    }
 }
 
 /// Waits at the gate in the object's class, then reconciles it as that class. The work itself
@@ -331,15 +385,15 @@ async fn reconcile(route: Arc<GatewayRoute>, ctx: Arc<Context>) -> Result<Action
 }
 
 /// Why an object is reconciled now, from what it shows: a deletion, or a generation its status
-/// does not describe yet, is a user's doing; a recorded failure makes a retry; anything else is
-/// a drift check.
+/// does not describe yet, is a user's doing; an object Ready at its generation with no failure
+/// since is a drift check; anything else (a reported failure) is a retry.
 fn class_of(route: &GatewayRoute, failing: bool) -> Class {
     if route.meta().deletion_timestamp.is_some() || !status::reported_now(route) {
         Class::User
-    } else if failing {
-        Class::Retry
-    } else {
+    } else if status::ready_now(route) && !failing {
         Class::Drift
+    } else {
+        Class::Retry
     }
 }
 
@@ -405,12 +459,27 @@ async fn apply_step(
     let uid = route.uid().unwrap_or_default();
     let desired = Desired::of(route, &ctx.config.cluster_id);
     let recorded = Recorded::of(route);
-    let env = execute::Env {
-        mesh: &ctx.appmesh,
-        client: &ctx.client,
-        deps: &ctx.deps,
-        object: ObjectRef::from_obj(route),
-    };
+    // In sync at its generation, not failing: a restart, a failover or a drift pass woke it.
+    // A recent page that lists its route unchanged proves it still in sync, with no call of
+    // its own (unless the drift pass found its tags changed).
+    if Class::current() == Class::Drift
+        && !ctx.take_full_check(route)
+        && recorded.tagged_as(&desired)
+    {
+        let page = ctx
+            .pages
+            .get(
+                &pages::Gateway::of(&desired.key),
+                ctx.page_max_age(),
+                &ctx.appmesh,
+            )
+            .await;
+        if page.is_ok_and(|page| page.vouches(&desired.key.name, &recorded)) {
+            ctx.metrics.reconciled(&uid, Reason::Synced.as_str());
+            return Ok(ctx.synced(route));
+        }
+    }
+    let env = ctx.env(route);
     let outcome = match ctx.deps.wait(&desired, &env.object, &ctx.appmesh).await {
         Ok(Wait::Missing(what)) => Err(execute::missing(&desired, &what)),
         Ok(Wait::Go(woken)) => {
@@ -495,6 +564,10 @@ async fn report(
     }
     let mut next = status::next_status(route, observed, reason, message, now());
     next.shard = Some(shard.clone());
+    if observed.is_some() {
+        // In sync: App Mesh has the route with exactly these tags.
+        next.tags_digest = Some(Desired::of(route, &ctx.config.cluster_id).tags_digest());
+    }
     status::write(api, route, next).await?;
     if new_failure {
         ctx.event(
@@ -563,7 +636,7 @@ async fn cleanup_step(
     api: &Api<GatewayRoute>,
 ) -> Result<Action, Error> {
     let desired = Desired::of(route, &ctx.config.cluster_id);
-    match execute::remove(&desired, &Recorded::of(route), &ctx.appmesh).await {
+    match execute::remove(&desired, &Recorded::of(route), &ctx.env(route)).await {
         Ok(removal) => {
             let note = match removal {
                 Removal::Deleted => Some(("Deleted", "Deleted the App Mesh gateway route")),
@@ -640,7 +713,76 @@ fn now() -> Time {
 
 #[cfg(test)]
 mod tests {
-    use super::event_name;
+    use super::{Class, class_of, event_name};
+    use crate::api::GatewayRoute;
+
+    /// An object at generation 2 whose status reports `ready` with `reason` at `observed`.
+    fn object(observed: Option<i64>, ready: &str, reason: &str, deleting: bool) -> GatewayRoute {
+        let mut status = serde_json::json!({});
+        if let Some(g) = observed {
+            status = serde_json::json!({ "observedGeneration": g, "conditions": [{
+                "type": "Ready", "status": ready, "reason": reason, "message": "",
+                "lastTransitionTime": "2026-12-02T00:00:00Z", "observedGeneration": g }] });
+        }
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "meshroute.io/v1alpha1", "kind": "GatewayRoute",
+            "metadata": { "name": "r", "namespace": "n", "generation": 2,
+                "deletionTimestamp": if deleting { Some("2026-12-02T00:00:00Z") } else { None } },
+            "spec": { "meshName": "m", "virtualGatewayName": "g", "httpRoute": {
+                "match": { "prefix": "/" },
+                "action": { "target": { "virtualService": { "virtualServiceName": "s" } } } } },
+            "status": status,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn work_is_classed_by_what_the_object_shows() {
+        let rows = [
+            ("new", object(None, "", "", false), false, Class::User),
+            (
+                "spec changed",
+                object(Some(1), "True", "Synced", false),
+                false,
+                Class::User,
+            ),
+            (
+                "deleting",
+                object(Some(2), "True", "Synced", true),
+                false,
+                Class::User,
+            ),
+            (
+                "in sync",
+                object(Some(2), "True", "Synced", false),
+                false,
+                Class::Drift,
+            ),
+            (
+                "in sync, failed since",
+                object(Some(2), "True", "Synced", false),
+                true,
+                Class::Retry,
+            ),
+            (
+                "failure reported",
+                object(Some(2), "False", "NameInUse", false),
+                true,
+                Class::Retry,
+            ),
+            // After a restart (no failures counted yet), or paused (not counted): still a retry,
+            // never a drift check that a page could wave through.
+            (
+                "failure reported, none counted",
+                object(Some(2), "False", "AppMeshUnavailable", false),
+                false,
+                Class::Retry,
+            ),
+        ];
+        for (case, route, failing, class) in rows {
+            assert_eq!(class_of(&route, failing), class, "{case}");
+        }
+    }
 
     #[test]
     fn event_names_are_valid_for_any_object_name() {

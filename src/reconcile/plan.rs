@@ -19,9 +19,25 @@ pub struct Recorded {
     pub ready: bool,
     /// The object's generation (for update tokens).
     pub generation: i64,
+    /// The route's App Mesh version when last seen.
+    pub version: Option<i64>,
+    /// When App Mesh created that route, in whole seconds (with the ARN and the version, it
+    /// tells the instance in a ListGatewayRoutes page).
+    pub created_at: Option<i64>,
+    /// Ready=True at an earlier generation: the route was in sync before this spec change.
+    pub was_ready: bool,
+    /// The digest of the tags last given to the route.
+    pub tags_digest: Option<String>,
 }
 
 impl Recorded {
+    /// Whether the status was written by this object, in this cluster, with the tags it wants
+    /// now: only then may a ListGatewayRoutes page (which shows versions, not tags) vouch for
+    /// the route.
+    pub fn tagged_as(&self, d: &Desired) -> bool {
+        self.tags_digest.as_deref() == Some(&d.tags_digest())
+    }
+
     pub fn of(route: &GatewayRoute) -> Recorded {
         let status = route.status.as_ref();
         Recorded {
@@ -29,6 +45,12 @@ impl Recorded {
             uid: status.and_then(|s| s.uid.clone()),
             ready: super::status::ready_now(route),
             generation: route.metadata.generation.unwrap_or_default(),
+            version: status.and_then(|s| s.version),
+            created_at: status
+                .and_then(|s| s.created_at.as_ref())
+                .map(|t| t.0.as_second()),
+            was_ready: super::status::was_ready(route),
+            tags_digest: status.and_then(|s| s.tags_digest.clone()),
         }
     }
 }
@@ -54,6 +76,11 @@ pub struct Seen {
     pub owner_alive: Option<bool>,
     /// On deletion: the tags of whatever route holds the recorded ARN (`Some(None)`: none).
     pub recorded_arn_tags: Option<Option<Vec<Tag>>>,
+    /// Whether a recent ListGatewayRoutes page lists the recorded route instance at the
+    /// recorded version (asked before a delete, and before a direct update).
+    pub page_vouches: Option<bool>,
+    /// A direct UpdateGatewayRoute was refused (404 or 409): look at the route instead.
+    pub direct_update_failed: bool,
 }
 
 /// What changed in App Mesh, for the object's Events.
@@ -100,6 +127,13 @@ pub enum Step {
     ListTags,
     /// Ask the cluster whether this owner object still exists.
     CheckOwner(Owner),
+    /// Look the recorded route up in a recent ListGatewayRoutes page.
+    ReadPage,
+    /// UpdateGatewayRoute straight away, the route being the recorded instance at the recorded
+    /// version, with the recorded tags: one call for a spec change.
+    Update {
+        token: String,
+    },
     /// CreateGatewayRoute with the user's and the ownership tags.
     Create {
         token: String,
@@ -143,6 +177,15 @@ pub fn plan(d: &Desired, rec: &Recorded, seen: &Seen) -> Step {
                 change: Change::Created,
             }
         }
+        // A spec change of a route in sync until now, tags unchanged: if a page still lists
+        // the recorded instance at the recorded version, update it directly.
+        Observation::Unknown if direct_update(d, rec, seen) => match seen.page_vouches {
+            None => Step::ReadPage,
+            Some(true) => Step::Update {
+                token: d.update_token(rec.generation, rec.version.unwrap_or_default()),
+            },
+            Some(false) => Step::Describe,
+        },
         Observation::Unknown => Step::Describe,
         Observation::Absent if seen.name_taken => Step::Refuse(Problem {
             reason: Reason::AppMeshUnavailable,
@@ -169,6 +212,18 @@ pub fn plan(d: &Desired, rec: &Recorded, seen: &Seen) -> Step {
             Err(step) => step,
         },
     }
+}
+
+/// Whether a spec change may go straight to UpdateGatewayRoute.
+fn direct_update(d: &Desired, rec: &Recorded, seen: &Seen) -> bool {
+    rec.was_ready
+        && !rec.ready
+        && rec.arn.is_some()
+        && rec.version.is_some()
+        && rec.created_at.is_some()
+        && rec.tagged_as(d)
+        && !seen.name_taken
+        && !seen.direct_update_failed
 }
 
 /// Whether this object may manage `route`, and if so what taking it is (`None`: it is ours
@@ -276,6 +331,9 @@ fn other_cluster(d: &Desired, owner: &Owner) -> Problem {
 /// What deleting the object does, or needs to know first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RemovalStep {
+    /// Look the recorded route up in a recent ListGatewayRoutes page (shared by every delete
+    /// on that gateway): the route instance this object recorded, unchanged since, is its own.
+    ReadPage,
     /// ListTagsForResource on the ARN recorded in status: one call that tells both whether a
     /// route of that name exists and whose it is.
     ReadRecordedTags,
@@ -302,6 +360,13 @@ pub enum Removal {
 pub fn plan_removal(d: &Desired, rec: &Recorded, seen: &Seen) -> RemovalStep {
     if d.retain {
         return RemovalStep::Done(Removal::Retained);
+    }
+    let instance_recorded =
+        rec.arn.is_some() && rec.version.is_some() && rec.created_at.is_some() && rec.tagged_as(d);
+    match seen.page_vouches {
+        None if instance_recorded => return RemovalStep::ReadPage,
+        Some(true) => return RemovalStep::Delete,
+        _ => {}
     }
     let tags = match (&seen.recorded_arn_tags, &seen.route) {
         (Some(None), _) => return RemovalStep::Done(Removal::NothingOurs),
@@ -391,6 +456,18 @@ mod tests {
             uid: Some(am_uid.into()),
             ready,
             generation: 2,
+            ..Recorded::default()
+        }
+    }
+
+    /// Recorded with the instance a page can vouch for (version, creation time, and the tags
+    /// this object wants).
+    fn recorded_instance() -> Recorded {
+        Recorded {
+            version: Some(3),
+            created_at: Some(1_700_000_000),
+            tags_digest: Some(desired(&[]).tags_digest()),
+            ..recorded("am-1", true)
         }
     }
 
@@ -457,6 +534,45 @@ mod tests {
             reason(&plan(&d, &none, &vanished)),
             Some(Reason::AppMeshUnavailable)
         );
+    }
+
+    #[test]
+    fn a_spec_change_of_an_in_sync_route_is_one_update() {
+        let d = desired(&[]);
+        let before = Recorded {
+            ready: false,
+            was_ready: true,
+            tags_digest: Some(d.tags_digest()),
+            ..recorded_instance()
+        };
+        let vouched = |v: bool| Seen {
+            page_vouches: Some(v),
+            ..Seen::default()
+        };
+        assert_eq!(plan(&d, &before, &Seen::default()), Step::ReadPage);
+        assert_eq!(
+            plan(&d, &before, &vouched(true)),
+            Step::Update {
+                token: d.update_token(2, 3)
+            }
+        );
+        // Changed or gone since, refused (404, 409), new tags, or not in sync before: look.
+        assert_eq!(plan(&d, &before, &vouched(false)), Step::Describe);
+        let refused = Seen {
+            direct_update_failed: true,
+            ..vouched(true)
+        };
+        assert_eq!(plan(&d, &before, &refused), Step::Describe);
+        let retagged = Recorded {
+            tags_digest: Some("other".into()),
+            ..before.clone()
+        };
+        assert_eq!(plan(&d, &retagged, &Seen::default()), Step::Describe);
+        let failing = Recorded {
+            was_ready: false,
+            ..before.clone()
+        };
+        assert_eq!(plan(&d, &failing, &Seen::default()), Step::Describe);
     }
 
     #[test]
@@ -752,6 +868,50 @@ mod tests {
                 Seen::default(),
                 recorded("am-1", true),
                 RemovalStep::ReadRecordedTags,
+            ),
+            (
+                "the instance recorded: look it up in a page first",
+                false,
+                Seen::default(),
+                recorded_instance(),
+                RemovalStep::ReadPage,
+            ),
+            (
+                "the page lists it unchanged: it is ours, one call deletes it",
+                false,
+                Seen {
+                    page_vouches: Some(true),
+                    ..Seen::default()
+                },
+                recorded_instance(),
+                RemovalStep::Delete,
+            ),
+            (
+                "the page does not vouch: read the tags at the ARN",
+                false,
+                Seen {
+                    page_vouches: Some(false),
+                    ..Seen::default()
+                },
+                recorded_instance(),
+                RemovalStep::ReadRecordedTags,
+            ),
+            (
+                "the instance recorded by another cluster or with other tags: read the tags",
+                false,
+                Seen::default(),
+                Recorded {
+                    tags_digest: Some("other".into()),
+                    ..recorded_instance()
+                },
+                RemovalStep::ReadRecordedTags,
+            ),
+            (
+                "the instance recorded, retained: no call",
+                true,
+                Seen::default(),
+                recorded_instance(),
+                RemovalStep::Done(Removal::Retained),
             ),
             (
                 "nothing recorded: look first",

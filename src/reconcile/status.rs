@@ -96,6 +96,11 @@ pub fn reported_now(route: &GatewayRoute) -> bool {
         && route.status.as_ref().and_then(|s| s.observed_generation) == route.meta().generation
 }
 
+/// Whether the last status said Ready=True, at whatever generation.
+pub fn was_ready(route: &GatewayRoute) -> bool {
+    ready_condition(route).is_some_and(|c| c.status == "True")
+}
+
 /// Whether the object is Ready at its current generation.
 pub fn ready_now(route: &GatewayRoute) -> bool {
     reported_now(route) && ready_condition(route).is_some_and(|c| c.status == "True")

@@ -1,0 +1,172 @@
+//! ListGatewayRoutes pages as proof. A page lists up to 100 routes of a virtual gateway with
+//! each one's ARN, version and creation time; a route whose ARN, version and `createdAt` are
+//! what an object's status recorded is the very route instance the object last saw, unchanged
+//! (every UpdateGatewayRoute bumps the version; a route deleted and made again has a new
+//! `createdAt`). So one page checks up to 100 routes for drift, after a restart or a leader
+//! failover too, and proves a route is the object's own before a delete.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::plan::Recorded;
+use crate::appmesh::{AppMesh, AppMeshError, ListedRoute, RouteKey};
+
+/// A virtual gateway, where its routes are listed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Gateway {
+    pub mesh: String,
+    pub mesh_owner: Option<String>,
+    pub name: String,
+}
+
+impl Gateway {
+    pub fn of(key: &RouteKey) -> Gateway {
+        Gateway {
+            mesh: key.mesh.clone(),
+            mesh_owner: key.mesh_owner.clone(),
+            name: key.gateway.clone(),
+        }
+    }
+}
+
+/// Every route of one virtual gateway, as listed at one moment.
+#[derive(Debug)]
+pub struct Page {
+    pub fetched: Instant,
+    routes: HashMap<String, ListedRoute>,
+}
+
+impl Page {
+    pub fn new(routes: Vec<ListedRoute>) -> Page {
+        Page {
+            fetched: Instant::now(),
+            routes: routes
+                .into_iter()
+                .map(|r| (r.key.name.clone(), r))
+                .collect(),
+        }
+    }
+
+    /// Whether the route `name` is still exactly the instance and version `rec` recorded.
+    pub fn vouches(&self, name: &str, rec: &Recorded) -> bool {
+        let Some(listed) = self.routes.get(name) else {
+            return false;
+        };
+        let seconds = |t: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time| t.0.as_second();
+        // Status keeps whole seconds of createdAt.
+        rec.arn.as_deref() == Some(listed.arn.as_str())
+            && rec.version == Some(listed.version)
+            && rec.created_at.is_some()
+            && rec.created_at == listed.created_at.as_ref().map(seconds)
+    }
+}
+
+/// The latest page of every gateway, fetched at most once at a time per gateway.
+#[derive(Default)]
+pub struct Pages {
+    latest: Mutex<HashMap<Gateway, Arc<Page>>>,
+    fetching: Mutex<HashMap<Gateway, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Pages {
+    fn latest(&self) -> std::sync::MutexGuard<'_, HashMap<Gateway, Arc<Page>>> {
+        self.latest.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The gateway's routes as listed at most `max_age` ago: the cached list, or a new one
+    /// (one ListGatewayRoutes call per 100 routes) shared with every caller waiting meanwhile.
+    pub async fn get(
+        &self,
+        gateway: &Gateway,
+        max_age: Duration,
+        appmesh: &AppMesh,
+    ) -> Result<Arc<Page>, AppMeshError> {
+        let fresh = |pages: &Self| {
+            pages
+                .latest()
+                .get(gateway)
+                .filter(|p| p.fetched.elapsed() <= max_age)
+                .cloned()
+        };
+        if let Some(page) = fresh(self) {
+            return Ok(page);
+        }
+        let lock = self
+            .fetching
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(gateway.clone())
+            .or_default()
+            .clone();
+        let started = Instant::now();
+        let _one_at_a_time = lock.lock().await;
+        // Fetched by someone else while this caller waited: that one is new enough.
+        if let Some(page) = self
+            .latest()
+            .get(gateway)
+            .filter(|p| p.fetched >= started || p.fetched.elapsed() <= max_age)
+            .cloned()
+        {
+            return Ok(page);
+        }
+        let routes = appmesh
+            .list_routes(&gateway.mesh, gateway.mesh_owner.as_deref(), &gateway.name)
+            .await?;
+        let page = Arc::new(Page::new(routes));
+        self.latest().insert(gateway.clone(), page.clone());
+        Ok(page)
+    }
+
+    /// Drops the pages of gateways no object uses any more.
+    pub fn keep_only(&self, gateways: &std::collections::BTreeSet<Gateway>) {
+        self.latest().retain(|g, _| gateways.contains(g));
+        self.fetching
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|g, _| gateways.contains(g));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+    fn listed(name: &str, version: i64, created: i64) -> ListedRoute {
+        ListedRoute {
+            key: RouteKey {
+                mesh: "m".into(),
+                mesh_owner: None,
+                gateway: "g".into(),
+                name: name.into(),
+            },
+            arn: format!("arn/{name}"),
+            version,
+            // Sub-second precision, which the status does not keep.
+            created_at: Some(Time(
+                k8s_openapi::jiff::Timestamp::new(created, 250_000_000).unwrap(),
+            )),
+            last_updated_at: None,
+        }
+    }
+
+    #[test]
+    fn a_page_vouches_only_for_the_same_instance_at_the_same_version() {
+        let page = Page::new(vec![listed("a", 3, 100)]);
+        let rec = |arn: &str, version: i64, created: i64| Recorded {
+            arn: Some(arn.into()),
+            version: Some(version),
+            created_at: Some(created),
+            ..Recorded::default()
+        };
+        assert!(page.vouches("a", &rec("arn/a", 3, 100)));
+        // Updated out of band, re-created out of band, another route, or gone.
+        assert!(!page.vouches("a", &rec("arn/a", 2, 100)));
+        assert!(!page.vouches("a", &rec("arn/a", 3, 99)));
+        assert!(!page.vouches("a", &rec("arn/x", 3, 100)));
+        assert!(!page.vouches("b", &rec("arn/b", 1, 100)));
+        // Nothing recorded proves nothing.
+        assert!(!page.vouches("a", &Recorded::default()));
+    }
+}
