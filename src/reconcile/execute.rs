@@ -31,7 +31,18 @@ pub struct Env<'a> {
 }
 
 /// Brings App Mesh in line with the object: creates, adopts, updates and re-tags as planned.
+/// A route it changed is noted in the cached page of its gateway.
 pub async fn apply(d: &Desired, rec: &Recorded, env: &Env<'_>) -> Outcome {
+    let outcome = converge(d, rec, env).await;
+    if let Ok((route, change)) = &outcome
+        && *change != Change::None
+    {
+        env.pages.wrote(&d.key, route);
+    }
+    outcome
+}
+
+async fn converge(d: &Desired, rec: &Recorded, env: &Env<'_>) -> Outcome {
     let (mesh, client) = (env.mesh, env.client);
     let mut seen = Seen::default();
     loop {
@@ -117,6 +128,7 @@ pub async fn remove(d: &Desired, rec: &Recorded, env: &Env<'_>) -> Result<Remova
             RemovalStep::ListTags => read_tags(&mut seen, mesh).await?,
             RemovalStep::Delete => {
                 mesh.delete_route(&d.key).await?;
+                env.pages.deleted(&d.key);
                 return Ok(Removal::Deleted);
             }
             RemovalStep::Done(removal) => return Ok(removal),

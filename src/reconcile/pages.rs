@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::plan::Recorded;
-use crate::appmesh::{AppMesh, AppMeshError, ListedRoute, RouteKey};
+use crate::appmesh::{AppMesh, AppMeshError, ListedRoute, ObservedRoute, RouteKey};
 
 /// A virtual gateway, where its routes are listed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -30,27 +30,35 @@ impl Gateway {
     }
 }
 
-/// Every route of one virtual gateway, as listed at one moment.
+/// Every route of one virtual gateway, as listed at one moment, and as meshroute itself changed
+/// them since (its own creates, updates and deletes keep the page true).
 #[derive(Debug)]
 pub struct Page {
     pub fetched: Instant,
-    routes: HashMap<String, ListedRoute>,
+    routes: Mutex<HashMap<String, ListedRoute>>,
 }
 
 impl Page {
     pub fn new(routes: Vec<ListedRoute>) -> Page {
         Page {
             fetched: Instant::now(),
-            routes: routes
-                .into_iter()
-                .map(|r| (r.key.name.clone(), r))
-                .collect(),
+            routes: Mutex::new(
+                routes
+                    .into_iter()
+                    .map(|r| (r.key.name.clone(), r))
+                    .collect(),
+            ),
         }
+    }
+
+    fn routes(&self) -> std::sync::MutexGuard<'_, HashMap<String, ListedRoute>> {
+        self.routes.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Whether the route `name` is still exactly the instance and version `rec` recorded.
     pub fn vouches(&self, name: &str, rec: &Recorded) -> bool {
-        let Some(listed) = self.routes.get(name) else {
+        let routes = self.routes();
+        let Some(listed) = routes.get(name) else {
             return false;
         };
         let seconds = |t: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time| t.0.as_second();
@@ -116,6 +124,30 @@ impl Pages {
         let page = Arc::new(Page::new(routes));
         self.latest().insert(gateway.clone(), page.clone());
         Ok(page)
+    }
+
+    /// Records a route as meshroute just created or updated it, in the gateway's page if one
+    /// is cached, so the page stays true without being listed again.
+    pub fn wrote(&self, key: &RouteKey, route: &ObservedRoute) {
+        if let Some(page) = self.latest().get(&Gateway::of(key)) {
+            page.routes().insert(
+                key.name.clone(),
+                ListedRoute {
+                    key: key.clone(),
+                    arn: route.arn.clone(),
+                    version: route.version,
+                    created_at: route.created_at.clone(),
+                    last_updated_at: route.last_updated_at.clone(),
+                },
+            );
+        }
+    }
+
+    /// Records a route as deleted by meshroute.
+    pub fn deleted(&self, key: &RouteKey) {
+        if let Some(page) = self.latest().get(&Gateway::of(key)) {
+            page.routes().remove(&key.name);
+        }
     }
 
     /// Drops the pages of gateways no object uses any more.
