@@ -250,8 +250,13 @@ async fn helm_install_succeeds() {
             route(&format!("watched-{i}"), &format!("meshroute-test: {ns}")),
             route(&format!("unwatched-{i}"), "team: other")
         );
+        // Until the chart's CRD is served (helm installed it a moment ago), apply fails: retry.
         let (ok, out, err) = run("kubectl", &["apply", "-f", "-"], Some(&manifests));
-        assert!(ok, "{out}{err}");
+        finalizers = format!("{out}{err}");
+        if !ok {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            continue;
+        }
         let get = |name: String| {
             run(
                 "kubectl",
