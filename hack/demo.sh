@@ -71,6 +71,8 @@ Still running (KEEP=1). Everything below works after: source $dir/env
   aws appmesh list-gateway-routes --mesh-name apps --virtual-gateway-name myVirtualGateway
   python3 -c 'import boto3; print(boto3.client("appmesh").list_gateway_routes(meshName="apps", virtualGatewayName="myVirtualGateway")["gatewayRoutes"])'
   (the AWS CLI v2 and boto3 reach the emulator through AWS_ENDPOINT_URL_APP_MESH=$APPMESH_ENDPOINT)
+  target/debug/meshroute import --mesh apps     # manifests that adopt routes made outside meshroute
+  target/debug/meshroute export gateway-api --gateway-class example   # the same routes as Gateway API
 Operator log: $dir/operator.log
 Stop everything: kill $operator_pid $testbed_pid
 EOF
