@@ -74,10 +74,6 @@ impl Queues {
         self.waiting.iter().all(VecDeque::is_empty)
     }
 
-    fn len(&self, class: Class) -> usize {
-        self.waiting[class.index()].len()
-    }
-
     /// Wakes the first waiter of the highest class `allowed` whose caller still waits;
     /// returns that class (`None`: nobody to serve).
     fn serve(&mut self, allowed: impl Fn(Class) -> bool) -> Option<Class> {
@@ -159,12 +155,6 @@ impl Gate {
             gate: self.0.clone(),
             class,
         }
-    }
-
-    /// Reconciles waiting for a slot, by class.
-    pub fn waiting(&self) -> [(Class, usize); 3] {
-        let s = lock(&self.0.state);
-        Class::ALL.map(|c| (c, s.queues.len(c)))
     }
 }
 
@@ -393,6 +383,6 @@ mod tests {
         // 0 enters; 1 may not (drift holds its half); 3 enters the free slot at once; then
         // users, the retry class, drift, each oldest first.
         assert_eq!(ids, [0, 3, 4, 5, 1, 2]);
-        assert!(gate.waiting().iter().all(|(_, n)| *n == 0));
+        assert!(lock(&gate.0.state).queues.is_empty());
     }
 }

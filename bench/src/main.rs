@@ -171,11 +171,19 @@ async fn start_run(plane: &ControlPlane, args: &Args, extra: &[&str], latency_ms
     }
 }
 
+/// Route `r<i>` of a run, labelled for its operator.
 fn route(run: &Run, i: usize) -> GatewayRoute {
+    let mut r = route_in(&run.ns, i);
+    let (key, value) = run.label.split_once('=').unwrap();
+    r.metadata.labels = Some([(key.to_string(), value.to_string())].into());
+    r
+}
+
+/// Route `r<i>` in namespace `ns`, unlabelled.
+fn route_in(ns: &str, i: usize) -> GatewayRoute {
     serde_json::from_value(json!({
         "apiVersion": "meshroute.io/v1alpha1", "kind": "GatewayRoute",
-        "metadata": { "name": format!("r{i}"), "namespace": run.ns,
-                      "labels": { "meshroute-bench": run.label.split_once('=').unwrap().1 } },
+        "metadata": { "name": format!("r{i}"), "namespace": ns },
         "spec": { "meshName": meshroute_testbed::MESH, "virtualGatewayName": meshroute_testbed::GATEWAY,
             "http2Route": { "match": { "prefix": format!("/r{i}") },
                 "action": { "target": { "virtualService": { "virtualServiceName": meshroute_testbed::SERVICES[0] } } } } }
@@ -685,17 +693,9 @@ async fn kubernetes_floor(plane: &ControlPlane, n: usize, concurrency: usize) ->
     futures::stream::iter(0..n)
         .map(|i| {
             let api = api.clone();
-            let ns = ns.clone();
+            let r = route_in(&ns, i);
             async move {
-                let mut r: GatewayRoute = serde_json::from_value(json!({
-                    "apiVersion": "meshroute.io/v1alpha1", "kind": "GatewayRoute",
-                    "metadata": { "name": format!("r{i}"), "namespace": ns },
-                    "spec": { "meshName": meshroute_testbed::MESH, "virtualGatewayName": meshroute_testbed::GATEWAY,
-                        "http2Route": { "match": { "prefix": format!("/r{i}") },
-                            "action": { "target": { "virtualService": { "virtualServiceName": meshroute_testbed::SERVICES[0] } } } } }
-                }))
-                .unwrap();
-                r = api.create(&PostParams::default(), &r).await.expect("create");
+                let r = api.create(&PostParams::default(), &r).await.expect("create");
                 (api, r, i)
             }
         })

@@ -121,6 +121,13 @@ pub struct Tag {
     pub value: String,
 }
 
+impl Tag {
+    /// Whether this is one of meshroute's ownership tags (not the user's).
+    pub fn is_ownership(&self) -> bool {
+        self.key.starts_with(OWNERSHIP_TAG_PREFIX)
+    }
+}
+
 /// What happens in App Mesh when the GatewayRoute is deleted: `Delete` or `Retain`.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
 pub enum DeletionPolicy {

@@ -362,9 +362,7 @@ impl AppMesh {
 
     /// Every tag on a resource.
     pub async fn list_tags(&self, arn: &str) -> Result<Vec<Tag>, AppMeshError> {
-        let mut tags = Vec::new();
-        let mut next: Option<String> = None;
-        loop {
+        self.all_pages(|next| async move {
             let out = self
                 .call("ListTagsForResource", || async {
                     self.client
@@ -376,13 +374,30 @@ impl AppMesh {
                         .map_err(|e| AppMeshError::from_sdk("ListTagsForResource", e))
                 })
                 .await?;
-            tags.extend(out.tags.into_iter().map(|t| Tag {
+            let tags = out.tags.into_iter().map(|t| Tag {
                 key: t.key,
                 value: t.value,
-            }));
-            match out.next_token {
+            });
+            Ok((tags.collect(), out.next_token))
+        })
+        .await
+    }
+
+    /// Every item of a List operation: `page(next_token)` fetches one page and says the next
+    /// token, until there is none.
+    async fn all_pages<T, F, Fut>(&self, mut page: F) -> Result<Vec<T>, AppMeshError>
+    where
+        F: FnMut(Option<String>) -> Fut,
+        Fut: Future<Output = Result<(Vec<T>, Option<String>), AppMeshError>>,
+    {
+        let mut all = Vec::new();
+        let mut next = None;
+        loop {
+            let (items, token) = page(next).await?;
+            all.extend(items);
+            match token {
                 Some(token) => next = Some(token),
-                None => return Ok(tags),
+                None => return Ok(all),
             }
         }
     }
@@ -422,9 +437,7 @@ impl AppMesh {
         mesh: &str,
         mesh_owner: Option<&str>,
     ) -> Result<Vec<String>, AppMeshError> {
-        let mut names = Vec::new();
-        let mut next: Option<String> = None;
-        loop {
+        self.all_pages(|next| async move {
             let out = self
                 .call("ListVirtualGateways", || async {
                     self.client
@@ -438,16 +451,13 @@ impl AppMesh {
                         .map_err(|e| AppMeshError::from_sdk("ListVirtualGateways", e))
                 })
                 .await?;
-            names.extend(
-                out.virtual_gateways
-                    .into_iter()
-                    .map(|g| g.virtual_gateway_name),
-            );
-            match out.next_token {
-                Some(token) => next = Some(token),
-                None => return Ok(names),
-            }
-        }
+            let names = out
+                .virtual_gateways
+                .into_iter()
+                .map(|g| g.virtual_gateway_name);
+            Ok((names.collect(), out.next_token))
+        })
+        .await
     }
 
     /// Every gateway route of a virtual gateway, a page (up to 100) per call.
@@ -457,9 +467,7 @@ impl AppMesh {
         mesh_owner: Option<&str>,
         gateway: &str,
     ) -> Result<Vec<ListedRoute>, AppMeshError> {
-        let mut routes = Vec::new();
-        let mut next: Option<String> = None;
-        loop {
+        self.all_pages(|next| async move {
             let out = self
                 .call("ListGatewayRoutes", || async {
                     self.client
@@ -474,7 +482,7 @@ impl AppMesh {
                         .map_err(|e| AppMeshError::from_sdk("ListGatewayRoutes", e))
                 })
                 .await?;
-            routes.extend(out.gateway_routes.into_iter().map(|r| ListedRoute {
+            let routes = out.gateway_routes.into_iter().map(|r| ListedRoute {
                 key: RouteKey {
                     mesh: r.mesh_name,
                     // The owner as asked for: App Mesh reports its own account id here even
@@ -488,12 +496,10 @@ impl AppMesh {
                 version: r.version,
                 created_at: time(&r.created_at),
                 last_updated_at: time(&r.last_updated_at),
-            }));
-            match out.next_token {
-                Some(token) => next = Some(token),
-                None => return Ok(routes),
-            }
-        }
+            });
+            Ok((routes.collect(), out.next_token))
+        })
+        .await
     }
 
     /// After a 404 on create or update: which of the mesh, the virtual gateway and the target

@@ -81,7 +81,7 @@ pub fn manifest(
     let user_tags: Vec<Tag> = read
         .tags
         .iter()
-        .filter(|t| !t.key.starts_with(crate::api::OWNERSHIP_TAG_PREFIX))
+        .filter(|t| !t.is_ownership())
         .cloned()
         .collect();
     if user_tags.len() > APP_MESH_MAX_TAGS - OWNERSHIP_TAGS {

@@ -20,6 +20,17 @@ struct Dependency {
     what: Missing,
 }
 
+impl Dependency {
+    /// `what`, where `d`'s route looks for it.
+    fn of(d: &Desired, what: Missing) -> Dependency {
+        Dependency {
+            mesh: d.key.mesh.clone(),
+            mesh_owner: d.key.mesh_owner.clone(),
+            what,
+        }
+    }
+}
+
 struct Known {
     /// When it was last found missing (or a probe of it started).
     checked: Instant,
@@ -53,17 +64,13 @@ impl Dependencies {
         self.missing.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn of(d: &Desired) -> [Dependency; 3] {
+    fn needed_by(d: &Desired) -> [Dependency; 3] {
         [
             Missing::Mesh(d.key.mesh.clone()),
             Missing::VirtualGateway(d.key.gateway.clone()),
             Missing::VirtualService(d.target().to_string()),
         ]
-        .map(|what| Dependency {
-            mesh: d.key.mesh.clone(),
-            mesh_owner: d.key.mesh_owner.clone(),
-            what,
-        })
+        .map(|what| Dependency::of(d, what))
     }
 
     /// Records that `what`, which `d` needs, was just found missing, and that `waiter` waits.
@@ -71,16 +78,13 @@ impl Dependencies {
         if *what == Missing::Unknown {
             return;
         }
-        let dependency = Dependency {
-            mesh: d.key.mesh.clone(),
-            mesh_owner: d.key.mesh_owner.clone(),
-            what: what.clone(),
-        };
         let mut known = self.known();
-        let entry = known.entry(dependency).or_insert_with(|| Known {
-            checked: Instant::now(),
-            waiters: HashSet::new(),
-        });
+        let entry = known
+            .entry(Dependency::of(d, what.clone()))
+            .or_insert_with(|| Known {
+                checked: Instant::now(),
+                waiters: HashSet::new(),
+            });
         entry.checked = Instant::now();
         entry.waiters.insert(waiter);
     }
@@ -95,8 +99,8 @@ impl Dependencies {
         appmesh: &AppMesh,
     ) -> Result<Wait, AppMeshError> {
         let mut woken = Vec::new();
-        for dependency in Self::of(d) {
-            let probe = {
+        for dependency in Self::needed_by(d) {
+            {
                 let mut known = self.known();
                 let Some(entry) = known.get_mut(&dependency) else {
                     continue;
@@ -105,23 +109,21 @@ impl Dependencies {
                 if entry.checked.elapsed() < self.probe_every {
                     return Ok(Wait::Missing(dependency.what));
                 }
+                // Probed by this object now: the others see it as fresh meanwhile.
                 entry.checked = Instant::now();
-                true
-            };
-            if probe {
-                let exists = appmesh
-                    .exists(
-                        &dependency.mesh,
-                        dependency.mesh_owner.as_deref(),
-                        &dependency.what,
-                    )
-                    .await?;
-                if !exists {
-                    return Ok(Wait::Missing(dependency.what));
-                }
-                if let Some(entry) = self.known().remove(&dependency) {
-                    woken.extend(entry.waiters.into_iter().filter(|w| w != waiter));
-                }
+            }
+            let exists = appmesh
+                .exists(
+                    &dependency.mesh,
+                    dependency.mesh_owner.as_deref(),
+                    &dependency.what,
+                )
+                .await?;
+            if !exists {
+                return Ok(Wait::Missing(dependency.what));
+            }
+            if let Some(entry) = self.known().remove(&dependency) {
+                woken.extend(entry.waiters.into_iter().filter(|w| w != waiter));
             }
         }
         Ok(Wait::Go(woken))

@@ -4,7 +4,7 @@
 use kube::ResourceExt;
 use uuid::Uuid;
 
-use crate::api::{GatewayRoute, OWNERSHIP_TAG_PREFIX, Tag};
+use crate::api::{GatewayRoute, Tag};
 use crate::appmesh::{RouteKey, RouteSpec};
 
 /// The finalizer that keeps an object until its App Mesh route is deleted (or retained).
@@ -239,7 +239,7 @@ impl Desired {
             .collect();
         let remove = observed
             .iter()
-            .filter(|o| !o.key.starts_with(OWNERSHIP_TAG_PREFIX))
+            .filter(|o| !o.is_ownership())
             .filter(|o| !desired.iter().any(|d| d.key == o.key))
             .map(|o| o.key.clone())
             .collect();

@@ -88,8 +88,7 @@ async fn compare_page(ctx: &Context, gateway: &Gateway, objects: &[(Arc<GatewayR
     };
     let mut changed = 0;
     for (route, desired) in objects {
-        let recorded = Recorded::of(route);
-        if !recorded.tagged_as(desired) || !page.vouches(&desired.key.name, &recorded) {
+        if !page.vouches_for(desired, &Recorded::of(route)) {
             changed += 1;
             ctx.wake(ObjectRef::from_obj(route.as_ref()));
         }

@@ -50,11 +50,7 @@ async fn converge(d: &Desired, rec: &Recorded, env: &Env<'_>) -> Outcome {
             Step::Describe => seen.route = describe(d, mesh).await?,
             Step::ListTags => read_tags(&mut seen, mesh).await?,
             Step::ReadPage => {
-                let page = env
-                    .pages
-                    .get(&Gateway::of(&d.key), env.page_max_age, mesh)
-                    .await?;
-                seen.page_vouches = Some(page.vouches(&d.key.name, rec));
+                seen.page_vouches = Some(page_vouches(d, rec, env, env.page_max_age).await?)
             }
             Step::Update { token } => match mesh.update_route(&d.key, &d.spec, &token).await {
                 Ok(UpdateOutcome::Updated(route)) => return Ok((*route, Change::Updated)),
@@ -114,11 +110,7 @@ pub async fn remove(d: &Desired, rec: &Recorded, env: &Env<'_>) -> Result<Remova
     loop {
         match plan::plan_removal(d, rec, &seen) {
             RemovalStep::ReadPage => {
-                let page = env
-                    .pages
-                    .get(&Gateway::of(&d.key), PAGE_PROOF_MAX_AGE, mesh)
-                    .await?;
-                seen.page_vouches = Some(page.vouches(&d.key.name, rec));
+                seen.page_vouches = Some(page_vouches(d, rec, env, PAGE_PROOF_MAX_AGE).await?)
             }
             RemovalStep::ReadRecordedTags => {
                 let arn = rec.arn.as_deref().unwrap_or_default();
@@ -134,6 +126,20 @@ pub async fn remove(d: &Desired, rec: &Recorded, env: &Env<'_>) -> Result<Remova
             RemovalStep::Done(removal) => return Ok(removal),
         }
     }
+}
+
+/// Whether a page of `d`'s gateway listed at most `max_age` ago vouches for the recorded route.
+async fn page_vouches(
+    d: &Desired,
+    rec: &Recorded,
+    env: &Env<'_>,
+    max_age: std::time::Duration,
+) -> Result<bool, AppMeshError> {
+    let page = env
+        .pages
+        .get(&Gateway::of(&d.key), max_age, env.mesh)
+        .await?;
+    Ok(page.vouches_for(d, rec))
 }
 
 async fn describe(d: &Desired, mesh: &AppMesh) -> Result<Observation, AppMeshError> {

@@ -462,10 +462,7 @@ async fn apply_step(
     // In sync at its generation, not failing: a restart, a failover or a drift pass woke it.
     // A recent page that lists its route unchanged proves it still in sync, with no call of
     // its own (unless the drift pass found its tags changed).
-    if Class::current() == Class::Drift
-        && !ctx.take_full_check(route)
-        && recorded.tagged_as(&desired)
-    {
+    if Class::current() == Class::Drift && !ctx.take_full_check(route) {
         let page = ctx
             .pages
             .get(
@@ -474,7 +471,7 @@ async fn apply_step(
                 &ctx.appmesh,
             )
             .await;
-        if page.is_ok_and(|page| page.vouches(&desired.key.name, &recorded)) {
+        if page.is_ok_and(|page| page.vouches_for(&desired, &recorded)) {
             ctx.metrics.reconciled(&uid, Reason::Synced.as_str());
             return Ok(ctx.synced(route));
         }
@@ -506,7 +503,8 @@ async fn apply_step(
     // every object; only an object with nothing to show for its generation yet gets a status.
     let paused = matches!(&outcome, Err(p) if p.retry == Retry::Paused);
     if !paused || !status::reported_now(route) {
-        report(ctx, api, route, observed, reason, &message).await?;
+        let synced = observed.map(|r| (r, &desired));
+        report(ctx, api, route, synced, reason, &message).await?;
     }
 
     let action = match &outcome {
@@ -531,13 +529,14 @@ async fn apply_step(
 }
 
 /// Writes the status a reconcile ended with (only if it changed) and, when it ended with a new
-/// failure reason, a Warning Event saying so. A replica that lost the leader Lease writes
-/// nothing: the new leader owns the status now.
+/// failure reason, a Warning Event saying so. `synced` is the route App Mesh now holds and what
+/// the object wanted of it, when the reconcile got it in sync. A replica that lost the leader
+/// Lease writes nothing: the new leader owns the status now.
 async fn report(
     ctx: &Context,
     api: &Api<GatewayRoute>,
     route: &GatewayRoute,
-    observed: Option<&crate::appmesh::ObservedRoute>,
+    synced: Option<(&crate::appmesh::ObservedRoute, &Desired)>,
     reason: Reason,
     message: &str,
 ) -> Result<(), Error> {
@@ -562,11 +561,11 @@ async fn report(
         )
         .await;
     }
-    let mut next = status::next_status(route, observed, reason, message, now());
+    let mut next = status::next_status(route, synced.map(|(r, _)| r), reason, message, now());
     next.shard = Some(shard.clone());
-    if observed.is_some() {
+    if let Some((_, desired)) = synced {
         // In sync: App Mesh has the route with exactly these tags.
-        next.tags_digest = Some(Desired::of(route, &ctx.config.cluster_id).tags_digest());
+        next.tags_digest = Some(desired.tags_digest());
     }
     status::write(api, route, next).await?;
     if new_failure {

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::desired::Desired;
 use super::plan::Recorded;
 use crate::appmesh::{AppMesh, AppMeshError, ListedRoute, ObservedRoute, RouteKey};
 
@@ -55,8 +56,14 @@ impl Page {
         self.routes.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Whether the page proves `d`'s route still exactly as `rec` recorded it: the same
+    /// instance at the same version, with the tags (ownership included) `d` wants now.
+    pub fn vouches_for(&self, d: &Desired, rec: &Recorded) -> bool {
+        rec.tagged_as(d) && self.vouches(&d.key.name, rec)
+    }
+
     /// Whether the route `name` is still exactly the instance and version `rec` recorded.
-    pub fn vouches(&self, name: &str, rec: &Recorded) -> bool {
+    fn vouches(&self, name: &str, rec: &Recorded) -> bool {
         let routes = self.routes();
         let Some(listed) = routes.get(name) else {
             return false;

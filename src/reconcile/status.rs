@@ -103,7 +103,7 @@ pub fn was_ready(route: &GatewayRoute) -> bool {
 
 /// Whether the object is Ready at its current generation.
 pub fn ready_now(route: &GatewayRoute) -> bool {
-    reported_now(route) && ready_condition(route).is_some_and(|c| c.status == "True")
+    reported_now(route) && was_ready(route)
 }
 
 /// Writes `status` with server-side apply, unless the object already has exactly it. Returns
