@@ -94,7 +94,7 @@ pub struct Metrics {
     /// When each object's next reconcile is due (by uid), behind the queue gauges.
     due: Arc<Mutex<HashMap<String, Instant>>>,
     /// The Ready reason of each object (by uid), behind the `objects` gauge.
-    reasons: Mutex<HashMap<String, String>>,
+    reasons: Mutex<HashMap<String, &'static str>>,
 }
 
 impl Default for Metrics {
@@ -265,7 +265,7 @@ impl Metrics {
 
     /// Counts one finished reconcile of the object `uid` that left it with Ready `reason`
     /// (or a deleted object with the result of its cleanup, which is not kept per object).
-    pub fn reconciled(&self, uid: &str, reason: &str) {
+    pub fn reconciled(&self, uid: &str, reason: &'static str) {
         self.reconciles
             .get_or_create(&ResultLabel {
                 result: reason.into(),
@@ -320,18 +320,18 @@ impl Metrics {
             .retain(|uid, _| live.contains(uid));
     }
 
-    fn set_reason(&self, uid: &str, reason: Option<&str>) {
+    fn set_reason(&self, uid: &str, reason: Option<&'static str>) {
         let mut reasons = self.reasons.lock().unwrap_or_else(|e| e.into_inner());
         let old = match reason {
-            Some(r) => reasons.insert(uid.to_string(), r.to_string()),
+            Some(r) => reasons.insert(uid.to_string(), r),
             None => reasons.remove(uid),
         };
-        if old.as_deref() == reason {
+        if old == reason {
             return;
         }
         if let Some(old) = old {
             self.objects
-                .get_or_create(&ReasonLabel { reason: old })
+                .get_or_create(&ReasonLabel { reason: old.into() })
                 .dec();
         }
         if let Some(new) = reason {

@@ -6,10 +6,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use kube::runtime::reflector::ObjectRef;
+use super::cache::Key;
 
 use super::desired::Desired;
-use crate::api::GatewayRoute;
 use crate::appmesh::{AppMesh, AppMeshError, Missing};
 
 /// A mesh, virtual gateway or virtual service, where it is looked for.
@@ -34,7 +33,7 @@ impl Dependency {
 struct Known {
     /// When it was last found missing (or a probe of it started).
     checked: Instant,
-    waiters: HashSet<ObjectRef<GatewayRoute>>,
+    waiters: HashSet<Key>,
 }
 
 /// What is known to be missing, and who waits for it.
@@ -49,7 +48,7 @@ pub enum Wait {
     /// Still missing: the object waits (no call was made for it, or the shared probe was).
     Missing(Missing),
     /// Nothing it needs is known missing; these other objects waited for what just appeared.
-    Go(Vec<ObjectRef<GatewayRoute>>),
+    Go(Vec<Key>),
 }
 
 impl Dependencies {
@@ -74,7 +73,7 @@ impl Dependencies {
     }
 
     /// Records that `what`, which `d` needs, was just found missing, and that `waiter` waits.
-    pub fn record(&self, d: &Desired, what: &Missing, waiter: ObjectRef<GatewayRoute>) {
+    pub fn record(&self, d: &Desired, what: &Missing, waiter: Key) {
         if *what == Missing::Unknown {
             return;
         }
@@ -95,7 +94,7 @@ impl Dependencies {
     pub async fn wait(
         &self,
         d: &Desired,
-        waiter: &ObjectRef<GatewayRoute>,
+        waiter: &Key,
         appmesh: &AppMesh,
     ) -> Result<Wait, AppMeshError> {
         let mut woken = Vec::new();
@@ -130,7 +129,7 @@ impl Dependencies {
     }
 
     /// Forgets an object that left the watch.
-    pub fn forget(&self, waiter: &ObjectRef<GatewayRoute>) {
+    pub fn forget(&self, waiter: &Key) {
         self.known().retain(|_, entry| {
             entry.waiters.remove(waiter);
             !entry.waiters.is_empty()

@@ -5,6 +5,10 @@
 //! changed routes. Gateways are spread evenly over the period, and every call waits in the
 //! drift class, behind users' work and retries.
 //!
+//! The first pass comes at the start, right after the watch listed every object: it checks the
+//! objects that were in sync when the operator stopped (or lost the lease), in place of a
+//! reconcile each.
+//!
 //! Tags do not bump a route's version, so they are checked on their own, slower cadence
 //! (`--tag-check-period`): each object once per cadence, spread evenly, one ListTags call.
 
@@ -13,69 +17,87 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kube::ResourceExt;
-use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::reflector::Store;
 
+use super::cache::{CachedRoute, Key};
 use super::desired::{Desired, Ownership};
 use super::pages::Gateway;
 use super::plan::Recorded;
-use super::{Context, status};
-use crate::api::GatewayRoute;
+use super::{Context, Reason, status};
 use crate::fair::Class;
 
-/// Runs drift passes every `period` until the task is dropped. The first comes one period after
-/// the start: at the start every object is reconciled anyway, and checked against a page then.
-/// (It does not wait on the store's readiness: the store wakes only one waiter, the controller.)
-pub async fn run(ctx: Arc<Context>, store: Store<GatewayRoute>, period: Duration) {
-    tokio::time::sleep(period).await;
+/// Runs drift passes every `period` until the task is dropped. The first, the start-up pass,
+/// comes as soon as the watch has `listed` every object, and without spreading gateways over
+/// the period: objects in sync at the start get no reconcile of their own (see `run`), and this
+/// pass stands in for it.
+pub async fn run(
+    ctx: Arc<Context>,
+    store: Store<CachedRoute>,
+    mut listed: tokio::sync::watch::Receiver<bool>,
+    period: Duration,
+) {
+    if listed.wait_for(|listed| *listed).await.is_err() {
+        return;
+    }
     let mut tags_checked: HashMap<String, Instant> = HashMap::new();
+    let mut start_up = true;
     loop {
         let pass = Instant::now();
-        let gateways = in_sync_by_gateway(&store, &ctx.config.cluster_id);
+        let gateways = in_sync_by_gateway(&store);
         tracing::debug!(
             gateways = gateways.len(),
             routes = gateways.values().map(Vec::len).sum::<usize>(),
+            start_up,
             "drift pass"
         );
         ctx.pages.keep_only(&gateways.keys().cloned().collect());
-        let slot = period / u32::try_from(gateways.len().max(1)).unwrap_or(u32::MAX);
+        let slot = if start_up {
+            Duration::ZERO
+        } else {
+            period / u32::try_from(gateways.len().max(1)).unwrap_or(u32::MAX)
+        };
         let mut live = HashSet::new();
         for (gateway, objects) in gateways {
             let started = Instant::now();
-            compare_page(&ctx, &gateway, &objects).await;
+            compare_page(&ctx, &gateway, &objects, start_up).await;
             if let Some(cadence) = ctx.config.tag_check {
                 check_tags(&ctx, &objects, cadence, slot, &mut tags_checked).await;
             }
-            live.extend(objects.iter().map(|(o, _)| o.uid().unwrap_or_default()));
+            live.extend(objects.iter().map(|o| o.uid().unwrap_or_default()));
             tokio::time::sleep_until((started + slot).into()).await;
         }
         tags_checked.retain(|uid, _| live.contains(uid));
+        start_up = false;
         tokio::time::sleep_until((pass + period).into()).await;
     }
 }
 
-/// Objects that are in sync at their generation, with what App Mesh should hold for each, by
-/// gateway.
-fn in_sync_by_gateway(
-    store: &Store<GatewayRoute>,
-    cluster: &str,
-) -> BTreeMap<Gateway, Vec<(Arc<GatewayRoute>, Desired)>> {
+/// Objects that are in sync at their generation, by gateway. Each is decoded again when its
+/// gateway's turn comes: a pass holds no decoded object longer than it compares it.
+fn in_sync_by_gateway(store: &Store<CachedRoute>) -> BTreeMap<Gateway, Vec<Arc<CachedRoute>>> {
     let mut by_gateway: BTreeMap<Gateway, Vec<_>> = BTreeMap::new();
-    for route in store.state() {
+    for cached in store.state() {
+        let route = cached.route();
         if route.metadata.deletion_timestamp.is_some() || !status::ready_now(&route) {
             continue;
         }
-        let desired = Desired::of(&route, cluster);
         by_gateway
-            .entry(Gateway::of(&desired.key))
+            .entry(Gateway::of_spec(&route.spec))
             .or_default()
-            .push((route, desired));
+            .push(cached);
     }
     by_gateway
 }
 
 /// Lists the gateway's routes afresh and reconciles each object whose route is no longer the
-/// instance and version it recorded.
-async fn compare_page(ctx: &Context, gateway: &Gateway, objects: &[(Arc<GatewayRoute>, Desired)]) {
+/// instance and version it recorded. At `start_up` an object the page vouches for counts as
+/// reconciled (Synced), and if the gateway cannot be listed, every object is reconciled.
+async fn compare_page(
+    ctx: &Context,
+    gateway: &Gateway,
+    objects: &[Arc<CachedRoute>],
+    start_up: bool,
+) {
     let page = Class::Drift
         .scope(ctx.pages.get(gateway, Duration::ZERO, &ctx.appmesh))
         .await;
@@ -83,14 +105,24 @@ async fn compare_page(ctx: &Context, gateway: &Gateway, objects: &[(Arc<GatewayR
         Ok(page) => page,
         Err(e) => {
             tracing::warn!(error = %e, gateway = %gateway.name, "drift pass: cannot list the gateway's routes");
+            if start_up {
+                for cached in objects {
+                    ctx.wake(Key::from_obj(cached));
+                }
+            }
             return;
         }
     };
     let mut changed = 0;
-    for (route, desired) in objects {
-        if !page.vouches_for(desired, &Recorded::of(route)) {
+    for cached in objects {
+        let route = cached.route();
+        let desired = Desired::of(&route, &ctx.config.cluster_id);
+        if !page.vouches_for(&desired, &Recorded::of(&route)) {
             changed += 1;
-            ctx.wake(ObjectRef::from_obj(route.as_ref()));
+            ctx.wake(Key::from_obj(cached));
+        } else if start_up {
+            ctx.metrics
+                .reconciled(&route.uid().unwrap_or_default(), Reason::Synced.as_str());
         }
     }
     tracing::debug!(gateway = %gateway.name, routes = objects.len(), changed, "drift pass: gateway compared");
@@ -101,15 +133,15 @@ async fn compare_page(ctx: &Context, gateway: &Gateway, objects: &[(Arc<GatewayR
 /// tags differ from what it wants is reconciled in full.
 async fn check_tags(
     ctx: &Context,
-    objects: &[(Arc<GatewayRoute>, Desired)],
+    objects: &[Arc<CachedRoute>],
     cadence: Duration,
     slot: Duration,
     checked: &mut HashMap<String, Instant>,
 ) {
     let now = Instant::now();
-    let due: Vec<&(Arc<GatewayRoute>, Desired)> = objects
+    let due: Vec<&Arc<CachedRoute>> = objects
         .iter()
-        .filter(|(route, _)| {
+        .filter(|route| {
             // First seen: as if checked at a random moment of the last cadence, so the checks
             // of objects applied together spread over the cadence.
             let last = *checked
@@ -122,11 +154,13 @@ async fn check_tags(
         })
         .collect();
     let gap = slot / u32::try_from(due.len() + 1).unwrap_or(u32::MAX);
-    for (route, desired) in due {
+    for cached in due {
         tokio::time::sleep(gap).await;
+        let route = cached.route();
         let Some(arn) = route.status.as_ref().and_then(|s| s.arn.clone()) else {
             continue;
         };
+        let desired = Desired::of(&route, &ctx.config.cluster_id);
         let tags = Class::Drift.scope(ctx.appmesh.tags_of(&arn)).await;
         let drifted = match &tags {
             Ok(Some(tags)) => {
@@ -140,7 +174,7 @@ async fn check_tags(
         };
         checked.insert(route.uid().unwrap_or_default(), Instant::now());
         if drifted {
-            ctx.check_in_full(route);
+            ctx.check_in_full(&route);
         }
     }
 }

@@ -2,8 +2,8 @@
 //! step's answer is recorded in `Seen` and the planner is asked again. Nothing here decides who
 //! owns a route or what to do next; no status is written here.
 
+use super::cache::Key;
 use kube::api::Api;
-use kube::runtime::reflector::ObjectRef;
 
 use super::deps::Dependencies;
 use super::desired::{Desired, Owner};
@@ -27,7 +27,7 @@ pub struct Env<'a> {
     /// The latest ListGatewayRoutes pages, and how old one may be to vouch for a route.
     pub pages: &'a Pages,
     pub page_max_age: std::time::Duration,
-    pub object: ObjectRef<GatewayRoute>,
+    pub object: Key,
 }
 
 /// Brings App Mesh in line with the object: creates, adopts, updates and re-tags as planned.

@@ -1,6 +1,7 @@
 //! The controller: watches GatewayRoutes and reconciles each as read -> desired (pure) -> App Mesh
 //! -> status, with a finalizer for deletion, Events for what changed, and backoff by error kind.
 
+mod cache;
 mod deps;
 mod desired;
 mod drift;
@@ -35,8 +36,8 @@ use crate::appmesh::AppMesh;
 use crate::backoff::{self, Retry};
 use crate::fair::{Class, Gate};
 use crate::telemetry::Metrics;
+use cache::{CachedRoute, Key};
 use deps::{Dependencies, Wait};
-use kube::runtime::reflector::ObjectRef;
 use pages::Pages;
 
 /// What the controller watches and how it retries.
@@ -99,8 +100,8 @@ pub struct Context {
     /// their tags changed, which a page cannot show.
     full_checks: Mutex<HashSet<String>>,
     /// Objects to reconcile now (their dependency appeared); read by the controller.
-    wake: futures::channel::mpsc::UnboundedSender<ObjectRef<GatewayRoute>>,
-    woken: Mutex<Option<futures::channel::mpsc::UnboundedReceiver<ObjectRef<GatewayRoute>>>>,
+    wake: futures::channel::mpsc::UnboundedSender<Key>,
+    woken: Mutex<Option<futures::channel::mpsc::UnboundedReceiver<Key>>>,
 }
 
 impl Context {
@@ -136,7 +137,7 @@ impl Context {
             deps: &self.deps,
             pages: &self.pages,
             page_max_age: self.page_max_age(),
-            object: ObjectRef::from_obj(route),
+            object: cache::key(route),
         }
     }
 
@@ -146,7 +147,7 @@ impl Context {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(route.uid().unwrap_or_default());
-        self.wake(ObjectRef::from_obj(route));
+        self.wake(cache::key(route));
     }
 
     /// Whether the drift pass asked for a full check of `route` (and forgets the request).
@@ -163,7 +164,7 @@ impl Context {
     }
 
     /// Reconciles `object` as soon as it may.
-    fn wake(&self, object: ObjectRef<GatewayRoute>) {
+    fn wake(&self, object: Key) {
         let _ = self.wake.unbounded_send(object);
     }
 
@@ -286,7 +287,7 @@ pub async fn run(
     health: Arc<crate::http::Health>,
     stop: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let api: Api<GatewayRoute> = match &ctx.config.namespace {
+    let api: Api<CachedRoute> = match &ctx.config.namespace {
         Some(ns) => Api::namespaced(ctx.client.clone(), ns),
         None => Api::all(ctx.client.clone()),
     };
@@ -294,35 +295,50 @@ pub async fn run(
     if let Some(selector) = &ctx.config.label_selector {
         watch = watch.labels(selector);
     }
-    // The controller caches every object. Managed fields and kubectl's last-applied annotation
-    // are most of an object's size and meshroute reads neither, so they are dropped first.
+    // The controller caches every object, compactly (see `cache`).
     let (reader, writer) = reflector::store();
     let (forgetting, store) = (ctx.clone(), reader.clone());
+    // Set at the end of the first complete list: the operator is ready, and the drift pass
+    // makes its start-up pass.
+    let (listed, first_list) = tokio::sync::watch::channel(false);
+    let start_up_pass = ctx.config.resync.is_some();
+    let mut listing_first = true;
     let objects = watcher(api.clone(), watch.clone())
         .backoff(backoff::WatchBackoff::default())
-        .modify(|route: &mut GatewayRoute| {
-            route.managed_fields_mut().clear();
-            route
-                .annotations_mut()
-                .remove("kubectl.kubernetes.io/last-applied-configuration");
-        })
         .reflect(writer)
         .inspect(move |event| match event {
             Ok(watcher::Event::Delete(route)) => {
                 forgetting.forget(&route.uid().unwrap_or_default());
-                forgetting.deps.forget(&ObjectRef::from_obj(route));
+                forgetting.deps.forget(&Key::from_obj(route));
             }
             Ok(watcher::Event::InitDone) => {
-                forgetting.forget_all_but(&store.state().iter().filter_map(|r| r.uid()).collect())
+                forgetting.forget_all_but(&store.state().iter().filter_map(|r| r.uid()).collect());
+                listed.send_replace(true);
             }
             _ => {}
+        })
+        // At the start (a restart, a failover) an object in sync at its generation needs no
+        // reconcile of its own: the drift pass's start-up pass checks all of them, one page per
+        // 100 routes, and wakes those whose route changed.
+        .filter(move |event| {
+            let skip = match event {
+                Ok(watcher::Event::InitApply(cached)) => {
+                    listing_first && start_up_pass && in_sync(&cached.route())
+                }
+                Ok(watcher::Event::InitDone) => {
+                    listing_first = false;
+                    false
+                }
+                _ => false,
+            };
+            std::future::ready(!skip)
         })
         .applied_objects()
         // Only what a user changes wakes a reconcile: the spec (generation, which deletion
         // also bumps) and annotations (adoption). Our own writes, the finalizer we add and the
         // status we write, do not; retries and drift checks come from the reconcile's requeue.
         .predicate_filter(
-            predicates::generation.combine(predicates::annotations),
+            predicates::generation.combine(CachedRoute::annotations_digest),
             Default::default(),
         )
         .inspect({
@@ -340,27 +356,25 @@ pub async fn run(
         .unwrap_or_else(|e| e.into_inner())
         .take()
         .expect("the controller runs once per Context");
-    let drift = ctx
-        .config
-        .resync
-        .map(|period| tokio::spawn(drift::run(ctx.clone(), reader.clone(), period)));
+    let drift = ctx.config.resync.map(|period| {
+        tokio::spawn(drift::run(
+            ctx.clone(),
+            reader.clone(),
+            first_list.clone(),
+            period,
+        ))
+    });
     let controller = Controller::for_stream(objects, reader)
         .reconcile_on(woken)
         // Unbounded: the scheduler would hold what it cannot start in a set and start an
         // arbitrary one next; the gate in `reconcile` orders them instead.
         .with_config(controller::Config::default().concurrency(0))
         .graceful_shutdown_on(stop);
-    // Readiness: a watch of our own reports its first complete list. (Waiting on the
-    // controller's store would race the controller for the store's single waker.)
-    let synced = watcher(api.clone(), watch.clone()).backoff(backoff::WatchBackoff::default());
+    let mut ready = first_list;
     tokio::spawn(async move {
-        futures::pin_mut!(synced);
-        while let Some(event) = synced.next().await {
-            if let Ok(watcher::Event::InitDone) = event {
-                health.set_synced();
-                tracing::info!("watch synced; reconciling");
-                break;
-            }
+        if ready.wait_for(|listed| *listed).await.is_ok() {
+            health.set_synced();
+            tracing::info!("watch synced; reconciling");
         }
     });
     controller
@@ -377,11 +391,25 @@ pub async fn run(
 }
 
 /// Waits at the gate in the object's class, then reconciles it as that class. The work itself
-/// is boxed, so the thousands of reconciles that may wait here each hold only a small future.
-async fn reconcile(route: Arc<GatewayRoute>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let class = class_of(&route, ctx.is_failing(&route));
+/// is boxed, and the object decoded from the cache only once through the gate, so the thousands
+/// of reconciles that may wait here each hold only a small future.
+async fn reconcile(cached: Arc<CachedRoute>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let class = {
+        let route = cached.route();
+        class_of(&route, ctx.is_failing(&route))
+    };
     let _permit = ctx.gate.enter(class).await;
-    class.scope(Box::pin(work(route, ctx.clone()))).await
+    class
+        .scope(Box::pin(work(Arc::new(cached.route()), ctx.clone())))
+        .await
+}
+
+/// Whether an object needs nothing but a drift check: not being deleted, with meshroute's
+/// finalizer, Ready at its generation.
+fn in_sync(route: &GatewayRoute) -> bool {
+    route.meta().deletion_timestamp.is_none()
+        && route.finalizers().iter().any(|f| f == FINALIZER)
+        && status::ready_now(route)
 }
 
 /// Why an object is reconciled now, from what it shows: a deletion, or a generation its status
@@ -682,7 +710,8 @@ fn reason_of(removal: Removal) -> &'static str {
     }
 }
 
-fn error_policy(route: Arc<GatewayRoute>, error: &Error, ctx: Arc<Context>) -> Action {
+fn error_policy(cached: Arc<CachedRoute>, error: &Error, ctx: Arc<Context>) -> Action {
+    let route = cached.route();
     ctx.metrics.reconcile_error(error.metric_label());
     match error {
         // Nothing more to do here: the new leader reconciles this object.

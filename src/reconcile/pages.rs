@@ -9,8 +9,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
 use super::desired::Desired;
 use super::plan::Recorded;
+use crate::api::GatewayRouteSpec;
 use crate::appmesh::{AppMesh, AppMeshError, ListedRoute, ObservedRoute, RouteKey};
 
 /// A virtual gateway, where its routes are listed.
@@ -29,6 +32,15 @@ impl Gateway {
             name: key.gateway.clone(),
         }
     }
+
+    /// The gateway a spec's route belongs to.
+    pub fn of_spec(spec: &GatewayRouteSpec) -> Gateway {
+        Gateway {
+            mesh: spec.mesh_name.clone(),
+            mesh_owner: spec.mesh_owner.clone(),
+            name: spec.virtual_gateway_name.clone(),
+        }
+    }
 }
 
 /// Every route of one virtual gateway, as listed at one moment, and as meshroute itself changed
@@ -36,7 +48,28 @@ impl Gateway {
 #[derive(Debug)]
 pub struct Page {
     pub fetched: Instant,
-    routes: Mutex<HashMap<String, ListedRoute>>,
+    /// By route name. A page may hold thousands of routes for as long as a drift period, so it
+    /// keeps only what tells an instance and version apart.
+    routes: Mutex<HashMap<Box<str>, Instance>>,
+}
+
+/// Which instance of a route, at which version.
+#[derive(Debug)]
+struct Instance {
+    arn: Box<str>,
+    version: i64,
+    /// `createdAt` in whole seconds, as the status keeps it.
+    created_at: Option<i64>,
+}
+
+impl Instance {
+    fn of(arn: &str, version: i64, created_at: Option<&Time>) -> Instance {
+        Instance {
+            arn: arn.into(),
+            version,
+            created_at: created_at.map(|t| t.0.as_second()),
+        }
+    }
 }
 
 impl Page {
@@ -46,13 +79,16 @@ impl Page {
             routes: Mutex::new(
                 routes
                     .into_iter()
-                    .map(|r| (r.key.name.clone(), r))
+                    .map(|r| {
+                        let instance = Instance::of(&r.arn, r.version, r.created_at.as_ref());
+                        (r.key.name.into_boxed_str(), instance)
+                    })
                     .collect(),
             ),
         }
     }
 
-    fn routes(&self) -> std::sync::MutexGuard<'_, HashMap<String, ListedRoute>> {
+    fn routes(&self) -> std::sync::MutexGuard<'_, HashMap<Box<str>, Instance>> {
         self.routes.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -68,12 +104,10 @@ impl Page {
         let Some(listed) = routes.get(name) else {
             return false;
         };
-        let seconds = |t: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time| t.0.as_second();
-        // Status keeps whole seconds of createdAt.
-        rec.arn.as_deref() == Some(listed.arn.as_str())
+        rec.arn.as_deref() == Some(&*listed.arn)
             && rec.version == Some(listed.version)
             && rec.created_at.is_some()
-            && rec.created_at == listed.created_at.as_ref().map(seconds)
+            && rec.created_at == listed.created_at
     }
 }
 
@@ -138,14 +172,8 @@ impl Pages {
     pub fn wrote(&self, key: &RouteKey, route: &ObservedRoute) {
         if let Some(page) = self.latest().get(&Gateway::of(key)) {
             page.routes().insert(
-                key.name.clone(),
-                ListedRoute {
-                    key: key.clone(),
-                    arn: route.arn.clone(),
-                    version: route.version,
-                    created_at: route.created_at.clone(),
-                    last_updated_at: route.last_updated_at.clone(),
-                },
+                key.name.as_str().into(),
+                Instance::of(&route.arn, route.version, route.created_at.as_ref()),
             );
         }
     }
@@ -153,7 +181,7 @@ impl Pages {
     /// Records a route as deleted by meshroute.
     pub fn deleted(&self, key: &RouteKey) {
         if let Some(page) = self.latest().get(&Gateway::of(key)) {
-            page.routes().remove(&key.name);
+            page.routes().remove(key.name.as_str());
         }
     }
 
@@ -170,7 +198,6 @@ impl Pages {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
     fn listed(name: &str, version: i64, created: i64) -> ListedRoute {
         ListedRoute {
