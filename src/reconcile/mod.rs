@@ -487,7 +487,7 @@ async fn apply_step(
     let uid = route.uid().unwrap_or_default();
     let desired = Desired::of(route, &ctx.config.cluster_id);
     let recorded = Recorded::of(route);
-    // In sync at its generation, not failing: a restart, a failover or a drift pass woke it.
+    // In sync at its generation, not failing: a drift pass woke it (or a start without one).
     // A recent page that lists its route unchanged proves it still in sync, with no call of
     // its own (unless the drift pass found its tags changed).
     if Class::current() == Class::Drift && !ctx.take_full_check(route) {
