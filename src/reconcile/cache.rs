@@ -105,7 +105,7 @@ impl Resource for CachedRoute {
 
 /// The queue's reference to `route`.
 pub fn key(route: &GatewayRoute) -> Key {
-    let mut key = Key::new(&route.metadata.name.clone().unwrap_or_default());
+    let mut key = Key::new(route.metadata.name.as_deref().unwrap_or_default());
     key.namespace = route.metadata.namespace.clone();
     key
 }

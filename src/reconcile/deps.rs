@@ -7,7 +7,6 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::cache::Key;
-
 use super::desired::Desired;
 use crate::appmesh::{AppMesh, AppMeshError, Missing};
 

@@ -2,9 +2,9 @@
 //! step's answer is recorded in `Seen` and the planner is asked again. Nothing here decides who
 //! owns a route or what to do next; no status is written here.
 
-use super::cache::Key;
 use kube::api::Api;
 
+use super::cache::Key;
 use super::deps::Dependencies;
 use super::desired::{Desired, Owner};
 use super::pages::{Gateway, Pages};
