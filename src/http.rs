@@ -18,16 +18,45 @@ use tokio::net::TcpListener;
 
 use crate::telemetry::Metrics;
 
+/// What this replica does, as `/readyz` says it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Role {
+    /// Not yet elected nor standing by.
+    #[default]
+    Starting,
+    /// Holds the leader Lease and reconciles.
+    Leader,
+    /// Waits for the leader Lease.
+    Standby,
+    /// Reconciles without leader election.
+    Single,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Starting => "starting",
+            Role::Leader => "leader",
+            Role::Standby => "standby",
+            Role::Single => "single",
+        }
+    }
+
+    /// Whether a replica in this role reconciles.
+    fn reconciles(self) -> bool {
+        matches!(self, Role::Leader | Role::Single)
+    }
+}
+
 /// What `/readyz` reports: this replica's role and whether its watch has synced.
 #[derive(Debug, Default)]
 pub struct Health {
-    role: Mutex<&'static str>,
+    role: Mutex<Role>,
     synced: AtomicBool,
 }
 
 impl Health {
-    /// `leader`, `standby`, or `single` (no leader election).
-    pub fn set_role(&self, role: &'static str) {
+    pub fn set_role(&self, role: Role) {
         *self.role.lock().unwrap_or_else(|e| e.into_inner()) = role;
     }
 
@@ -35,25 +64,24 @@ impl Health {
         self.synced.store(true, Ordering::Relaxed);
     }
 
-    /// Whether this replica reconciles (it leads, or runs without leader election).
-    fn leads(&self) -> bool {
-        matches!(
-            *self.role.lock().unwrap_or_else(|e| e.into_inner()),
-            "leader" | "single"
-        )
+    fn role(&self) -> Role {
+        *self.role.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Ready when standing by, or when reconciling with a synced watch.
     fn readiness(&self) -> (bool, String) {
-        let role = *self.role.lock().unwrap_or_else(|e| e.into_inner());
+        let role = self.role();
         let synced = self.synced.load(Ordering::Relaxed);
         match (role, synced) {
-            ("standby", _) => (true, "standby: another replica leads\n".into()),
-            ("", _) => (false, "starting\n".into()),
-            (role, true) => (true, format!("{role}: watch synced\n")),
+            (Role::Standby, _) => (true, "standby: another replica leads\n".into()),
+            (Role::Starting, _) => (false, "starting\n".into()),
+            (role, true) => (true, format!("{}: watch synced\n", role.as_str())),
             (role, false) => (
                 false,
-                format!("{role}: the GatewayRoute watch has not synced yet\n"),
+                format!(
+                    "{}: the GatewayRoute watch has not synced yet\n",
+                    role.as_str()
+                ),
             ),
         }
     }
@@ -75,7 +103,7 @@ fn answer(req: &Request<Incoming>, metrics: &Metrics, health: &Health) -> Respon
             (false, text) => reply(StatusCode::SERVICE_UNAVAILABLE, "text/plain", text),
         },
         "/metrics" => {
-            metrics.set_leader(health.leads());
+            metrics.set_leader(health.role().reconciles());
             reply(
                 StatusCode::OK,
                 "application/openmetrics-text; version=1.0.0; charset=utf-8",

@@ -8,7 +8,7 @@ use kube_lease_manager::LeaseManagerBuilder;
 use tokio::sync::watch;
 
 use crate::appmesh::Fence;
-use crate::http::Health;
+use crate::http::{Health, Role};
 
 /// The Lease and this replica's name in it.
 #[derive(Debug, Clone)]
@@ -58,7 +58,7 @@ where
         .await
         .map_err(|e| LeaderError::Lease(lease.clone(), e))?;
     let (mut leader, task) = manager.watch().await;
-    health.set_role("standby");
+    health.set_role(Role::Standby);
     tracing::info!(
         lease,
         identity = election.identity,
@@ -77,7 +77,7 @@ where
         }
         Ok(true) => {}
     }
-    health.set_role("leader");
+    health.set_role(Role::Leader);
     tracing::info!(lease, "leading: reconciling GatewayRoutes");
 
     let mut watching = leader.clone();

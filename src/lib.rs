@@ -5,6 +5,7 @@ pub mod api;
 pub mod appmesh;
 pub mod backoff;
 pub mod fair;
+pub mod flags;
 pub mod http;
 pub mod leader;
 pub mod migrate;

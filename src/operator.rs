@@ -8,8 +8,9 @@ use std::time::Duration;
 use clap::Args;
 use tokio::sync::watch;
 
-use crate::appmesh::{self, AppMesh};
-use crate::http::Health;
+use crate::appmesh::{AppMesh, AppMeshArgs};
+use crate::flags;
+use crate::http::{Health, Role};
 use crate::leader;
 use crate::reconcile::{self, Context};
 use crate::telemetry::{LogFormat, Metrics};
@@ -35,18 +36,18 @@ pub struct RunArgs {
     /// How often in-sync routes are checked for drift in App Mesh: one ListGatewayRoutes
     /// call per 100 routes of a virtual gateway, gateways spread over the period; only changed
     /// routes are then described and put back. 0 turns the check off. Units: s, m, h.
-    #[arg(long, env = "MESHROUTE_RESYNC_PERIOD", default_value = "10m", value_parser = duration)]
+    #[arg(long, env = "MESHROUTE_RESYNC_PERIOD", default_value = "10m", value_parser = flags::duration)]
     pub resync_period: Duration,
     /// How often each in-sync route's tags are checked (one ListTagsForResource call each,
     /// spread evenly; tags do not change a route's version, so pages cannot show them). 0
     /// turns the check off.
-    #[arg(long, env = "MESHROUTE_TAG_CHECK_PERIOD", default_value = "1h", value_parser = duration)]
+    #[arg(long, env = "MESHROUTE_TAG_CHECK_PERIOD", default_value = "1h", value_parser = flags::duration)]
     pub tag_check_period: Duration,
     /// First retry delay after a failure; it doubles per failure up to --retry-max.
-    #[arg(long, env = "MESHROUTE_RETRY_BASE", default_value = "1s", value_parser = duration)]
+    #[arg(long, env = "MESHROUTE_RETRY_BASE", default_value = "1s", value_parser = flags::duration)]
     pub retry_base: Duration,
     /// Longest retry delay, also used for quota, permission and name conflicts.
-    #[arg(long, env = "MESHROUTE_RETRY_MAX", default_value = "5m", value_parser = duration)]
+    #[arg(long, env = "MESHROUTE_RETRY_MAX", default_value = "5m", value_parser = flags::duration)]
     pub retry_max: Duration,
     /// Address of /healthz, /readyz and /metrics.
     #[arg(long, env = "MESHROUTE_HTTP_ADDR", default_value = "0.0.0.0:8080")]
@@ -70,61 +71,6 @@ pub struct RunArgs {
     /// Seconds a lease lasts without renewal: the longest a dead leader is waited for.
     #[arg(long, env = "MESHROUTE_LEASE_DURATION", default_value_t = 15)]
     pub lease_duration: u64,
-}
-
-/// How meshroute reaches App Mesh: shared by `run` and `import`.
-#[derive(Debug, Clone, Args)]
-pub struct AppMeshArgs {
-    /// AWS region of App Mesh (default: the SDK's chain: AWS_REGION, profile, instance metadata).
-    #[arg(long, env = "AWS_REGION")]
-    pub region: Option<String>,
-    /// App Mesh endpoint override: a VPC endpoint, or the local emulator (http://127.0.0.1:4566).
-    #[arg(long, env = "MESHROUTE_APPMESH_ENDPOINT")]
-    pub appmesh_endpoint: Option<String>,
-    /// App Mesh calls per second meshroute allows itself, across all objects.
-    #[arg(long, env = "MESHROUTE_APPMESH_RPS", default_value_t = 10.0)]
-    pub appmesh_rps: f64,
-    /// App Mesh calls allowed at once above --appmesh-rps after a quiet spell.
-    #[arg(long, env = "MESHROUTE_APPMESH_BURST", default_value_t = 20)]
-    pub appmesh_burst: u32,
-    /// Attempts per App Mesh call on throttling, 5xx or no answer, before the reconcile backs off.
-    #[arg(long, env = "MESHROUTE_APPMESH_ATTEMPTS", default_value_t = 3)]
-    pub appmesh_attempts: u32,
-    /// Timeout of one App Mesh call attempt.
-    #[arg(long, env = "MESHROUTE_APPMESH_TIMEOUT", default_value = "10s", value_parser = duration)]
-    pub appmesh_timeout: Duration,
-}
-
-impl AppMeshArgs {
-    pub fn settings(&self) -> appmesh::Settings {
-        appmesh::Settings {
-            region: self.region.clone(),
-            endpoint: self.appmesh_endpoint.clone(),
-            rate: self.appmesh_rps,
-            burst: self.appmesh_burst,
-            attempts: self.appmesh_attempts,
-            attempt_timeout: self.appmesh_timeout,
-        }
-    }
-}
-
-/// `90s`, `10m`, `1h`, or `0`.
-fn duration(s: &str) -> Result<Duration, String> {
-    let (number, unit) = s.split_at(
-        s.find(|c: char| !c.is_ascii_digit() && c != '.')
-            .unwrap_or(s.len()),
-    );
-    let n: f64 = number
-        .parse()
-        .map_err(|_| format!("'{s}' is not a duration like 30s, 10m or 1h"))?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" | "" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => return Err(format!("'{s}': use ms, s, m or h")),
-    };
-    Ok(Duration::from_secs_f64(secs))
 }
 
 /// Runs the operator until SIGTERM or Ctrl-C (or, with leader election, until the Lease is lost):
@@ -196,7 +142,7 @@ pub async fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
         .await
         .map_err(Into::into)
     } else {
-        health.set_role("single");
+        health.set_role(Role::Single);
         let mut stop = stop;
         reconcile::run(ctx, health, async move {
             let _ = stop.wait_for(|s| *s).await;

@@ -13,6 +13,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+use crate::api::Reason;
+
 /// How logs are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
@@ -263,17 +265,24 @@ impl Metrics {
         self.appmesh_paused.set(i64::from(paused));
     }
 
-    /// Counts one finished reconcile of the object `uid` that left it with Ready `reason`
-    /// (or a deleted object with the result of its cleanup, which is not kept per object).
-    pub fn reconciled(&self, uid: &str, reason: &'static str) {
+    /// Counts one finished reconcile of the object `uid` that left it with Ready `reason`.
+    pub fn reconciled(&self, uid: &str, reason: Reason) {
+        self.count_result(reason.as_str());
+        self.set_reason(uid, Some(reason.as_str()));
+    }
+
+    /// Counts one finished cleanup of a deleted object by its `result` (which, the object being
+    /// gone, is not kept per object).
+    pub fn removed(&self, result: &'static str) {
+        self.count_result(result);
+    }
+
+    fn count_result(&self, result: &'static str) {
         self.reconciles
             .get_or_create(&ResultLabel {
-                result: reason.into(),
+                result: result.into(),
             })
             .inc();
-        if !matches!(reason, "Deleted" | "Retained" | "Released") {
-            self.set_reason(uid, Some(reason));
-        }
     }
 
     /// Counts one reconcile that ended in an error of `kind` (`Error::metric_label`).
@@ -477,13 +486,13 @@ mod tests {
     #[test]
     fn objects_are_counted_once_by_their_latest_reason() {
         let m = Metrics::default();
-        m.reconciled("a", "DependencyNotFound");
-        m.reconciled("a", "Synced");
-        m.reconciled("b", "Synced");
-        m.reconciled("c", "Synced");
+        m.reconciled("a", Reason::DependencyNotFound);
+        m.reconciled("a", Reason::Synced);
+        m.reconciled("b", Reason::Synced);
+        m.reconciled("c", Reason::Synced);
         m.forget("b");
         m.forget_all_but(&["a".to_string()].into());
-        m.reconciled("c", "Deleted");
+        m.removed("Deleted");
         m.reconcile_error("delete");
         m.schedule("a", Some(Instant::now()));
         m.schedule(

@@ -2,6 +2,7 @@
 //! `kubectl explain` shows, and every rule App Mesh would enforce, checked at admission.
 
 mod condition;
+pub mod ownership;
 mod route;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
@@ -11,13 +12,6 @@ use serde::{Deserialize, Serialize};
 
 pub use condition::{READY, RECONCILING, Reason, STALLED};
 pub use route::*;
-
-/// Tag keys meshroute reserves for ownership: they mark which object owns an App Mesh route.
-pub const OWNERSHIP_TAG_PREFIX: &str = "meshroute.io/";
-/// How many of App Mesh's 50 tags per resource meshroute keeps for its ownership tags.
-pub const OWNERSHIP_TAGS: usize = 4;
-/// App Mesh's limit on tags per resource.
-pub const APP_MESH_MAX_TAGS: usize = 50;
 
 /// An AWS App Mesh gateway route, kept in sync by meshroute.
 ///
@@ -99,7 +93,7 @@ pub struct GatewayRouteSpec {
     /// Tags for the App Mesh route (at most 46: App Mesh allows 50 per resource and meshroute
     /// keeps 4 for its ownership tags, whose keys start with `meshroute.io/`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 46), extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["key"]))]
+    #[schemars(length(max = ownership::MAX_USER_TAGS), extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["key"]))]
     pub tags: Option<Vec<Tag>>,
 
     /// What happens in App Mesh when this object is deleted: `Delete` (the default) deletes the
@@ -114,7 +108,7 @@ pub struct GatewayRouteSpec {
 pub struct Tag {
     /// The tag key (1 to 128 characters); keys starting with `meshroute.io/` are reserved.
     #[schemars(length(min = 1, max = 128))]
-    #[x_kube(validation = Rule::new("!self.startsWith('meshroute.io/')").message("tag keys starting with meshroute.io/ are reserved for meshroute's ownership tags"))]
+    #[x_kube(validation = Rule::new(ownership::reserved_key_rule()).message("tag keys starting with meshroute.io/ are reserved for meshroute's ownership tags"))]
     pub key: String,
     /// The tag value (0 to 256 characters).
     #[schemars(length(max = 256))]
@@ -124,7 +118,7 @@ pub struct Tag {
 impl Tag {
     /// Whether this is one of meshroute's ownership tags (not the user's).
     pub fn is_ownership(&self) -> bool {
-        self.key.starts_with(OWNERSHIP_TAG_PREFIX)
+        ownership::is_reserved(&self.key)
     }
 }
 

@@ -93,6 +93,18 @@ pub enum Missing {
     Unknown,
 }
 
+impl Missing {
+    /// What a route needs in App Mesh, in the order it needs them: its mesh, the virtual
+    /// gateway in that mesh, then its target virtual service.
+    pub fn needed_by(key: &RouteKey, target: &str) -> [Missing; 3] {
+        [
+            Missing::Mesh(key.mesh.clone()),
+            Missing::VirtualGateway(key.gateway.clone()),
+            Missing::VirtualService(target.to_string()),
+        ]
+    }
+}
+
 /// What CreateGatewayRoute did.
 #[derive(Debug, Clone)]
 pub enum CreateOutcome {
@@ -374,11 +386,7 @@ impl AppMesh {
                         .map_err(|e| AppMeshError::from_sdk("ListTagsForResource", e))
                 })
                 .await?;
-            let tags = out.tags.into_iter().map(|t| Tag {
-                key: t.key,
-                value: t.value,
-            });
-            Ok((tags.collect(), out.next_token))
+            Ok((convert::tags_from_sdk(out.tags), out.next_token))
         })
         .await
     }
@@ -510,11 +518,7 @@ impl AppMesh {
         key: &RouteKey,
         target: &str,
     ) -> Result<Missing, AppMeshError> {
-        for what in [
-            Missing::Mesh(key.mesh.clone()),
-            Missing::VirtualGateway(key.gateway.clone()),
-            Missing::VirtualService(target.to_string()),
-        ] {
+        for what in Missing::needed_by(key, target) {
             if !self
                 .exists(&key.mesh, key.mesh_owner.as_deref(), &what)
                 .await?

@@ -361,13 +361,12 @@ pub fn from_sdk(spec: &sdk::GatewayRouteSpec) -> Result<RouteSpec, ConversionErr
     })
 }
 
-/// The user's tags among an App Mesh route's tags: every tag outside meshroute's prefix.
-pub fn tags_from_sdk(tags: &[sdk::TagRef]) -> Vec<api::Tag> {
-    tags.iter()
-        .filter(|t| !t.key.starts_with(api::OWNERSHIP_TAG_PREFIX))
+/// A route's tags as App Mesh lists them, ownership tags included.
+pub fn tags_from_sdk(tags: Vec<sdk::TagRef>) -> Vec<api::Tag> {
+    tags.into_iter()
         .map(|t| api::Tag {
-            key: t.key.clone(),
-            value: t.value.clone(),
+            key: t.key,
+            value: t.value,
         })
         .collect()
 }
@@ -844,7 +843,7 @@ mod tests {
         #[test]
         fn tags_survive_the_trip(tags in vec((text(), "[ -~]{0,20}"), 0..10)) {
             let tags: Vec<Tag> = tags.into_iter().map(|(key, value)| Tag { key, value }).collect();
-            prop_assert_eq!(tags_from_sdk(&tags_to_sdk(&tags).unwrap()), tags);
+            prop_assert_eq!(tags_from_sdk(tags_to_sdk(&tags).unwrap()), tags);
         }
     }
 

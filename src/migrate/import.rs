@@ -11,10 +11,9 @@ use futures::{StreamExt, TryStreamExt, stream};
 use kube::api::ObjectMeta;
 
 use super::{Error, object_name};
-use crate::api::{APP_MESH_MAX_TAGS, GatewayRoute, GatewayRouteSpec, OWNERSHIP_TAGS, Tag};
-use crate::appmesh::{AppMesh, ListedRoute, ObservedRoute, RouteKey};
-use crate::operator::AppMeshArgs;
-use crate::reconcile::{ADOPT_ANNOTATION, Owner};
+use crate::api::ownership::{ADOPT_ANNOTATION, APP_MESH_MAX_TAGS, MAX_USER_TAGS, Owner, TAG_KEYS};
+use crate::api::{GatewayRoute, GatewayRouteSpec, Tag};
+use crate::appmesh::{AppMesh, AppMeshArgs, ListedRoute, ObservedRoute, RouteKey};
 use crate::telemetry::Metrics;
 
 /// `meshroute import`: every flag.
@@ -84,12 +83,12 @@ pub fn manifest(
         .filter(|t| !t.is_ownership())
         .cloned()
         .collect();
-    if user_tags.len() > APP_MESH_MAX_TAGS - OWNERSHIP_TAGS {
+    if user_tags.len() > MAX_USER_TAGS {
         return Err(format!(
-            "it has {} tags and a GatewayRoute holds at most {} (meshroute keeps {OWNERSHIP_TAGS} \
+            "it has {} tags and a GatewayRoute holds at most {MAX_USER_TAGS} (meshroute keeps {} \
              of App Mesh's {APP_MESH_MAX_TAGS} for ownership); remove some in App Mesh first",
             user_tags.len(),
-            APP_MESH_MAX_TAGS - OWNERSHIP_TAGS
+            TAG_KEYS.len(),
         ));
     }
     let spec = &read.route.spec;

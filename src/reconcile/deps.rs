@@ -63,12 +63,7 @@ impl Dependencies {
     }
 
     fn needed_by(d: &Desired) -> [Dependency; 3] {
-        [
-            Missing::Mesh(d.key.mesh.clone()),
-            Missing::VirtualGateway(d.key.gateway.clone()),
-            Missing::VirtualService(d.target().to_string()),
-        ]
-        .map(|what| Dependency::of(d, what))
+        Missing::needed_by(&d.key, d.target()).map(|what| Dependency::of(d, what))
     }
 
     /// Records that `what`, which `d` needs, was just found missing, and that `waiter` waits.

@@ -4,31 +4,9 @@
 use kube::ResourceExt;
 use uuid::Uuid;
 
+use crate::api::ownership::{self, ADOPT_FROM_CLUSTER_ANNOTATION, Owner};
 use crate::api::{GatewayRoute, Tag};
 use crate::appmesh::{RouteKey, RouteSpec};
-
-/// The finalizer that keeps an object until its App Mesh route is deleted (or retained).
-pub const FINALIZER: &str = "meshroute.io/finalizer";
-/// Annotation (`"true"`) that lets a GatewayRoute take over an App Mesh route that no meshroute
-/// object owns, or whose recorded owner no longer exists in this cluster.
-pub const ADOPT_ANNOTATION: &str = "meshroute.io/adopt";
-/// Annotation naming another cluster id whose route this GatewayRoute may take over: the
-/// explicit opt-in for moving routes between clusters (`deletionPolicy: Retain`, then apply
-/// in the new cluster). Without it a route tagged with another cluster id is never touched.
-pub const ADOPT_FROM_CLUSTER_ANNOTATION: &str = "meshroute.io/adopt-from-cluster";
-
-const TAG_CLUSTER: &str = "meshroute.io/cluster";
-const TAG_NAMESPACE: &str = "meshroute.io/namespace";
-const TAG_NAME: &str = "meshroute.io/name";
-const TAG_UID: &str = "meshroute.io/uid";
-
-/// Whether the user asked, by annotation, to take over an App Mesh route nobody owns.
-pub fn wants_adoption(route: &GatewayRoute) -> bool {
-    route
-        .annotations()
-        .get(ADOPT_ANNOTATION)
-        .is_some_and(|v| v == "true")
-}
 
 /// A digest of a set of tags (in any order).
 fn tags_digest(tags: &[Tag]) -> String {
@@ -41,53 +19,6 @@ fn tags_digest(tags: &[Tag]) -> String {
 /// Namespace of the UUIDv5 client tokens (a fixed random UUID: tokens only need to be stable).
 const TOKEN_NAMESPACE: Uuid = Uuid::from_u128(0x6d65_7368_726f_7574_65a1_b2c3_d4e5_f607);
 
-/// The Kubernetes object that owns an App Mesh route, as recorded in the route's tags.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Owner {
-    pub cluster: String,
-    pub namespace: String,
-    pub name: String,
-    pub uid: String,
-}
-
-impl Owner {
-    fn tags(&self) -> Vec<Tag> {
-        [
-            (TAG_CLUSTER, &self.cluster),
-            (TAG_NAMESPACE, &self.namespace),
-            (TAG_NAME, &self.name),
-            (TAG_UID, &self.uid),
-        ]
-        .into_iter()
-        .map(|(key, value)| Tag {
-            key: key.into(),
-            value: value.clone(),
-        })
-        .collect()
-    }
-
-    /// The owner recorded in a route's tags, if a meshroute object owns it.
-    pub fn from_tags(tags: &[Tag]) -> Option<Owner> {
-        let get = |key: &str| tags.iter().find(|t| t.key == key).map(|t| t.value.clone());
-        Some(Owner {
-            uid: get(TAG_UID)?,
-            cluster: get(TAG_CLUSTER).unwrap_or_default(),
-            namespace: get(TAG_NAMESPACE).unwrap_or_default(),
-            name: get(TAG_NAME).unwrap_or_default(),
-        })
-    }
-}
-
-impl std::fmt::Display for Owner {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "GatewayRoute {}/{} (uid {}) in cluster {}",
-            self.namespace, self.name, self.uid, self.cluster
-        )
-    }
-}
-
 /// Who an existing App Mesh route belongs to, by its ownership tags: the tags are the contract.
 /// An owner is a stable identity (cluster id, namespace, name); the uid tells object instances
 /// of that identity apart.
@@ -97,7 +28,7 @@ pub enum Ownership {
     Ours,
     /// The same cluster, namespace and name, another uid: this object's earlier instance
     /// (deleted with Retain or with its finalizer removed, or a cluster rebuilt from Git).
-    SameIdentity { previous_uid: String },
+    SameIdentity,
     /// Another object of this cluster.
     OtherObject(Owner),
     /// meshroute in another cluster.
@@ -155,7 +86,7 @@ impl Desired {
                 name: route.name_any(),
                 uid: route.uid().unwrap_or_default(),
             },
-            adopt: wants_adoption(route),
+            adopt: ownership::wants_adoption(route.annotations()),
             adopt_from_cluster: route
                 .annotations()
                 .get(ADOPT_FROM_CLUSTER_ANNOTATION)
@@ -201,9 +132,7 @@ impl Desired {
                 Ownership::OtherObject(o)
             }
             Some(o) if o.uid == me.uid => Ownership::Ours,
-            Some(o) => Ownership::SameIdentity {
-                previous_uid: o.uid,
-            },
+            Some(_) => Ownership::SameIdentity,
         }
     }
 
@@ -343,9 +272,7 @@ mod tests {
         again.metadata.uid = Some("new-uid".into());
         assert_eq!(
             Desired::of(&again, "prod").ownership(&d.all_tags()),
-            Ownership::SameIdentity {
-                previous_uid: "0f8fad5b-d9cb-469f-a165-70867728950e".into()
-            }
+            Ownership::SameIdentity
         );
         let mut other = route();
         other.metadata.name = Some("api".into());

@@ -21,17 +21,34 @@ use kube::runtime::reflector::Store;
 
 use super::cache::{CachedRoute, Key};
 use super::desired::{Desired, Ownership};
-use super::pages::Gateway;
+use super::pages::{Gateway, Pages};
 use super::plan::Recorded;
-use super::{Context, Reason, status};
+use super::status;
+use super::wakes::Wakes;
+use crate::api::Reason;
+use crate::appmesh::AppMesh;
 use crate::fair::Class;
+use crate::telemetry::Metrics;
+
+/// What the drift pass works with: App Mesh, the pages it shares with reconciles, the metrics,
+/// and a way to wake the objects whose route changed.
+pub struct Drift {
+    pub appmesh: Arc<AppMesh>,
+    pub pages: Arc<Pages>,
+    pub metrics: Arc<Metrics>,
+    pub wakes: Wakes,
+    /// The cluster id of the ownership tags.
+    pub cluster_id: String,
+    /// How often each in-sync route's tags are checked; `None` never.
+    pub tag_check: Option<Duration>,
+}
 
 /// Runs drift passes every `period` until the task is dropped. The first, the start-up pass,
 /// comes as soon as the watch has `listed` every object, and without spreading gateways over
 /// the period: objects in sync at the start get no reconcile of their own (see `run`), and this
 /// pass stands in for it.
 pub async fn run(
-    ctx: Arc<Context>,
+    ctx: Drift,
     store: Store<CachedRoute>,
     mut listed: tokio::sync::watch::Receiver<bool>,
     period: Duration,
@@ -60,7 +77,7 @@ pub async fn run(
         for (gateway, objects) in gateways {
             let started = Instant::now();
             compare_page(&ctx, &gateway, &objects, start_up).await;
-            if let Some(cadence) = ctx.config.tag_check {
+            if let Some(cadence) = ctx.tag_check {
                 check_tags(&ctx, &objects, cadence, slot, &mut tags_checked).await;
             }
             live.extend(objects.iter().map(|o| o.uid().unwrap_or_default()));
@@ -93,7 +110,7 @@ fn in_sync_by_gateway(store: &Store<CachedRoute>) -> BTreeMap<Gateway, Vec<Arc<C
 /// instance and version it recorded. At `start_up` an object the page vouches for counts as
 /// reconciled (Synced), and if the gateway cannot be listed, every object is reconciled.
 async fn compare_page(
-    ctx: &Context,
+    ctx: &Drift,
     gateway: &Gateway,
     objects: &[Arc<CachedRoute>],
     start_up: bool,
@@ -107,7 +124,7 @@ async fn compare_page(
             tracing::warn!(error = %e, gateway = %gateway.name, "drift pass: cannot list the gateway's routes");
             if start_up {
                 for cached in objects {
-                    ctx.wake(Key::from_obj(cached));
+                    ctx.wakes.wake(Key::from_obj(cached));
                 }
             }
             return;
@@ -116,13 +133,13 @@ async fn compare_page(
     let mut changed = 0;
     for cached in objects {
         let route = cached.route();
-        let desired = Desired::of(&route, &ctx.config.cluster_id);
+        let desired = Desired::of(&route, &ctx.cluster_id);
         if !page.vouches_for(&desired, &Recorded::of(&route)) {
             changed += 1;
-            ctx.wake(Key::from_obj(cached));
+            ctx.wakes.wake(Key::from_obj(cached));
         } else if start_up {
             ctx.metrics
-                .reconciled(&route.uid().unwrap_or_default(), Reason::Synced.as_str());
+                .reconciled(&route.uid().unwrap_or_default(), Reason::Synced);
         }
     }
     tracing::debug!(gateway = %gateway.name, routes = objects.len(), changed, "drift pass: gateway compared");
@@ -132,7 +149,7 @@ async fn compare_page(
 /// Reads the tags of the objects whose tag check is due, spread over `slot`; an object whose
 /// tags differ from what it wants is reconciled in full.
 async fn check_tags(
-    ctx: &Context,
+    ctx: &Drift,
     objects: &[Arc<CachedRoute>],
     cadence: Duration,
     slot: Duration,
@@ -160,7 +177,7 @@ async fn check_tags(
         let Some(arn) = route.status.as_ref().and_then(|s| s.arn.clone()) else {
             continue;
         };
-        let desired = Desired::of(&route, &ctx.config.cluster_id);
+        let desired = Desired::of(&route, &ctx.cluster_id);
         let tags = Class::Drift.scope(ctx.appmesh.tags_of(&arn)).await;
         let drifted = match &tags {
             Ok(Some(tags)) => {
@@ -174,7 +191,10 @@ async fn check_tags(
         };
         checked.insert(route.uid().unwrap_or_default(), Instant::now());
         if drifted {
-            ctx.check_in_full(&route);
+            ctx.wakes.check_in_full(
+                Key::from_obj(cached.as_ref()),
+                &route.uid().unwrap_or_default(),
+            );
         }
     }
 }

@@ -6,9 +6,10 @@ use kube::api::Api;
 
 use super::cache::Key;
 use super::deps::Dependencies;
-use super::desired::{Desired, Owner};
+use super::desired::Desired;
 use super::pages::{Gateway, Pages};
 use super::plan::{self, Change, Observation, Problem, Recorded, Removal, RemovalStep, Seen, Step};
+use crate::api::ownership::Owner;
 use crate::api::{GatewayRoute, Reason};
 use crate::appmesh::{
     AppMesh, AppMeshError, CreateOutcome, ErrorKind, Missing, ObservedRoute, UpdateOutcome,
@@ -73,13 +74,11 @@ async fn converge(d: &Desired, rec: &Recorded, env: &Env<'_>) -> Outcome {
                 }
             }
             Step::Converge {
+                route,
                 change,
                 update_token,
                 tags,
             } => {
-                let Observation::Present(route, _) = seen.route else {
-                    unreachable!("the planner converges only a route it has seen")
-                };
                 let mut current = *route;
                 if let Some(token) = update_token {
                     current = match mesh.update_route(&d.key, &d.spec, &token).await? {
@@ -126,6 +125,14 @@ pub async fn remove(d: &Desired, rec: &Recorded, env: &Env<'_>) -> Result<Remova
             RemovalStep::Done(removal) => return Ok(removal),
         }
     }
+}
+
+/// Whether a recent page of `d`'s gateway lists the recorded route unchanged: then a drift check
+/// needs no call of its own. A page that cannot be read vouches for nothing.
+pub async fn vouched(d: &Desired, rec: &Recorded, env: &Env<'_>) -> bool {
+    page_vouches(d, rec, env, env.page_max_age)
+        .await
+        .unwrap_or(false)
 }
 
 /// Whether a page of `d`'s gateway listed at most `max_age` ago vouches for the recorded route.

@@ -1,44 +1,51 @@
-//! The controller: watches GatewayRoutes and reconciles each as read -> desired (pure) -> App Mesh
-//! -> status, with a finalizer for deletion, Events for what changed, and backoff by error kind.
+//! The controller's wiring: watches GatewayRoutes and reconciles each as read -> desired (pure)
+//! -> plan and execute against App Mesh -> what follows (pure, `outcome`) -> status and Events,
+//! with a finalizer for deletion. Every choice is made in a pure module; this one carries them
+//! out in order.
 
 mod cache;
 mod deps;
 mod desired;
 mod drift;
+mod events;
 mod execute;
+mod failures;
+mod outcome;
 mod pages;
 mod plan;
 mod status;
+mod wakes;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::events::v1::Event;
+use futures::channel::mpsc::UnboundedReceiver;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use kube::api::Api;
-use kube::api::PostParams;
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::{Predicate, WatchStreamExt, predicates, reflector, watcher};
 use kube::{Resource, ResourceExt};
 
-pub use desired::{
-    ADOPT_ANNOTATION, ADOPT_FROM_CLUSTER_ANNOTATION, Desired, FINALIZER, Owner, Ownership,
-};
+pub use desired::{Desired, Ownership};
 pub use plan::{Change, Problem, Recorded, Removal, RemovalStep, Seen, Step, plan, plan_removal};
 pub use status::{FIELD_MANAGER, READY, Reason};
 
 use crate::Error;
 use crate::api::GatewayRoute;
+use crate::api::ownership::FINALIZER;
 use crate::appmesh::AppMesh;
 use crate::backoff::{self, Retry};
 use crate::fair::{Class, Gate};
 use crate::telemetry::Metrics;
 use cache::{CachedRoute, Key};
 use deps::{Dependencies, Wait};
+use events::Recorder;
+use failures::Failures;
+use outcome::{After, Counted, Ended, Next};
 use pages::Pages;
+use wakes::Wakes;
 
 /// What the controller watches and how it retries.
 #[derive(Debug, Clone)]
@@ -63,45 +70,25 @@ pub struct Config {
     pub retry_max: Duration,
 }
 
-/// Normal or Warning, as Events say.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum EventType {
-    Normal,
-    Warning,
-}
-
-impl EventType {
-    fn as_str(self) -> &'static str {
-        match self {
-            EventType::Normal => "Normal",
-            EventType::Warning => "Warning",
-        }
-    }
-}
-
 /// Everything a reconcile needs, shared by all of them.
 pub struct Context {
     pub client: kube::Client,
-    pub appmesh: AppMesh,
+    pub appmesh: Arc<AppMesh>,
     pub metrics: Arc<Metrics>,
     pub config: Config,
-    /// This replica's name in the Events it writes.
-    instance: String,
-    /// Consecutive failures per object uid, for backoff; cleared on success and when the
-    /// object leaves the watch.
-    failures: Mutex<HashMap<String, u32>>,
+    /// Each object's consecutive failures, for its backoff.
+    failures: Failures,
     /// Admits `concurrency` reconciles at a time, users' first (see `fair`).
     gate: Gate,
     /// Missing dependencies and the objects waiting for them.
     deps: Dependencies,
     /// The latest ListGatewayRoutes page of each gateway.
-    pages: Pages,
-    /// Objects (by uid) whose next reconcile must read App Mesh in full: the drift pass found
-    /// their tags changed, which a page cannot show.
-    full_checks: Mutex<HashSet<String>>,
-    /// Objects to reconcile now (their dependency appeared); read by the controller.
-    wake: futures::channel::mpsc::UnboundedSender<Key>,
-    woken: Mutex<Option<futures::channel::mpsc::UnboundedReceiver<Key>>>,
+    pages: Arc<Pages>,
+    /// Objects to reconcile now, from outside the watch.
+    wakes: Wakes,
+    /// Their stream, taken by the controller when it starts.
+    woken: Mutex<Option<UnboundedReceiver<Key>>>,
+    events: Recorder,
 }
 
 impl Context {
@@ -112,20 +99,20 @@ impl Context {
         config: Config,
         instance: String,
     ) -> Arc<Self> {
-        let (wake, woken) = futures::channel::mpsc::unbounded();
+        let (wakes, woken) = Wakes::new();
+        let failures = Failures::new(config.retry_base, config.retry_max);
         Arc::new(Context {
-            instance,
+            events: Recorder::new(client.clone(), instance),
             client,
-            appmesh,
+            appmesh: Arc::new(appmesh),
             metrics,
             gate: Gate::new(usize::from(config.concurrency)),
-            deps: Dependencies::new(dependency_retry_max(&config)),
-            pages: Pages::default(),
-            full_checks: Mutex::default(),
-            wake,
+            deps: Dependencies::new(failures.dependency_retry_max()),
+            failures,
+            pages: Arc::default(),
+            wakes,
             woken: Mutex::new(Some(woken)),
             config,
-            failures: Mutex::default(),
         })
     }
 
@@ -141,46 +128,21 @@ impl Context {
         }
     }
 
-    /// Reconciles `route` now, reading App Mesh in full.
-    fn check_in_full(&self, route: &GatewayRoute) {
-        self.full_checks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(route.uid().unwrap_or_default());
-        self.wake(cache::key(route));
-    }
-
-    /// Whether the drift pass asked for a full check of `route` (and forgets the request).
-    fn take_full_check(&self, route: &GatewayRoute) -> bool {
-        self.full_checks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&route.uid().unwrap_or_default())
+    /// What the drift pass needs of the controller.
+    fn drift(&self) -> drift::Drift {
+        drift::Drift {
+            appmesh: self.appmesh.clone(),
+            pages: self.pages.clone(),
+            metrics: self.metrics.clone(),
+            wakes: self.wakes.clone(),
+            cluster_id: self.config.cluster_id.clone(),
+            tag_check: self.config.tag_check,
+        }
     }
 
     /// How old a page may be to vouch for an in-sync object without any call of its own.
     fn page_max_age(&self) -> Duration {
         self.config.resync.unwrap_or(Duration::from_secs(60))
-    }
-
-    /// Reconciles `object` as soon as it may.
-    fn wake(&self, object: Key) {
-        let _ = self.wake.unbounded_send(object);
-    }
-
-    fn is_failing(&self, route: &GatewayRoute) -> bool {
-        self.failures()
-            .contains_key(&route.uid().unwrap_or_default())
-    }
-
-    fn failures(&self) -> std::sync::MutexGuard<'_, HashMap<String, u32>> {
-        self.failures.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// After a success: forget failures; the drift pass, not a requeue, checks it from now on.
-    fn synced(&self, route: &GatewayRoute) -> Action {
-        self.failures().remove(&route.uid().unwrap_or_default());
-        self.next(route, None)
     }
 
     /// The object's next reconcile: after `wait`, or (`None`) only when it changes. Recorded
@@ -193,92 +155,21 @@ impl Context {
         wait.map_or_else(Action::await_change, Action::requeue)
     }
 
-    /// After a failure of `retry`'s kind: count it; how long to wait (`None`: until the
-    /// object changes).
-    fn failed(&self, route: &GatewayRoute, retry: Retry) -> Option<Duration> {
-        let c = &self.config;
-        let exponential = |max: Duration| {
-            let attempt = self.count_failure(route);
-            Some(backoff::exponential(c.retry_base, max, attempt))
-        };
-        match retry {
-            // Not the object's failure: every object waits for the same probe.
-            Retry::Paused => Some(backoff::jitter(crate::appmesh::PROBE_EVERY * 3)),
-            Retry::AwaitChange => {
-                self.count_failure(route);
-                None
-            }
-            Retry::Slow => {
-                self.count_failure(route);
-                Some(backoff::jitter(c.retry_max))
-            }
-            Retry::Transient => exponential(c.retry_max),
-            Retry::Dependency => exponential(dependency_retry_max(c)),
-            Retry::Kubernetes => exponential(c.retry_max.min(backoff::KUBERNETES_RETRY_MAX)),
-        }
-    }
-
-    /// Counts one more consecutive failure of the object; returns how many came before it.
-    fn count_failure(&self, route: &GatewayRoute) -> u32 {
-        let mut failures = self.failures();
-        let n = failures.entry(route.uid().unwrap_or_default()).or_default();
-        *n += 1;
-        *n - 1
-    }
-
     /// Drops everything kept about an object that left the watch (deleted, finalizer removed
     /// by hand, relabelled out of this shard).
-    fn forget(&self, uid: &str) {
-        self.failures().remove(uid);
-        self.metrics.forget(uid);
+    fn forget(&self, route: &CachedRoute) {
+        let uid = route.uid().unwrap_or_default();
+        self.failures.forget(&uid);
+        self.metrics.forget(&uid);
+        self.deps.forget(&Key::from_obj(route));
     }
 
     /// Keeps per-object state only for `live` uids: after a re-list, objects deleted while the
     /// watch was down are gone without a delete event.
     fn forget_all_but(&self, live: &HashSet<String>) {
-        self.failures().retain(|uid, _| live.contains(uid));
+        self.failures.retain(live);
         self.metrics.forget_all_but(live);
     }
-
-    /// Publishes an Event about `route`. Each is created as it happens: meshroute emits one only
-    /// when something changed, so there is nothing to aggregate, and no cache to grow.
-    async fn event(&self, route: &GatewayRoute, type_: EventType, reason: &str, note: String) {
-        let now = k8s_openapi::jiff::Timestamp::now();
-        let namespace = route.namespace().unwrap_or_default();
-        let mut note = note;
-        if note.len() > 1000 {
-            let cut = (0..=1000)
-                .rev()
-                .find(|i| note.is_char_boundary(*i))
-                .unwrap_or(0);
-            note.truncate(cut);
-        }
-        let event = Event {
-            metadata: ObjectMeta {
-                name: Some(event_name(&route.name_any(), now.as_nanosecond())),
-                namespace: Some(namespace.clone()),
-                ..Default::default()
-            },
-            action: Some("Reconcile".into()),
-            reason: Some(reason.into()),
-            note: Some(note),
-            type_: Some(type_.as_str().into()),
-            event_time: Some(MicroTime(now)),
-            regarding: Some(route.object_ref(&())),
-            reporting_controller: Some("meshroute.io/meshroute".into()),
-            reporting_instance: Some(self.instance.clone()),
-            ..Default::default()
-        };
-        let events: Api<Event> = Api::namespaced(self.client.clone(), &namespace);
-        if let Err(e) = events.create(&PostParams::default(), &event).await {
-            tracing::warn!(error = %e, "could not publish an Event");
-        }
-    }
-}
-
-/// The longest wait for a missing dependency, and how often one is probed for all its waiters.
-fn dependency_retry_max(c: &Config) -> Duration {
-    c.retry_max.min(Duration::from_secs(30))
 }
 
 /// Runs the controller until `stop` completes; reconciles in flight are finished first.
@@ -307,10 +198,7 @@ pub async fn run(
         .backoff(backoff::WatchBackoff::default())
         .reflect(writer)
         .inspect(move |event| match event {
-            Ok(watcher::Event::Delete(route)) => {
-                forgetting.forget(&route.uid().unwrap_or_default());
-                forgetting.deps.forget(&Key::from_obj(route));
-            }
+            Ok(watcher::Event::Delete(route)) => forgetting.forget(route),
             Ok(watcher::Event::InitDone) => {
                 forgetting.forget_all_but(&store.state().iter().filter_map(|r| r.uid()).collect());
                 listed.send_replace(true);
@@ -323,7 +211,7 @@ pub async fn run(
         .filter(move |event| {
             let skip = match event {
                 Ok(watcher::Event::InitApply(cached)) => {
-                    listing_first && start_up_pass && in_sync(&cached.route())
+                    listing_first && start_up_pass && status::in_sync(&cached.route())
                 }
                 Ok(watcher::Event::InitDone) => {
                     listing_first = false;
@@ -358,7 +246,7 @@ pub async fn run(
         .expect("the controller runs once per Context");
     let drift = ctx.config.resync.map(|period| {
         tokio::spawn(drift::run(
-            ctx.clone(),
+            ctx.drift(),
             reader.clone(),
             first_list.clone(),
             period,
@@ -396,33 +284,15 @@ pub async fn run(
 async fn reconcile(cached: Arc<CachedRoute>, ctx: Arc<Context>) -> Result<Action, Error> {
     let class = {
         let route = cached.route();
-        class_of(&route, ctx.is_failing(&route))
+        status::class_of(
+            &route,
+            ctx.failures.is_failing(&route.uid().unwrap_or_default()),
+        )
     };
     let _permit = ctx.gate.enter(class).await;
     class
         .scope(Box::pin(work(Arc::new(cached.route()), ctx.clone())))
         .await
-}
-
-/// Whether an object needs nothing but a drift check: not being deleted, with meshroute's
-/// finalizer, Ready at its generation.
-fn in_sync(route: &GatewayRoute) -> bool {
-    route.meta().deletion_timestamp.is_none()
-        && route.finalizers().iter().any(|f| f == FINALIZER)
-        && status::ready_now(route)
-}
-
-/// Why an object is reconciled now, from what it shows: a deletion, or a generation its status
-/// does not describe yet, is a user's doing; an object Ready at its generation with no failure
-/// since is a drift check; anything else (a reported failure) is a retry.
-fn class_of(route: &GatewayRoute, failing: bool) -> Class {
-    if route.meta().deletion_timestamp.is_some() || !status::reported_now(route) {
-        Class::User
-    } else if status::ready_now(route) && !failing {
-        Class::Drift
-    } else {
-        Class::Retry
-    }
 }
 
 #[tracing::instrument(skip_all, fields(object = %format!("{}/{}", route.namespace().unwrap_or_default(), route.name_any())))]
@@ -487,174 +357,36 @@ async fn apply_step(
     let uid = route.uid().unwrap_or_default();
     let desired = Desired::of(route, &ctx.config.cluster_id);
     let recorded = Recorded::of(route);
-    // In sync at its generation, not failing: a drift pass woke it (or a start without one).
-    // A recent page that lists its route unchanged proves it still in sync, with no call of
-    // its own (unless the drift pass found its tags changed).
-    if Class::current() == Class::Drift && !ctx.take_full_check(route) {
-        let page = ctx
-            .pages
-            .get(
-                &pages::Gateway::of(&desired.key),
-                ctx.page_max_age(),
-                &ctx.appmesh,
-            )
-            .await;
-        if page.is_ok_and(|page| page.vouches_for(&desired, &recorded)) {
-            ctx.metrics.reconciled(&uid, Reason::Synced.as_str());
-            return Ok(ctx.synced(route));
-        }
-    }
     let env = ctx.env(route);
-    let outcome = match ctx.deps.wait(&desired, &env.object, &ctx.appmesh).await {
+    // A drift check (in sync at its generation, not failing) asks a recent page first, unless
+    // the drift pass found its tags changed, which a page cannot show.
+    if Class::current() == Class::Drift
+        && !ctx.wakes.take_full_check(&uid)
+        && execute::vouched(&desired, &recorded, &env).await
+    {
+        let after = outcome::after(route, Ended::Vouched, &ctx.config.shard, now());
+        return finish(ctx, api, route, after).await;
+    }
+    let executed = match ctx.deps.wait(&desired, &env.object, &ctx.appmesh).await {
         Ok(Wait::Missing(what)) => Err(execute::missing(&desired, &what)),
         Ok(Wait::Go(woken)) => {
             for object in woken {
-                ctx.wake(object);
+                ctx.wakes.wake(object);
             }
             execute::apply(&desired, &recorded, &env).await
         }
         Err(e) => Err(e.into()),
     };
-
-    let (observed, reason, message) = match &outcome {
-        Ok((r, _)) => (
-            Some(r),
-            Reason::Synced,
-            format!(
-                "App Mesh gateway route {} is in sync (version {})",
-                r.arn, r.version
-            ),
-        ),
-        Err(p) => (None, p.reason, p.message.clone()),
+    let ended = match &executed {
+        Ok((observed, change)) => Ended::Synced {
+            route: observed,
+            change: *change,
+            desired: &desired,
+        },
+        Err(problem) => Ended::Failed(problem),
     };
-    // While App Mesh is paused as a whole, that is said once (log, gauge), not written into
-    // every object; only an object with nothing to show for its generation yet gets a status.
-    let paused = matches!(&outcome, Err(p) if p.retry == Retry::Paused);
-    if !paused || !status::reported_now(route) {
-        let synced = observed.map(|r| (r, &desired));
-        report(ctx, api, route, synced, reason, &message).await?;
-    }
-
-    let action = match &outcome {
-        Ok((r, change)) => {
-            tracing::debug!(change = ?change, version = r.version, "in sync");
-            if let Some((type_, name, note)) = describe_change(*change, r) {
-                ctx.event(route, type_, name, note).await;
-            }
-            ctx.synced(route)
-        }
-        Err(p) if paused => {
-            tracing::debug!("waiting for App Mesh: {}", p.message);
-            ctx.next(route, ctx.failed(route, p.retry))
-        }
-        Err(p) => {
-            tracing::warn!(reason = p.reason.as_str(), "not in sync: {}", p.message);
-            ctx.next(route, ctx.failed(route, p.retry))
-        }
-    };
-    ctx.metrics.reconciled(&uid, reason.as_str());
-    Ok(action)
-}
-
-/// Writes the status a reconcile ended with (only if it changed) and, when it ended with a new
-/// failure reason, a Warning Event saying so. `synced` is the route App Mesh now holds and what
-/// the object wanted of it, when the reconcile got it in sync. A replica that lost the leader
-/// Lease writes nothing: the new leader owns the status now.
-async fn report(
-    ctx: &Context,
-    api: &Api<GatewayRoute>,
-    route: &GatewayRoute,
-    synced: Option<(&crate::appmesh::ObservedRoute, &Desired)>,
-    reason: Reason,
-    message: &str,
-) -> Result<(), Error> {
-    if ctx.appmesh.fence().is_closed() {
-        return Err(Error::NotLeader);
-    }
-    let new_failure =
-        reason != Reason::Synced && status::current_reason(route) != Some(reason.as_str());
-    let shard = &ctx.config.shard;
-    if let Some(other) = route.status.as_ref().and_then(|s| s.shard.as_deref())
-        && other != shard
-    {
-        ctx.metrics.shard_overlap();
-        ctx.event(
-            route,
-            EventType::Warning,
-            "ShardOverlap",
-            format!(
-                "meshroute shard {other} wrote this object's status before shard {shard}; if \
-                 both still run, their --label-selector values overlap and both reconcile it"
-            ),
-        )
-        .await;
-    }
-    let mut next = status::next_status(route, synced.map(|(r, _)| r), reason, message, now());
-    next.shard = Some(shard.clone());
-    if let Some((_, desired)) = synced {
-        // In sync: App Mesh has the route with exactly these tags.
-        next.tags_digest = Some(desired.tags_digest());
-    }
-    status::write(api, route, next).await?;
-    if new_failure {
-        ctx.event(
-            route,
-            EventType::Warning,
-            reason.as_str(),
-            message.to_string(),
-        )
-        .await;
-    }
-    Ok(())
-}
-
-fn describe_change(
-    change: Change,
-    r: &crate::appmesh::ObservedRoute,
-) -> Option<(EventType, &'static str, String)> {
-    let (type_, name, note) = match change {
-        Change::None => return None,
-        Change::Created => (
-            EventType::Normal,
-            "Created",
-            format!("Created App Mesh gateway route {}", r.arn),
-        ),
-        Change::Recreated => (
-            EventType::Warning,
-            "Recreated",
-            format!(
-                "App Mesh gateway route {} was deleted outside meshroute; created it again",
-                r.arn
-            ),
-        ),
-        Change::Adopted => (
-            EventType::Normal,
-            "Adopted",
-            format!("Adopted existing App Mesh gateway route {}", r.arn),
-        ),
-        Change::Updated => (
-            EventType::Normal,
-            "Updated",
-            format!(
-                "Updated App Mesh gateway route {} to version {}",
-                r.arn, r.version
-            ),
-        ),
-        Change::DriftCorrected => (
-            EventType::Warning,
-            "DriftCorrected",
-            format!(
-                "App Mesh gateway route {} was changed outside meshroute; restored the spec (version {})",
-                r.arn, r.version
-            ),
-        ),
-        Change::TagsUpdated => (
-            EventType::Normal,
-            "TagsUpdated",
-            format!("Updated the tags of {}", r.arn),
-        ),
-    };
-    Some((type_, name, note))
+    let after = outcome::after(route, ended, &ctx.config.shard, now());
+    finish(ctx, api, route, after).await
 }
 
 async fn cleanup_step(
@@ -663,51 +395,63 @@ async fn cleanup_step(
     api: &Api<GatewayRoute>,
 ) -> Result<Action, Error> {
     let desired = Desired::of(route, &ctx.config.cluster_id);
-    match execute::remove(&desired, &Recorded::of(route), &ctx.env(route)).await {
-        Ok(removal) => {
-            let note = match removal {
-                Removal::Deleted => Some(("Deleted", "Deleted the App Mesh gateway route")),
-                Removal::Retained => Some((
-                    "Retained",
-                    "Kept the App Mesh gateway route (deletionPolicy: Retain)",
-                )),
-                Removal::NothingOurs => None,
-            };
-            if let Some((reason, note)) = note {
-                ctx.event(route, EventType::Normal, reason, note.into())
-                    .await;
-            }
-            ctx.metrics
-                .reconciled(&route.uid().unwrap_or_default(), reason_of(removal));
-            Ok(Action::await_change())
-        }
-        Err(p) => {
-            let message = format!(
-                "deleting the App Mesh route failed, the finalizer stays until it succeeds: {}",
-                p.message
-            );
-            if p.retry != Retry::Paused {
-                report(ctx, api, route, None, Reason::DeleteFailed, &message).await?;
-            }
-            ctx.metrics.reconciled(
-                &route.uid().unwrap_or_default(),
-                Reason::DeleteFailed.as_str(),
-            );
-            Err(Error::DeleteFailed {
-                message,
-                retry_in: ctx.failed(route, p.retry),
-            })
-        }
-    }
+    let removed = execute::remove(&desired, &Recorded::of(route), &ctx.env(route)).await;
+    let ended = match &removed {
+        Ok(removal) => Ended::Removed(*removal),
+        Err(problem) => Ended::RemoveFailed(problem),
+    };
+    let after = outcome::after(route, ended, &ctx.config.shard, now());
+    finish(ctx, api, route, after).await
 }
 
-/// The `result` of a finished cleanup, for the reconcile counter.
-fn reason_of(removal: Removal) -> &'static str {
-    match removal {
-        Removal::Deleted => "Deleted",
-        Removal::Retained => "Retained",
-        Removal::NothingOurs => "Released",
+/// Carries out what follows a reconcile: the status, the Events, the counters and the backoff.
+/// A replica that lost the leader Lease writes nothing: the new leader owns the status now.
+async fn finish(
+    ctx: &Context,
+    api: &Api<GatewayRoute>,
+    route: &GatewayRoute,
+    after: After,
+) -> Result<Action, Error> {
+    let uid = route.uid().unwrap_or_default();
+    if let Some(next) = after.status {
+        if ctx.appmesh.fence().is_closed() {
+            return Err(Error::NotLeader);
+        }
+        if after.shard_overlap {
+            ctx.metrics.shard_overlap();
+        }
+        status::write(api, route, next).await?;
     }
+    for note in &after.notes {
+        ctx.events.publish(route, note).await;
+    }
+    match after.counted {
+        Counted::Ready(reason) => ctx.metrics.reconciled(&uid, reason),
+        Counted::Removal(removal) => ctx.metrics.removed(removal.as_str()),
+    }
+    Ok(match after.next {
+        Next::Synced => {
+            tracing::debug!("in sync: {}", after.message);
+            ctx.failures.succeeded(&uid);
+            ctx.next(route, None)
+        }
+        Next::Removed => Action::await_change(),
+        // The wait goes to `error_policy` with the error.
+        Next::DeleteFailed(retry) => {
+            return Err(Error::DeleteFailed {
+                retry_in: ctx.failures.failed(&uid, retry),
+                message: after.message,
+            });
+        }
+        Next::Retry(retry) => {
+            if retry == Retry::Paused {
+                tracing::debug!("waiting for App Mesh: {}", after.message);
+            } else {
+                tracing::warn!("not in sync: {}", after.message);
+            }
+            ctx.next(route, ctx.failures.failed(&uid, retry))
+        }
+    })
 }
 
 fn error_policy(cached: Arc<CachedRoute>, error: &Error, ctx: Arc<Context>) -> Action {
@@ -720,111 +464,14 @@ fn error_policy(cached: Arc<CachedRoute>, error: &Error, ctx: Arc<Context>) -> A
         Error::DeleteFailed { retry_in, .. } => ctx.next(&route, *retry_in),
         _ => {
             tracing::warn!(error = %error, object = %route.name_any(), "reconcile failed");
-            ctx.next(&route, ctx.failed(&route, Retry::Kubernetes))
+            let wait = ctx
+                .failures
+                .failed(&route.uid().unwrap_or_default(), Retry::Kubernetes);
+            ctx.next(&route, wait)
         }
     }
-}
-
-/// An Event's name: the object's name and a timestamp, within the 253 characters of a
-/// Kubernetes name however long the object's name is, and still a valid name.
-fn event_name(object: &str, nanos: i128) -> String {
-    let suffix = format!(".{nanos:x}");
-    let room = 253 - suffix.len();
-    // Object names are ASCII (DNS subdomains), so any cut is on a character boundary.
-    let prefix = object[..object.len().min(room)].trim_end_matches(['.', '-']);
-    format!("{prefix}{suffix}")
 }
 
 fn now() -> Time {
     Time(k8s_openapi::jiff::Timestamp::now())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{Class, class_of, event_name};
-    use crate::api::GatewayRoute;
-
-    /// An object at generation 2 whose status reports `ready` with `reason` at `observed`.
-    fn object(observed: Option<i64>, ready: &str, reason: &str, deleting: bool) -> GatewayRoute {
-        let mut status = serde_json::json!({});
-        if let Some(g) = observed {
-            status = serde_json::json!({ "observedGeneration": g, "conditions": [{
-                "type": "Ready", "status": ready, "reason": reason, "message": "",
-                "lastTransitionTime": "2026-12-02T00:00:00Z", "observedGeneration": g }] });
-        }
-        serde_json::from_value(serde_json::json!({
-            "apiVersion": "meshroute.io/v1alpha1", "kind": "GatewayRoute",
-            "metadata": { "name": "r", "namespace": "n", "generation": 2,
-                "deletionTimestamp": if deleting { Some("2026-12-02T00:00:00Z") } else { None } },
-            "spec": { "meshName": "m", "virtualGatewayName": "g", "httpRoute": {
-                "match": { "prefix": "/" },
-                "action": { "target": { "virtualService": { "virtualServiceName": "s" } } } } },
-            "status": status,
-        }))
-        .unwrap()
-    }
-
-    #[test]
-    fn work_is_classed_by_what_the_object_shows() {
-        let rows = [
-            ("new", object(None, "", "", false), false, Class::User),
-            (
-                "spec changed",
-                object(Some(1), "True", "Synced", false),
-                false,
-                Class::User,
-            ),
-            (
-                "deleting",
-                object(Some(2), "True", "Synced", true),
-                false,
-                Class::User,
-            ),
-            (
-                "in sync",
-                object(Some(2), "True", "Synced", false),
-                false,
-                Class::Drift,
-            ),
-            (
-                "in sync, failed since",
-                object(Some(2), "True", "Synced", false),
-                true,
-                Class::Retry,
-            ),
-            (
-                "failure reported",
-                object(Some(2), "False", "NameInUse", false),
-                true,
-                Class::Retry,
-            ),
-            // After a restart (no failures counted yet), or paused (not counted): still a retry,
-            // never a drift check that a page could wave through.
-            (
-                "failure reported, none counted",
-                object(Some(2), "False", "AppMeshUnavailable", false),
-                false,
-                Class::Retry,
-            ),
-        ];
-        for (case, route, failing, class) in rows {
-            assert_eq!(class_of(&route, failing), class, "{case}");
-        }
-    }
-
-    #[test]
-    fn event_names_are_valid_for_any_object_name() {
-        let nanos = 1_764_000_000_123_456_789_i128;
-        assert_eq!(event_name("web", nanos), format!("web.{nanos:x}"));
-        // The longest object name, and one whose cut would end on a dot or a dash.
-        for name in ["a".repeat(253), format!("{}.-b", "a".repeat(234))] {
-            let event = event_name(&name, nanos);
-            assert!(event.len() <= 253, "{} characters", event.len());
-            assert!(event.ends_with(&format!(".{nanos:x}")));
-            assert!(
-                !event.contains(".-") && !event.contains("-.") && !event.contains(".."),
-                "{event}"
-            );
-        }
-    }
 }

@@ -3,7 +3,8 @@
 //! so far (`Seen`), the next step. The executor (`execute.rs`) carries a step out, records what it
 //! saw, and asks again; it never decides. Ownership, adoption and refusal live here only.
 
-use super::desired::{Desired, Owner, Ownership, TagChanges};
+use super::desired::{Desired, Ownership, TagChanges};
+use crate::api::ownership::Owner;
 use crate::api::{GatewayRoute, Reason, Tag};
 use crate::appmesh::{AppMeshError, ObservedRoute};
 use crate::backoff::Retry;
@@ -140,8 +141,9 @@ pub enum Step {
         change: Change,
     },
     /// The route is ours (or becomes ours): update the spec if `update_token` is set, then
-    /// fix the tags. With nothing to do, the route is in sync.
+    /// fix the tags. With nothing to do, `route` is in sync as it is.
     Converge {
+        route: Box<ObservedRoute>,
         change: Change,
         update_token: Option<String>,
         tags: TagChanges,
@@ -241,7 +243,7 @@ fn claim(
         Ownership::Ours if recorded => Ok(Change::None),
         // Made by this object, never recorded: a crash between create and status write.
         Ownership::Ours => Ok(Change::Adopted),
-        Ownership::SameIdentity { .. } => Ok(Change::Adopted),
+        Ownership::SameIdentity => Ok(Change::Adopted),
         Ownership::Nobody if recorded => Ok(Change::None),
         Ownership::Nobody if d.adopt => Ok(Change::Adopted),
         Ownership::Nobody => Err(Step::Refuse(name_in_use(
@@ -295,6 +297,7 @@ fn converge(
         change = Change::TagsUpdated;
     }
     Step::Converge {
+        route: Box::new(route.clone()),
         change,
         update_token,
         tags,
@@ -353,6 +356,17 @@ pub enum Removal {
     NothingOurs,
 }
 
+impl Removal {
+    /// The `result` label of `meshroute_reconciles_total` for a finished cleanup.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Removal::Deleted => "Deleted",
+            Removal::Retained => "Retained",
+            Removal::NothingOurs => "Released",
+        }
+    }
+}
+
 /// The next step for an object being deleted. A route is deleted only when its tags name this
 /// object's identity (this object, or an earlier instance of it): never on the status' word
 /// alone, since another install or cluster may hold the route now. A route already gone (or
@@ -378,7 +392,7 @@ pub fn plan_removal(d: &Desired, rec: &Recorded, seen: &Seen) -> RemovalStep {
         (None, Observation::Present(_, Some(tags))) => tags,
     };
     match d.ownership(tags) {
-        Ownership::Ours | Ownership::SameIdentity { .. } => RemovalStep::Delete,
+        Ownership::Ours | Ownership::SameIdentity => RemovalStep::Delete,
         _ => RemovalStep::Done(Removal::NothingOurs),
     }
 }
@@ -797,6 +811,7 @@ mod tests {
         assert_eq!(
             step,
             Step::Converge {
+                route: Box::new(drifted.clone()),
                 change: Change::DriftCorrected,
                 update_token: Some(d.update_token(2, 3)),
                 tags: TagChanges::default(),
@@ -818,6 +833,7 @@ mod tests {
         assert_eq!(
             step,
             Step::Converge {
+                route: Box::new(observed(&d, "am-1", 3)),
                 change: Change::None,
                 update_token: None,
                 tags: TagChanges::default()
@@ -836,6 +852,7 @@ mod tests {
                 change: Change::Adopted,
                 update_token: None,
                 tags,
+                ..
             } => {
                 assert!(tags.set.iter().any(|t| t.value == "new"), "{tags:?}");
             }

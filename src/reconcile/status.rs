@@ -6,9 +6,11 @@ use kube::api::{Api, Patch, PatchParams};
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 
+use crate::api::ownership::FINALIZER;
 use crate::api::{GatewayRoute, GatewayRouteStatus};
 pub use crate::api::{READY, RECONCILING, Reason, STALLED};
 use crate::appmesh::ObservedRoute;
+use crate::fair::Class;
 
 /// The field manager of every status write.
 pub const FIELD_MANAGER: &str = "meshroute";
@@ -104,6 +106,27 @@ pub fn was_ready(route: &GatewayRoute) -> bool {
 /// Whether the object is Ready at its current generation.
 pub fn ready_now(route: &GatewayRoute) -> bool {
     reported_now(route) && was_ready(route)
+}
+
+/// Whether an object needs nothing but a drift check: not being deleted, with meshroute's
+/// finalizer, Ready at its generation.
+pub fn in_sync(route: &GatewayRoute) -> bool {
+    route.meta().deletion_timestamp.is_none()
+        && route.finalizers().iter().any(|f| f == FINALIZER)
+        && ready_now(route)
+}
+
+/// Why an object is reconciled now, from what it shows: a deletion, or a generation its status
+/// does not describe yet, is a user's doing; an object Ready at its generation with no failure
+/// since is a drift check; anything else (a reported failure) is a retry.
+pub fn class_of(route: &GatewayRoute, failing: bool) -> Class {
+    if route.meta().deletion_timestamp.is_some() || !reported_now(route) {
+        Class::User
+    } else if ready_now(route) && !failing {
+        Class::Drift
+    } else {
+        Class::Retry
+    }
 }
 
 /// Writes `status` with server-side apply, unless the object already has exactly it. Returns
@@ -202,5 +225,73 @@ mod tests {
         );
         r.metadata.generation = Some(4);
         assert!(!ready_now(&r), "a new generation is not Ready yet");
+    }
+
+    /// An object at generation 2 whose status reports `ready` with `reason` at `observed`.
+    fn object(observed: Option<i64>, ready: &str, reason: &str, deleting: bool) -> GatewayRoute {
+        let mut status = serde_json::json!({});
+        if let Some(g) = observed {
+            status = serde_json::json!({ "observedGeneration": g, "conditions": [{
+                "type": "Ready", "status": ready, "reason": reason, "message": "",
+                "lastTransitionTime": "2026-12-02T00:00:00Z", "observedGeneration": g }] });
+        }
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "meshroute.io/v1alpha1", "kind": "GatewayRoute",
+            "metadata": { "name": "r", "namespace": "n", "generation": 2,
+                "deletionTimestamp": if deleting { Some("2026-12-02T00:00:00Z") } else { None } },
+            "spec": { "meshName": "m", "virtualGatewayName": "g", "httpRoute": {
+                "match": { "prefix": "/" },
+                "action": { "target": { "virtualService": { "virtualServiceName": "s" } } } } },
+            "status": status,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn work_is_classed_by_what_the_object_shows() {
+        let rows = [
+            ("new", object(None, "", "", false), false, Class::User),
+            (
+                "spec changed",
+                object(Some(1), "True", "Synced", false),
+                false,
+                Class::User,
+            ),
+            (
+                "deleting",
+                object(Some(2), "True", "Synced", true),
+                false,
+                Class::User,
+            ),
+            (
+                "in sync",
+                object(Some(2), "True", "Synced", false),
+                false,
+                Class::Drift,
+            ),
+            (
+                "in sync, failed since",
+                object(Some(2), "True", "Synced", false),
+                true,
+                Class::Retry,
+            ),
+            (
+                "failure reported",
+                object(Some(2), "False", "NameInUse", false),
+                true,
+                Class::Retry,
+            ),
+            // After a restart (no failures counted yet), or paused (not counted): still a retry,
+            // never a drift check that a page could wave through.
+            (
+                "failure reported, none counted",
+                object(Some(2), "False", "AppMeshUnavailable", false),
+                false,
+                Class::Retry,
+            ),
+        ];
+        for (case, route, failing, class) in rows {
+            assert_eq!(class_of(&route, failing), class, "{case}");
+        }
     }
 }

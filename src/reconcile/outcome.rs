@@ -1,0 +1,513 @@
+//! What follows a reconcile, as one pure function: from how the work on App Mesh ended and what
+//! the object's status shows, the status to write, the Events to publish, the result to count
+//! and the retry. The wiring (`mod.rs`) carries it out and decides nothing.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use super::desired::Desired;
+use super::events::Note;
+use super::plan::{Change, Problem, Removal};
+use super::status;
+use crate::api::{GatewayRoute, GatewayRouteStatus, Reason};
+use crate::appmesh::ObservedRoute;
+use crate::backoff::Retry;
+
+/// How the work on App Mesh ended.
+#[derive(Debug, Clone, Copy)]
+pub enum Ended<'a> {
+    /// A drift check that a recent ListGatewayRoutes page answered: the route is the one the
+    /// status recorded, unchanged, and nothing was called.
+    Vouched,
+    /// App Mesh holds what `desired` asks, as `route`, after `change`.
+    Synced {
+        route: &'a ObservedRoute,
+        change: Change,
+        desired: &'a Desired,
+    },
+    /// App Mesh does not hold the spec, for this reason.
+    Failed(&'a Problem),
+    /// The object is being deleted and its App Mesh route is dealt with.
+    Removed(Removal),
+    /// The object is being deleted and its route could not be deleted.
+    RemoveFailed(&'a Problem),
+}
+
+/// What the reconcile's result counts as in `meshroute_reconciles_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counted {
+    /// The Ready reason it left the object with (kept per object for the objects gauge).
+    Ready(Reason),
+    /// The cleanup of a deleted object.
+    Removal(Removal),
+}
+
+/// When the object is reconciled again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// In sync: its failures are forgotten and the drift pass checks it from now on.
+    Synced,
+    /// Deleted: nothing more to do.
+    Removed,
+    /// It failed; `Retry` says how it waits.
+    Retry(Retry),
+    /// Its route could not be deleted: the reconcile ends in an error, the finalizer stays, and
+    /// `Retry` says how it waits.
+    DeleteFailed(Retry),
+}
+
+/// Everything that follows a reconcile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct After {
+    /// The status to write (the writer skips one equal to the object's).
+    pub status: Option<GatewayRouteStatus>,
+    /// Another shard wrote the status this one replaces.
+    pub shard_overlap: bool,
+    /// Events, in order.
+    pub notes: Vec<Note>,
+    pub counted: Counted,
+    /// What the Ready condition says (or would), for logs and the delete error.
+    pub message: String,
+    pub next: Next,
+}
+
+/// What follows `ended` for `route` (as read at the start of the reconcile), written by `shard`
+/// at `now`.
+pub fn after(route: &GatewayRoute, ended: Ended, shard: &str, now: Time) -> After {
+    match ended {
+        Ended::Vouched => After {
+            status: None,
+            shard_overlap: false,
+            notes: Vec::new(),
+            counted: Counted::Ready(Reason::Synced),
+            message: "a recent ListGatewayRoutes page lists the route unchanged".into(),
+            next: Next::Synced,
+        },
+        Ended::Synced {
+            route: observed,
+            change,
+            desired,
+        } => {
+            let message = format!(
+                "App Mesh gateway route {} is in sync (version {})",
+                observed.arn, observed.version
+            );
+            let mut next =
+                status::next_status(route, Some(observed), Reason::Synced, &message, now);
+            // In sync: App Mesh has the route with exactly these tags.
+            next.tags_digest = Some(desired.tags_digest());
+            let mut after = report(route, next, Reason::Synced, &message, shard);
+            after.notes.extend(describe_change(change, observed));
+            after
+        }
+        Ended::Failed(problem) => failure(route, problem, problem.reason, shard, now),
+        Ended::RemoveFailed(problem) => {
+            let message = format!(
+                "deleting the App Mesh route failed, the finalizer stays until it succeeds: {}",
+                problem.message
+            );
+            let problem = Problem {
+                reason: Reason::DeleteFailed,
+                message,
+                retry: problem.retry,
+            };
+            failure(route, &problem, Reason::DeleteFailed, shard, now)
+        }
+        Ended::Removed(removal) => After {
+            status: None,
+            shard_overlap: false,
+            notes: match removal {
+                Removal::Deleted => vec![Note::normal(
+                    "Deleted",
+                    "Deleted the App Mesh gateway route",
+                )],
+                Removal::Retained => vec![Note::normal(
+                    "Retained",
+                    "Kept the App Mesh gateway route (deletionPolicy: Retain)",
+                )],
+                Removal::NothingOurs => Vec::new(),
+            },
+            counted: Counted::Removal(removal),
+            message: String::new(),
+            next: Next::Removed,
+        },
+    }
+}
+
+/// A failure: the status says why, unless App Mesh is paused as a whole, which is said once
+/// (log, gauge), not written into every object. Only an object with nothing to show for its
+/// generation yet gets a status then. A deleted object's failed cleanup writes its status
+/// whenever App Mesh is not paused.
+fn failure(
+    route: &GatewayRoute,
+    problem: &Problem,
+    reason: Reason,
+    shard: &str,
+    now: Time,
+) -> After {
+    let paused = problem.retry == Retry::Paused;
+    let deleting = reason == Reason::DeleteFailed;
+    let write = !paused || (!deleting && !status::reported_now(route));
+    let mut after = if write {
+        let next = status::next_status(route, None, reason, &problem.message, now);
+        report(route, next, reason, &problem.message, shard)
+    } else {
+        After {
+            status: None,
+            shard_overlap: false,
+            notes: Vec::new(),
+            counted: Counted::Ready(reason),
+            message: problem.message.clone(),
+            next: Next::Synced,
+        }
+    };
+    after.next = if deleting {
+        Next::DeleteFailed(problem.retry)
+    } else {
+        Next::Retry(problem.retry)
+    };
+    after
+}
+
+/// Writing `next` as `shard`: says so when another shard wrote the status last, and publishes a
+/// Warning when the object fails for a new reason.
+fn report(
+    route: &GatewayRoute,
+    mut next: GatewayRouteStatus,
+    reason: Reason,
+    message: &str,
+    shard: &str,
+) -> After {
+    let mut notes = Vec::new();
+    let other = route.status.as_ref().and_then(|s| s.shard.as_deref());
+    let shard_overlap = other.is_some_and(|other| other != shard);
+    if let Some(other) = other.filter(|_| shard_overlap) {
+        notes.push(Note::warning(
+            "ShardOverlap",
+            format!(
+                "meshroute shard {other} wrote this object's status before shard {shard}; if \
+                 both still run, their --label-selector values overlap and both reconcile it"
+            ),
+        ));
+    }
+    if reason != Reason::Synced && status::current_reason(route) != Some(reason.as_str()) {
+        notes.push(Note::warning(reason.as_str(), message));
+    }
+    next.shard = Some(shard.to_string());
+    After {
+        status: Some(next),
+        shard_overlap,
+        notes,
+        counted: Counted::Ready(reason),
+        message: message.to_string(),
+        next: Next::Synced,
+    }
+}
+
+/// The Event that tells what a reconcile changed in App Mesh.
+fn describe_change(change: Change, r: &ObservedRoute) -> Option<Note> {
+    Some(match change {
+        Change::None => return None,
+        Change::Created => Note::normal(
+            "Created",
+            format!("Created App Mesh gateway route {}", r.arn),
+        ),
+        Change::Recreated => Note::warning(
+            "Recreated",
+            format!(
+                "App Mesh gateway route {} was deleted outside meshroute; created it again",
+                r.arn
+            ),
+        ),
+        Change::Adopted => Note::normal(
+            "Adopted",
+            format!("Adopted existing App Mesh gateway route {}", r.arn),
+        ),
+        Change::Updated => Note::normal(
+            "Updated",
+            format!(
+                "Updated App Mesh gateway route {} to version {}",
+                r.arn, r.version
+            ),
+        ),
+        Change::DriftCorrected => Note::warning(
+            "DriftCorrected",
+            format!(
+                "App Mesh gateway route {} was changed outside meshroute; restored the spec (version {})",
+                r.arn, r.version
+            ),
+        ),
+        Change::TagsUpdated => {
+            Note::normal("TagsUpdated", format!("Updated the tags of {}", r.arn))
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::Reason::*;
+    use crate::reconcile::events::EventType::{Normal, Warning};
+
+    const SHARD: &str = "ops/meshroute";
+
+    /// An object at generation 2 whose status (if `reason` is set) says Ready=`reason ==
+    /// Synced` with `reason` at generation `observed`, written by `shard`.
+    fn object(reason: Option<Reason>, observed: i64, shard: &str) -> GatewayRoute {
+        let status = match reason {
+            None => serde_json::json!({}),
+            Some(r) => serde_json::json!({ "observedGeneration": observed, "shard": shard,
+                "conditions": [{ "type": "Ready",
+                    "status": if r == Synced { "True" } else { "False" },
+                    "reason": r.as_str(), "message": "", "observedGeneration": observed,
+                    "lastTransitionTime": "2026-12-02T00:00:00Z" }] }),
+        };
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "meshroute.io/v1alpha1", "kind": "GatewayRoute",
+            "metadata": { "name": "r", "namespace": "n", "uid": "u", "generation": 2 },
+            "spec": { "meshName": "m", "virtualGatewayName": "g", "httpRoute": {
+                "match": { "prefix": "/" },
+                "action": { "target": { "virtualService": { "virtualServiceName": "s" } } } } },
+            "status": status,
+        }))
+        .unwrap()
+    }
+
+    fn observed() -> ObservedRoute {
+        ObservedRoute {
+            arn: "arn:aws:appmesh:us-west-2:1:mesh/m/virtualGateway/g/gatewayRoute/r_n".into(),
+            uid: "am-1".into(),
+            version: 3,
+            mesh_owner: "1".into(),
+            resource_owner: "1".into(),
+            created_at: None,
+            last_updated_at: None,
+            status: "ACTIVE".into(),
+            spec: Default::default(),
+        }
+    }
+
+    fn problem(reason: Reason, retry: Retry) -> Problem {
+        Problem {
+            reason,
+            message: format!("{} happened", reason.as_str()),
+            retry,
+        }
+    }
+
+    fn now() -> Time {
+        Time(k8s_openapi::jiff::Timestamp::from_second(1_800_000_000).unwrap())
+    }
+
+    /// The parts of `After` a row states: the Ready status written (None: no write), the
+    /// Events as (type, reason), the count, and what comes next.
+    type Row = (
+        &'static str,
+        GatewayRoute,
+        Ended<'static>,
+        Option<&'static str>,
+        Vec<(crate::reconcile::events::EventType, &'static str)>,
+        Counted,
+        Next,
+    );
+
+    #[test]
+    fn what_follows_each_ending() {
+        let route: &'static ObservedRoute = Box::leak(Box::new(observed()));
+        let desired: &'static Desired =
+            Box::leak(Box::new(Desired::of(&object(None, 0, SHARD), "prod")));
+        let synced = |change| Ended::Synced {
+            route,
+            change,
+            desired,
+        };
+        let leak = |p: Problem| -> &'static Problem { Box::leak(Box::new(p)) };
+        let throttled = leak(problem(AppMeshUnavailable, Retry::Transient));
+        let paused = leak(problem(AppMeshUnavailable, Retry::Paused));
+        let missing = leak(problem(DependencyNotFound, Retry::Dependency));
+        let rows: Vec<Row> = vec![
+            (
+                "a page vouched: nothing to write or say",
+                object(Some(Synced), 2, SHARD),
+                Ended::Vouched,
+                None,
+                vec![],
+                Counted::Ready(Synced),
+                Next::Synced,
+            ),
+            (
+                "created",
+                object(None, 0, SHARD),
+                synced(Change::Created),
+                Some("True"),
+                vec![(Normal, "Created")],
+                Counted::Ready(Synced),
+                Next::Synced,
+            ),
+            (
+                "in sync, nothing changed",
+                object(Some(Synced), 2, SHARD),
+                synced(Change::None),
+                Some("True"),
+                vec![],
+                Counted::Ready(Synced),
+                Next::Synced,
+            ),
+            (
+                "drift put back",
+                object(Some(Synced), 2, SHARD),
+                synced(Change::DriftCorrected),
+                Some("True"),
+                vec![(Warning, "DriftCorrected")],
+                Counted::Ready(Synced),
+                Next::Synced,
+            ),
+            (
+                "a new failure is said once",
+                object(Some(Synced), 2, SHARD),
+                Ended::Failed(throttled),
+                Some("False"),
+                vec![(Warning, "AppMeshUnavailable")],
+                Counted::Ready(AppMeshUnavailable),
+                Next::Retry(Retry::Transient),
+            ),
+            (
+                "the same failure again: no second Event",
+                object(Some(AppMeshUnavailable), 2, SHARD),
+                Ended::Failed(throttled),
+                Some("False"),
+                vec![],
+                Counted::Ready(AppMeshUnavailable),
+                Next::Retry(Retry::Transient),
+            ),
+            (
+                "paused, status already speaks of this generation: nothing written",
+                object(Some(Synced), 2, SHARD),
+                Ended::Failed(paused),
+                None,
+                vec![],
+                Counted::Ready(AppMeshUnavailable),
+                Next::Retry(Retry::Paused),
+            ),
+            (
+                "paused on a new generation: the object gets a status",
+                object(Some(Synced), 1, SHARD),
+                Ended::Failed(paused),
+                Some("False"),
+                vec![(Warning, "AppMeshUnavailable")],
+                Counted::Ready(AppMeshUnavailable),
+                Next::Retry(Retry::Paused),
+            ),
+            (
+                "another shard wrote last",
+                object(Some(DependencyNotFound), 2, "ops/other"),
+                Ended::Failed(missing),
+                Some("False"),
+                vec![(Warning, "ShardOverlap")],
+                Counted::Ready(DependencyNotFound),
+                Next::Retry(Retry::Dependency),
+            ),
+            (
+                "deleted",
+                object(Some(Synced), 2, SHARD),
+                Ended::Removed(Removal::Deleted),
+                None,
+                vec![(Normal, "Deleted")],
+                Counted::Removal(Removal::Deleted),
+                Next::Removed,
+            ),
+            (
+                "retained",
+                object(Some(Synced), 2, SHARD),
+                Ended::Removed(Removal::Retained),
+                None,
+                vec![(Normal, "Retained")],
+                Counted::Removal(Removal::Retained),
+                Next::Removed,
+            ),
+            (
+                "nothing of ours to delete",
+                object(Some(Synced), 2, SHARD),
+                Ended::Removed(Removal::NothingOurs),
+                None,
+                vec![],
+                Counted::Removal(Removal::NothingOurs),
+                Next::Removed,
+            ),
+            (
+                "the delete failed",
+                object(Some(Synced), 2, SHARD),
+                Ended::RemoveFailed(throttled),
+                Some("False"),
+                vec![(Warning, "DeleteFailed")],
+                Counted::Ready(DeleteFailed),
+                Next::DeleteFailed(Retry::Transient),
+            ),
+            (
+                "the delete waits for a paused App Mesh without a write",
+                object(None, 0, SHARD),
+                Ended::RemoveFailed(paused),
+                None,
+                vec![],
+                Counted::Ready(DeleteFailed),
+                Next::DeleteFailed(Retry::Paused),
+            ),
+        ];
+        for (case, object, ended, ready, notes, counted, next) in rows {
+            let after = after(&object, ended, SHARD, now());
+            let written = after.status.as_ref().map(|s| {
+                assert_eq!(s.shard.as_deref(), Some(SHARD), "{case}");
+                assert_eq!(s.observed_generation, Some(2), "{case}");
+                s.conditions[0].status.as_str()
+            });
+            assert_eq!(written, ready, "{case}: status");
+            let said: Vec<_> = after.notes.iter().map(|n| (n.type_, n.reason)).collect();
+            assert_eq!(said, notes, "{case}: events");
+            assert_eq!(after.counted, counted, "{case}: counted");
+            assert_eq!(after.next, next, "{case}: next");
+            assert_eq!(
+                after.shard_overlap,
+                notes.iter().any(|(_, r)| *r == "ShardOverlap"),
+                "{case}: overlap"
+            );
+        }
+    }
+
+    #[test]
+    fn a_synced_status_records_the_route_and_its_tags() {
+        let object = object(None, 0, SHARD);
+        let desired = Desired::of(&object, "prod");
+        let route = observed();
+        let after = after(
+            &object,
+            Ended::Synced {
+                route: &route,
+                change: Change::Created,
+                desired: &desired,
+            },
+            SHARD,
+            now(),
+        );
+        let status = after.status.unwrap();
+        assert_eq!(status.arn.as_deref(), Some(route.arn.as_str()));
+        assert_eq!(status.version, Some(3));
+        assert_eq!(status.tags_digest, Some(desired.tags_digest()));
+        assert!(after.notes[0].note.contains(&route.arn));
+    }
+
+    #[test]
+    fn a_failed_delete_says_the_finalizer_stays() {
+        let object = object(Some(Synced), 2, SHARD);
+        let p = problem(AppMeshUnavailable, Retry::Transient);
+        let after = after(&object, Ended::RemoveFailed(&p), SHARD, now());
+        assert!(
+            after
+                .message
+                .starts_with("deleting the App Mesh route failed, the finalizer stays"),
+            "{}",
+            after.message
+        );
+        assert!(after.message.ends_with(&p.message));
+        let status = after.status.unwrap();
+        assert_eq!(status.conditions[0].reason, "DeleteFailed");
+    }
+}
