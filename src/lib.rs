@@ -6,6 +6,7 @@ pub mod appmesh;
 pub mod backoff;
 pub mod fair;
 pub mod flags;
+pub mod gatewayapi;
 pub mod http;
 pub mod leader;
 pub mod migrate;

@@ -2,6 +2,7 @@
 //! `kubectl explain` shows, and every rule App Mesh would enforce, checked at admission.
 
 mod condition;
+mod names;
 pub mod ownership;
 mod route;
 
@@ -11,6 +12,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use condition::{READY, RECONCILING, Reason, STALLED};
+pub use names::{default_app_mesh_name, object_name, short_hash};
 pub use route::*;
 
 /// An AWS App Mesh gateway route, kept in sync by meshroute.
@@ -187,30 +189,6 @@ fn first_line(message: &str) -> &str {
         .find(|l| !l.trim().is_empty())
         .unwrap_or(message)
         .trim()
-}
-
-/// App Mesh's longest name.
-const APP_MESH_MAX_NAME: usize = 255;
-
-/// `<name>_<namespace>`, as the official App Mesh controller names its resources. Longer than
-/// App Mesh allows (a 253-character name in a long namespace), it is cut and ends in a hash of
-/// the whole, so distinct objects keep distinct names.
-pub fn default_app_mesh_name(name: &str, namespace: &str) -> String {
-    let full = format!("{name}_{namespace}");
-    if full.len() <= APP_MESH_MAX_NAME {
-        return full;
-    }
-    // Object names and namespaces are ASCII, so any cut is on a character boundary.
-    format!("{}-{}", &full[..APP_MESH_MAX_NAME - 9], short_hash(&full))
-}
-
-/// Eight hex digits that stand for `text`: a suffix that keeps names distinct after they were
-/// cut or rewritten.
-pub fn short_hash(text: &str) -> String {
-    let digest = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, text.as_bytes())
-        .simple()
-        .to_string();
-    digest[..8].to_string()
 }
 
 impl GatewayRouteSpec {

@@ -19,6 +19,9 @@ pub const ADOPT_ANNOTATION: &str = "meshroute.io/adopt";
 /// explicit opt-in for moving routes between clusters (`deletionPolicy: Retain`, then apply
 /// in the new cluster). Without it a route tagged with another cluster id is never touched.
 pub const ADOPT_FROM_CLUSTER_ANNOTATION: &str = "meshroute.io/adopt-from-cluster";
+/// Annotation on every object `export gateway-api` makes, naming the GatewayRoute and App Mesh
+/// route it came from.
+pub const EXPORTED_FROM_ANNOTATION: &str = "meshroute.io/exported-from";
 
 const TAG_CLUSTER: &str = "meshroute.io/cluster";
 const TAG_NAMESPACE: &str = "meshroute.io/namespace";
@@ -101,10 +104,12 @@ mod tests {
 
     #[test]
     fn every_reserved_key_has_the_prefix() {
-        let keys =
-            TAG_KEYS
-                .iter()
-                .chain(&[FINALIZER, ADOPT_ANNOTATION, ADOPT_FROM_CLUSTER_ANNOTATION]);
+        let keys = TAG_KEYS.iter().chain(&[
+            FINALIZER,
+            ADOPT_ANNOTATION,
+            ADOPT_FROM_CLUSTER_ANNOTATION,
+            EXPORTED_FROM_ANNOTATION,
+        ]);
         for key in keys {
             assert!(is_reserved(key), "{key}");
         }

@@ -10,9 +10,9 @@ use clap::{Args, ValueEnum};
 use futures::{StreamExt, TryStreamExt, stream};
 use kube::api::ObjectMeta;
 
-use super::{Error, object_name};
+use super::Error;
 use crate::api::ownership::{ADOPT_ANNOTATION, APP_MESH_MAX_TAGS, MAX_USER_TAGS, Owner, TAG_KEYS};
-use crate::api::{GatewayRoute, GatewayRouteSpec, Tag};
+use crate::api::{GatewayRoute, GatewayRouteSpec, Tag, object_name};
 use crate::appmesh::{AppMesh, AppMeshArgs, ListedRoute, ObservedRoute, RouteKey};
 use crate::telemetry::Metrics;
 

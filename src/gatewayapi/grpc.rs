@@ -1,0 +1,92 @@
+//! A `grpcRoute` as a GRPCRoute's spec: service and metadata matches, and the backend.
+
+use serde_json::{Map, Value, json};
+
+use super::backend::backend;
+use super::matches::{disabled, header_match, hostnames, listener_port, unique_names};
+use super::valid::is_grpc_service;
+use super::{Findings, Impact, Options, Precedence};
+use crate::api::GrpcGatewayRoute;
+
+/// Spec of a GRPCRoute (no parentRefs), its precedence and listener port.
+pub(super) fn route(
+    grpc: &GrpcGatewayRoute,
+    namespace: &str,
+    opts: &Options,
+    f: &mut Findings,
+) -> (Map<String, Value>, Precedence, Option<i32>) {
+    let m = &grpc.route_match;
+    let mut matched = Map::new();
+    let mut precedence = Precedence::default();
+    if let Some(service) = &m.service_name {
+        if is_grpc_service(service) {
+            matched.insert(
+                "method".into(),
+                json!({ "type": "Exact", "service": service }),
+            );
+            precedence.prefix = service.len();
+        } else {
+            f.note(
+                Impact::NotExported,
+                "spec.grpcRoute.match.serviceName",
+                format!("{service:?} is not a gRPC service name Gateway API accepts"),
+                "use a fully qualified name such as pkg.v1.Service",
+            );
+        }
+    }
+    let headers: Vec<Value> = m
+        .metadata
+        .iter()
+        .flatten()
+        .enumerate()
+        .filter_map(|(i, md)| {
+            header_match(
+                &md.name,
+                md.invert,
+                md.value_match.as_ref(),
+                &format!("spec.grpcRoute.match.metadata[{i}]"),
+                f,
+            )
+        })
+        .collect();
+    unique_names(&headers, "spec.grpcRoute.match.metadata", f);
+    precedence.headers = headers.len();
+    if !headers.is_empty() {
+        matched.insert("headers".into(), json!(headers));
+    }
+    let hostnames = hostnames(m.hostname.as_ref(), "spec.grpcRoute.match.hostname", f);
+    precedence.hostname = hostnames.first().map_or(0, String::len);
+    let target = &grpc.action.target;
+    let rewrite = grpc
+        .action
+        .rewrite
+        .as_ref()
+        .and_then(|r| r.hostname.as_ref());
+    if !disabled(rewrite) {
+        f.note(
+            Impact::Changed,
+            "spec.grpcRoute.action.rewrite.hostname",
+            format!(
+                "App Mesh set :authority to {}; GRPCRoute has no host rewrite, so backends see \
+                 the client's",
+                target.virtual_service.virtual_service_name
+            ),
+            "make the backend accept the client's :authority, or use the implementation's own \
+             host rewrite",
+        );
+    }
+    let mut rule = Map::new();
+    if !matched.is_empty() {
+        rule.insert("matches".into(), json!([matched]));
+    }
+    if let Some(backend) = backend(target, namespace, opts, "spec.grpcRoute.action.target", f) {
+        rule.insert("backendRefs".into(), json!([backend]));
+    }
+    let port = listener_port(m.port, "spec.grpcRoute.match.port", f);
+    let mut body = Map::new();
+    if !hostnames.is_empty() {
+        body.insert("hostnames".into(), json!(hostnames));
+    }
+    body.insert("rules".into(), json!([rule]));
+    (body, precedence, port)
+}

@@ -1,0 +1,229 @@
+//! An `httpRoute` or `http2Route` as an HTTPRoute's spec: its match, the rewrites App Mesh's
+//! gateway made by default or was told to make, and the backend.
+
+use serde_json::{Map, Value, json};
+
+use super::backend::backend;
+use super::matches::{disabled, header_match, hostnames, listener_port, regex_check, unique_names};
+use super::valid::{check_path, is_hostname, is_token};
+use super::{Findings, Impact, Options, Precedence};
+use crate::api::{
+    EnabledDisabled, GatewayRouteTarget, HttpGatewayRoute, HttpGatewayRouteMatch,
+    HttpGatewayRouteRewrite, HttpQueryParameter,
+};
+
+/// Spec of an HTTPRoute (no parentRefs), its precedence and listener port. `kind` is the
+/// GatewayRoute field the route is in (`httpRoute` or `http2Route`).
+pub(super) fn route(
+    kind: &str,
+    http: &HttpGatewayRoute,
+    namespace: &str,
+    opts: &Options,
+    f: &mut Findings,
+) -> (Map<String, Value>, Precedence, Option<i32>) {
+    let at = |field: &str| format!("spec.{kind}.{field}");
+    let m = &http.route_match;
+    let rewrite = http.action.rewrite.clone().unwrap_or_default();
+    let mut precedence = Precedence {
+        method: m.method.is_some(),
+        ..Precedence::default()
+    };
+    let mut matched = Map::new();
+    let mut url_rewrite = Map::new();
+    let (path, path_rewrite) = path(m, &rewrite, &at, &mut precedence, f);
+    if let Some(path) = path {
+        matched.insert("path".into(), path);
+    }
+    if let Some(path_rewrite) = path_rewrite {
+        url_rewrite.insert("path".into(), path_rewrite);
+    }
+    if let Some(method) = m.method {
+        matched.insert("method".into(), json!(method));
+    }
+    let headers: Vec<Value> = m
+        .headers
+        .iter()
+        .flatten()
+        .enumerate()
+        .filter_map(|(i, h)| {
+            let field = at(&format!("match.headers[{i}]"));
+            header_match(&h.name, h.invert, h.value_match.as_ref(), &field, f)
+        })
+        .collect();
+    unique_names(&headers, &at("match.headers"), f);
+    precedence.headers = headers.len();
+    if !headers.is_empty() {
+        matched.insert("headers".into(), json!(headers));
+    }
+    let params = query_params(m.query_parameters.iter().flatten(), &at, f);
+    precedence.query_params = params.len();
+    if !params.is_empty() {
+        matched.insert("queryParams".into(), json!(params));
+    }
+    let hostnames = hostnames(m.hostname.as_ref(), &at("match.hostname"), f);
+    precedence.hostname = hostnames.first().map_or(0, String::len);
+    let target = &http.action.target;
+    if let Some(host) = host_rewrite(target, &rewrite, &at, f) {
+        url_rewrite.insert("hostname".into(), json!(host));
+    }
+    let mut rule = Map::new();
+    rule.insert("matches".into(), json!([matched]));
+    if !url_rewrite.is_empty() {
+        rule.insert(
+            "filters".into(),
+            json!([{ "type": "URLRewrite", "urlRewrite": url_rewrite }]),
+        );
+    }
+    if let Some(backend) = backend(target, namespace, opts, &at("action.target"), f) {
+        rule.insert("backendRefs".into(), json!([backend]));
+    }
+    let port = listener_port(m.port, &at("match.port"), f);
+    let mut body = Map::new();
+    if !hostnames.is_empty() {
+        body.insert("hostnames".into(), json!(hostnames));
+    }
+    body.insert("rules".into(), json!([rule]));
+    (body, precedence, port)
+}
+
+/// The path match and its URLRewrite path, if any.
+fn path(
+    m: &HttpGatewayRouteMatch,
+    rewrite: &HttpGatewayRouteRewrite,
+    at: &dyn Fn(&str) -> String,
+    precedence: &mut Precedence,
+    f: &mut Findings,
+) -> (Option<Value>, Option<Value>) {
+    if let Some(prefix) = &m.prefix {
+        precedence.prefix = prefix.len();
+        let (matched, replaced) = prefix_match(prefix, rewrite, at, f);
+        return (Some(matched), replaced);
+    }
+    let Some(path) = &m.path else {
+        return (Some(json!({ "type": "PathPrefix", "value": "/" })), None);
+    };
+    let matched = if let Some(exact) = &path.exact {
+        check_path(exact, &at("match.path.exact"), f);
+        precedence.exact_path = true;
+        Some(json!({ "type": "Exact", "value": exact }))
+    } else if let Some(regex) = &path.regex {
+        regex_check(&at("match.path.regex"), f);
+        Some(json!({ "type": "RegularExpression", "value": regex }))
+    } else {
+        None
+    };
+    let full = rewrite.path.as_ref().and_then(|p| p.exact.as_ref());
+    let replaced = full.map(|full| {
+        check_path(full, &at("action.rewrite.path.exact"), f);
+        json!({ "type": "ReplaceFullPath", "replaceFullPath": full })
+    });
+    (matched, replaced)
+}
+
+/// A prefix match: Gateway API's PathPrefix matches whole segments, which App Mesh's string
+/// prefix did not; App Mesh's gateway rewrote the matched prefix to `/` unless told otherwise.
+fn prefix_match(
+    prefix: &str,
+    rewrite: &HttpGatewayRouteRewrite,
+    at: &dyn Fn(&str) -> String,
+    f: &mut Findings,
+) -> (Value, Option<Value>) {
+    check_path(prefix, &at("match.prefix"), f);
+    if prefix != "/" {
+        let (problem, advice) = if let Some(bare) = prefix.strip_suffix('/') {
+            (
+                format!(
+                    "Gateway API's PathPrefix {prefix} also matches {bare} itself, which App Mesh did not"
+                ),
+                "serve or reject the bare path in the backend",
+            )
+        } else {
+            (
+                format!(
+                    "Gateway API matches whole path segments: {prefix} still matches {prefix}/x, but no longer {prefix}x as App Mesh did"
+                ),
+                "if clients send such paths, add a route for them",
+            )
+        };
+        f.note(Impact::Changed, &at("match.prefix"), problem, advice);
+    }
+    let replacement = match &rewrite.prefix {
+        None => Some("/"),
+        Some(p) => match (&p.value, p.default_prefix) {
+            (Some(value), _) => Some(value.as_str()),
+            (None, Some(EnabledDisabled::Disabled)) => None,
+            (None, _) => Some("/"),
+        },
+    };
+    let replaced = replacement
+        .filter(|to| !(prefix == "/" && *to == "/"))
+        .map(|to| {
+            check_path(to, &at("action.rewrite.prefix"), f);
+            json!({ "type": "ReplacePrefixMatch", "replacePrefixMatch": to })
+        });
+    (json!({ "type": "PathPrefix", "value": prefix }), replaced)
+}
+
+/// Query parameter matches: an exact value, or any value (App Mesh's match on presence).
+fn query_params<'a>(
+    params: impl Iterator<Item = &'a HttpQueryParameter>,
+    at: &dyn Fn(&str) -> String,
+    f: &mut Findings,
+) -> Vec<Value> {
+    let matches: Vec<Value> = params
+        .enumerate()
+        .filter_map(|(i, q)| {
+            let field = at(&format!("match.queryParameters[{i}]"));
+            if !is_token(&q.name) {
+                f.note(
+                    Impact::NotExported,
+                    &field,
+                    format!(
+                        "{:?} is not a query parameter name Gateway API accepts",
+                        q.name
+                    ),
+                    "rename the parameter",
+                );
+                return None;
+            }
+            Some(
+                match q.value_match.as_ref().and_then(|v| v.exact.as_ref()) {
+                    Some(exact) => json!({ "name": q.name, "type": "Exact", "value": exact }),
+                    None => {
+                        regex_check(&field, f);
+                        json!({ "name": q.name, "type": "RegularExpression", "value": ".*" })
+                    }
+                },
+            )
+        })
+        .collect();
+    unique_names(&matches, &at("match.queryParameters"), f);
+    matches
+}
+
+/// The Host App Mesh's gateway set (the target virtual service's name), unless the route
+/// turned that off or Gateway API cannot rewrite to it.
+fn host_rewrite(
+    target: &GatewayRouteTarget,
+    rewrite: &HttpGatewayRouteRewrite,
+    at: &dyn Fn(&str) -> String,
+    f: &mut Findings,
+) -> Option<String> {
+    if disabled(rewrite.hostname.as_ref()) {
+        return None;
+    }
+    let host = target
+        .virtual_service
+        .virtual_service_name
+        .to_ascii_lowercase();
+    if is_hostname(&host, false) {
+        return Some(host);
+    }
+    f.note(
+        Impact::Changed,
+        &at("action.rewrite.hostname"),
+        format!("App Mesh set the Host header to {host:?}, which is not a host name Gateway API can rewrite to"),
+        "make the backend accept the client's Host header",
+    );
+    None
+}

@@ -1,0 +1,256 @@
+//! The mapping from GatewayRoutes to Gateway API objects: `HTTPRoute`s (http, http2) and
+//! `GRPCRoute`s (grpc) that keep what an App Mesh gateway does with a request, not just its
+//! fields, and a finding for everything Gateway API cannot say. Pure: reading GatewayRoutes and
+//! printing or applying the objects belong to its users (`meshroute export gateway-api`).
+//!
+//! App Mesh behaviour kept on purpose: a gateway rewrites the matched prefix to `/` and the Host
+//! header to the target virtual service's name unless the route turns that off; both become an
+//! explicit `URLRewrite` filter. The table in docs/migration.md lists every mapping row; each
+//! row has a test in `tests.rs`.
+
+mod backend;
+mod grpc;
+mod http;
+mod matches;
+mod precedence;
+#[cfg(test)]
+mod tests;
+mod valid;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::api::ownership::EXPORTED_FROM_ANNOTATION;
+use crate::api::{GatewayRoute, object_name};
+pub use precedence::Precedence;
+
+/// The Service a virtual service name stands for.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Service {
+    pub name: String,
+    /// Default: the route's namespace.
+    #[serde(default)]
+    pub namespace: Option<String>,
+    #[serde(default)]
+    pub port: Option<i32>,
+}
+
+/// How to export.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub gateway_class: Option<String>,
+    pub gateway_port: i32,
+    pub services: BTreeMap<String, Service>,
+    pub backend_port: i32,
+}
+
+/// How much a finding matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Impact {
+    /// The route was not exported: emitting it would route traffic App Mesh does not.
+    NotExported,
+    /// The route was exported, and behaves differently in a way the finding names.
+    Changed,
+    /// The route was exported as App Mesh behaves, on an assumption or an optional
+    /// Gateway API feature the implementation must support: check it.
+    Check,
+}
+
+/// Something of one GatewayRoute that Gateway API does not say the same way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// `namespace/name` of the GatewayRoute.
+    pub object: String,
+    /// The GatewayRoute field concerned.
+    pub field: String,
+    pub impact: Impact,
+    pub problem: String,
+    pub advice: String,
+}
+
+/// The objects to print and the findings to report.
+#[derive(Debug, Default)]
+pub struct Export {
+    pub objects: Vec<Value>,
+    pub findings: Vec<Finding>,
+}
+
+impl Export {
+    /// Findings that drop a route or change its behaviour (what `--strict` refuses).
+    pub fn losses(&self) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.impact != Impact::Check)
+            .count()
+    }
+}
+
+/// The apiVersion of every object the mapping makes.
+pub const GATEWAY_API: &str = "gateway.networking.k8s.io/v1";
+
+/// One GatewayRoute's findings as they are made.
+struct Findings<'a> {
+    object: String,
+    found: &'a mut Vec<Finding>,
+    dropped: bool,
+}
+
+impl Findings<'_> {
+    fn note(&mut self, impact: Impact, field: &str, problem: String, advice: &str) {
+        self.dropped |= impact == Impact::NotExported;
+        self.found.push(Finding {
+            object: self.object.clone(),
+            field: field.to_string(),
+            impact,
+            problem,
+            advice: advice.to_string(),
+        });
+    }
+}
+
+/// What the priority check needs to know of an exported route.
+struct Exported {
+    gateway: (String, String),
+    kind: &'static str,
+    priority: Option<i32>,
+    precedence: Precedence,
+    port: Option<i32>,
+}
+
+/// Every GatewayRoute's Gateway API objects (routes first, then Gateways) and findings.
+pub fn export(routes: &[GatewayRoute], opts: &Options) -> Export {
+    let mut out = Export::default();
+    let mut exported: Vec<(String, Exported)> = Vec::new();
+    for route in routes {
+        let object = format!(
+            "{}/{}",
+            route.metadata.namespace.as_deref().unwrap_or_default(),
+            route.metadata.name.as_deref().unwrap_or_default()
+        );
+        let mut findings = Findings {
+            object: object.clone(),
+            found: &mut out.findings,
+            dropped: false,
+        };
+        if let Some((object_json, info)) = convert(route, opts, &mut findings)
+            && !findings.dropped
+        {
+            out.objects.push(object_json);
+            exported.push((object, info));
+        }
+    }
+    order_findings(&exported, &mut out.findings);
+    if let Some(class) = &opts.gateway_class {
+        let mut gateways: BTreeMap<(String, String), BTreeSet<i32>> = BTreeMap::new();
+        for (_, e) in &exported {
+            gateways
+                .entry(e.gateway.clone())
+                .or_default()
+                .extend(e.port.filter(|p| *p != opts.gateway_port));
+        }
+        for ((namespace, name), ports) in gateways {
+            let mut listeners =
+                vec![json!({ "name": "http", "protocol": "HTTP", "port": opts.gateway_port })];
+            listeners.extend(
+                ports
+                    .into_iter()
+                    .map(|p| json!({ "name": format!("port-{p}"), "protocol": "HTTP", "port": p })),
+            );
+            out.objects.push(json!({
+                "apiVersion": GATEWAY_API, "kind": "Gateway",
+                "metadata": { "name": name, "namespace": namespace },
+                "spec": { "gatewayClassName": class, "listeners": listeners },
+            }));
+        }
+    }
+    out
+}
+
+/// A finding for every pair of routes on one gateway that App Mesh's priorities order one way
+/// and Gateway API's precedence the other.
+fn order_findings(exported: &[(String, Exported)], found: &mut Vec<Finding>) {
+    for (a_name, a) in exported {
+        for (b_name, b) in exported {
+            let (Some(pa), Some(pb)) = (a.priority, b.priority) else {
+                continue;
+            };
+            if a.gateway == b.gateway && a.kind == b.kind && pa < pb && b.precedence > a.precedence
+            {
+                found.push(Finding {
+                    object: a_name.clone(),
+                    field: "spec.priority".into(),
+                    impact: Impact::Changed,
+                    problem: format!(
+                        "App Mesh tries this route before {b_name} (priority {pa} < {pb}); \
+                         Gateway API tries {b_name} first where both match, because its match \
+                         is more specific"
+                    ),
+                    advice: "make the matches of the two routes disjoint, or merge them into \
+                             one route whose rules Gateway API orders as intended"
+                        .into(),
+                });
+            }
+        }
+    }
+}
+
+/// One GatewayRoute's HTTPRoute or GRPCRoute, unless it cannot be exported.
+fn convert(route: &GatewayRoute, opts: &Options, f: &mut Findings) -> Option<(Value, Exported)> {
+    let namespace = route.metadata.namespace.clone().unwrap_or_default();
+    let spec = &route.spec;
+    let gateway = object_name(&spec.virtual_gateway_name);
+    let source = format!(
+        "GatewayRoute {}; App Mesh route {}/{}/{}",
+        f.object,
+        spec.mesh_name,
+        spec.virtual_gateway_name,
+        route.app_mesh_name()
+    );
+    let (kind, body, precedence, port) = if let Some(http) = &spec.http_route {
+        let (body, precedence, port) = http::route("httpRoute", http, &namespace, opts, f);
+        ("HTTPRoute", body, precedence, port)
+    } else if let Some(http) = &spec.http2_route {
+        let (body, precedence, port) = http::route("http2Route", http, &namespace, opts, f);
+        f.note(
+            Impact::Check,
+            "spec.http2Route",
+            "App Mesh spoke HTTP/2 to the target; Gateway API takes the backend's protocol \
+             from its Service port"
+                .into(),
+            "set `appProtocol: kubernetes.io/h2c` on the Service port",
+        );
+        ("HTTPRoute", body, precedence, port)
+    } else if let Some(grpc) = &spec.grpc_route {
+        let (body, precedence, port) = grpc::route(grpc, &namespace, opts, f);
+        ("GRPCRoute", body, precedence, port)
+    } else {
+        return None;
+    };
+    let mut parent = json!({ "name": gateway });
+    if let Some(port) = port {
+        parent["port"] = json!(port);
+    }
+    let mut body = body;
+    body.insert("parentRefs".into(), json!([parent]));
+    let object = json!({
+        "apiVersion": GATEWAY_API, "kind": kind,
+        "metadata": {
+            "name": route.metadata.name, "namespace": namespace,
+            "annotations": { EXPORTED_FROM_ANNOTATION: source },
+        },
+        "spec": body,
+    });
+    Some((
+        object,
+        Exported {
+            gateway: (namespace, gateway),
+            kind,
+            priority: spec.priority,
+            precedence,
+            port,
+        },
+    ))
+}

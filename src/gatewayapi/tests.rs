@@ -1,0 +1,408 @@
+//! Every row of docs/migration.md's mapping table, as a GatewayRoute and the object it becomes.
+
+use serde_json::{Value, json};
+
+use super::*;
+
+const VS: &str = "web.shop.svc.cluster.local";
+
+fn route(name: &str, spec: Value) -> GatewayRoute {
+    let mut spec = spec;
+    spec["meshName"] = json!("m");
+    spec["virtualGatewayName"] = json!("Edge_GW");
+    serde_json::from_value(json!({
+        "apiVersion": "meshroute.io/v1alpha1", "kind": "GatewayRoute",
+        "metadata": { "name": name, "namespace": "shop" },
+        "spec": spec,
+    }))
+    .unwrap()
+}
+
+fn http(m: Value, action: Value) -> Value {
+    let mut action = action;
+    action["target"] = json!({ "virtualService": { "virtualServiceName": VS } });
+    json!({ "httpRoute": { "match": m, "action": action } })
+}
+
+/// The one exported object (or `Value::Null`) and the findings of one GatewayRoute.
+fn one(spec: Value) -> (Value, Vec<Finding>) {
+    let out = export(&[route("r", spec)], &options());
+    (
+        out.objects.first().cloned().unwrap_or(Value::Null),
+        out.findings,
+    )
+}
+
+fn options() -> Options {
+    Options {
+        gateway_port: 80,
+        backend_port: 80,
+        ..Default::default()
+    }
+}
+
+fn impacts(findings: &[Finding]) -> Vec<(String, Impact)> {
+    findings
+        .iter()
+        .map(|f| (f.field.clone(), f.impact))
+        .collect()
+}
+
+fn rule(object: &Value) -> &Value {
+    &object["spec"]["rules"][0]
+}
+
+#[test]
+fn the_root_prefix_keeps_the_host_rewrite_only() {
+    let (o, findings) = one(http(json!({ "prefix": "/" }), json!({})));
+    assert_eq!(o["kind"], "HTTPRoute");
+    assert_eq!(o["metadata"]["namespace"], "shop");
+    assert_eq!(
+        o["spec"]["parentRefs"],
+        json!([{ "name": object_name("Edge_GW") }])
+    );
+    assert_eq!(
+        rule(&o)["matches"],
+        json!([{ "path": { "type": "PathPrefix", "value": "/" } }])
+    );
+    assert_eq!(
+        rule(&o)["filters"],
+        json!([{ "type": "URLRewrite", "urlRewrite": { "hostname": VS } }])
+    );
+    assert_eq!(
+        rule(&o)["backendRefs"],
+        json!([{ "name": "web", "port": 80 }])
+    );
+    // The port was assumed: a finding to check, nothing lost.
+    assert_eq!(
+        impacts(&findings),
+        [("spec.httpRoute.action.target".into(), Impact::Check)]
+    );
+}
+
+#[test]
+fn a_prefix_is_rewritten_to_slash_by_default_and_its_segment_semantics_reported() {
+    let (o, findings) = one(http(json!({ "prefix": "/api" }), json!({})));
+    assert_eq!(
+        rule(&o)["filters"][0]["urlRewrite"],
+        json!({ "hostname": VS, "path": { "type": "ReplacePrefixMatch", "replacePrefixMatch": "/" } })
+    );
+    assert!(impacts(&findings).contains(&("spec.httpRoute.match.prefix".into(), Impact::Changed)));
+    let (_, findings) = one(http(json!({ "prefix": "/api/" }), json!({})));
+    assert!(
+        findings
+            .iter()
+            .any(|f| f.problem.contains("also matches /api itself"))
+    );
+}
+
+#[test]
+fn prefix_rewrites_follow_the_route() {
+    let (o, _) = one(http(
+        json!({ "prefix": "/api/" }),
+        json!({ "rewrite": { "prefix": { "value": "/v2/" } } }),
+    ));
+    assert_eq!(
+        rule(&o)["filters"][0]["urlRewrite"]["path"],
+        json!({ "type": "ReplacePrefixMatch", "replacePrefixMatch": "/v2/" })
+    );
+    let (o, _) = one(http(
+        json!({ "prefix": "/api/" }),
+        json!({ "rewrite": { "prefix": { "defaultPrefix": "DISABLED" },
+                             "hostname": { "defaultTargetHostname": "DISABLED" } } }),
+    ));
+    assert!(rule(&o).get("filters").is_none(), "{o}");
+}
+
+#[test]
+fn exact_and_regex_paths() {
+    let (o, _) = one(http(
+        json!({ "path": { "exact": "/old" } }),
+        json!({ "rewrite": { "path": { "exact": "/new" } } }),
+    ));
+    assert_eq!(
+        rule(&o)["matches"][0]["path"],
+        json!({ "type": "Exact", "value": "/old" })
+    );
+    assert_eq!(
+        rule(&o)["filters"][0]["urlRewrite"]["path"],
+        json!({ "type": "ReplaceFullPath", "replaceFullPath": "/new" })
+    );
+    let (o, findings) = one(http(
+        json!({ "path": { "regex": "/v[0-9]+/.*" } }),
+        json!({}),
+    ));
+    assert_eq!(
+        rule(&o)["matches"][0]["path"],
+        json!({ "type": "RegularExpression", "value": "/v[0-9]+/.*" })
+    );
+    assert!(
+        impacts(&findings).contains(&("spec.httpRoute.match.path.regex".into(), Impact::Check))
+    );
+    assert!(rule(&o)["filters"][0]["urlRewrite"].get("path").is_none());
+}
+
+#[test]
+fn paths_gateway_api_refuses_are_not_exported() {
+    for path in ["/a//b", "/a/../b", "/a%2Fb", "/a#b", "/a/.", "/a b", "/%zz"] {
+        let (o, findings) = one(http(json!({ "path": { "exact": path } }), json!({})));
+        assert!(o.is_null(), "{path}: {o}");
+        assert!(
+            impacts(&findings).contains(&(
+                "spec.httpRoute.match.path.exact".into(),
+                Impact::NotExported
+            )),
+            "{path}: {findings:?}"
+        );
+    }
+    let (o, _) = one(http(json!({ "path": { "exact": "/a%20b/~x" } }), json!({})));
+    assert!(!o.is_null());
+}
+
+#[test]
+fn header_matches_map_to_exact_or_anchored_regex() {
+    let (o, _) = one(http(
+        json!({ "prefix": "/", "headers": [
+            { "name": "x-exact", "match": { "exact": "a" } },
+            { "name": "x-regex", "match": { "regex": "a|b" } },
+            { "name": "x-prefix", "match": { "prefix": "v1." } },
+            { "name": "x-suffix", "match": { "suffix": "+beta" } },
+            { "name": "x-present" },
+            { "name": "x-not-inverted", "invert": false, "match": { "exact": "b" } },
+        ] }),
+        json!({}),
+    ));
+    assert_eq!(
+        rule(&o)["matches"][0]["headers"],
+        json!([
+            { "name": "x-exact", "type": "Exact", "value": "a" },
+            { "name": "x-regex", "type": "RegularExpression", "value": "a|b" },
+            { "name": "x-prefix", "type": "RegularExpression", "value": "^v1\\..*" },
+            { "name": "x-suffix", "type": "RegularExpression", "value": ".*\\+beta$" },
+            { "name": "x-present", "type": "RegularExpression", "value": ".*" },
+            { "name": "x-not-inverted", "type": "Exact", "value": "b" },
+        ])
+    );
+}
+
+#[test]
+fn ranges_inverted_and_repeated_headers_are_not_exported() {
+    for headers in [
+        json!([{ "name": "x-n", "match": { "range": { "start": 1, "end": 5 } } }]),
+        json!([{ "name": "x-n", "invert": true, "match": { "exact": "a" } }]),
+        json!([{ "name": "x-n", "match": { "exact": "a" } }, { "name": "X-N", "match": { "exact": "b" } }]),
+    ] {
+        let (o, findings) = one(http(
+            json!({ "prefix": "/", "headers": headers }),
+            json!({}),
+        ));
+        assert!(o.is_null(), "{headers}: {o}");
+        assert!(
+            findings.iter().any(|f| f.impact == Impact::NotExported),
+            "{findings:?}"
+        );
+    }
+}
+
+#[test]
+fn query_parameters_and_method() {
+    let (o, _) = one(http(
+        json!({ "prefix": "/", "method": "POST", "queryParameters": [
+            { "name": "v", "match": { "exact": "2" } }, { "name": "debug" } ] }),
+        json!({}),
+    ));
+    let m = &rule(&o)["matches"][0];
+    assert_eq!(m["method"], "POST");
+    assert_eq!(
+        m["queryParams"],
+        json!([{ "name": "v", "type": "Exact", "value": "2" },
+               { "name": "debug", "type": "RegularExpression", "value": ".*" }])
+    );
+}
+
+#[test]
+fn host_names_exact_and_suffix() {
+    let host = |h: Value| one(http(json!({ "hostname": h }), json!({})));
+    let (o, f) = host(json!({ "exact": "Shop.Example.com" }));
+    assert_eq!(o["spec"]["hostnames"], json!(["shop.example.com"]));
+    assert!(f.iter().all(|f| f.impact == Impact::Check));
+    let (o, f) = host(json!({ "suffix": ".example.com" }));
+    assert_eq!(o["spec"]["hostnames"], json!(["*.example.com"]));
+    assert!(f.iter().all(|f| f.impact == Impact::Check));
+    let (o, f) = host(json!({ "suffix": "example.com" }));
+    assert_eq!(
+        o["spec"]["hostnames"],
+        json!(["example.com", "*.example.com"])
+    );
+    assert!(impacts(&f).contains(&("spec.httpRoute.match.hostname".into(), Impact::Changed)));
+    // Without a path match the route takes every path, as in App Mesh.
+    assert_eq!(
+        rule(&o)["matches"][0]["path"],
+        json!({ "type": "PathPrefix", "value": "/" })
+    );
+    let (o, f) = host(json!({ "exact": "10.0.0.1:80" }));
+    assert!(o.is_null());
+    assert!(impacts(&f).contains(&("spec.httpRoute.match.hostname".into(), Impact::NotExported)));
+}
+
+#[test]
+fn listener_ports_become_parent_ref_ports_and_gateway_listeners() {
+    let spec = http(json!({ "prefix": "/", "port": 8443 }), json!({}));
+    let out = export(
+        &[route("r", spec)],
+        &Options {
+            gateway_class: Some("envoy".into()),
+            ..options()
+        },
+    );
+    assert_eq!(out.objects[0]["spec"]["parentRefs"][0]["port"], 8443);
+    let gateway = &out.objects[1];
+    assert_eq!(gateway["kind"], "Gateway");
+    assert_eq!(
+        gateway["metadata"]["name"],
+        out.objects[0]["spec"]["parentRefs"][0]["name"]
+    );
+    assert_eq!(gateway["spec"]["gatewayClassName"], "envoy");
+    let ports: Vec<&Value> = gateway["spec"]["listeners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| &l["port"])
+        .collect();
+    assert_eq!(ports, [&json!(80), &json!(8443)]);
+    assert!(impacts(&out.findings).contains(&("spec.httpRoute.match.port".into(), Impact::Check)));
+}
+
+#[test]
+fn backends_from_service_names_the_service_map_and_target_ports() {
+    let with_target = |vs: &str, port: Option<i32>, opts: &Options| {
+        let mut target = json!({ "virtualService": { "virtualServiceName": vs } });
+        if let Some(p) = port {
+            target["port"] = json!(p);
+        }
+        let spec =
+            json!({ "httpRoute": { "match": { "prefix": "/" }, "action": { "target": target } } });
+        export(&[route("r", spec)], opts)
+    };
+    let out = with_target("api.billing.svc.cluster.local", Some(8080), &options());
+    assert_eq!(
+        rule(&out.objects[0])["backendRefs"],
+        json!([{ "name": "api", "namespace": "billing", "port": 8080 }])
+    );
+    assert!(
+        out.findings
+            .iter()
+            .any(|f| f.advice.contains("ReferenceGrant"))
+    );
+    let out = with_target("web.svc.cluster.local", None, &options());
+    assert_eq!(
+        rule(&out.objects[0])["backendRefs"],
+        json!([{ "name": "web", "port": 80 }])
+    );
+    let out = with_target("legacy.internal.example", None, &options());
+    assert!(out.objects.is_empty());
+    assert!(
+        out.findings
+            .iter()
+            .any(|f| f.impact == Impact::NotExported && f.advice.contains("--service-map"))
+    );
+    let mapped = Options {
+        services: BTreeMap::from([(
+            "legacy.internal.example".to_string(),
+            Service {
+                name: "legacy".into(),
+                namespace: None,
+                port: Some(9000),
+            },
+        )]),
+        ..options()
+    };
+    let out = with_target("legacy.internal.example", None, &mapped);
+    assert_eq!(
+        rule(&out.objects[0])["backendRefs"],
+        json!([{ "name": "legacy", "port": 9000 }])
+    );
+    assert!(out.findings.is_empty(), "{:?}", out.findings);
+}
+
+#[test]
+fn grpc_routes() {
+    let spec = json!({ "grpcRoute": {
+        "match": { "serviceName": "echo.v1.Echo", "metadata": [
+            { "name": "tenant", "match": { "exact": "a" } } ] },
+        "action": { "target": { "virtualService": { "virtualServiceName": VS }, "port": 50051 } } } });
+    let (o, findings) = one(spec);
+    assert_eq!(o["kind"], "GRPCRoute");
+    assert_eq!(
+        rule(&o)["matches"],
+        json!([{ "method": { "type": "Exact", "service": "echo.v1.Echo" },
+                 "headers": [{ "name": "tenant", "type": "Exact", "value": "a" }] }])
+    );
+    assert_eq!(
+        rule(&o)["backendRefs"],
+        json!([{ "name": "web", "port": 50051 }])
+    );
+    assert_eq!(
+        impacts(&findings),
+        [(
+            "spec.grpcRoute.action.rewrite.hostname".into(),
+            Impact::Changed
+        )]
+    );
+    let spec = json!({ "grpcRoute": {
+        "match": { "hostname": { "exact": "grpc.example.com" } },
+        "action": { "target": { "virtualService": { "virtualServiceName": VS }, "port": 50051 },
+                    "rewrite": { "hostname": { "defaultTargetHostname": "DISABLED" } } } } });
+    let (o, findings) = one(spec);
+    assert!(rule(&o).get("matches").is_none());
+    assert_eq!(o["spec"]["hostnames"], json!(["grpc.example.com"]));
+    assert!(findings.is_empty(), "{findings:?}");
+}
+
+#[test]
+fn http2_asks_for_the_services_app_protocol() {
+    let mut spec = http(json!({ "prefix": "/" }), json!({}));
+    spec["http2Route"] = spec["httpRoute"].take();
+    spec.as_object_mut().unwrap().remove("httpRoute");
+    let (o, findings) = one(spec);
+    assert_eq!(o["kind"], "HTTPRoute");
+    assert!(
+        findings
+            .iter()
+            .any(|f| f.advice.contains("kubernetes.io/h2c"))
+    );
+}
+
+#[test]
+fn priorities_that_gateway_api_would_order_otherwise_are_reported() {
+    let with = |name: &str, priority: i32, prefix: &str| {
+        let mut spec = http(json!({ "prefix": prefix }), json!({}));
+        spec["priority"] = json!(priority);
+        route(name, spec)
+    };
+    // App Mesh: /a first (priority 1); Gateway API: /a/b first (longer prefix).
+    let out = export(
+        &[with("short", 1, "/a"), with("long", 2, "/a/b")],
+        &options(),
+    );
+    let order: Vec<&Finding> = out
+        .findings
+        .iter()
+        .filter(|f| f.field == "spec.priority")
+        .collect();
+    assert_eq!(order.len(), 1, "{order:?}");
+    assert_eq!(order[0].object, "shop/short");
+    assert_eq!(
+        out.losses(),
+        out.findings
+            .iter()
+            .filter(|f| f.impact != Impact::Check)
+            .count()
+    );
+    // The same order in both: nothing to report.
+    let out = export(
+        &[with("long", 1, "/a/b"), with("short", 2, "/a")],
+        &options(),
+    );
+    assert!(out.findings.iter().all(|f| f.field != "spec.priority"));
+}

@@ -1,0 +1,91 @@
+//! `meshroute export gateway-api`: reads GatewayRoutes (cluster or files), maps them with
+//! `gatewayapi::export`, prints the objects on stdout and the findings report on stderr.
+
+mod read;
+mod report;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+use super::{Error, yaml};
+use crate::gatewayapi::{self, Options};
+
+/// `meshroute export gateway-api`: every flag.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Read the GatewayRoutes of this namespace (default: the kubeconfig context's).
+    #[arg(long, short = 'n', conflicts_with = "all_namespaces")]
+    pub namespace: Option<String>,
+    /// Read the GatewayRoutes of every namespace.
+    #[arg(long, short = 'A')]
+    pub all_namespaces: bool,
+    /// Read GatewayRoutes from these files (YAML or JSON, several documents or a List; `-` is
+    /// stdin) instead of the cluster. Objects without a namespace take -n's, or `default`.
+    #[arg(long = "filename", short = 'f')]
+    pub files: Vec<PathBuf>,
+    /// Also print a Gateway of this GatewayClass for every virtual gateway the routes use.
+    #[arg(long)]
+    pub gateway_class: Option<String>,
+    /// Port of each printed Gateway's HTTP listener.
+    #[arg(long, default_value_t = 80)]
+    pub gateway_port: i32,
+    /// YAML or JSON file mapping virtual service names to Services:
+    /// `my-vs.example: {name: web, namespace: shop, port: 8080}`. Without an entry, a name
+    /// `<service>.<namespace>.svc.cluster.local` is taken as that Service.
+    #[arg(long)]
+    pub service_map: Option<PathBuf>,
+    /// Service port of a backend when neither the route's target nor --service-map gives one.
+    #[arg(long, default_value_t = 80)]
+    pub backend_port: i32,
+    /// Format of the findings report on stderr.
+    #[arg(long, value_enum, default_value = "text")]
+    pub report: ReportFormat,
+    /// Print nothing and fail when any finding drops a route or changes its behaviour.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+/// How the findings report is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Json,
+}
+
+/// Runs `meshroute export gateway-api`: objects on stdout, the findings report on stderr.
+pub async fn run(args: ExportArgs) -> Result<(), Error> {
+    let mut routes = if args.files.is_empty() {
+        read::cluster(&args).await?
+    } else {
+        read::files(&args.files, args.namespace.as_deref().unwrap_or("default"))?
+    };
+    routes.sort_by(|a, b| {
+        (&a.metadata.namespace, &a.metadata.name).cmp(&(&b.metadata.namespace, &b.metadata.name))
+    });
+    let opts = Options {
+        gateway_class: args.gateway_class.clone(),
+        gateway_port: args.gateway_port,
+        services: match &args.service_map {
+            Some(path) => read::service_map(path)?,
+            None => BTreeMap::new(),
+        },
+        backend_port: args.backend_port,
+    };
+    let export = gatewayapi::export(&routes, &opts);
+    report::print(&export, routes.len(), args.report);
+    if args.strict && export.losses() > 0 {
+        return Err(Error::Strict(export.losses()));
+    }
+    let io = |e: std::io::Error| Error::Input {
+        path: "stdout".into(),
+        message: e.to_string(),
+    };
+    let mut out = std::io::stdout().lock();
+    for object in &export.objects {
+        write!(out, "---\n{}", yaml::document(object)).map_err(io)?;
+    }
+    out.flush().map_err(io)
+}
