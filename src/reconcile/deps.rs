@@ -130,3 +130,88 @@ impl Dependencies {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::reconcile::cache::key;
+    use crate::reconcile::testing::{Bed, CLUSTER, MESH, object};
+
+    const LATE: &str = "late.apps.local";
+
+    #[tokio::test]
+    async fn waiters_share_one_probe_and_wake_together() {
+        let bed = Bed::new().await;
+        let every = Duration::from_millis(300);
+        let deps = Dependencies::new(every);
+        let (a, b) = (object("a", "/a", LATE), object("b", "/b", LATE));
+        let (da, db) = (Desired::of(&a, CLUSTER), Desired::of(&b, CLUSTER));
+        let late = Missing::VirtualService(LATE.into());
+        deps.record(&da, &late, key(&a));
+
+        // Known missing, probed just now: b waits without a call.
+        assert_eq!(
+            deps.wait(&db, &key(&b), &bed.appmesh).await.unwrap(),
+            Wait::Missing(late.clone())
+        );
+        assert_eq!(bed.all_calls(), 0);
+
+        // A probe is due: one Describe for every waiter, still missing.
+        tokio::time::sleep(every).await;
+        assert_eq!(
+            deps.wait(&db, &key(&b), &bed.appmesh).await.unwrap(),
+            Wait::Missing(late.clone())
+        );
+        assert_eq!(
+            deps.wait(&da, &key(&a), &bed.appmesh).await.unwrap(),
+            Wait::Missing(late)
+        );
+        assert_eq!(bed.calls("DescribeVirtualService"), 1, "one probe for both");
+
+        // It appears: the next probe lets b go and wakes a, the other waiter.
+        bed.out_of_band(
+            "CreateVirtualService",
+            json!({ "meshName": MESH, "virtualServiceName": LATE, "spec": {} }),
+        );
+        tokio::time::sleep(every).await;
+        assert_eq!(
+            deps.wait(&db, &key(&b), &bed.appmesh).await.unwrap(),
+            Wait::Go(vec![key(&a)])
+        );
+        // Nothing is known missing any more: a goes without a call.
+        bed.emulator.emulator.reset_counters();
+        assert_eq!(
+            deps.wait(&da, &key(&a), &bed.appmesh).await.unwrap(),
+            Wait::Go(vec![])
+        );
+        assert_eq!(bed.all_calls(), 0);
+    }
+
+    #[tokio::test]
+    async fn an_object_that_leaves_stops_waiting() {
+        let bed = Bed::new().await;
+        let deps = Dependencies::new(Duration::from_secs(60));
+        let (a, b) = (object("a", "/a", LATE), object("b", "/b", LATE));
+        let late = Missing::VirtualService(LATE.into());
+        deps.record(&Desired::of(&a, CLUSTER), &late, key(&a));
+        deps.record(&Desired::of(&b, CLUSTER), &late, key(&b));
+        deps.forget(&key(&a));
+        assert!(!deps.known().values().any(|k| k.waiters.contains(&key(&a))));
+        deps.forget(&key(&b));
+        assert!(deps.known().is_empty(), "no waiter, nothing kept");
+        // Unknown is never recorded: there is nothing to probe.
+        deps.record(&Desired::of(&a, CLUSTER), &Missing::Unknown, key(&a));
+        assert!(deps.known().is_empty());
+        let c = object("c", "/c", LATE);
+        // With nothing known missing, the object goes and App Mesh decides.
+        assert_eq!(
+            deps.wait(&Desired::of(&c, CLUSTER), &key(&c), &bed.appmesh)
+                .await
+                .unwrap(),
+            Wait::Go(vec![])
+        );
+        assert_eq!(bed.all_calls(), 0);
+    }
+}

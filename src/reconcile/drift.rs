@@ -198,3 +198,107 @@ async fn check_tags(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use kube::runtime::{reflector, watcher};
+    use serde_json::json;
+
+    use super::*;
+    use crate::reconcile::testing::{Bed, CLUSTER, GATEWAY, MESH, SERVICE, object};
+
+    /// Three routes in sync (`kept`, `changed`, `gone`) and one never synced (`new`), in a
+    /// store as the controller caches them, and the drift pass's view of the bed.
+    async fn in_sync_routes(bed: &Bed) -> (Store<CachedRoute>, Drift, UnboundedKeys) {
+        let (store, mut writer) = reflector::store::<CachedRoute>();
+        for name in ["kept", "changed", "gone"] {
+            let (route, _) = bed.sync(object(name, &format!("/{name}"), SERVICE)).await;
+            writer.apply_watcher_event(&watcher::Event::Apply(route.into()));
+        }
+        writer.apply_watcher_event(&watcher::Event::Apply(
+            object("new", "/new", SERVICE).into(),
+        ));
+        let (wakes, woken) = Wakes::new();
+        let drift = Drift {
+            appmesh: bed.appmesh.clone(),
+            pages: Arc::default(),
+            metrics: Arc::default(),
+            wakes,
+            cluster_id: CLUSTER.into(),
+            tag_check: Some(Duration::from_secs(3600)),
+        };
+        (store, drift, woken)
+    }
+
+    type UnboundedKeys = futures::channel::mpsc::UnboundedReceiver<Key>;
+
+    /// The names of the objects woken so far.
+    fn woken(keys: &mut UnboundedKeys) -> Vec<String> {
+        let mut names = Vec::new();
+        while let Ok(key) = keys.try_recv() {
+            names.push(key.name);
+        }
+        names.sort();
+        names
+    }
+
+    #[tokio::test]
+    async fn one_page_finds_what_changed_outside_meshroute() {
+        let bed = Bed::new().await;
+        let (store, drift, mut keys) = in_sync_routes(&bed).await;
+        let gateways = in_sync_by_gateway(&store);
+        let objects = &gateways[&Gateway {
+            mesh: MESH.into(),
+            mesh_owner: None,
+            name: GATEWAY.into(),
+        }];
+        assert_eq!(gateways.len(), 1);
+        assert_eq!(objects.len(), 3, "the object never synced is not checked");
+
+        let spec = json!({ "httpRoute": { "match": { "prefix": "/moved" },
+            "action": { "target": { "virtualService": { "virtualServiceName": SERVICE } } } } });
+        let at = |name: &str| json!({ "meshName": MESH, "virtualGatewayName": GATEWAY, "gatewayRouteName": name });
+        let mut update = at("changed_team");
+        update["spec"] = spec;
+        bed.out_of_band("UpdateGatewayRoute", update);
+        bed.out_of_band("DeleteGatewayRoute", at("gone_team"));
+        bed.emulator.emulator.reset_counters();
+
+        let gateway = gateways.keys().next().unwrap();
+        compare_page(&drift, gateway, objects, false).await;
+        assert_eq!(woken(&mut keys), ["changed", "gone"]);
+        assert_eq!(bed.calls("ListGatewayRoutes"), 1);
+        assert_eq!(bed.all_calls(), 1, "one page, nothing described");
+        let metrics = drift.metrics.encode();
+        assert!(
+            metrics.contains("meshroute_drift_found_routes_total 2"),
+            "{metrics}"
+        );
+    }
+
+    #[tokio::test]
+    async fn changed_tags_ask_for_a_full_check() {
+        let bed = Bed::new().await;
+        let (store, drift, mut keys) = in_sync_routes(&bed).await;
+        let objects: Vec<_> = in_sync_by_gateway(&store).into_values().flatten().collect();
+        let arn = bed.route("kept_team").unwrap()["metadata"]["arn"].clone();
+        bed.out_of_band(
+            "TagResource",
+            json!({ "resourceArn": arn, "tags": [{ "key": "added", "value": "by hand" }] }),
+        );
+        // Every object was last checked longer ago than the cadence.
+        let cadence = Duration::from_secs(3600);
+        let long_ago = Instant::now() - cadence * 2;
+        let mut checked = objects
+            .iter()
+            .map(|o| (o.uid().unwrap(), long_ago))
+            .collect();
+        bed.emulator.emulator.reset_counters();
+        check_tags(&drift, &objects, cadence, Duration::ZERO, &mut checked).await;
+        assert_eq!(bed.calls("ListTagsForResource"), 3);
+        assert_eq!(woken(&mut keys), ["kept"]);
+        assert!(drift.wakes.take_full_check("uid-kept"));
+        assert!(!drift.wakes.take_full_check("uid-changed"));
+        assert!(checked.values().all(|at| *at > long_ago), "all checked now");
+    }
+}

@@ -227,3 +227,124 @@ pub fn missing(d: &Desired, what: &Missing) -> Problem {
         retry: Retry::Dependency,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::reconcile::testing::{Bed, CLUSTER, GATEWAY, MESH, SERVICE, object};
+
+    /// The prefix App Mesh holds for the route `name`.
+    fn prefix(bed: &Bed, name: &str) -> serde_json::Value {
+        bed.route(name).unwrap()["spec"]["httpRoute"]["match"]["prefix"].clone()
+    }
+
+    #[tokio::test]
+    async fn a_route_is_created_kept_updated_in_one_call_and_deleted() {
+        let bed = Bed::new().await;
+        let (route, change) = bed.sync(object("web", "/web", SERVICE)).await;
+        assert_eq!(change, Change::Created);
+        assert_eq!(bed.calls("CreateGatewayRoute"), 1);
+        assert_eq!(prefix(&bed, "web_team"), json!("/web"));
+
+        // Nothing changed: in sync, nothing written.
+        let (mut route, change) = bed.sync(route).await;
+        assert_eq!(change, Change::None);
+        let writes = ["CreateGatewayRoute", "UpdateGatewayRoute", "TagResource"];
+        assert_eq!(writes.map(|op| bed.calls(op)), [1, 0, 0]);
+
+        // A spec change of a route in sync: one page read, one update, no Describe.
+        route.spec.http_route.as_mut().unwrap().route_match.prefix = Some("/web2".into());
+        route.metadata.generation = Some(2);
+        bed.emulator.emulator.reset_counters();
+        let (route, change) = bed.sync(route).await;
+        assert_eq!(change, Change::Updated);
+        assert_eq!(prefix(&bed, "web_team"), json!("/web2"));
+        assert_eq!(
+            [
+                "ListGatewayRoutes",
+                "UpdateGatewayRoute",
+                "DescribeGatewayRoute"
+            ]
+            .map(|op| bed.calls(op)),
+            [1, 1, 0]
+        );
+
+        let d = Desired::of(&route, CLUSTER);
+        let removed = remove(&d, &Recorded::of(&route), &bed.env(&route)).await;
+        assert_eq!(removed, Ok(Removal::Deleted));
+        assert!(bed.route("web_team").is_none());
+    }
+
+    #[tokio::test]
+    async fn drift_is_put_back_and_a_route_deleted_outside_is_recreated() {
+        let bed = Bed::new().await;
+        let (route, _) = bed.sync(object("api", "/api", SERVICE)).await;
+        let spec = json!({ "httpRoute": { "match": { "prefix": "/elsewhere" },
+            "action": { "target": { "virtualService": { "virtualServiceName": SERVICE } } } } });
+        bed.out_of_band(
+            "UpdateGatewayRoute",
+            json!({ "meshName": MESH, "virtualGatewayName": GATEWAY,
+                "gatewayRouteName": "api_team", "spec": spec }),
+        );
+        // The page cached by the create no longer tells the truth: a fresh reconcile reads.
+        bed.pages.keep_only(&Default::default());
+        let (route, change) = bed.sync(route).await;
+        assert_eq!(change, Change::DriftCorrected);
+        assert_eq!(prefix(&bed, "api_team"), json!("/api"));
+
+        bed.out_of_band(
+            "DeleteGatewayRoute",
+            json!({ "meshName": MESH, "virtualGatewayName": GATEWAY, "gatewayRouteName": "api_team" }),
+        );
+        bed.pages.keep_only(&Default::default());
+        let (_, change) = bed.sync(route).await;
+        assert_eq!(change, Change::Recreated);
+        assert_eq!(prefix(&bed, "api_team"), json!("/api"));
+    }
+
+    #[tokio::test]
+    async fn a_route_nobody_owns_is_left_alone_and_a_missing_target_is_recorded() {
+        let bed = Bed::new().await;
+        let spec = json!({ "httpRoute": { "match": { "prefix": "/theirs" },
+            "action": { "target": { "virtualService": { "virtualServiceName": SERVICE } } } } });
+        bed.out_of_band(
+            "CreateGatewayRoute",
+            json!({ "meshName": MESH, "virtualGatewayName": GATEWAY,
+                "gatewayRouteName": "taken_team", "spec": spec }),
+        );
+        let route = object("taken", "/mine", SERVICE);
+        let d = Desired::of(&route, CLUSTER);
+        let refused = apply(&d, &Recorded::of(&route), &bed.env(&route)).await;
+        assert_eq!(refused.unwrap_err().reason, Reason::NameInUse);
+        assert_eq!(prefix(&bed, "taken_team"), json!("/theirs"), "untouched");
+
+        let route = object("early", "/early", "late.apps.local");
+        let d = Desired::of(&route, CLUSTER);
+        let waiting = apply(&d, &Recorded::of(&route), &bed.env(&route)).await;
+        let problem = waiting.unwrap_err();
+        assert_eq!(problem.reason, Reason::DependencyNotFound);
+        assert!(
+            problem.message.contains("late.apps.local"),
+            "{}",
+            problem.message
+        );
+        // Recorded: another object that needs it waits without a call.
+        let other = object("also-early", "/also", "late.apps.local");
+        bed.emulator.emulator.reset_counters();
+        let wait = bed
+            .deps
+            .wait(
+                &Desired::of(&other, CLUSTER),
+                &crate::reconcile::cache::key(&other),
+                &bed.appmesh,
+            )
+            .await;
+        assert_eq!(
+            wait.unwrap(),
+            super::super::deps::Wait::Missing(Missing::VirtualService("late.apps.local".into()))
+        );
+        assert_eq!(bed.all_calls(), 0);
+    }
+}

@@ -14,6 +14,8 @@ mod outcome;
 mod pages;
 mod plan;
 mod status;
+#[cfg(test)]
+mod testing;
 mod wakes;
 
 use std::collections::HashSet;
