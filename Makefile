@@ -6,12 +6,28 @@ PYTHON ?= python3
 VENV   := .venv
 TESTBED_DIR := .testbed
 
-.PHONY: bench demo release test tools need testbin venv lint fmt crds deploy testbed-up testbed-down emulator
+.PHONY: bench demo release test tools need testbin plane bed venv lint fmt crds deploy testbed-up testbed-down emulator
+
+# What the control plane needs (demo and testbed-up build only these; test builds every tool).
+PLANE_TOOLS := etcd kube-apiserver kubectl
+# The operator and the test bed's binary, built the same way for demo and testbed-up, so that
+# neither rebuilds what the other built (a different package selection is a different build).
+BED_BUILD := $(CARGO) build --locked -p meshroute --bin meshroute -p meshroute-testbed --bin testbed
 
 ## demo: the operator end to end on local defaults (control plane + App Mesh emulator); KEEP=1 keeps it up
-demo:
+demo: plane bed
 	@$(MAKE) -s need PACKAGES="openssl:openssl curl:curl"
 	hack/demo.sh
+
+# plane: build etcd, kube-apiserver and kubectl once into ~/.cache/meshroute/testbin
+plane:
+	@echo "==> control plane binaries: $(PLANE_TOOLS) (built from source once; cached in ~/.cache/meshroute/testbin)"
+	@hack/testbin.sh $(PLANE_TOOLS) >/dev/null
+
+# bed: build the operator and the test bed's binary
+bed:
+	@echo "==> building meshroute and the test bed (the first build takes a few minutes)"
+	$(BED_BUILD)
 
 ## test: build/reuse the control plane, create the venv, run every Rust and Python test
 test: tools testbin venv
@@ -19,7 +35,7 @@ test: tools testbin venv
 	$(CARGO) build --locked -p appmesh-emulator
 	APPMESH_EMULATOR_BIN="$(CURDIR)/target/debug/appmesh-emulator" $(VENV)/bin/pytest -q tests/python
 
-## testbin: build kube-apiserver, etcd, kubectl and helm once into ~/.cache/meshroute/testbin
+## testbin: build every test-bed tool (control plane, helm, gitops-check, Gateway API CRDs) once
 testbin:
 	@hack/testbin.sh >/dev/null
 
@@ -76,8 +92,7 @@ release:
 	$(CARGO) build --release --locked --bin meshroute
 
 ## testbed-up: start a control plane + seeded emulator in the background; prints what to export
-testbed-up: testbin
-	@$(CARGO) build --locked -q -p meshroute-testbed --bin testbed
+testbed-up: plane bed
 	@mkdir -p $(TESTBED_DIR)
 	@if [ -f $(TESTBED_DIR)/pid ] && kill -0 "$$(cat $(TESTBED_DIR)/pid)" 2>/dev/null; then \
 		echo "test bed already running (pid $$(cat $(TESTBED_DIR)/pid)); make testbed-down first"; exit 1; fi

@@ -10,10 +10,11 @@ mkdir -p "$dir"
 
 # The operator's /metrics, /healthz and /readyz, on a fixed port so it can be kept open.
 http_port=${DEMO_HTTP_PORT:-9464}
-echo "==> control plane binaries (built from source once, cached in ~/.cache/meshroute/testbin)"
-bin=$(hack/testbin.sh)
-echo "==> building meshroute and the test bed (the first build takes a few minutes)"
-cargo build --locked -p meshroute --bin meshroute -p meshroute-testbed --bin testbed
+# `make demo` builds these first (make plane bed); run alone, this says what is missing.
+bin=$(hack/testbin.sh --check etcd kube-apiserver kubectl) || { echo "run 'make demo'" >&2; exit 1; }
+for built in target/debug/meshroute target/debug/testbed; do
+  [ -x "$built" ] || { echo "$built is not built; run 'make demo'" >&2; exit 1; }
+done
 export PATH="$bin:$PATH"
 
 testbed_pid="" operator_pid=""

@@ -804,7 +804,7 @@ async fn identity_fields_are_immutable() {
 
 fn kubectl(args: &[&str]) -> Result<String, String> {
     let plane = meshroute_testbed::shared();
-    let bin = meshroute_testbed::testbin_dir().unwrap().join("kubectl");
+    let bin = meshroute_testbed::testbin_tool("kubectl").unwrap_or_else(|e| panic!("{e}"));
     let out = Command::new(bin)
         .arg("--kubeconfig")
         .arg(&plane.kubeconfig)

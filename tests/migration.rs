@@ -292,20 +292,7 @@ async fn import_adopts_existing_routes_in_place_and_a_second_import_finds_nothin
 fn install_gateway_api() {
     static DONE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
     DONE.get_or_init(|| {
-        let bin = meshroute_testbed::testbin_dir().expect("the test bed: make testbin");
-        let dir = std::fs::read_dir(&bin)
-            .unwrap()
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .find(|p| {
-                p.file_name()
-                    .unwrap()
-                    .to_string_lossy()
-                    .starts_with("gateway-api-")
-            })
-            .unwrap_or_else(|| {
-                panic!("no Gateway API CRDs in {}; run make testbin", bin.display())
-            });
+        let dir = meshroute_testbed::testbin_tool("gateway-api").unwrap_or_else(|e| panic!("{e}"));
         let dir = dir.to_string_lossy().to_string();
         let (ok, out, err) = run("kubectl", &["apply", "--server-side", "-f", &dir], None);
         assert!(ok, "install the Gateway API CRDs: {out}{err}");

@@ -20,9 +20,7 @@ pub use process::{kill_group, spawn_owned};
 /// What can go wrong while bringing up the test bed; each message says what to run or read.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error(
-        "the control-plane binaries are not built ({detail}); run `make testbin` (or hack/testbin.sh) once, then re-run the tests"
-    )]
+    #[error("a test-bed binary is not built: {detail}; then re-run")]
     MissingBinaries { detail: String },
     #[error("could not start {name}: {source}")]
     Spawn {
@@ -54,35 +52,67 @@ pub fn repo_root() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
 }
 
-/// The directory with `etcd`, `kube-apiserver`, `kubectl` and `helm`: `$MESHROUTE_TESTBIN_DIR` if
-/// set, else what `hack/testbin.sh --check` reports. Builds nothing: a missing binary is an error
-/// that names the set-up command.
+/// What the control plane needs: the test bed itself and `make demo` build only these.
+pub const CONTROL_PLANE_TOOLS: [&str; 3] = ["etcd", "kube-apiserver", "kubectl"];
+
+/// The directory with the control plane's binaries ([`CONTROL_PLANE_TOOLS`]):
+/// `$MESHROUTE_TESTBIN_DIR` if set, else what `hack/testbin.sh --check` reports. Builds nothing:
+/// a missing binary is an error that names the set-up command.
 pub fn testbin_dir() -> Result<PathBuf, Error> {
-    if let Some(dir) = std::env::var_os("MESHROUTE_TESTBIN_DIR") {
-        let dir = PathBuf::from(dir);
-        for bin in ["etcd", "kube-apiserver", "kubectl", "helm"] {
-            if !dir.join(bin).is_file() {
+    let dir = match std::env::var_os("MESHROUTE_TESTBIN_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => {
+            let out = Command::new("bash")
+                .arg(repo_root().join("hack/testbin.sh"))
+                .arg("--check")
+                .args(CONTROL_PLANE_TOOLS)
+                .output()
+                .map_err(|source| Error::Spawn {
+                    name: "hack/testbin.sh",
+                    source,
+                })?;
+            if !out.status.success() {
                 return Err(Error::MissingBinaries {
-                    detail: format!("MESHROUTE_TESTBIN_DIR has no {bin}: {}", dir.display()),
+                    detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
                 });
             }
+            PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
         }
-        return Ok(dir);
+    };
+    for tool in CONTROL_PLANE_TOOLS {
+        testbin_tool_in(&dir, tool)?;
     }
-    let out = Command::new("bash")
-        .arg(repo_root().join("hack/testbin.sh"))
-        .arg("--check")
-        .output()
-        .map_err(|source| Error::Spawn {
-            name: "hack/testbin.sh",
-            source,
-        })?;
-    if !out.status.success() {
-        return Err(Error::MissingBinaries {
-            detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        });
-    }
-    Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+    Ok(dir)
+}
+
+/// The test-bed tool `name` (kubectl, helm, gitops-check, gateway-api for the CRDs' folder),
+/// or an error naming the command that builds it.
+pub fn testbin_tool(name: &str) -> Result<PathBuf, Error> {
+    testbin_tool_in(&testbin_dir()?, name)
+}
+
+fn testbin_tool_in(dir: &Path, name: &str) -> Result<PathBuf, Error> {
+    let found = if name == "gateway-api" {
+        std::fs::read_dir(dir)
+            .ok()
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|entry| entry.path())
+            .find(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("gateway-api-"))
+                    && p.join(".complete").is_file()
+            })
+    } else {
+        Some(dir.join(name)).filter(|p| p.is_file())
+    };
+    found.ok_or_else(|| Error::MissingBinaries {
+        detail: format!(
+            "{name} is not in {}; build it with 'hack/testbin.sh {name}' (or 'make testbin' for every tool)",
+            dir.display()
+        ),
+    })
 }
 
 /// The control plane of this test binary, started on first use and killed when the binary exits.

@@ -378,9 +378,7 @@ pub fn duplicate_keys(text: &str) -> Vec<String> {
 /// Runs a test-bed tool (kubectl, helm, gitops-check) from the repository root with the admin
 /// kubeconfig and `stdin`; returns (success, stdout, stderr).
 pub fn run(name: &str, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
-    let tool = meshroute_testbed::testbin_dir()
-        .expect("the test bed's binaries: make testbin")
-        .join(name);
+    let tool = meshroute_testbed::testbin_tool(name).unwrap_or_else(|e| panic!("{e}"));
     run_program(&tool, args, &[], stdin)
 }
 
