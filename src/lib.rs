@@ -33,6 +33,9 @@ pub enum Error {
 }
 
 impl Error {
+    /// Every `error` label value, as `meshroute_reconcile_errors_total` starts them.
+    pub const METRIC_LABELS: [&str; 3] = ["kube", "delete", "not_leader"];
+
     /// The `error` label of `meshroute_reconcile_errors_total`: kube, delete or not_leader.
     pub fn metric_label(&self) -> &'static str {
         match self {

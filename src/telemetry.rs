@@ -216,6 +216,43 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Series that exist at 0 from the start, so that a query or an alert over them reads 0,
+    /// not nothing, until the first one moves (Prometheus' instrumentation practice: avoid
+    /// missing metrics): every reconcile result and error, and every object reason. Creating
+    /// a series is all that is needed (the guards `get_or_create` returns are dropped).
+    pub fn start_reconciles_at_zero(&self, results: &[&str], errors: &[&str], reasons: &[&str]) {
+        for result in results {
+            let _ = self.reconciles.get_or_create(&ResultLabel {
+                result: result.to_string(),
+            });
+        }
+        for error in errors {
+            let _ = self.reconcile_errors.get_or_create(&ErrorLabel {
+                error: error.to_string(),
+            });
+        }
+        for reason in reasons {
+            let _ = self.objects.get_or_create(&ReasonLabel {
+                reason: reason.to_string(),
+            });
+        }
+    }
+
+    /// Every App Mesh call series (`operations` by `outcomes`) and latency histogram at 0.
+    pub fn start_calls_at_zero(&self, operations: &[&str], outcomes: &[&str]) {
+        for operation in operations {
+            for outcome in outcomes {
+                let _ = self.appmesh_calls.get_or_create(&CallLabels {
+                    operation: operation.to_string(),
+                    outcome: outcome.to_string(),
+                });
+            }
+            let _ = self.appmesh_latency.get_or_create(&OperationLabel {
+                operation: operation.to_string(),
+            });
+        }
+    }
+
     /// Counts one App Mesh call.
     pub fn appmesh_call(&self, operation: &str, outcome: &str) {
         self.appmesh_calls

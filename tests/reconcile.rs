@@ -6,7 +6,7 @@ mod support;
 
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{Value, json};
 use support::{Bed, http2_spec, reason};
 
 const A: &str = "myservicea.svc.cluster.local";
@@ -92,6 +92,37 @@ async fn each_route_kind_is_created_updated_and_deleted() {
         );
     }
     assert!(bed.app_mesh_route_names().is_empty());
+    // Each change to App Mesh is logged once at info, naming the object, the route and version.
+    let changes: Vec<(String, String, Value)> = support::info_lines(&op.log())
+        .into_iter()
+        .filter(|l| l.get("change").is_some())
+        .map(|l| {
+            let object = l["span"]["object"].as_str().unwrap_or_default();
+            let name = object.rsplit('/').next().unwrap_or_default().to_string();
+            assert_eq!(l["app_mesh_route"], bed.mesh_name(&name), "{l}");
+            (
+                name,
+                l["change"].as_str().unwrap().to_string(),
+                l["version"].clone(),
+            )
+        })
+        .collect();
+    for (name, _) in &specs {
+        let of: Vec<(&str, &Value)> = changes
+            .iter()
+            .filter(|(n, _, _)| n == name)
+            .map(|(_, change, version)| (change.as_str(), version))
+            .collect();
+        assert_eq!(
+            of,
+            [
+                ("Created", &json!(1)),
+                ("Updated", &json!(2)),
+                ("Deleted", &Value::Null)
+            ],
+            "{name}: {changes:?}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -500,7 +531,15 @@ async fn steady_state_costs_no_calls_and_no_writes() {
     };
     let calls = bed.calls();
     let before = versions(bed.api().list(&Default::default()).await.unwrap().items);
+    let info_before = support::info_lines(&op.log()).len();
     tokio::time::sleep(Duration::from_secs(60)).await;
+    let quiet = support::info_lines(&op.log());
+    assert_eq!(
+        quiet.len(),
+        info_before,
+        "lines at info in a minute of steady state: {:?}",
+        &quiet[info_before..]
+    );
     assert_eq!(
         bed.calls(),
         calls,
@@ -610,5 +649,67 @@ async fn a_finalizer_removed_by_hand_leaves_no_state_behind() {
             "the gone object is still counted:\n{metrics}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Every metric in the README's table is on a fresh operator's /metrics, and each documented
+/// fixed label value is there at 0, so `increase(...[1h])` reads 0 rather than nothing.
+#[tokio::test]
+async fn documented_metrics_exist_at_zero_on_a_fresh_operator() {
+    let mut bed = Bed::new("fresh-metrics").await;
+    let op = bed.operator(&[]);
+    let readme = std::fs::read_to_string(meshroute_testbed::repo_root().join("README.md")).unwrap();
+    let documented: Vec<&str> = readme
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `meshroute_"))
+        .filter_map(|rest| rest.split('`').next())
+        .collect();
+    assert!(
+        documented.len() >= 13,
+        "the README's metrics table: {documented:?}"
+    );
+    let (_, metrics) = op.get("/metrics").await;
+    for name in &documented {
+        let name = format!("meshroute_{name}");
+        assert!(
+            metrics.lines().any(|l| l.starts_with(&name)),
+            "{name} is missing from a fresh /metrics:\n{metrics}"
+        );
+    }
+    let zero = |series: &str| {
+        assert!(
+            metrics.lines().any(|l| l == format!("{series} 0")),
+            "{series} is not 0 on a fresh /metrics:\n{metrics}"
+        )
+    };
+    for error in ["kube", "delete", "not_leader"] {
+        zero(&format!(
+            "meshroute_reconcile_errors_total{{error=\"{error}\"}}"
+        ));
+    }
+    for result in [
+        "Synced",
+        "DependencyNotFound",
+        "Deleted",
+        "Retained",
+        "Released",
+        "DeleteFailed",
+    ] {
+        zero(&format!(
+            "meshroute_reconciles_total{{result=\"{result}\"}}"
+        ));
+    }
+    for reason in ["Synced", "AppMeshUnavailable", "NameInUse"] {
+        zero(&format!("meshroute_gatewayroutes{{reason=\"{reason}\"}}"));
+    }
+    for (operation, outcome) in [
+        ("CreateGatewayRoute", "ok"),
+        ("CreateGatewayRoute", "throttled"),
+        ("ListGatewayRoutes", "server_error"),
+        ("DeleteGatewayRoute", "transport"),
+    ] {
+        zero(&format!(
+            "meshroute_appmesh_calls_total{{operation=\"{operation}\",outcome=\"{outcome}\"}}"
+        ));
     }
 }

@@ -38,6 +38,21 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// Every reason, as `meshroute_gatewayroutes` and `meshroute_reconciles_total` start them.
+    pub const ALL: [Reason; 11] = [
+        Reason::Synced,
+        Reason::InvalidSpec,
+        Reason::UnsupportedSpec,
+        Reason::UnreadableRoute,
+        Reason::LimitExceeded,
+        Reason::AccessDenied,
+        Reason::DependencyNotFound,
+        Reason::NameInUse,
+        Reason::OwnedByOtherCluster,
+        Reason::AppMeshUnavailable,
+        Reason::DeleteFailed,
+    ];
+
     /// Whether this reason needs someone to change something (`Stalled`) rather than time
     /// (`Reconciling`).
     pub fn is_terminal(self) -> bool {

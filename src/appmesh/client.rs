@@ -149,6 +149,22 @@ pub struct AppMesh {
     breaker: Breaker,
 }
 
+/// Every App Mesh operation meshroute calls (the `operation` values of its call metrics).
+pub const OPERATIONS: [&str; 12] = [
+    "CreateGatewayRoute",
+    "DeleteGatewayRoute",
+    "DescribeGatewayRoute",
+    "DescribeMesh",
+    "DescribeVirtualGateway",
+    "DescribeVirtualService",
+    "ListGatewayRoutes",
+    "ListTagsForResource",
+    "ListVirtualGateways",
+    "TagResource",
+    "UntagResource",
+    "UpdateGatewayRoute",
+];
+
 /// The most items App Mesh returns in one page of a List call.
 const PAGE: i32 = 100;
 
@@ -179,6 +195,10 @@ impl AppMesh {
                     .build(),
             )
             .build();
+        let outcomes: Vec<&str> = std::iter::once("ok")
+            .chain(ErrorKind::ANSWERED.map(ErrorKind::label))
+            .collect();
+        metrics.start_calls_at_zero(&OPERATIONS, &outcomes);
         AppMesh {
             client: aws_sdk_appmesh::Client::from_conf(config),
             limiter: Limiter::new(settings.rate, settings.burst),
@@ -649,4 +669,23 @@ fn observed(route: Option<sdk::GatewayRouteData>) -> Result<ObservedRoute, AppMe
             .unwrap_or_default(),
         spec,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::OPERATIONS;
+
+    /// The metrics start every operation's series at 0: the list must be every one called.
+    #[test]
+    fn every_operation_called_is_listed() {
+        let source = include_str!("client.rs");
+        let called: BTreeSet<&str> = source
+            .split(".call(\"")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+            .collect();
+        assert_eq!(called, OPERATIONS.into_iter().collect());
+    }
 }

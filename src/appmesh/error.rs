@@ -47,6 +47,22 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// What a call that was sent can end with besides success: App Mesh's answers, or none
+    /// (the `outcome` values of `meshroute_appmesh_calls_total` other than `ok`).
+    pub const ANSWERED: [ErrorKind; 11] = [
+        Self::BadRequest,
+        Self::LimitExceeded,
+        Self::TooManyTags,
+        Self::Forbidden,
+        Self::NotFound,
+        Self::Conflict,
+        Self::ResourceInUse,
+        Self::Throttled,
+        Self::ServerError,
+        Self::Transport,
+        Self::Other,
+    ];
+
     /// Whether the same call may succeed if simply tried again.
     pub fn is_transient(self) -> bool {
         matches!(self, Self::Throttled | Self::ServerError | Self::Transport)

@@ -9,8 +9,8 @@ mod error;
 
 pub use args::AppMeshArgs;
 pub use client::{
-    AppMesh, CreateOutcome, Fence, ListedRoute, Missing, ObservedRoute, PROBE_EVERY, RouteKey,
-    Settings, UpdateOutcome,
+    AppMesh, CreateOutcome, Fence, ListedRoute, Missing, OPERATIONS, ObservedRoute, PROBE_EVERY,
+    RouteKey, Settings, UpdateOutcome,
 };
 pub use convert::{ConversionError, RouteSpec, from_sdk, tags_to_sdk, to_sdk};
 pub use error::{AppMeshError, ErrorKind, Meaning};

@@ -103,6 +103,13 @@ impl Context {
     ) -> Arc<Self> {
         let (wakes, woken) = Wakes::new();
         let failures = Failures::new(config.retry_base, config.retry_max);
+        let reasons = Reason::ALL.map(Reason::as_str);
+        let results: Vec<&str> = reasons
+            .iter()
+            .copied()
+            .chain(Removal::ALL.map(Removal::as_str))
+            .collect();
+        metrics.start_reconciles_at_zero(&results, &Error::METRIC_LABELS, &reasons);
         Arc::new(Context {
             events: Recorder::new(client.clone(), instance),
             client,
@@ -426,6 +433,16 @@ async fn finish(
     }
     for note in &after.notes {
         ctx.events.publish(route, note).await;
+    }
+    if let Some(c) = &after.changed {
+        tracing::info!(
+            change = c.what,
+            app_mesh_route = c.name,
+            arn = c.arn,
+            version = c.version,
+            "App Mesh gateway route {}",
+            c.what.to_lowercase()
+        );
     }
     match after.counted {
         Counted::Ready(reason) => ctx.metrics.reconciled(&uid, reason),

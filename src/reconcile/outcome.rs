@@ -55,6 +55,18 @@ pub enum Next {
     DeleteFailed(Retry),
 }
 
+/// A change meshroute made to App Mesh (or, for Retain, chose not to make), logged once at info.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Changed {
+    /// What happened: the Event's reason (Created, Updated, Deleted, ...).
+    pub what: &'static str,
+    /// The route's name in App Mesh.
+    pub name: String,
+    pub arn: String,
+    /// Its App Mesh version after the change; none for a deleted or retained route.
+    pub version: Option<i64>,
+}
+
 /// Everything that follows a reconcile.
 #[derive(Debug, Clone, PartialEq)]
 pub struct After {
@@ -68,6 +80,8 @@ pub struct After {
     /// What the Ready condition says (or would), for logs and the delete error.
     pub message: String,
     pub next: Next,
+    /// The change to App Mesh, if there was one (no-ops log nothing at info).
+    pub changed: Option<Changed>,
 }
 
 /// What follows `ended` for `route` (as read at the start of the reconcile), written by `shard`
@@ -81,6 +95,7 @@ pub fn after(route: &GatewayRoute, ended: Ended, shard: &str, now: Time) -> Afte
             counted: Counted::Ready(Reason::Synced),
             message: "a recent ListGatewayRoutes page lists the route unchanged".into(),
             next: Next::Synced,
+            changed: None,
         },
         Ended::Synced {
             route: observed,
@@ -96,7 +111,15 @@ pub fn after(route: &GatewayRoute, ended: Ended, shard: &str, now: Time) -> Afte
             // In sync: App Mesh has the route with exactly these tags.
             next.tags_digest = Some(desired.tags_digest());
             let mut after = report(route, next, Reason::Synced, &message, shard);
-            after.notes.extend(describe_change(change, observed));
+            if let Some(note) = describe_change(change, observed) {
+                after.changed = Some(Changed {
+                    what: note.reason,
+                    name: desired.key.name.clone(),
+                    arn: observed.arn.clone(),
+                    version: Some(observed.version),
+                });
+                after.notes.push(note);
+            }
             after
         }
         Ended::Failed(problem) => failure(route, problem, problem.reason, shard, now),
@@ -115,6 +138,19 @@ pub fn after(route: &GatewayRoute, ended: Ended, shard: &str, now: Time) -> Afte
         Ended::Removed(removal) => After {
             status: None,
             shard_overlap: false,
+            changed: match removal {
+                Removal::NothingOurs => None,
+                Removal::Deleted | Removal::Retained => Some(Changed {
+                    what: removal.as_str(),
+                    name: route.app_mesh_name(),
+                    arn: route
+                        .status
+                        .as_ref()
+                        .and_then(|s| s.arn.clone())
+                        .unwrap_or_default(),
+                    version: None,
+                }),
+            },
             notes: match removal {
                 Removal::Deleted => vec![Note::normal(
                     "Deleted",
@@ -158,6 +194,7 @@ fn failure(
             counted: Counted::Ready(reason),
             message: problem.message.clone(),
             next: Next::Synced,
+            changed: None,
         }
     };
     after.next = if deleting {
@@ -200,6 +237,7 @@ fn report(
         counted: Counted::Ready(reason),
         message: message.to_string(),
         next: Next::Synced,
+        changed: None,
     }
 }
 
@@ -463,6 +501,26 @@ mod tests {
             let said: Vec<_> = after.notes.iter().map(|n| (n.type_, n.reason)).collect();
             assert_eq!(said, notes, "{case}: events");
             assert_eq!(after.counted, counted, "{case}: counted");
+            let changes = [
+                "Created",
+                "Recreated",
+                "Adopted",
+                "Updated",
+                "DriftCorrected",
+                "TagsUpdated",
+                "Deleted",
+                "Retained",
+            ];
+            let changed: Vec<_> = notes
+                .iter()
+                .filter(|(_, r)| changes.contains(r))
+                .map(|(_, r)| *r)
+                .collect();
+            assert_eq!(
+                after.changed.as_ref().map(|c| c.what),
+                changed.first().copied(),
+                "{case}: logged at info"
+            );
             assert_eq!(after.next, next, "{case}: next");
             assert_eq!(
                 after.shard_overlap,
@@ -492,6 +550,11 @@ mod tests {
         assert_eq!(status.version, Some(3));
         assert_eq!(status.tags_digest, Some(desired.tags_digest()));
         assert!(after.notes[0].note.contains(&route.arn));
+        let changed = after.changed.unwrap();
+        assert_eq!(
+            (changed.what, changed.name.as_str(), changed.version),
+            ("Created", "r_n", Some(3))
+        );
     }
 
     #[test]

@@ -357,6 +357,8 @@ pub enum Removal {
 }
 
 impl Removal {
+    pub const ALL: [Removal; 3] = [Removal::Deleted, Removal::Retained, Removal::NothingOurs];
+
     /// The `result` label of `meshroute_reconciles_total` for a finished cleanup.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -375,6 +375,14 @@ pub fn duplicate_keys(text: &str) -> Vec<String> {
     check.0
 }
 
+/// The JSON lines an operator logged at info level.
+pub fn info_lines(log: &str) -> Vec<Value> {
+    log.lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["level"] == "INFO")
+        .collect()
+}
+
 /// Runs a test-bed tool (kubectl, helm, gitops-check) from the repository root with the admin
 /// kubeconfig and `stdin`; returns (success, stdout, stderr).
 pub fn run(name: &str, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
