@@ -82,8 +82,13 @@ async fn the_standby_takes_over_when_the_leader_dies() {
         standby_metrics.contains("\nmeshroute_leader 0"),
         "{standby_metrics}"
     );
-    assert!(
-        !standby_metrics.contains("CreateGatewayRoute"),
+    let calls: f64 = standby_metrics
+        .lines()
+        .filter(|l| l.starts_with("meshroute_appmesh_calls_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert_eq!(
+        calls, 0.0,
         "the standby made App Mesh calls:\n{standby_metrics}"
     );
 
@@ -248,6 +253,108 @@ async fn a_replica_that_loses_the_lease_writes_nothing_more_to_app_mesh() {
         bed.app_mesh_route_names().len(),
         routes_then,
         "App Mesh writes after the loss:\n{}",
+        op.log_tail()
+    );
+    assert!(
+        exited.is_some(),
+        "the replica did not stop:\n{}",
+        op.log_tail()
+    );
+}
+
+/// A leader frozen (SIGSTOP) longer than its lease wakes to find another holder: by its own
+/// clock its lease ran out, so it sends nothing to App Mesh and writes no status before it exits.
+#[tokio::test]
+async fn a_leader_paused_past_its_lease_writes_nothing_when_it_wakes() {
+    let mut bed = Bed::new("paused").await;
+    let ns = bed.ns.clone();
+    // Slow App Mesh and a small rate: when the leader freezes, creates are in flight and more
+    // wait at its rate limiter, whose tokens refill during the pause.
+    bed.emulator
+        .emulator
+        .add_fault(serde_json::from_value(serde_json::json!({ "respondAfterMs": 500 })).unwrap())
+        .unwrap();
+    let mut op = bed.operator(&[
+        "--leader-election",
+        "true",
+        "--lease-namespace",
+        &ns,
+        "--lease-name",
+        "meshroute-paused",
+        "--lease-identity",
+        "old-leader",
+        "--lease-duration",
+        "4",
+        "--resync-period",
+        "0",
+        "--appmesh-rps",
+        "4",
+        "--appmesh-burst",
+        "4",
+        "--concurrency",
+        "8",
+    ]);
+    for i in 0..40 {
+        bed.create(&bed.route(
+            &format!("p{i}"),
+            http2_spec("myservicea.svc.cluster.local", &format!("/p{i}")),
+        ))
+        .await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while bed.app_mesh_route_names().len() < 3 {
+        assert!(Instant::now() < deadline, "no creates:\n{}", op.log_tail());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let pid = i32::try_from(op.pid()).unwrap();
+    // SAFETY: signals to a child process this test started.
+    unsafe { libc::kill(pid, libc::SIGSTOP) };
+
+    // Past the lease duration, a standby takes the Lease, as it would from a dead leader. This
+    // stand-in writes nothing to App Mesh, so every write from here on is the old leader's.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let now = serde_json::to_value(k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(
+        k8s_openapi::jiff::Timestamp::now(),
+    ))
+    .unwrap();
+    let leases: kube::Api<Lease> = kube::Api::namespaced(bed.client.clone(), &ns);
+    leases
+        .patch(
+            "meshroute-paused",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(serde_json::json!({ "spec": {
+                "holderIdentity": "standby", "acquireTime": now, "renewTime": now,
+                "leaseDurationSeconds": 3600 } })),
+        )
+        .await
+        .unwrap();
+    // Requests that left before the freeze have landed by now (App Mesh answers in 0.5 s).
+    let routes = bed.app_mesh_route_names();
+    let statuses = |list: Vec<meshroute::api::GatewayRoute>| {
+        list.into_iter()
+            .map(|r| (r.metadata.name, serde_json::to_value(r.status).unwrap()))
+            .collect::<Vec<_>>()
+    };
+    let before = statuses(bed.api().list(&Default::default()).await.unwrap().items);
+    assert!(
+        routes.len() < 40,
+        "every route existed before the pause; nothing tested"
+    );
+
+    // SAFETY: as above.
+    unsafe { libc::kill(pid, libc::SIGCONT) };
+    let exited = op.exit_within(Duration::from_secs(20)).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        bed.app_mesh_route_names(),
+        routes,
+        "App Mesh writes after the paused leader woke:\n{}",
+        op.log_tail()
+    );
+    let after = statuses(bed.api().list(&Default::default()).await.unwrap().items);
+    assert!(
+        before == after,
+        "status writes after the paused leader woke:\n{}",
         op.log_tail()
     );
     assert!(

@@ -123,19 +123,42 @@ pub enum UpdateOutcome {
     Missing(AppMeshError),
 }
 
-/// Once closed, no App Mesh call leaves this process: closed when this replica learns it no
-/// longer holds the leader Lease, so that reconciles still in flight cannot write behind the
-/// new leader's back. Clones share the switch.
+/// Whether this replica may still write (App Mesh calls, status): closed for good when it learns
+/// it no longer holds the leader Lease, or when its own clock passes the deadline its last
+/// renewal set, so that reconciles still in flight cannot write behind the new leader's back,
+/// even after a pause. Without leader election it has no deadline. Clones share the switch.
 #[derive(Debug, Clone, Default)]
-pub struct Fence(Arc<AtomicBool>);
+pub struct Fence(Arc<FenceState>);
+
+#[derive(Debug, Default)]
+struct FenceState {
+    closed: AtomicBool,
+    /// Writes may leave until this instant only (`None`: no deadline).
+    until: std::sync::Mutex<Option<std::time::Instant>>,
+}
 
 impl Fence {
     pub fn close(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        self.0.closed.store(true, Ordering::SeqCst);
     }
 
+    /// Lets writes through until `until` (and no longer, unless moved again before then).
+    pub fn hold_until(&self, until: std::time::Instant) {
+        *self.0.until.lock().unwrap_or_else(|e| e.into_inner()) = Some(until);
+    }
+
+    /// Whether nothing may be written any more. Asked right before each write; a deadline found
+    /// passed closes the fence for good.
     pub fn is_closed(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        if self.0.closed.load(Ordering::SeqCst) {
+            return true;
+        }
+        let until = *self.0.until.lock().unwrap_or_else(|e| e.into_inner());
+        if until.is_some_and(|until| std::time::Instant::now() >= until) {
+            self.close();
+            return true;
+        }
+        false
     }
 }
 

@@ -309,6 +309,11 @@ async fn work(route: Arc<GatewayRoute>, ctx: Arc<Context>) -> Result<Action, Err
     let _timer = ctx
         .metrics
         .reconcile_timer(&route.uid().unwrap_or_default());
+    // A replica that is not the leader any more (or whose lease ran out by its own clock)
+    // writes nothing, not even a finalizer.
+    if ctx.appmesh.fence().is_closed() {
+        return Err(Error::NotLeader);
+    }
     let api: Api<GatewayRoute> =
         Api::namespaced(ctx.client.clone(), &route.namespace().unwrap_or_default());
     let ours = |f: &String| f == FINALIZER;

@@ -62,6 +62,11 @@ impl Operator {
                 libc::kill(pid, libc::SIGTERM);
             }
         }
+        self.exit_within(grace).await
+    }
+
+    /// Waits up to `grace` for the operator to exit by itself; its exit status, or `None`.
+    pub async fn exit_within(&mut self, grace: Duration) -> Option<std::process::ExitStatus> {
         let deadline = std::time::Instant::now() + grace;
         while std::time::Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {

@@ -375,6 +375,14 @@ pub fn duplicate_keys(text: &str) -> Vec<String> {
     check.0
 }
 
+/// The value of the series `series` (name and labels, as /metrics prints them) in `metrics`.
+pub fn series_value(metrics: &str, series: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+}
+
 /// The JSON lines an operator logged at info level.
 pub fn info_lines(log: &str) -> Vec<Value> {
     log.lines()
