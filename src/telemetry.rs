@@ -149,8 +149,9 @@ impl Default for Metrics {
         let shard_overlaps = Counter::default();
         registry.register(
             "shard_overlaps",
-            "Status writes that replaced another shard's (another --lease-name): once for an \
-             object moved between shards; a steady rise means two shards watch the same objects",
+            "Status writes that replaced another shard's (another --lease-name), and statuses \
+             left alone because another install reports the object Ready: once for an object \
+             moved between shards; a steady rise means two installs watch the same objects",
             shard_overlaps.clone(),
         );
         let drift_checked = Counter::default();

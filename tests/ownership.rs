@@ -243,3 +243,132 @@ async fn shards_that_overlap_are_visible() {
     );
     assert_eq!(bed.app_mesh_route_names().len(), 1, "still one route");
 }
+
+/// Waits until `name` is Ready again; returns how long that took.
+async fn ready_again(bed: &Bed, name: &str, op: &support::Operator) -> std::time::Duration {
+    let started = std::time::Instant::now();
+    bed.wait(name, "Ready again", op, |r| {
+        r.is_some_and(|r| support::reason(r) == Some("Synced") && support::is_current(r))
+    })
+    .await;
+    started.elapsed()
+}
+
+/// The Ready condition's status and reason of `name` now.
+async fn ready(bed: &Bed, name: &str) -> (String, String) {
+    let route = bed.api().get(name).await.unwrap();
+    let ready = route
+        .status
+        .unwrap()
+        .conditions
+        .into_iter()
+        .find(|c| c.type_ == "Ready");
+    ready.map(|c| (c.status, c.reason)).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_status_edited_by_hand_is_put_back_without_app_mesh_calls() {
+    let mut bed = Bed::new("hand-status").await;
+    let op = bed.operator(&[]);
+    bed.create(&bed.route("edited", http2_spec(A, "/edited")))
+        .await;
+    bed.wait_ready("edited", &op).await;
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let calls = bed.calls();
+    let condition = json!({ "status": { "conditions": [{
+        "type": "Ready", "status": "False", "reason": "Broken", "message": "edited by hand",
+        "lastTransitionTime": "2026-12-01T00:00:00Z", "observedGeneration": 1 }] } });
+    let (ok, out, err) = support::run(
+        "kubectl",
+        &[
+            "patch",
+            "gatewayroute",
+            "edited",
+            "-n",
+            &bed.ns,
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            &condition.to_string(),
+        ],
+        None,
+    );
+    assert!(ok, "kubectl patch: {out}{err}");
+    let took = ready_again(&bed, "edited", &op).await;
+    eprintln!(
+        "a hand-edited status was put back in {:.1} s",
+        took.as_secs_f64()
+    );
+    assert!(took < std::time::Duration::from_secs(10), "{took:?}");
+    assert_eq!(
+        bed.calls(),
+        calls,
+        "App Mesh calls to put back an in-sync status: {}",
+        bed.emulator.emulator.counters()
+    );
+}
+
+#[tokio::test]
+async fn a_second_install_leaves_the_status_of_an_object_it_does_not_own_alone() {
+    let mut bed = Bed::new("two-installs").await;
+    let mine = bed.operator(&["--cluster-id", "east", "--lease-name", "east"]);
+    bed.create(&bed.route("shared", http2_spec(A, "/shared")))
+        .await;
+    bed.wait_ready("shared", &mine).await;
+
+    // By mistake, a second install with another cluster id watches the same objects.
+    let mut other = bed.operator(&["--cluster-id", "west", "--lease-name", "west"]);
+    bed.wait_event("shared", "OtherInstall").await;
+    for _ in 0..20 {
+        assert_eq!(
+            ready(&bed, "shared").await,
+            ("True".into(), "Synced".into()),
+            "the second install replaced the status:\n{}",
+            other.log_tail()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    let (_, metrics) = other.get("/metrics").await;
+    assert!(
+        support::series_value(&metrics, "meshroute_shard_overlaps_total") >= Some(1.0),
+        "{metrics}"
+    );
+    assert!(
+        other
+            .log()
+            .contains("this install leaves that status alone")
+    );
+    other.terminate(std::time::Duration::from_secs(20)).await;
+
+    // What an install without this rule wrote (another field manager, another shard, not
+    // Ready) is put back by the install that owns the route, with no App Mesh call.
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let calls = bed.calls();
+    let api = bed.api();
+    let mut status = api.get("shared").await.unwrap().status.unwrap();
+    status.shard = Some("default/west".into());
+    status.conditions[0].status = "False".into();
+    status.conditions[0].reason = "OwnedByOtherCluster".into();
+    api.patch_status(
+        "shared",
+        &kube::api::PatchParams::apply("meshroute-west").force(),
+        &kube::api::Patch::Apply(json!({
+            "apiVersion": "meshroute.io/v1alpha1", "kind": "GatewayRoute", "status": status })),
+    )
+    .await
+    .unwrap();
+    let took = ready_again(&bed, "shared", &mine).await;
+    eprintln!(
+        "another install's status was put back in {:.1} s",
+        took.as_secs_f64()
+    );
+    assert!(took < std::time::Duration::from_secs(10), "{took:?}");
+    assert_eq!(
+        bed.calls(),
+        calls,
+        "App Mesh calls to put the status back: {}",
+        bed.emulator.emulator.counters()
+    );
+    let shard = api.get("shared").await.unwrap().status.unwrap().shard;
+    assert_eq!(shard.as_deref(), Some("default/east"));
+}

@@ -23,6 +23,8 @@ pub struct CachedRoute {
     metadata: ObjectMeta,
     /// A digest of the annotations, for the predicate that wakes a reconcile when they change.
     annotations: u64,
+    /// A digest of the status, to tell a status someone else wrote from this replica's own.
+    status: u64,
     /// The whole object as compact JSON, less what meshroute never reads: managed fields and
     /// kubectl's last-applied annotation (a second copy of the spec).
     object: Box<str>,
@@ -41,6 +43,11 @@ impl CachedRoute {
     /// The predicate on annotations (which kube-runtime's own would read from the metadata).
     pub fn annotations_digest(&self) -> Option<u64> {
         Some(self.annotations)
+    }
+
+    /// A digest of the status (`status::digest`).
+    pub fn status_digest(&self) -> u64 {
+        self.status
     }
 }
 
@@ -65,6 +72,7 @@ impl From<GatewayRoute> for CachedRoute {
         CachedRoute {
             metadata,
             annotations: digest.finish(),
+            status: super::status::digest(route.status.as_ref()),
             object: object.into_boxed_str(),
         }
     }

@@ -47,6 +47,7 @@ use events::Recorder;
 use failures::Failures;
 use outcome::{After, Counted, Ended, Next};
 use pages::Pages;
+use status::Written;
 use wakes::Wakes;
 
 /// What the controller watches and how it retries.
@@ -91,6 +92,8 @@ pub struct Context {
     /// Their stream, taken by the controller when it starts.
     woken: Mutex<Option<UnboundedReceiver<Key>>>,
     events: Recorder,
+    /// What this replica last wrote into each status.
+    written: Arc<Written>,
 }
 
 impl Context {
@@ -121,6 +124,7 @@ impl Context {
             pages: Arc::default(),
             wakes,
             woken: Mutex::new(Some(woken)),
+            written: Arc::default(),
             config,
         })
     }
@@ -169,6 +173,7 @@ impl Context {
     fn forget(&self, route: &CachedRoute) {
         let uid = route.uid().unwrap_or_default();
         self.failures.forget(&uid);
+        self.written.forget(&uid);
         self.metrics.forget(&uid);
         self.deps.forget(&Key::from_obj(route));
     }
@@ -177,6 +182,7 @@ impl Context {
     /// watch was down are gone without a delete event.
     fn forget_all_but(&self, live: &HashSet<String>) {
         self.failures.retain(live);
+        self.written.retain(live);
         self.metrics.forget_all_but(live);
     }
 }
@@ -231,11 +237,14 @@ pub async fn run(
             std::future::ready(!skip)
         })
         .applied_objects()
-        // Only what a user changes wakes a reconcile: the spec (generation, which deletion
-        // also bumps) and annotations (adoption). Our own writes, the finalizer we add and the
+        // Only what someone else changes wakes a reconcile: the spec (generation, which
+        // deletion also bumps), annotations (adoption), and a status this replica did not write
+        // (a hand edit, another install or shard). Our own writes, the finalizer we add and the
         // status we write, do not; retries and drift checks come from the reconcile's requeue.
         .predicate_filter(
-            predicates::generation.combine(CachedRoute::annotations_digest),
+            predicates::generation
+                .combine(CachedRoute::annotations_digest)
+                .combine(foreign_status(ctx.written.clone())),
             Default::default(),
         )
         .inspect({
@@ -372,13 +381,28 @@ async fn apply_step(
     let desired = Desired::of(route, &ctx.config.cluster_id);
     let recorded = Recorded::of(route);
     let env = ctx.env(route);
-    // A drift check (in sync at its generation, not failing) asks a recent page first, unless
-    // the drift pass found its tags changed, which a page cannot show.
-    if Class::current() == Class::Drift
-        && !ctx.wakes.take_full_check(&uid)
-        && execute::vouched(&desired, &recorded, &env).await
+    // A drift check (in sync at its generation, not failing), or a status someone else wrote,
+    // asks a recent page first, unless the drift pass found the route's tags changed, which a
+    // page cannot show.
+    let foreign = ctx
+        .written
+        .is_foreign(&uid, status::digest(route.status.as_ref()));
+    // Someone else wrote over the in-sync status this replica wrote, leaving the route it
+    // recorded as it was: known in sync, no call.
+    let known = foreign
+        && ctx
+            .written
+            .records_what_it_wrote(&uid, route.status.as_ref());
+    if known
+        || (Class::current() == Class::Drift || foreign)
+            && !ctx.wakes.take_full_check(&uid)
+            && execute::vouched(&desired, &recorded, &env).await
     {
-        let after = outcome::after(route, Ended::Vouched, &ctx.config.shard, now());
+        let vouched = Ended::Vouched {
+            arn: recorded.arn.as_deref().unwrap_or_default(),
+            version: recorded.version.unwrap_or_default(),
+        };
+        let after = outcome::after(route, vouched, &ctx.config.shard, now());
         return finish(ctx, api, route, after).await;
     }
     let executed = match ctx.deps.wait(&desired, &env.object, &ctx.appmesh).await {
@@ -427,14 +451,14 @@ async fn finish(
     after: After,
 ) -> Result<Action, Error> {
     let uid = route.uid().unwrap_or_default();
+    if after.shard_overlap {
+        ctx.metrics.shard_overlap();
+    }
     if let Some(next) = after.status {
         if ctx.appmesh.fence().is_closed() {
             return Err(Error::NotLeader);
         }
-        if after.shard_overlap {
-            ctx.metrics.shard_overlap();
-        }
-        status::write(api, route, next).await?;
+        status::write(api, route, next, &ctx.written).await?;
     }
     for note in &after.notes {
         ctx.events.publish(route, note).await;
@@ -493,6 +517,15 @@ fn error_policy(cached: Arc<CachedRoute>, error: &Error, ctx: Arc<Context>) -> A
                 .failed(&route.uid().unwrap_or_default(), Retry::Kubernetes);
             ctx.next(&route, wait)
         }
+    }
+}
+
+/// The predicate that wakes a reconcile when someone else wrote over an in-sync status this
+/// replica wrote; its own writes leave the value unchanged.
+fn foreign_status(written: Arc<Written>) -> impl Fn(&CachedRoute) -> Option<u64> {
+    move |route| {
+        let uid = route.uid().unwrap_or_default();
+        Some(written.wake_value(&uid, route.status_digest()))
     }
 }
 

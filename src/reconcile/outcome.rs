@@ -15,9 +15,9 @@ use crate::backoff::Retry;
 /// How the work on App Mesh ended.
 #[derive(Debug, Clone, Copy)]
 pub enum Ended<'a> {
-    /// A drift check that a recent ListGatewayRoutes page answered: the route is the one the
-    /// status recorded, unchanged, and nothing was called.
-    Vouched,
+    /// A recent ListGatewayRoutes page lists the route the status recorded (`arn` at
+    /// `version`), unchanged: in sync, and nothing was called.
+    Vouched { arn: &'a str, version: i64 },
     /// App Mesh holds what `desired` asks, as `route`, after `change`.
     Synced {
         route: &'a ObservedRoute,
@@ -88,7 +88,8 @@ pub struct After {
 /// at `now`.
 pub fn after(route: &GatewayRoute, ended: Ended, shard: &str, now: Time) -> After {
     match ended {
-        Ended::Vouched => After {
+        // A status that says Ready at this generation already says it (whoever wrote it).
+        Ended::Vouched { .. } if status::ready_now(route) => After {
             status: None,
             shard_overlap: false,
             notes: Vec::new(),
@@ -97,15 +98,18 @@ pub fn after(route: &GatewayRoute, ended: Ended, shard: &str, now: Time) -> Afte
             next: Next::Synced,
             changed: None,
         },
+        // Someone else wrote a status that is not Ready over an in-sync route: put back.
+        Ended::Vouched { arn, version } => {
+            let message = synced_message(arn, version);
+            let next = status::next_status(route, None, Reason::Synced, &message, now);
+            report(route, next, Reason::Synced, &message, shard)
+        }
         Ended::Synced {
             route: observed,
             change,
             desired,
         } => {
-            let message = format!(
-                "App Mesh gateway route {} is in sync (version {})",
-                observed.arn, observed.version
-            );
+            let message = synced_message(&observed.arn, observed.version);
             let mut next =
                 status::next_status(route, Some(observed), Reason::Synced, &message, now);
             // In sync: App Mesh has the route with exactly these tags.
@@ -121,6 +125,26 @@ pub fn after(route: &GatewayRoute, ended: Ended, shard: &str, now: Time) -> Afte
                 after.notes.push(note);
             }
             after
+        }
+        Ended::Failed(problem) if other_install(route, problem, shard) => {
+            let other = route.status.as_ref().and_then(|s| s.shard.as_deref());
+            let message = format!(
+                "{}; the status says the route is in sync for meshroute shard {}, another \
+                 install in this cluster with another --cluster-id: this install leaves that \
+                 status alone; run one install per cluster id, or give them disjoint \
+                 --label-selector values",
+                problem.message,
+                other.unwrap_or_default()
+            );
+            After {
+                status: None,
+                shard_overlap: true,
+                notes: vec![Note::warning("OtherInstall", message.clone())],
+                counted: Counted::Ready(problem.reason),
+                message,
+                next: Next::Retry(problem.retry),
+                changed: None,
+            }
         }
         Ended::Failed(problem) => failure(route, problem, problem.reason, shard, now),
         Ended::RemoveFailed(problem) => {
@@ -167,6 +191,23 @@ pub fn after(route: &GatewayRoute, ended: Ended, shard: &str, now: Time) -> Afte
             next: Next::Removed,
         },
     }
+}
+
+/// What the Ready condition says of a route in sync.
+fn synced_message(arn: &str, version: i64) -> String {
+    format!("App Mesh gateway route {arn} is in sync (version {version})")
+}
+
+/// Whether `problem` is this install finding the route another cluster id's, on an object that
+/// another shard (another install) reports Ready at its generation: that install reconciles it,
+/// and its status stays.
+fn other_install(route: &GatewayRoute, problem: &Problem, shard: &str) -> bool {
+    let other_shard = route
+        .status
+        .as_ref()
+        .and_then(|s| s.shard.as_deref())
+        .is_some_and(|other| other != shard);
+    problem.reason == Reason::OwnedByOtherCluster && other_shard && status::ready_now(route)
 }
 
 /// A failure: the status says why, unless App Mesh is paused as a whole, which is said once
@@ -362,15 +403,61 @@ mod tests {
         let throttled = leak(problem(AppMeshUnavailable, Retry::Transient));
         let paused = leak(problem(AppMeshUnavailable, Retry::Paused));
         let missing = leak(problem(DependencyNotFound, Retry::Dependency));
+        let other_cluster = leak(problem(OwnedByOtherCluster, Retry::Slow));
         let rows: Vec<Row> = vec![
             (
-                "a page vouched: nothing to write or say",
+                "a page vouched: in sync, nothing to write or say",
                 object(Some(Synced), 2, SHARD),
-                Ended::Vouched,
+                Ended::Vouched {
+                    arn: "arn",
+                    version: 3,
+                },
                 None,
                 vec![],
                 Counted::Ready(Synced),
                 Next::Synced,
+            ),
+            (
+                "a page vouched, another shard's Ready status: left as it is",
+                object(Some(Synced), 2, "other/meshroute"),
+                Ended::Vouched {
+                    arn: "arn",
+                    version: 3,
+                },
+                None,
+                vec![],
+                Counted::Ready(Synced),
+                Next::Synced,
+            ),
+            (
+                "a page vouched for a status someone set False: Ready again",
+                object(Some(NameInUse), 2, SHARD),
+                Ended::Vouched {
+                    arn: "arn",
+                    version: 3,
+                },
+                Some("True"),
+                vec![],
+                Counted::Ready(Synced),
+                Next::Synced,
+            ),
+            (
+                "another install's Ready status is left alone, loudly",
+                object(Some(Synced), 2, "other/meshroute"),
+                Ended::Failed(other_cluster),
+                None,
+                vec![(Warning, "OtherInstall")],
+                Counted::Ready(OwnedByOtherCluster),
+                Next::Retry(Retry::Slow),
+            ),
+            (
+                "a status not Ready is replaced by another cluster's refusal",
+                object(Some(DependencyNotFound), 2, "other/meshroute"),
+                Ended::Failed(other_cluster),
+                Some("False"),
+                vec![(Warning, "ShardOverlap"), (Warning, "OwnedByOtherCluster")],
+                Counted::Ready(OwnedByOtherCluster),
+                Next::Retry(Retry::Slow),
             ),
             (
                 "created",
@@ -524,7 +611,9 @@ mod tests {
             assert_eq!(after.next, next, "{case}: next");
             assert_eq!(
                 after.shard_overlap,
-                notes.iter().any(|(_, r)| *r == "ShardOverlap"),
+                notes
+                    .iter()
+                    .any(|(_, r)| ["ShardOverlap", "OtherInstall"].contains(r)),
                 "{case}: overlap"
             );
         }

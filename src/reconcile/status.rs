@@ -1,6 +1,10 @@
 //! The status meshroute writes: the `Ready` condition and its reasons, the App Mesh facts, and a
 //! writer that patches the status subresource only when something changed.
 
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Mutex;
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::api::{Api, Patch, PatchParams};
 use kube::{Resource, ResourceExt};
@@ -129,12 +133,125 @@ pub fn class_of(route: &GatewayRoute, failing: bool) -> Class {
     }
 }
 
-/// Writes `status` with server-side apply, unless the object already has exactly it. Returns
-/// whether it wrote.
+/// A digest of a status, as the apiserver holds it.
+pub fn digest(status: Option<&GatewayRouteStatus>) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    serde_json::to_string(&status)
+        .unwrap_or_default()
+        .hash(&mut hasher);
+    hasher.finish()
+}
+
+/// The in-sync statuses this replica last wrote (a digest, by uid), so that a status someone
+/// else wrote over one (a hand edit, another install) is told from its own. A failure status
+/// is not kept: its own retries write it again, and two writers of failures must not wake each
+/// other.
+#[derive(Debug, Default)]
+pub struct Written(Mutex<HashMap<String, Wrote>>);
+
+/// What was written: a digest of the whole status, and of the route it recorded; and how many
+/// statuses written by someone else have been seen over it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Wrote {
+    status: u64,
+    route: u64,
+    foreign_seen: u64,
+}
+
+/// A digest of the App Mesh route a status records: which instance, at which version, tagged
+/// how.
+fn route_digest(status: Option<&GatewayRouteStatus>) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    if let Some(s) = status {
+        (&s.arn, &s.uid, s.version, &s.tags_digest).hash(&mut hasher);
+    }
+    hasher.finish()
+}
+
+impl Written {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Wrote>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether the object `uid`, whose status has `digest`, holds a status this replica did not
+    /// write over the in-sync status it did. `false` for an object it wrote no in-sync status to
+    /// since it started: the start-up checks every object that is not in sync anyway.
+    pub fn is_foreign(&self, uid: &str, digest: u64) -> bool {
+        self.map()
+            .get(uid)
+            .is_some_and(|ours| ours.status != digest)
+    }
+
+    /// The value of the watch predicate that wakes a reconcile for a status someone else wrote:
+    /// it moves on each such status seen, and never on this replica's own writes (nor on the
+    /// one that puts an in-sync status back).
+    pub fn wake_value(&self, uid: &str, digest: u64) -> u64 {
+        match self.map().get_mut(uid) {
+            Some(ours) if ours.status != digest => {
+                ours.foreign_seen += 1;
+                ours.foreign_seen
+            }
+            Some(ours) => ours.foreign_seen,
+            None => 0,
+        }
+    }
+
+    /// Whether `status` still records the very route this replica last wrote in sync for `uid`:
+    /// then, as far as it knows (the drift pass finds changes made in App Mesh), the route is
+    /// in sync, whatever else someone wrote into the status.
+    pub fn records_what_it_wrote(&self, uid: &str, status: Option<&GatewayRouteStatus>) -> bool {
+        self.map()
+            .get(uid)
+            .is_some_and(|ours| ours.route == route_digest(status))
+    }
+
+    /// Remembers that `status` is being written to `uid` (as the watch will show it: times in
+    /// whole seconds); returns what was remembered before, to put back if the write fails.
+    fn wrote(&self, uid: &str, status: &GatewayRouteStatus) -> Option<Wrote> {
+        let in_sync = status
+            .conditions
+            .iter()
+            .any(|c| c.type_ == READY && c.status == "True");
+        if !in_sync {
+            return self.map().remove(uid);
+        }
+        let stored: Option<GatewayRouteStatus> = serde_json::to_value(status)
+            .ok()
+            .and_then(|v| serde_json::from_value(v).ok());
+        let mut map = self.map();
+        let foreign_seen = map.get(uid).map_or(0, |w| w.foreign_seen);
+        let wrote = Wrote {
+            status: digest(stored.as_ref()),
+            route: route_digest(stored.as_ref()),
+            foreign_seen,
+        };
+        map.insert(uid.to_string(), wrote)
+    }
+
+    fn restore(&self, uid: &str, before: Option<Wrote>) {
+        match before {
+            Some(d) => self.map().insert(uid.to_string(), d),
+            None => self.map().remove(uid),
+        };
+    }
+
+    pub fn forget(&self, uid: &str) {
+        self.map().remove(uid);
+    }
+
+    /// Keeps only the `live` objects.
+    pub fn retain(&self, live: &std::collections::HashSet<String>) {
+        self.map().retain(|uid, _| live.contains(uid));
+    }
+}
+
+/// Writes `status` with server-side apply, unless the object already has exactly it, and
+/// remembers it in `written`. Returns whether it wrote.
 pub async fn write(
     api: &Api<GatewayRoute>,
     route: &GatewayRoute,
     status: GatewayRouteStatus,
+    written: &Written,
 ) -> Result<bool, kube::Error> {
     if route.status.as_ref() == Some(&status) {
         return Ok(false);
@@ -144,12 +261,21 @@ pub async fn write(
         "kind": "GatewayRoute",
         "status": status,
     });
-    api.patch_status(
-        &route.name_any(),
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&patch),
-    )
-    .await?;
+    // Remembered before it is sent, so the watch event of this very write is never taken for
+    // someone else's.
+    let uid = route.uid().unwrap_or_default();
+    let before = written.wrote(&uid, &status);
+    let sent = api
+        .patch_status(
+            &route.name_any(),
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await;
+    if let Err(e) = sent {
+        written.restore(&uid, before);
+        return Err(e);
+    }
     Ok(true)
 }
 
@@ -225,6 +351,56 @@ mod tests {
         );
         r.metadata.generation = Some(4);
         assert!(!ready_now(&r), "a new generation is not Ready yet");
+    }
+
+    #[test]
+    fn a_status_written_over_an_in_sync_one_is_foreign() {
+        let written = Written::default();
+        let r = route();
+        let synced = next_status(&r, None, Reason::Synced, "in sync", at(100));
+        // The watch shows the status as JSON read back.
+        let seen = |s: &GatewayRouteStatus| {
+            let back: GatewayRouteStatus =
+                serde_json::from_value(serde_json::to_value(s).unwrap()).unwrap();
+            digest(Some(&back))
+        };
+        assert!(
+            !written.is_foreign("u", seen(&synced)),
+            "nothing written yet"
+        );
+        written.wrote("u", &synced);
+        assert!(!written.is_foreign("u", seen(&synced)), "its own write");
+        let by_hand = next_status(&r, None, Reason::NameInUse, "edited", at(200));
+        assert!(written.is_foreign("u", seen(&by_hand)));
+        assert!(
+            written.records_what_it_wrote("u", Some(&by_hand)),
+            "the hand edit kept the route's facts"
+        );
+        let mut moved = by_hand.clone();
+        moved.version = Some(9);
+        assert!(!written.records_what_it_wrote("u", Some(&moved)));
+        assert!(!written.is_foreign("other", seen(&by_hand)));
+        // A failure it writes itself is not watched for: its retries write it again.
+        let before = written.wrote("u", &by_hand);
+        assert!(!written.is_foreign("u", seen(&synced)));
+        written.restore("u", before);
+        assert!(
+            written.is_foreign("u", seen(&by_hand)),
+            "a failed write restores"
+        );
+        written.forget("u");
+        assert!(!written.is_foreign("u", seen(&by_hand)));
+        // The predicate moves on each foreign status, not on its own writes.
+        let values: Vec<u64> = [&synced, &synced, &by_hand, &synced, &by_hand]
+            .iter()
+            .map(|s| {
+                if s.conditions[0].status == "True" {
+                    written.wrote("w", s);
+                }
+                written.wake_value("w", seen(s))
+            })
+            .collect();
+        assert_eq!(values, [0, 0, 1, 1, 2]);
     }
 
     /// An object at generation 2 whose status reports `ready` with `reason` at `observed`.
