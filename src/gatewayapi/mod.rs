@@ -111,19 +111,77 @@ impl Findings<'_> {
     }
 }
 
-/// What the priority check needs to know of an exported route.
+/// The App Mesh virtual gateway a route belongs to, as the namespace its objects go to sees it:
+/// one Gateway each.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct GatewayKey {
+    namespace: String,
+    mesh: String,
+    mesh_owner: Option<String>,
+    gateway: String,
+}
+
+impl GatewayKey {
+    fn of(route: &GatewayRoute) -> GatewayKey {
+        GatewayKey {
+            namespace: route.metadata.namespace.clone().unwrap_or_default(),
+            mesh: route.spec.mesh_name.clone(),
+            mesh_owner: route.spec.mesh_owner.clone(),
+            gateway: route.spec.virtual_gateway_name.clone(),
+        }
+    }
+}
+
+/// Each Gateway's name: the virtual gateway's, or, where virtual gateways of several meshes
+/// share that name in one namespace, `<mesh>-<virtual gateway>` (with the owner account in
+/// front for shared meshes), so that no two meshes' routes meet on one Gateway.
+fn gateway_names(routes: &[GatewayRoute]) -> BTreeMap<GatewayKey, String> {
+    let keys: BTreeSet<GatewayKey> = routes.iter().map(GatewayKey::of).collect();
+    let mut by_name: BTreeMap<(String, String), Vec<&GatewayKey>> = BTreeMap::new();
+    for key in &keys {
+        by_name
+            .entry((key.namespace.clone(), object_name(&key.gateway)))
+            .or_default()
+            .push(key);
+    }
+    let mut names = BTreeMap::new();
+    for ((_, plain), keys) in by_name {
+        for key in &keys {
+            let name = if keys.len() == 1 {
+                plain.clone()
+            } else {
+                let owner = key.mesh_owner.as_deref().map(|o| format!("{o}-"));
+                object_name(&format!(
+                    "{}{}-{}",
+                    owner.unwrap_or_default(),
+                    key.mesh,
+                    key.gateway
+                ))
+            };
+            names.insert((*key).clone(), name);
+        }
+    }
+    names
+}
+
+/// What the checks across routes need to know of an exported route.
 struct Exported {
-    gateway: (String, String),
+    gateway: GatewayKey,
+    /// The Gateway's name.
+    parent: String,
     kind: &'static str,
     priority: Option<i32>,
     precedence: Precedence,
     port: Option<i32>,
+    /// The host names and matches it takes requests by.
+    matches: Value,
 }
 
 /// Every GatewayRoute's Gateway API objects (routes first, then Gateways) and findings.
 pub fn export(routes: &[GatewayRoute], opts: &Options) -> Export {
     let mut out = Export::default();
     let mut exported: Vec<(String, Exported)> = Vec::new();
+    let names = gateway_names(routes);
     for route in routes {
         let object = format!(
             "{}/{}",
@@ -135,7 +193,8 @@ pub fn export(routes: &[GatewayRoute], opts: &Options) -> Export {
             found: &mut out.findings,
             dropped: false,
         };
-        if let Some((object_json, info)) = convert(route, opts, &mut findings)
+        let parent = &names[&GatewayKey::of(route)];
+        if let Some((object_json, info)) = convert(route, parent, opts, &mut findings)
             && !findings.dropped
         {
             out.objects.push(object_json);
@@ -143,11 +202,12 @@ pub fn export(routes: &[GatewayRoute], opts: &Options) -> Export {
         }
     }
     order_findings(&exported, &mut out.findings);
+    overlap_findings(&exported, &mut out.findings);
     if let Some(class) = &opts.gateway_class {
         let mut gateways: BTreeMap<(String, String), BTreeSet<i32>> = BTreeMap::new();
         for (_, e) in &exported {
             gateways
-                .entry(e.gateway.clone())
+                .entry((e.gateway.namespace.clone(), e.parent.clone()))
                 .or_default()
                 .extend(e.port.filter(|p| *p != opts.gateway_port));
         }
@@ -197,11 +257,41 @@ fn order_findings(exported: &[(String, Exported)], found: &mut Vec<Finding>) {
     }
 }
 
-/// One GatewayRoute's HTTPRoute or GRPCRoute, unless it cannot be exported.
-fn convert(route: &GatewayRoute, opts: &Options, f: &mut Findings) -> Option<(Value, Exported)> {
+/// A finding for every route that takes exactly the requests an earlier route on the same
+/// Gateway (and listener) takes: Gateway API sends them to one of the two only.
+fn overlap_findings(exported: &[(String, Exported)], found: &mut Vec<Finding>) {
+    for (i, (b_name, b)) in exported.iter().enumerate() {
+        let same = exported[..i].iter().find(|(_, a)| {
+            a.gateway == b.gateway && a.kind == b.kind && a.port == b.port && a.matches == b.matches
+        });
+        if let Some((a_name, _)) = same {
+            found.push(Finding {
+                object: b_name.clone(),
+                field: "spec".into(),
+                impact: Impact::Changed,
+                problem: format!(
+                    "{a_name} takes exactly the same requests on the same Gateway {}; Gateway API \
+                     sends them to only one of the two (the older route, then by name)",
+                    b.parent
+                ),
+                advice: "make the two routes' matches differ, or delete the one that should \
+                         not serve"
+                    .into(),
+            });
+        }
+    }
+}
+
+/// One GatewayRoute's HTTPRoute or GRPCRoute on the Gateway `gateway`, unless it cannot be
+/// exported.
+fn convert(
+    route: &GatewayRoute,
+    gateway: &str,
+    opts: &Options,
+    f: &mut Findings,
+) -> Option<(Value, Exported)> {
     let namespace = route.metadata.namespace.clone().unwrap_or_default();
     let spec = &route.spec;
-    let gateway = object_name(&spec.virtual_gateway_name);
     let source = format!(
         "GatewayRoute {}; App Mesh route {}/{}/{}",
         f.object,
@@ -235,6 +325,7 @@ fn convert(route: &GatewayRoute, opts: &Options, f: &mut Findings) -> Option<(Va
     }
     let mut body = body;
     body.insert("parentRefs".into(), json!([parent]));
+    let matches = json!([&body.get("hostnames"), &body["rules"][0].get("matches")]);
     let object = json!({
         "apiVersion": GATEWAY_API, "kind": kind,
         "metadata": {
@@ -246,11 +337,13 @@ fn convert(route: &GatewayRoute, opts: &Options, f: &mut Findings) -> Option<(Va
     Some((
         object,
         Exported {
-            gateway: (namespace, gateway),
+            gateway: GatewayKey::of(route),
+            parent: gateway.to_string(),
             kind,
             priority: spec.priority,
             precedence,
             port,
+            matches,
         },
     ))
 }

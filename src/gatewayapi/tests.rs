@@ -406,3 +406,63 @@ fn priorities_that_gateway_api_would_order_otherwise_are_reported() {
     );
     assert!(out.findings.iter().all(|f| f.field != "spec.priority"));
 }
+
+#[test]
+fn virtual_gateways_of_different_meshes_never_share_a_gateway() {
+    let in_mesh = |name: &str, mesh: &str| {
+        let mut r = route(name, http(json!({ "prefix": "/color" }), json!({})));
+        r.spec.mesh_name = mesh.into();
+        r
+    };
+    let mut lone = route("lone", http(json!({ "prefix": "/" }), json!({})));
+    lone.spec.virtual_gateway_name = "lone-gw".into();
+    let routes = [in_mesh("a", "mesh-a"), in_mesh("b", "mesh-b"), lone];
+    let out = export(
+        &routes,
+        &Options {
+            gateway_class: Some("example".into()),
+            ..options()
+        },
+    );
+    let parent = |i: usize| out.objects[i]["spec"]["parentRefs"][0]["name"].clone();
+    assert_eq!(parent(0), json!(object_name("mesh-a-Edge_GW")));
+    assert_eq!(parent(1), json!(object_name("mesh-b-Edge_GW")));
+    assert_eq!(
+        parent(2),
+        json!("lone-gw"),
+        "a name used by one mesh stays plain"
+    );
+    let gateways: Vec<&Value> = out
+        .objects
+        .iter()
+        .filter(|o| o["kind"] == "Gateway")
+        .map(|g| &g["metadata"]["name"])
+        .collect();
+    assert_eq!(gateways.len(), 3, "{gateways:?}");
+    assert!(
+        !out.findings
+            .iter()
+            .any(|f| f.problem.contains("same requests")),
+        "routes on different Gateways do not compete: {:?}",
+        out.findings
+    );
+}
+
+#[test]
+fn routes_that_take_the_same_requests_on_one_gateway_are_reported() {
+    let same = |name: &str| route(name, http(json!({ "prefix": "/color" }), json!({})));
+    let other = route("other", http(json!({ "prefix": "/other" }), json!({})));
+    let out = export(&[same("first"), same("second"), other], &options());
+    let overlaps: Vec<(&str, Impact)> = out
+        .findings
+        .iter()
+        .filter(|f| f.problem.contains("same requests"))
+        .map(|f| (f.object.as_str(), f.impact))
+        .collect();
+    assert_eq!(overlaps, [("shop/second", Impact::Changed)]);
+    assert!(
+        out.findings
+            .iter()
+            .any(|f| f.problem.starts_with("shop/first takes"))
+    );
+}
