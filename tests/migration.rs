@@ -511,3 +511,116 @@ async fn exported_routes_are_accepted_by_the_gateway_api_crds() {
     assert!(!ok && strict_out.is_empty(), "{strict_out}");
     assert!(strict_err.contains("--strict"), "{strict_err}");
 }
+
+/// Two meshes whose virtual gateways and routes share names (as AWS's color examples do):
+/// imported into one namespace, every route keeps an object of its own; exported, each mesh's
+/// routes attach to that mesh's own Gateway.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn meshes_that_share_names_stay_apart_through_import_and_export() {
+    let mut bed = Bed::new("two-meshes").await;
+    let am = &bed.emulator.emulator;
+    let meshes = ["color-east", "color-west"];
+    for mesh in meshes {
+        am.invoke("CreateMesh", &json!({ "meshName": mesh }))
+            .unwrap();
+        am.invoke(
+            "CreateVirtualGateway",
+            &json!({ "meshName": mesh, "virtualGatewayName": "colorgateway-vg",
+                     "spec": { "listeners": [{ "portMapping": { "port": 8080, "protocol": "http" } }] } }),
+        )
+        .unwrap();
+        am.invoke(
+            "CreateVirtualService",
+            &json!({ "meshName": mesh, "virtualServiceName": "colorteller.color.svc.cluster.local",
+                     "spec": {} }),
+        )
+        .unwrap();
+        am.invoke(
+            "CreateGatewayRoute",
+            &json!({ "meshName": mesh, "virtualGatewayName": "colorgateway-vg",
+                     "gatewayRouteName": "color",
+                     "spec": { "httpRoute": { "match": { "prefix": "/color" }, "action": {
+                        "target": { "virtualService": {
+                            "virtualServiceName": "colorteller.color.svc.cluster.local" } } } } } }),
+        )
+        .unwrap();
+    }
+    let operator = bed.operator(&[]);
+    let mut names = Vec::new();
+    for mesh in meshes {
+        let (ok, manifests, progress) =
+            meshroute_cli(&bed, &["import", "--mesh", mesh, "--namespace", &bed.ns]);
+        assert!(ok, "import {mesh}: {progress}");
+        let docs = documents(&manifests);
+        assert_eq!(docs.len(), 1, "{manifests}");
+        names.push(docs[0]["metadata"]["name"].as_str().unwrap().to_string());
+        let (ok, out, err) = run("kubectl", &["apply", "-f", "-"], Some(&manifests));
+        assert!(ok, "kubectl apply ({mesh}): {out}{err}");
+    }
+    assert_eq!(
+        names,
+        ["color", "color-west-color"],
+        "the second mesh's name"
+    );
+    let label = bed.label();
+    let (ok, out, err) = run(
+        "kubectl",
+        &[
+            "label",
+            "gatewayroutes",
+            "--all",
+            "-n",
+            &bed.ns,
+            &label,
+            "--overwrite",
+        ],
+        None,
+    );
+    assert!(ok, "kubectl label: {out}{err}");
+    for name in &names {
+        bed.wait_ready(name, &operator).await;
+    }
+    let api = bed.api();
+    for (name, mesh) in names.iter().zip(meshes) {
+        assert_eq!(api.get(name).await.unwrap().spec.mesh_name, mesh);
+    }
+
+    install_gateway_api();
+    let (ok, exported, report) = meshroute_cli(
+        &bed,
+        &[
+            "export",
+            "gateway-api",
+            "-n",
+            &bed.ns,
+            "--gateway-class",
+            "example",
+        ],
+    );
+    assert!(ok, "export: {report}");
+    let docs = documents(&exported);
+    let gateways: Vec<&str> = docs
+        .iter()
+        .filter(|d| d["kind"] == "Gateway")
+        .map(|d| d["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        gateways,
+        ["color-east-colorgateway-vg", "color-west-colorgateway-vg"]
+    );
+    let parents: Vec<&str> = docs
+        .iter()
+        .filter(|d| d["kind"] == "HTTPRoute")
+        .map(|d| d["spec"]["parentRefs"][0]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        parents,
+        ["color-east-colorgateway-vg", "color-west-colorgateway-vg"]
+    );
+    assert!(!report.contains("same requests"), "{report}");
+    let (ok, out, err) = run("kubectl", &["apply", "-f", "-"], Some(&exported));
+    assert!(
+        ok,
+        "Gateway API refused the export: {err}\n{out}\n{exported}"
+    );
+}

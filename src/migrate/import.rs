@@ -2,7 +2,7 @@
 //! Applying them adopts every route in place: the spec printed is the one App Mesh holds, so the
 //! operator finds nothing to update and only adds its ownership tags.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::sync::Arc;
 
@@ -12,7 +12,7 @@ use kube::api::ObjectMeta;
 
 use super::Error;
 use crate::api::ownership::{ADOPT_ANNOTATION, APP_MESH_MAX_TAGS, MAX_USER_TAGS, Owner, TAG_KEYS};
-use crate::api::{GatewayRoute, GatewayRouteSpec, Tag, object_name};
+use crate::api::{GatewayRoute, GatewayRouteSpec, Tag, object_name, short_hash};
 use crate::appmesh::{AppMesh, AppMeshArgs, ListedRoute, ObservedRoute, RouteKey};
 use crate::telemetry::Metrics;
 
@@ -122,13 +122,22 @@ pub fn manifest(
     Ok(route)
 }
 
-/// What to print for every route read, in order. Object names come from App Mesh route names;
-/// routes of the same name on different gateways get the gateway's name in theirs too.
-pub fn entries(reads: &[Read], namespace: Option<&str>) -> Vec<Entry> {
+/// The object names a namespace already holds, and the App Mesh route each object stands for.
+pub type Taken = BTreeMap<String, RouteKey>;
+
+/// What to print for every route read, in order. The naming rule: an object is named as its App
+/// Mesh route (made valid, see `object_name`); routes of the same name on different gateways of
+/// the mesh get `<gateway>-<route>`. A name the namespace already uses (`taken`) for another
+/// App Mesh route (another mesh's, say) becomes `<mesh>-<name>`, then
+/// `<mesh>-<gateway>-<route>`, then that with a hash of the route's place: no printed object
+/// ever replaces another route's object. An object that stands for the same route keeps its
+/// name, so a second import prints the same manifests.
+pub fn entries(reads: &[Read], namespace: Option<&str>, taken: &Taken) -> Vec<Entry> {
     let mut uses: BTreeMap<String, usize> = BTreeMap::new();
     for read in reads {
         *uses.entry(object_name(&read.key.name)).or_default() += 1;
     }
+    let mut used = BTreeSet::new();
     reads
         .iter()
         .map(|read| {
@@ -142,6 +151,7 @@ pub fn entries(reads: &[Read], namespace: Option<&str>) -> Vec<Entry> {
             if uses[&name] > 1 {
                 name = object_name(&format!("{}-{}", read.key.gateway, read.key.name));
             }
+            let name = free_name(&read.key, name, taken, &mut used);
             match manifest(read, name, namespace) {
                 Ok(route) => Entry::Adopt(Box::new(route)),
                 Err(why) => Entry::Skipped {
@@ -151,6 +161,52 @@ pub fn entries(reads: &[Read], namespace: Option<&str>) -> Vec<Entry> {
             }
         })
         .collect()
+}
+
+/// The first of `name`'s candidates that no other route's object holds, in the namespace or in
+/// this run (`used`).
+fn free_name(key: &RouteKey, name: String, taken: &Taken, used: &mut BTreeSet<String>) -> String {
+    let place = format!("{}-{}-{}", key.mesh, key.gateway, key.name);
+    let candidates = [
+        object_name(&format!("{}-{name}", key.mesh)),
+        object_name(&place),
+    ];
+    let free = |c: &String| !used.contains(c) && taken.get(c).is_none_or(|k| k == key);
+    let chosen = std::iter::once(name)
+        .chain(candidates)
+        .find(free)
+        .unwrap_or_else(|| {
+            let owner = key.mesh_owner.as_deref().unwrap_or_default();
+            object_name(&format!(
+                "{place}-{}",
+                short_hash(&format!("{owner}/{place}"))
+            ))
+        });
+    used.insert(chosen.clone());
+    chosen
+}
+
+/// The GatewayRoutes `namespace` (default: the kubeconfig context's) holds, by name.
+async fn taken_in(namespace: Option<&str>) -> Result<Taken, kube::Error> {
+    let client = kube::Client::try_default().await?;
+    let api: kube::Api<GatewayRoute> = match namespace {
+        Some(ns) => kube::Api::namespaced(client, ns),
+        None => kube::Api::default_namespaced(client),
+    };
+    let list = api.list(&Default::default()).await?;
+    Ok(list
+        .items
+        .into_iter()
+        .map(|r| {
+            let key = RouteKey {
+                mesh: r.spec.mesh_name.clone(),
+                mesh_owner: r.spec.mesh_owner.clone(),
+                gateway: r.spec.virtual_gateway_name.clone(),
+                name: r.app_mesh_name(),
+            };
+            (r.metadata.name.unwrap_or_default(), key)
+        })
+        .collect())
 }
 
 /// Runs `meshroute import`: reads the mesh, prints manifests on stdout and progress on stderr.
@@ -198,7 +254,18 @@ pub async fn run(args: ImportArgs) -> Result<(), Error> {
         .try_collect()
         .await?;
     let reads: Vec<Read> = reads.into_iter().flatten().collect();
-    let entries = entries(&reads, args.namespace.as_deref());
+    let taken = match taken_in(args.namespace.as_deref()).await {
+        Ok(taken) => taken,
+        Err(e) => {
+            eprintln!(
+                "meshroute import: could not read the GatewayRoutes the namespace holds ({e}); \
+                 names are unique within this import only, and an object of the same name \
+                 (another mesh's route) would be replaced by kubectl apply"
+            );
+            Taken::new()
+        }
+    };
+    let entries = entries(&reads, args.namespace.as_deref(), &taken);
     print(&entries, args.output).map_err(|e| Error::Input {
         path: "stdout".into(),
         message: e.to_string(),
@@ -301,7 +368,7 @@ mod tests {
     #[test]
     fn unowned_routes_become_adopting_manifests_with_the_spec_as_app_mesh_holds_it() {
         let r = read("gw", "Web_Route", &[("team", "a")]);
-        let entries = entries(std::slice::from_ref(&r), Some("apps"));
+        let entries = entries(std::slice::from_ref(&r), Some("apps"), &Taken::new());
         let Entry::Adopt(route) = &entries[0] else {
             panic!("{entries:?}")
         };
@@ -335,7 +402,7 @@ mod tests {
         );
         // Ownership tags without the uid are not an owner, and are not copied either.
         let stray = read("gw", "b", &[("meshroute.io/cluster", "c"), ("k", "v")]);
-        let entries = entries(&[owned, stray], None);
+        let entries = entries(&[owned, stray], None, &Taken::new());
         assert!(matches!(&entries[0], Entry::Owned { owner, .. } if owner.name == "x"));
         let Entry::Adopt(route) = &entries[1] else {
             panic!("{entries:?}")
@@ -355,6 +422,7 @@ mod tests {
                 read("gw-a", "big", &many),
             ],
             None,
+            &Taken::new(),
         );
         let names: Vec<String> = entries
             .iter()
@@ -365,5 +433,35 @@ mod tests {
             .collect();
         assert_eq!(names, ["gw-a-web", "gw-b-web"]);
         assert!(matches!(&entries[2], Entry::Skipped { why, .. } if why.contains("47 tags")));
+    }
+
+    #[test]
+    fn names_another_route_holds_in_the_namespace_are_never_printed() {
+        let key = |mesh: &str, gateway: &str, name: &str| RouteKey {
+            mesh: mesh.into(),
+            mesh_owner: None,
+            gateway: gateway.into(),
+            name: name.into(),
+        };
+        // The namespace holds `web` (mesh other's route), `m-web` (yet another), and `api`
+        // for this very route (an earlier import of mesh m).
+        let taken = Taken::from([
+            ("web".to_string(), key("other", "gw", "web")),
+            ("m-web".to_string(), key("third", "gw", "web")),
+            ("api".to_string(), key("m", "gw", "api")),
+        ]);
+        let entries = entries(
+            &[read("gw", "web", &[]), read("gw", "api", &[])],
+            None,
+            &taken,
+        );
+        let names: Vec<String> = entries
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Adopt(r) => r.metadata.name.clone(),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(names, ["m-gw-web", "api"]);
     }
 }
