@@ -624,3 +624,92 @@ async fn meshes_that_share_names_stay_apart_through_import_and_export() {
         "Gateway API refused the export: {err}\n{out}\n{exported}"
     );
 }
+
+/// Routes App Mesh holds although its documentation says otherwise (a match on the listener
+/// port alone, a prefix without `/`) are imported as manifests the CRD accepts, and adopted
+/// with no App Mesh write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routes_app_mesh_accepts_are_imported_and_adopted() {
+    let mut bed = Bed::new("accepts").await;
+    let am = &bed.emulator.emulator;
+    am.invoke(
+        "CreateVirtualGateway",
+        &json!({ "meshName": MESH, "virtualGatewayName": "listeners",
+                 "spec": { "listeners": [
+                    { "portMapping": { "port": 8080, "protocol": "http" } },
+                    { "portMapping": { "port": 8081, "protocol": "http2" } },
+                    { "portMapping": { "port": 8082, "protocol": "grpc" } }] } }),
+    )
+    .unwrap();
+    let action = json!({ "target": target() });
+    for (name, spec) in [
+        (
+            "by-port-http",
+            json!({ "httpRoute": { "match": { "port": 8080 }, "action": action } }),
+        ),
+        (
+            "by-port-http2",
+            json!({ "http2Route": { "match": { "port": 8081 }, "action": action } }),
+        ),
+        (
+            "by-port-grpc",
+            json!({ "grpcRoute": { "match": { "port": 8082 }, "action": action } }),
+        ),
+        (
+            "slashless",
+            json!({ "httpRoute": { "match": { "prefix": "testPrefix" }, "action": action } }),
+        ),
+    ] {
+        am.invoke(
+            "CreateGatewayRoute",
+            &json!({ "meshName": MESH, "virtualGatewayName": "listeners",
+                     "gatewayRouteName": name, "spec": spec }),
+        )
+        .unwrap_or_else(|e| panic!("App Mesh refused {name}: {e:?}"));
+    }
+    let operator = bed.operator(&[]);
+    let creates = bed.calls_of("CreateGatewayRoute");
+    let (ok, manifests, progress) = meshroute_cli(
+        &bed,
+        &[
+            "import",
+            "--mesh",
+            MESH,
+            "--virtual-gateway",
+            "listeners",
+            "--namespace",
+            &bed.ns,
+        ],
+    );
+    assert!(ok, "import: {progress}");
+    let docs = documents(&manifests);
+    assert_eq!(docs.len(), 4, "{manifests}");
+    let (ok, out, err) = run("kubectl", &["apply", "-f", "-"], Some(&manifests));
+    assert!(ok, "the CRD refused what import printed: {out}{err}");
+    let label = bed.label();
+    let (ok, out, err) = run(
+        "kubectl",
+        &[
+            "label",
+            "gatewayroutes",
+            "--all",
+            "-n",
+            &bed.ns,
+            &label,
+            "--overwrite",
+        ],
+        None,
+    );
+    assert!(ok, "kubectl label: {out}{err}");
+    for doc in &docs {
+        bed.wait_ready(doc["metadata"]["name"].as_str().unwrap(), &operator)
+            .await;
+    }
+    let counters = bed.emulator.emulator.counters();
+    assert_eq!(bed.calls_of("CreateGatewayRoute"), creates, "{counters}");
+    assert_eq!(
+        bed.calls_of("UpdateGatewayRoute"),
+        0,
+        "adoption changed a route: {counters}"
+    );
+}

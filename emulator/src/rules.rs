@@ -1,6 +1,7 @@
 //! Rules App Mesh enforces beyond its published model: the API reference states some (client
-//! token form, a match prefix starting with `/`); the rest are our reading of how the service
-//! behaves, each listed in docs/testing.md as a guess.
+//! token form); the rest are our reading of how the service behaves, each listed in
+//! docs/testing.md as a guess. Where the service accepts what its documentation forbids (a match
+//! prefix without a leading `/`), the emulator accepts it too.
 
 use serde_json::Value;
 
@@ -91,12 +92,12 @@ fn gateway_route_spec(spec: &Value, out: &mut Vec<String>) {
         out,
     );
     if kind == "grpcRoute" {
-        if !["serviceName", "hostname", "metadata"]
+        if !["serviceName", "hostname", "metadata", "port"]
             .iter()
             .any(|k| is_set(matcher, k))
         {
             out.push(format!(
-                "Value at '{at}.match' failed to satisfy constraint: set at least one of serviceName, hostname or metadata"
+                "Value at '{at}.match' failed to satisfy constraint: set at least one of serviceName, hostname, metadata or port"
             ));
         }
         ranges(&matcher["metadata"], &format!("{at}.match.metadata"), out);
@@ -118,16 +119,9 @@ fn gateway_route_spec(spec: &Value, out: &mut Vec<String>) {
             "Value at '{at}.match' failed to satisfy constraint: prefix and path are mutually exclusive"
         ));
     }
-    if !has_prefix && !has_path && !is_set(matcher, "hostname") {
+    if !has_prefix && !has_path && !is_set(matcher, "hostname") && !is_set(matcher, "port") {
         out.push(format!(
-            "Value at '{at}.match' failed to satisfy constraint: set one of prefix, path or hostname"
-        ));
-    }
-    if let Some(prefix) = matcher["prefix"].as_str()
-        && !prefix.starts_with('/')
-    {
-        out.push(format!(
-            "Value '{prefix}' at '{at}.match.prefix' failed to satisfy constraint: must start with '/'"
+            "Value at '{at}.match' failed to satisfy constraint: set one of prefix, path, hostname or port"
         ));
     }
     if let Some(prefix) = matcher["prefix"].as_str()
@@ -260,11 +254,30 @@ mod tests {
         assert!(check(&route("http2Route", json!({ "prefix": "/" }), Value::Null)).is_empty());
     }
 
+    /// What App Mesh holds though its documentation says otherwise: a prefix without `/` (the
+    /// official controller's integration tests create `testPrefix`), and a match on the
+    /// listener port alone (AWS's multiple-listeners walkthrough).
+    #[test]
+    fn what_app_mesh_accepts_passes() {
+        for (kind, matcher) in [
+            ("httpRoute", json!({ "prefix": "testPrefix" })),
+            ("http2Route", json!({ "port": 8081 })),
+            ("grpcRoute", json!({ "port": 8082 })),
+        ] {
+            let violations = check(&route(kind, matcher.clone(), Value::Null));
+            assert!(violations.is_empty(), "{kind} {matcher}: {violations:?}");
+        }
+    }
+
     #[test]
     fn each_rule_names_its_field() {
         let cases = [
             (
-                route("httpRoute", json!({ "prefix": "api" }), Value::Null),
+                route(
+                    "httpRoute",
+                    json!({ "prefix": "/aws-appmesh/x" }),
+                    Value::Null,
+                ),
                 "match.prefix",
             ),
             (

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "camelCase")]
 pub struct HttpGatewayRoute {
     /// What a request must look like to take this route: set `prefix` or `path` (not both),
-    /// or at least a `hostname`; every criterion that is set must match.
+    /// or at least a `hostname` or `port`; every criterion that is set must match.
     #[serde(rename = "match")]
     pub route_match: HttpGatewayRouteMatch,
     /// Where matching requests go, and how they are rewritten on the way.
@@ -18,19 +18,19 @@ pub struct HttpGatewayRoute {
 }
 
 /// Criteria for an HTTP or HTTP/2 request. Set `prefix` or `path` (not both), or at least a
-/// `hostname`; every criterion that is set must match.
+/// `hostname` or `port`; every criterion that is set must match.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(
     validation = Rule::new("!(has(self.prefix) && has(self.path))").message("set either prefix or path, not both"),
-    validation = Rule::new("has(self.prefix) || has(self.path) || has(self.hostname)").message("set one of prefix, path or hostname")
+    validation = Rule::new("has(self.prefix) || has(self.path) || has(self.hostname) || has(self.port)").message("set one of prefix, path, hostname or port")
 )]
 pub struct HttpGatewayRouteMatch {
-    /// Path prefix to match, starting with `/`; `/` alone matches every request. Prefixes
-    /// starting with `/aws-appmesh` or `/aws-app-mesh` are reserved by App Mesh.
+    /// Path prefix to match; `/` alone matches every request. App Mesh documents that it
+    /// starts with `/`, but holds prefixes without one too, so meshroute accepts what App Mesh
+    /// accepts. Prefixes starting with `/aws-appmesh` or `/aws-app-mesh` are reserved by App Mesh.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(
-        validation = Rule::new("self.startsWith('/')").message("must start with '/'"),
         validation = Rule::new("!self.startsWith('/aws-appmesh') && !self.startsWith('/aws-app-mesh')").message("prefixes starting with /aws-appmesh or /aws-app-mesh are reserved by App Mesh")
     )]
     pub prefix: Option<String>,
@@ -277,10 +277,11 @@ pub struct GrpcGatewayRoute {
     pub action: GrpcGatewayRouteAction,
 }
 
-/// Criteria for a gRPC call: set at least one of `serviceName`, `hostname` or `metadata`.
+/// Criteria for a gRPC call: set at least one of `serviceName`, `hostname`, `metadata` or
+/// `port`.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("has(self.serviceName) || has(self.hostname) || has(self.metadata)").message("set at least one of serviceName, hostname or metadata"))]
+#[x_kube(validation = Rule::new("has(self.serviceName) || has(self.hostname) || has(self.metadata) || has(self.port)").message("set at least one of serviceName, hostname, metadata or port"))]
 pub struct GrpcGatewayRouteMatch {
     /// The fully qualified gRPC service name to match, such as `echo.v1.Echo`. Names starting
     /// with `aws.appmesh` are reserved by App Mesh.

@@ -104,8 +104,10 @@ def test_app_mesh_errors(emulator):
     assert code(e)[:2] == (409, "ConflictException") and "client token" in code(e)[2]
 
     with pytest.raises(botocore.exceptions.ClientError) as e:
-        raw.create_gateway_route(**{**create, "gatewayRouteName": "r3"}, spec=route(prefix="api"))
+        raw.create_gateway_route(**{**create, "gatewayRouteName": "r3"}, spec=route(prefix="/aws-appmesh/x"))
     assert code(e)[:2] == (400, "BadRequestException") and "spec.httpRoute.match.prefix" in code(e)[2]
+    # What App Mesh holds although its documentation says a prefix starts with /.
+    raw.create_gateway_route(**{**create, "gatewayRouteName": "r4"}, spec=route(prefix="testPrefix"))
 
     with pytest.raises(botocore.exceptions.ClientError) as e:
         c.delete_mesh(meshName="apps")
