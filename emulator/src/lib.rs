@@ -4,9 +4,11 @@
 //!
 //! It shares no code with the operator on purpose: a wrong idea in one is caught by the other.
 
+mod dataplane;
 mod error;
 mod faults;
 pub mod model;
+pub mod routing;
 mod rules;
 mod server;
 mod store;
@@ -14,6 +16,7 @@ mod store;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+pub use dataplane::Served;
 pub use error::ApiError;
 pub use faults::{Fault, RateLimit};
 pub use server::{Emulator, serve};
@@ -24,6 +27,8 @@ pub use store::Settings;
 pub struct Handle {
     pub addr: SocketAddr,
     pub emulator: Arc<Emulator>,
+    /// The runtime it serves on, where gateway listeners must run too.
+    runtime: tokio::runtime::Handle,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -32,6 +37,17 @@ impl Handle {
     /// `http://127.0.0.1:<port>`, the endpoint URL for an SDK client.
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Serves a virtual gateway's listeners on loopback, on the emulator's own runtime.
+    pub async fn serve_gateway(&self, mesh: &str, gateway: &str) -> Result<Vec<Served>, String> {
+        let (emulator, mesh, gateway) =
+            (self.emulator.clone(), mesh.to_string(), gateway.to_string());
+        let host = self.addr.ip();
+        self.runtime
+            .spawn(async move { emulator.serve_gateway(&mesh, &gateway, host).await })
+            .await
+            .map_err(|e| e.to_string())?
     }
 }
 
@@ -53,6 +69,7 @@ pub fn spawn(settings: Settings, port: u16) -> std::io::Result<Handle> {
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (runtime_tx, runtime_rx) = std::sync::mpsc::channel();
     let served = emulator.clone();
     let thread = std::thread::Builder::new()
         .name("appmesh-emulator".into())
@@ -62,6 +79,7 @@ pub fn spawn(settings: Settings, port: u16) -> std::io::Result<Handle> {
                 .enable_all()
                 .build()
                 .expect("emulator runtime");
+            let _ = runtime_tx.send(runtime.handle().clone());
             runtime.block_on(async move {
                 let listener =
                     tokio::net::TcpListener::from_std(listener).expect("emulator listener");
@@ -71,9 +89,13 @@ pub fn spawn(settings: Settings, port: u16) -> std::io::Result<Handle> {
                 .await;
             });
         })?;
+    let runtime = runtime_rx
+        .recv()
+        .map_err(|_| std::io::Error::other("the emulator's runtime did not start"))?;
     Ok(Handle {
         addr,
         emulator,
+        runtime,
         stop: Some(stop),
         thread: Some(thread),
     })

@@ -40,6 +40,23 @@ struct Args {
     /// Load state from this JSON file at start (if it exists) and write it back on shutdown.
     #[arg(long, env = "APPMESH_EMULATOR_STATE_FILE")]
     state_file: Option<PathBuf>,
+    /// Where a virtual service is served, for the gateway data plane:
+    /// `<mesh>/<virtual service>=<ip>:<port>` (repeatable; also PUT /_emulator/backends/...).
+    #[arg(long = "backend", value_parser = backend)]
+    backends: Vec<(String, String, std::net::SocketAddr)>,
+    /// Serve a virtual gateway's listeners (each on a free loopback port, printed at start):
+    /// `<mesh>/<virtual gateway>` (repeatable; also POST /_emulator/gateways/.../serve).
+    #[arg(long = "serve-gateway")]
+    serve_gateways: Vec<String>,
+}
+
+/// `<mesh>/<virtual service>=<ip>:<port>`.
+fn backend(s: &str) -> Result<(String, String, std::net::SocketAddr), String> {
+    let usage = || format!("'{s}': expected <mesh>/<virtual service>=<ip>:<port>");
+    let (place, address) = s.split_once('=').ok_or_else(usage)?;
+    let (mesh, service) = place.split_once('/').ok_or_else(usage)?;
+    let address = address.parse().map_err(|_| usage())?;
+    Ok((mesh.to_string(), service.to_string(), address))
 }
 
 #[tokio::main]
@@ -60,8 +77,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         max_meshes: args.max_meshes,
     };
     let emulator = Emulator::new(settings, args.state_file)?;
+    for (mesh, service, address) in &args.backends {
+        emulator.set_backend(mesh, service, *address);
+    }
     let listener = tokio::net::TcpListener::bind(&args.listen).await?;
     tracing::info!(address = %listener.local_addr()?, "appmesh-emulator listening");
+    for gateway in &args.serve_gateways {
+        let (mesh, name) = gateway.split_once('/').ok_or_else(|| {
+            format!("--serve-gateway '{gateway}': expected <mesh>/<virtual gateway>")
+        })?;
+        let host = listener.local_addr()?.ip();
+        for served in emulator.serve_gateway(mesh, name, host).await? {
+            tracing::info!(gateway, port = served.port, protocol = served.protocol, address = %served.address, "serving listener");
+        }
+    }
     serve(listener, emulator.clone(), shutdown_signal()).await?;
     emulator.save()?;
     tracing::info!("appmesh-emulator stopped");

@@ -1,9 +1,11 @@
 //! The HTTP side: App Mesh's REST-JSON routes (`/v20190125/...`), the admin API under
 //! `/_emulator/` (a prefix the real API never uses), and the accept loop.
 
+use std::collections::BTreeMap;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
@@ -15,6 +17,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::{Map, Value, json};
 use tokio::net::TcpListener;
 
+use crate::dataplane::{Served, serve_listener};
 use crate::error::ApiError;
 use crate::faults::{Fault, Faults, Outcome, RateLimit};
 use crate::model::{self, Shape};
@@ -222,12 +225,19 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The emulated service: settings, state and injected behaviour.
+/// The emulated service: settings, state and injected behaviour, and the data planes of the
+/// virtual gateways it serves.
 pub struct Emulator {
     settings: Settings,
     store: Mutex<Store>,
     faults: Mutex<Faults>,
     state_file: Option<PathBuf>,
+    /// Itself, for the listeners it starts.
+    me: Weak<Emulator>,
+    /// Where each virtual service (mesh, name) is served.
+    backends: Mutex<BTreeMap<(String, String), SocketAddr>>,
+    /// The virtual gateways (mesh, name) served so far, and their listeners.
+    served: tokio::sync::Mutex<BTreeMap<(String, String), Vec<Served>>>,
 }
 
 /// Returned by the service to make hyper close the connection without an answer.
@@ -273,12 +283,72 @@ impl Emulator {
             }
             _ => Store::default(),
         };
-        Ok(Arc::new(Emulator {
+        Ok(Arc::new_cyclic(|me| Emulator {
             settings,
             store: Mutex::new(store),
             faults: Mutex::new(Faults::default()),
             state_file,
+            me: me.clone(),
+            backends: Mutex::default(),
+            served: tokio::sync::Mutex::default(),
         }))
+    }
+
+    /// Routes requests for the virtual service `service` of `mesh` to `address`.
+    pub fn set_backend(&self, mesh: &str, service: &str, address: SocketAddr) {
+        self.backends
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((mesh.to_string(), service.to_string()), address);
+    }
+
+    /// Where the virtual service `service` of `mesh` is served, if anywhere.
+    pub fn backend(&self, mesh: &str, service: &str) -> Option<SocketAddr> {
+        self.backends
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&(mesh.to_string(), service.to_string()))
+            .copied()
+    }
+
+    /// The gateway routes of a virtual gateway as they are now (none if it does not exist).
+    pub fn gateway_routes(&self, mesh: &str, gateway: &str) -> Vec<crate::routing::StoredRoute> {
+        self.store()
+            .gateway_view(mesh, gateway)
+            .map(|view| view.routes)
+            .unwrap_or_default()
+    }
+
+    /// Serves every listener of a virtual gateway on `host` (a free port each), once; the
+    /// listeners already served are returned as they are. Must run on the runtime that is to
+    /// carry the traffic.
+    pub async fn serve_gateway(
+        &self,
+        mesh: &str,
+        gateway: &str,
+        host: std::net::IpAddr,
+    ) -> Result<Vec<Served>, String> {
+        let key = (mesh.to_string(), gateway.to_string());
+        let mut served = self.served.lock().await;
+        if let Some(listeners) = served.get(&key) {
+            return Ok(listeners.clone());
+        }
+        let listeners = self
+            .store()
+            .gateway_view(mesh, gateway)
+            .map(|view| view.listeners)
+            .ok_or_else(|| format!("no virtual gateway {gateway} in mesh {mesh}"))?;
+        let me = self.me.upgrade().ok_or("the emulator is stopping")?;
+        let mut out = Vec::new();
+        for (port, protocol) in listeners {
+            let bind = SocketAddr::new(host, 0);
+            let listener = serve_listener(me.clone(), mesh, gateway, port, &protocol, bind)
+                .await
+                .map_err(|e| format!("serve listener {port} of {gateway}: {e}"))?;
+            out.push(listener);
+        }
+        served.insert(key, out.clone());
+        Ok(out)
     }
 
     pub fn settings(&self) -> &Settings {
@@ -376,6 +446,13 @@ impl Emulator {
             .map(percent_decode)
             .collect();
         if segments.first().map(String::as_str) == Some("_emulator") {
+            if let (&Method::POST, [_, gateways, mesh, gateway, serve]) =
+                (&method, segments.as_slice())
+                && gateways == "gateways"
+                && serve == "serve"
+            {
+                return Ok(self.serve_gateway_reply(mesh, gateway, &body).await);
+            }
             return Ok(self.admin(&method, &segments[1..], &body));
         }
         let Some((op, params)) = route(&method, &segments) else {
@@ -420,6 +497,19 @@ impl Emulator {
             }
             Err(e) => error_reply(&e),
         })
+    }
+
+    /// `POST /_emulator/gateways/{mesh}/{gateway}/serve` (body `{"host": "127.0.0.1"}`,
+    /// optional): serves the virtual gateway's listeners.
+    async fn serve_gateway_reply(&self, mesh: &str, gateway: &str, body: &[u8]) -> Reply {
+        let host = serde_json::from_slice::<Value>(body)
+            .ok()
+            .and_then(|v| v["host"].as_str()?.parse().ok())
+            .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]));
+        match self.serve_gateway(mesh, gateway, host).await {
+            Ok(listeners) => json_reply(200, &json!({ "listeners": listeners })),
+            Err(e) => json_reply(400, &json!({ "message": e })),
+        }
     }
 
     fn admin(&self, method: &Method, segments: &[String], body: &[u8]) -> Reply {
@@ -467,6 +557,18 @@ impl Emulator {
                 self.reset();
                 json_reply(200, &json!({}))
             }
+            ("PUT", ["backends", mesh, service]) => match parse(body).and_then(|v| {
+                v["address"]
+                    .as_str()
+                    .and_then(|a| a.parse::<SocketAddr>().ok())
+                    .ok_or_else(|| "expected {\"address\": \"<ip>:<port>\"}".to_string())
+            }) {
+                Ok(address) => {
+                    self.set_backend(mesh, service, address);
+                    json_reply(200, &json!({}))
+                }
+                Err(e) => bad(e),
+            },
             ("GET", ["state"]) => json_reply(200, &json!(*self.store())),
             ("PUT", ["state"]) => match parse(body)
                 .and_then(|v| serde_json::from_value::<Store>(v).map_err(|e| e.to_string()))

@@ -89,6 +89,13 @@ struct TokenUse {
     response: Value,
 }
 
+/// A virtual gateway as its data plane sees it.
+pub struct GatewayView {
+    /// Each listener's port and protocol.
+    pub listeners: Vec<(u16, String)>,
+    pub routes: Vec<crate::routing::StoredRoute>,
+}
+
 /// The whole state; serialisable so it can be snapshotted to a file and restored.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Store {
@@ -721,6 +728,31 @@ impl Store {
     }
 
     /// Routes in the store, for the admin API's summary.
+    /// What a virtual gateway's data plane needs: its listeners (port, protocol) and routes.
+    pub fn gateway_view(&self, mesh: &str, gateway: &str) -> Option<GatewayView> {
+        let g = self.meshes.get(mesh)?.gateways.get(gateway)?;
+        let spec = &g.resource.as_ref()?.spec;
+        let listeners = spec["listeners"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|l| {
+                let port = u16::try_from(l["portMapping"]["port"].as_u64()?).ok()?;
+                Some((port, l["portMapping"]["protocol"].as_str()?.to_string()))
+            })
+            .collect();
+        let routes = g
+            .routes
+            .iter()
+            .map(|(name, r)| crate::routing::StoredRoute {
+                name: name.clone(),
+                spec: r.spec.clone(),
+                created_at: r.created_at,
+            })
+            .collect();
+        Some(GatewayView { listeners, routes })
+    }
+
     pub fn gateway_route_count(&self) -> usize {
         self.meshes
             .values()

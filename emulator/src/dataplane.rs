@@ -1,0 +1,210 @@
+//! A virtual gateway's data plane: each of its listeners served on loopback (HTTP/1.1 and h2c on
+//! one port), every request routed by the gateway routes the emulator holds at that moment
+//! (`routing`), and forwarded to the address given for the target virtual service: HTTP/1.1
+//! for an `http` listener, h2c for `http2` and `grpc`. No route: 404, as Envoy answers; no
+//! address for the virtual service, or none answering: 503.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, StatusCode, header};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use serde::Serialize;
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::routing::{self, Protocol};
+use crate::server::Emulator;
+
+type Body = BoxBody<Bytes, hyper::Error>;
+
+/// One listener of a virtual gateway, as served.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Served {
+    /// The listener's port in the virtual gateway's spec (what `match.port` compares with).
+    pub port: u16,
+    pub protocol: String,
+    /// Where it is served.
+    pub address: SocketAddr,
+}
+
+/// What routes a request: the gateway, and which of its listeners took it.
+#[derive(Debug, Clone)]
+struct Listener {
+    mesh: String,
+    gateway: String,
+    port: u16,
+    protocol: Protocol,
+}
+
+/// Serves one listener on `bind` until the runtime stops; returns where it listens.
+pub async fn serve_listener(
+    emulator: Arc<Emulator>,
+    mesh: &str,
+    gateway: &str,
+    port: u16,
+    protocol: &str,
+    bind: SocketAddr,
+) -> std::io::Result<Served> {
+    let kind = Protocol::of(protocol).ok_or_else(|| {
+        std::io::Error::other(format!(
+            "listener protocol {protocol} is not http, http2 or grpc"
+        ))
+    })?;
+    let socket = TcpListener::bind(bind).await?;
+    let address = socket.local_addr()?;
+    let listener = Arc::new(Listener {
+        mesh: mesh.to_string(),
+        gateway: gateway.to_string(),
+        port,
+        protocol: kind,
+    });
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = socket.accept().await else {
+                continue;
+            };
+            let (emulator, listener) = (emulator.clone(), listener.clone());
+            tokio::spawn(async move {
+                let service = service_fn(move |req| {
+                    let (emulator, listener) = (emulator.clone(), listener.clone());
+                    async move { Ok::<_, Infallible>(handle(&emulator, &listener, req).await) }
+                });
+                let _ = auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Ok(Served {
+        port,
+        protocol: protocol.to_string(),
+        address,
+    })
+}
+
+fn plain(status: StatusCode, text: &str) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "text/plain")
+        .body(
+            Full::new(Bytes::from(text.to_string()))
+                .map_err(|never| match never {})
+                .boxed(),
+        )
+        .expect("a valid response")
+}
+
+async fn handle(emulator: &Emulator, l: &Listener, req: Request<Incoming>) -> Response<Body> {
+    let routes = emulator.gateway_routes(&l.mesh, &l.gateway);
+    let headers: Vec<(String, String)> = req
+        .headers()
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let authority = req
+        .uri()
+        .authority()
+        .map(|a| a.as_str().to_string())
+        .or_else(|| {
+            req.headers()
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_string)
+        });
+    let path_and_query = req
+        .uri()
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_string();
+    let incoming = routing::Incoming {
+        method: req.method().as_str(),
+        path_and_query: &path_and_query,
+        authority: authority.as_deref(),
+        headers: &headers,
+        listener_port: l.port,
+        protocol: l.protocol,
+    };
+    let Some(routed) = routing::route(&routes, &incoming) else {
+        return plain(StatusCode::NOT_FOUND, "");
+    };
+    let Some(backend) = emulator.backend(&l.mesh, &routed.virtual_service) else {
+        return plain(StatusCode::SERVICE_UNAVAILABLE, "no healthy upstream");
+    };
+    tracing::debug!(route = routed.route, backend = %backend, path = routed.path_and_query, "routed");
+    match forward(req, &routed, backend, l.protocol).await {
+        Ok(response) => response.map(BodyExt::boxed),
+        Err(e) => plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!("upstream connect error or disconnect/reset before headers: {e}"),
+        ),
+    }
+}
+
+/// Headers of one connection, which HTTP/2 forbids and a proxy does not pass on.
+const HOP_BY_HOP: [&str; 7] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "upgrade",
+    "te",
+    "host",
+];
+
+/// Sends the request on to `backend` with the rewritten path and Host.
+async fn forward(
+    req: Request<Incoming>,
+    routed: &routing::Routed,
+    backend: SocketAddr,
+    protocol: Protocol,
+) -> Result<Response<Incoming>, Box<dyn std::error::Error + Send + Sync>> {
+    let (mut parts, body) = req.into_parts();
+    let host = routed.host.clone().unwrap_or_else(|| backend.to_string());
+    let te_trailers = parts
+        .headers
+        .get(header::TE)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"trailers"));
+    for name in HOP_BY_HOP {
+        parts.headers.remove(name);
+    }
+    let stream = TcpStream::connect(backend).await?;
+    if protocol == Protocol::Http {
+        parts.uri = routed.path_and_query.parse()?;
+        parts.version = http::Version::HTTP_11;
+        parts
+            .headers
+            .insert(header::HOST, HeaderValue::from_str(&host)?);
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(connection);
+        return Ok(sender
+            .send_request(Request::from_parts(parts, body))
+            .await?);
+    }
+    parts.uri = format!("http://{host}{}", routed.path_and_query).parse()?;
+    parts.version = http::Version::HTTP_2;
+    if te_trailers {
+        parts
+            .headers
+            .insert(header::TE, HeaderValue::from_static("trailers"));
+    }
+    let (mut sender, connection) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream)).await?;
+    tokio::spawn(connection);
+    Ok(sender
+        .send_request(Request::from_parts(parts, body))
+        .await?)
+}

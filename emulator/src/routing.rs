@@ -1,0 +1,626 @@
+//! How a virtual gateway routes a request, as a pure function: which gateway route takes it,
+//! and the path, Host and virtual service it leaves with. The rules and what each rests on are
+//! in docs/testing.md ("The gateway data plane"); where App Mesh is silent, the choice made
+//! here is said there too.
+
+use std::cmp::Ordering;
+
+use serde_json::Value;
+
+/// A virtual gateway listener's protocol, which decides the route kind it serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    Http,
+    Http2,
+    Grpc,
+}
+
+impl Protocol {
+    pub fn of(listener: &str) -> Option<Protocol> {
+        match listener {
+            "http" => Some(Protocol::Http),
+            "http2" => Some(Protocol::Http2),
+            "grpc" => Some(Protocol::Grpc),
+            _ => None,
+        }
+    }
+
+    /// The spec field of the routes a listener of this protocol serves.
+    fn route_kind(self) -> &'static str {
+        match self {
+            Protocol::Http => "httpRoute",
+            Protocol::Http2 => "http2Route",
+            Protocol::Grpc => "grpcRoute",
+        }
+    }
+}
+
+/// A gateway route as stored: its name, spec and when it was created.
+#[derive(Debug, Clone)]
+pub struct StoredRoute {
+    pub name: String,
+    pub spec: Value,
+    pub created_at: f64,
+}
+
+/// What the data plane needs of a request.
+#[derive(Debug, Clone)]
+pub struct Incoming<'a> {
+    pub method: &'a str,
+    /// The path with its query string, as sent.
+    pub path_and_query: &'a str,
+    /// The Host header (HTTP/1.1) or `:authority` (HTTP/2), port included if sent.
+    pub authority: Option<&'a str>,
+    /// Header names lower case, in the order sent.
+    pub headers: &'a [(String, String)],
+    /// The listener's port in the virtual gateway's spec.
+    pub listener_port: u16,
+    pub protocol: Protocol,
+}
+
+/// Where a request goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Routed {
+    pub route: String,
+    pub virtual_service: String,
+    /// The path and query the backend sees.
+    pub path_and_query: String,
+    /// The Host (or `:authority`) the backend sees.
+    pub host: Option<String>,
+}
+
+/// The route that takes `req` among a virtual gateway's `routes`, and what it does to it;
+/// `None` when none matches (the gateway answers 404, as Envoy does).
+pub fn route(routes: &[StoredRoute], req: &Incoming) -> Option<Routed> {
+    let kind = req.protocol.route_kind();
+    let mut candidates: Vec<(&StoredRoute, &Value)> = routes
+        .iter()
+        .filter_map(|r| Some((r, r.spec.get(kind).filter(|v| !v.is_null())?)))
+        .collect();
+    candidates.sort_by(|(a, ra), (b, rb)| order(a, ra, b, rb));
+    let (path, query) = req
+        .path_and_query
+        .split_once('?')
+        .unwrap_or((req.path_and_query, ""));
+    candidates.into_iter().find_map(|(stored, r)| {
+        let m = &r["match"];
+        let matched = if req.protocol == Protocol::Grpc {
+            grpc_matches(m, path, req)
+        } else {
+            http_matches(m, path, query, req)
+        };
+        matched.then(|| rewrite(stored, r, path, query, req))
+    })
+}
+
+/// The order routes are tried in: by `priority` (0 first); routes without one after every route
+/// with one, most specific first: exact paths, then regular expressions over the whole path,
+/// then prefixes, the longest first (the App Mesh user guide: "a request is matched to the route
+/// with the longest prefix"), then matches on no path; then by creation time.
+fn order(a: &StoredRoute, ra: &Value, b: &StoredRoute, rb: &Value) -> Ordering {
+    let priority = |s: &StoredRoute| s.spec["priority"].as_i64();
+    match (priority(a), priority(b)) {
+        (Some(x), Some(y)) => x.cmp(&y),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => specificity(rb).cmp(&specificity(ra)),
+    }
+    .then(a.created_at.total_cmp(&b.created_at))
+    .then(a.name.cmp(&b.name))
+}
+
+/// How specific a route's path match is, the greater the more.
+fn specificity(r: &Value) -> (u8, usize) {
+    let m = &r["match"];
+    if m["path"]["exact"].is_string() {
+        (3, 0)
+    } else if m["path"]["regex"].is_string() {
+        (2, 0)
+    } else if let Some(prefix) = m["prefix"].as_str() {
+        (1, prefix.len())
+    } else {
+        (0, 0)
+    }
+}
+
+fn http_matches(m: &Value, path: &str, query: &str, req: &Incoming) -> bool {
+    let path_ok = match (&m["prefix"], &m["path"]) {
+        (Value::String(prefix), _) => path.starts_with(prefix.as_str()),
+        (_, p) if p.is_object() => match (&p["exact"], &p["regex"]) {
+            (Value::String(exact), _) => path == exact,
+            (_, Value::String(regex)) => full_match(regex, path),
+            _ => true,
+        },
+        _ => true,
+    };
+    path_ok
+        && hostname_matches(&m["hostname"], req.authority)
+        && m["method"]
+            .as_str()
+            .is_none_or(|method| method == req.method)
+        && port_matches(m, req)
+        && headers_match(&m["headers"], req.headers)
+        && query_matches(&m["queryParameters"], query)
+}
+
+/// A gRPC call's path is `/<package.Service>/<Method>`.
+fn grpc_matches(m: &Value, path: &str, req: &Incoming) -> bool {
+    let service_ok = m["serviceName"].as_str().is_none_or(|service| {
+        path.strip_prefix('/')
+            .and_then(|rest| rest.strip_prefix(service))
+            .is_some_and(|rest| rest.starts_with('/'))
+    });
+    service_ok
+        && hostname_matches(&m["hostname"], req.authority)
+        && port_matches(m, req)
+        && headers_match(&m["metadata"], req.headers)
+}
+
+fn port_matches(m: &Value, req: &Incoming) -> bool {
+    m["port"]
+        .as_u64()
+        .is_none_or(|port| port == u64::from(req.listener_port))
+}
+
+/// Host names compare without their port and case (DNS names are case-insensitive).
+fn hostname_matches(m: &Value, authority: Option<&str>) -> bool {
+    if !m.is_object() {
+        return true;
+    }
+    let Some(authority) = authority else {
+        return false;
+    };
+    let host = strip_port(authority).to_ascii_lowercase();
+    match (&m["exact"], &m["suffix"]) {
+        (Value::String(exact), _) => host == exact.to_ascii_lowercase(),
+        (_, Value::String(suffix)) => host.ends_with(&suffix.to_ascii_lowercase()),
+        _ => true,
+    }
+}
+
+fn strip_port(authority: &str) -> &str {
+    match authority.rsplit_once(':') {
+        Some((host, port)) if !host.ends_with(']') || authority.starts_with('[') => {
+            if port.bytes().all(|b| b.is_ascii_digit()) {
+                host
+            } else {
+                authority
+            }
+        }
+        _ => authority,
+    }
+}
+
+/// Every header (or metadata) match must hold. A header sent several times is matched on its
+/// values joined by `,`. A missing header matches nothing, so an inverted match takes it.
+fn headers_match(matches: &Value, headers: &[(String, String)]) -> bool {
+    let Some(matches) = matches.as_array() else {
+        return true;
+    };
+    matches.iter().all(|h| {
+        let name = h["name"].as_str().unwrap_or_default().to_ascii_lowercase();
+        let values: Vec<&str> = headers
+            .iter()
+            .filter(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+            .collect();
+        let matched = !values.is_empty() && value_matches(&h["match"], &values.join(","));
+        matched != h["invert"].as_bool().unwrap_or(false)
+    })
+}
+
+fn value_matches(m: &Value, value: &str) -> bool {
+    if !m.is_object() {
+        return true;
+    }
+    if let Some(exact) = m["exact"].as_str() {
+        return value == exact;
+    }
+    if let Some(prefix) = m["prefix"].as_str() {
+        return value.starts_with(prefix);
+    }
+    if let Some(suffix) = m["suffix"].as_str() {
+        return value.ends_with(suffix);
+    }
+    if let Some(regex) = m["regex"].as_str() {
+        return full_match(regex, value);
+    }
+    if m["range"].is_object() {
+        let (start, end) = (m["range"]["start"].as_i64(), m["range"]["end"].as_i64());
+        return match (value.trim().parse::<i64>(), start, end) {
+            (Ok(v), Some(start), Some(end)) => start <= v && v < end,
+            _ => false,
+        };
+    }
+    true
+}
+
+/// Query parameters match by exact value, or by being present.
+fn query_matches(matches: &Value, query: &str) -> bool {
+    let Some(matches) = matches.as_array() else {
+        return true;
+    };
+    let params: Vec<(&str, &str)> = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| p.split_once('=').unwrap_or((p, "")))
+        .collect();
+    matches.iter().all(|q| {
+        let name = q["name"].as_str().unwrap_or_default();
+        let exact = q["match"]["exact"].as_str();
+        params
+            .iter()
+            .any(|(n, v)| *n == name && exact.is_none_or(|e| e == *v))
+    })
+}
+
+/// RE2 and Envoy match a route's regular expression against the whole value.
+fn full_match(regex: &str, value: &str) -> bool {
+    regex::Regex::new(&format!("^(?:{regex})$")).is_ok_and(|re| re.is_match(value))
+}
+
+/// The rewrites App Mesh's gateway makes: by default the matched prefix becomes `/` and the
+/// Host the target virtual service's name (the App Mesh user guide, "Gateway routes"); an
+/// explicit prefix or path rewrite replaces the default, and either default can be disabled.
+fn rewrite(stored: &StoredRoute, r: &Value, path: &str, query: &str, req: &Incoming) -> Routed {
+    let target = r["action"]["target"]["virtualService"]["virtualServiceName"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let rw = &r["action"]["rewrite"];
+    let m = &r["match"];
+    let mut new_path = path.to_string();
+    if req.protocol != Protocol::Grpc {
+        if let Some(prefix) = m["prefix"].as_str() {
+            let to = match (
+                &rw["prefix"]["value"],
+                rw["prefix"]["defaultPrefix"].as_str(),
+            ) {
+                (Value::String(value), _) => Some(value.as_str()),
+                (_, Some("DISABLED")) => None,
+                _ => Some("/"),
+            };
+            // Envoy's prefix_rewrite: the matched prefix is swapped for the new one.
+            if let Some(to) = to {
+                new_path = format!("{to}{}", &path[prefix.len()..]);
+            }
+        } else if let Some(exact) = rw["path"]["exact"].as_str() {
+            new_path = exact.to_string();
+        }
+    }
+    let host = if rw["hostname"]["defaultTargetHostname"].as_str() == Some("DISABLED") {
+        req.authority.map(str::to_string)
+    } else {
+        Some(target.clone())
+    };
+    let path_and_query = if query.is_empty() && !req.path_and_query.contains('?') {
+        new_path
+    } else {
+        format!("{new_path}?{query}")
+    };
+    Routed {
+        route: stored.name.clone(),
+        virtual_service: target,
+        path_and_query,
+        host,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn stored(name: &str, spec: Value, created_at: f64) -> StoredRoute {
+        StoredRoute {
+            name: name.into(),
+            spec,
+            created_at,
+        }
+    }
+
+    fn http(m: Value, rewrite: Value, target: &str) -> Value {
+        json!({ "httpRoute": { "match": m, "action": {
+            "target": { "virtualService": { "virtualServiceName": target } },
+            "rewrite": rewrite } } })
+    }
+
+    fn with_priority(mut spec: Value, p: i64) -> Value {
+        spec["priority"] = json!(p);
+        spec
+    }
+
+    fn get<'a>(path: &'a str, host: &'a str, headers: &'a [(String, String)]) -> Incoming<'a> {
+        Incoming {
+            method: "GET",
+            path_and_query: path,
+            authority: Some(host),
+            headers,
+            listener_port: 8080,
+            protocol: Protocol::Http,
+        }
+    }
+
+    /// (request path, host, headers) -> (route, path seen, host seen), or None for a 404.
+    #[test]
+    fn requests_take_the_route_app_mesh_would_give_them() {
+        let routes = [
+            stored(
+                "root",
+                http(json!({ "prefix": "/" }), Value::Null, "web.local"),
+                1.0,
+            ),
+            stored(
+                "api",
+                http(json!({ "prefix": "/api" }), Value::Null, "api.local"),
+                2.0,
+            ),
+            stored(
+                "api-kept",
+                http(
+                    json!({ "prefix": "/keep/" }),
+                    json!({ "prefix": { "defaultPrefix": "DISABLED" },
+                            "hostname": { "defaultTargetHostname": "DISABLED" } }),
+                    "kept.local",
+                ),
+                3.0,
+            ),
+            stored(
+                "v2",
+                http(
+                    json!({ "prefix": "/v1/" }),
+                    json!({ "prefix": { "value": "/v2/" } }),
+                    "v2.local",
+                ),
+                4.0,
+            ),
+            stored(
+                "exact",
+                http(
+                    json!({ "path": { "exact": "/health" } }),
+                    json!({ "path": { "exact": "/ready" } }),
+                    "health.local",
+                ),
+                5.0,
+            ),
+            stored(
+                "regex",
+                http(
+                    json!({ "path": { "regex": "/re/[0-9]+" } }),
+                    Value::Null,
+                    "re.local",
+                ),
+                6.0,
+            ),
+            stored(
+                "canary",
+                with_priority(
+                    http(
+                        json!({ "prefix": "/api", "headers": [
+                            { "name": "x-canary", "match": { "exact": "true" } }] }),
+                        Value::Null,
+                        "canary.local",
+                    ),
+                    0,
+                ),
+                7.0,
+            ),
+            stored(
+                "host",
+                with_priority(
+                    http(
+                        json!({ "prefix": "/", "hostname": { "suffix": ".shop.example" } }),
+                        Value::Null,
+                        "shop.local",
+                    ),
+                    5,
+                ),
+                8.0,
+            ),
+        ];
+        let canary = [("x-canary".to_string(), "true".to_string())];
+        let none: [(String, String); 0] = [];
+        /// (path, host, headers, (route, path seen, host seen) or None for a 404)
+        type Row<'a> = (
+            &'a str,
+            &'a str,
+            &'a [(String, String)],
+            Option<(&'a str, &'a str, &'a str)>,
+        );
+        let rows: [Row; 11] = [
+            ("/", "gw", &none, Some(("root", "/", "web.local"))),
+            // The longest prefix wins among routes without a priority; the matched prefix is
+            // swapped for `/` as Envoy's prefix_rewrite does.
+            (
+                "/api/users?x=1",
+                "gw",
+                &none,
+                Some(("api", "//users?x=1", "api.local")),
+            ),
+            ("/apix", "gw", &none, Some(("api", "/x", "api.local"))),
+            (
+                "/keep/a",
+                "gw:8080",
+                &none,
+                Some(("api-kept", "/keep/a", "gw:8080")),
+            ),
+            (
+                "/v1/items",
+                "gw",
+                &none,
+                Some(("v2", "/v2/items", "v2.local")),
+            ),
+            (
+                "/health",
+                "gw",
+                &none,
+                Some(("exact", "/ready", "health.local")),
+            ),
+            (
+                "/health/x",
+                "gw",
+                &none,
+                Some(("root", "/health/x", "web.local")),
+            ),
+            // A regular expression matches the whole path.
+            ("/re/42", "gw", &none, Some(("regex", "/re/42", "re.local"))),
+            (
+                "/x/re/42",
+                "gw",
+                &none,
+                Some(("root", "/x/re/42", "web.local")),
+            ),
+            // Priority first: 0 before 5 before routes without one.
+            (
+                "/api/a",
+                "gw",
+                &canary,
+                Some(("canary", "//a", "canary.local")),
+            ),
+            (
+                "/api",
+                "a.SHOP.example:80",
+                &none,
+                Some(("host", "/api", "shop.local")),
+            ),
+        ];
+        for (path, host, headers, want) in rows {
+            let got = route(&routes, &get(path, host, headers));
+            let got = got.as_ref().map(|r| {
+                (
+                    r.route.as_str(),
+                    r.path_and_query.as_str(),
+                    r.host.as_deref().unwrap_or_default(),
+                )
+            });
+            assert_eq!(got, want, "{path} on {host}");
+        }
+        assert_eq!(
+            route(&routes[1..2], &get("/other", "gw", &none)),
+            None,
+            "404"
+        );
+    }
+
+    #[test]
+    fn header_query_method_and_port_matches() {
+        let header = |m: Value, invert: bool| {
+            http(
+                json!({ "prefix": "/", "headers": [{ "name": "X-V", "match": m, "invert": invert }] }),
+                Value::Null,
+                "t",
+            )
+        };
+        /// (route spec, request headers, whether it matches)
+        type Row<'a> = (Value, &'a [(&'a str, &'a str)], bool);
+        let rows: [Row; 10] = [
+            (
+                header(json!({ "prefix": "ab" }), false),
+                &[("x-v", "abc")],
+                true,
+            ),
+            (
+                header(json!({ "suffix": "bc" }), false),
+                &[("x-v", "abc")],
+                true,
+            ),
+            (
+                header(json!({ "regex": "a.c" }), false),
+                &[("x-v", "abcd")],
+                false,
+            ),
+            (
+                header(json!({ "range": { "start": 1, "end": 10 } }), false),
+                &[("x-v", "9")],
+                true,
+            ),
+            (
+                header(json!({ "range": { "start": 1, "end": 10 } }), false),
+                &[("x-v", "10")],
+                false,
+            ),
+            (header(Value::Null, false), &[("x-v", "")], true),
+            (header(Value::Null, false), &[], false),
+            (header(json!({ "exact": "a" }), true), &[], true),
+            (
+                header(json!({ "exact": "a" }), true),
+                &[("x-v", "a")],
+                false,
+            ),
+            (
+                header(json!({ "exact": "a,b" }), false),
+                &[("x-v", "a"), ("x-v", "b")],
+                true,
+            ),
+        ];
+        for (spec, headers, want) in rows {
+            let headers: Vec<(String, String)> = headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect();
+            let routes = [stored("r", spec.clone(), 1.0)];
+            let got = route(&routes, &get("/", "gw", &headers)).is_some();
+            assert_eq!(got, want, "{spec} {headers:?}");
+        }
+        let routes = [stored(
+            "q",
+            http(
+                json!({ "prefix": "/", "method": "POST", "port": 8080,
+                        "queryParameters": [{ "name": "tier", "match": { "exact": "gold" } },
+                                            { "name": "debug" }] }),
+                Value::Null,
+                "t",
+            ),
+            1.0,
+        )];
+        let mut req = get("/?tier=gold&debug", "gw", &[]);
+        assert!(route(&routes, &req).is_none(), "GET is not POST");
+        req.method = "POST";
+        assert!(route(&routes, &req).is_some());
+        req.path_and_query = "/?tier=silver&debug";
+        assert!(route(&routes, &req).is_none());
+        req.path_and_query = "/?tier=gold&debug";
+        req.listener_port = 9090;
+        assert!(route(&routes, &req).is_none(), "another listener");
+    }
+
+    #[test]
+    fn grpc_calls_match_their_service_and_listeners_their_kind() {
+        let routes = [
+            stored(
+                "echo",
+                json!({ "grpcRoute": { "match": { "serviceName": "echo.v1.Echo" }, "action": {
+                    "target": { "virtualService": { "virtualServiceName": "echo.local" } } } } }),
+                1.0,
+            ),
+            stored(
+                "web",
+                http(json!({ "prefix": "/" }), Value::Null, "web.local"),
+                2.0,
+            ),
+        ];
+        let mut call = Incoming {
+            method: "POST",
+            path_and_query: "/echo.v1.Echo/Say",
+            authority: Some("gw:8082"),
+            headers: &[],
+            listener_port: 8082,
+            protocol: Protocol::Grpc,
+        };
+        let routed = route(&routes, &call).unwrap();
+        assert_eq!(
+            (
+                routed.route.as_str(),
+                routed.path_and_query.as_str(),
+                routed.host.as_deref()
+            ),
+            ("echo", "/echo.v1.Echo/Say", Some("echo.local"))
+        );
+        call.path_and_query = "/echo.v1.EchoX/Say";
+        assert!(route(&routes, &call).is_none(), "another service");
+        // An HTTP/2 listener serves http2Routes only.
+        call.protocol = Protocol::Http2;
+        assert!(route(&routes, &call).is_none());
+    }
+}
