@@ -61,6 +61,31 @@ for arn in $(kubectl get gatewayroutes -o jsonpath='{range .items[*]}{.status.ar
     | python3 -c 'import json,sys; d=json.load(sys.stdin); m=d["metadata"]; print(json.dumps({"arn": m["arn"], "version": m["version"], "status": d["status"]["status"], "spec": {k: v for k, v in d["spec"].items() if v is not None}}, indent=2))'
 done
 
+echo; echo "==> requests through the gateway (the emulator's App Mesh data plane, to echo backends)"
+# through ROUTE_DESCRIPTION EXPECTED_PATH EXPECTED_HOST CURL_ARGS...: one request, and what the
+# backend saw; the demo fails if it is not where App Mesh would have sent it.
+through() {
+  local what=$1 want_path=$2 want_host=$3; shift 3
+  local seen
+  seen=$(curl -sS --max-time 5 "$@")
+  echo "--- $what"
+  echo "    curl $*"
+  echo "    $seen"
+  python3 - "$seen" "$want_path" "$want_host" <<'PY'
+import json, sys
+seen, path, host = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
+if (seen["path"], seen["host"]) != (path, host):
+    sys.exit(f"the backend saw {seen['path']} for {seen['host']}; App Mesh would send {path} for {host}")
+PY
+}
+through "health-check: exact /healthz on *.example.com, path rewritten to /status, Host to the virtual service" \
+  /status myservicea.svc.cluster.local -H 'Host: shop.example.com' "http://$GATEWAY_HTTP/healthz"
+through "payments-api-canary: /v1/ rewritten to /v2/, the client's Host kept" \
+  '/v2/pay?tenant=gold' api.example.com -H 'Host: api.example.com' -H 'x-canary: true' \
+  "http://$GATEWAY_HTTP/v1/pay?tenant=gold"
+through "my-gateway-route over h2c: prefix / kept as /, Host to the virtual service" \
+  /orders myservicea.svc.cluster.local --http2-prior-knowledge "http://$GATEWAY_HTTP2/orders"
+
 if [ "${KEEP:-0}" = 1 ]; then
   cat <<EOF
 
@@ -69,6 +94,7 @@ Still running (KEEP=1). Everything below works after: source $dir/env
   kubectl apply -f examples/                    # edit, delete, re-apply: meshroute follows
   curl -s http://127.0.0.1:$http_port/metrics | grep ^meshroute_
   curl -s http://127.0.0.1:$http_port/readyz
+  curl -s -H 'Host: shop.example.com' http://$GATEWAY_HTTP/healthz   # through the gateway
   aws appmesh list-gateway-routes --mesh-name apps --virtual-gateway-name myVirtualGateway
   python3 -c 'import boto3; print(boto3.client("appmesh").list_gateway_routes(meshName="apps", virtualGatewayName="myVirtualGateway")["gatewayRoutes"])'
   (the AWS CLI v2 and boto3 reach the emulator through AWS_ENDPOINT_URL_APP_MESH=$APPMESH_ENDPOINT)

@@ -90,6 +90,68 @@ pub async fn serve_listener(
     })
 }
 
+/// Serves a stand-in backend for the virtual service `service` on `bind`: it answers every
+/// request with what it received (method, path, Host, protocol, headers) as JSON, and the
+/// path and Host in `x-echo-*` headers, so one can see where a route sends requests.
+pub async fn serve_echo(service: &str, bind: SocketAddr) -> std::io::Result<SocketAddr> {
+    let socket = TcpListener::bind(bind).await?;
+    let address = socket.local_addr()?;
+    let service: Arc<str> = service.into();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = socket.accept().await else {
+                continue;
+            };
+            let service = service.clone();
+            tokio::spawn(async move {
+                let answer = service_fn(move |req: Request<Incoming>| {
+                    let service = service.clone();
+                    async move { Ok::<_, Infallible>(echo(&service, &req)) }
+                });
+                let _ = auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), answer)
+                    .await;
+            });
+        }
+    });
+    Ok(address)
+}
+
+fn echo(service: &str, req: &Request<Incoming>) -> Response<Body> {
+    let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    let host = req
+        .uri()
+        .authority()
+        .map(|a| a.as_str().to_string())
+        .or_else(|| {
+            req.headers()
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_string)
+        })
+        .unwrap_or_default();
+    let headers: serde_json::Map<String, serde_json::Value> = req
+        .headers()
+        .iter()
+        .map(|(n, v)| (n.to_string(), String::from_utf8_lossy(v.as_bytes()).into()))
+        .collect();
+    let body = serde_json::json!({
+        "virtualService": service, "method": req.method().as_str(), "path": path,
+        "host": host, "protocol": format!("{:?}", req.version()), "headers": headers,
+    });
+    Response::builder()
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("x-echo-virtual-service", service)
+        .header("x-echo-path", path)
+        .header("x-echo-host", host)
+        .body(
+            Full::new(Bytes::from(format!("{body}\n")))
+                .map_err(|never| match never {})
+                .boxed(),
+        )
+        .expect("a valid response")
+}
+
 fn plain(status: StatusCode, text: &str) -> Response<Body> {
     Response::builder()
         .status(status)

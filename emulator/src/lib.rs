@@ -39,6 +39,17 @@ impl Handle {
         format!("http://{}", self.addr)
     }
 
+    /// Serves an echo backend for a virtual service on loopback, on the emulator's own runtime.
+    pub async fn serve_echo(&self, mesh: &str, service: &str) -> Result<SocketAddr, String> {
+        let (emulator, mesh, service) =
+            (self.emulator.clone(), mesh.to_string(), service.to_string());
+        let host = self.addr.ip();
+        self.runtime
+            .spawn(async move { emulator.serve_echo(&mesh, &service, host).await })
+            .await
+            .map_err(|e| e.to_string())?
+    }
+
     /// Serves a virtual gateway's listeners on loopback, on the emulator's own runtime.
     pub async fn serve_gateway(&self, mesh: &str, gateway: &str) -> Result<Vec<Served>, String> {
         let (emulator, mesh, gateway) =

@@ -17,7 +17,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::{Map, Value, json};
 use tokio::net::TcpListener;
 
-use crate::dataplane::{Served, serve_listener};
+use crate::dataplane::{Served, serve_echo, serve_listener};
 use crate::error::ApiError;
 use crate::faults::{Fault, Faults, Outcome, RateLimit};
 use crate::model::{self, Shape};
@@ -302,6 +302,21 @@ impl Emulator {
             .insert((mesh.to_string(), service.to_string()), address);
     }
 
+    /// Serves an echo backend (see `dataplane::serve_echo`) for the virtual service `service`
+    /// of `mesh` on `host` and routes its requests there; returns its address.
+    pub async fn serve_echo(
+        &self,
+        mesh: &str,
+        service: &str,
+        host: std::net::IpAddr,
+    ) -> Result<SocketAddr, String> {
+        let address = serve_echo(service, SocketAddr::new(host, 0))
+            .await
+            .map_err(|e| format!("serve an echo backend for {service}: {e}"))?;
+        self.set_backend(mesh, service, address);
+        Ok(address)
+    }
+
     /// Where the virtual service `service` of `mesh` is served, if anywhere.
     pub fn backend(&self, mesh: &str, service: &str) -> Option<SocketAddr> {
         self.backends
@@ -452,6 +467,17 @@ impl Emulator {
                 && serve == "serve"
             {
                 return Ok(self.serve_gateway_reply(mesh, gateway, &body).await);
+            }
+            if let (&Method::POST, [_, backends, mesh, service, echo]) =
+                (&method, segments.as_slice())
+                && backends == "backends"
+                && echo == "echo"
+            {
+                let host = std::net::IpAddr::from([127, 0, 0, 1]);
+                return Ok(match self.serve_echo(mesh, service, host).await {
+                    Ok(address) => json_reply(200, &json!({ "address": address })),
+                    Err(e) => json_reply(400, &json!({ "message": e })),
+                });
             }
             return Ok(self.admin(&method, &segments[1..], &body));
         }

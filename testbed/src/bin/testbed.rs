@@ -33,10 +33,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let emulator = appmesh_emulator::spawn(emulator_settings(), emulator_port)?;
     seed(&emulator.emulator)?;
 
-    tokio::runtime::Builder::new_current_thread()
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .build()?
-        .block_on(async { install_crds(&plane.client().await?).await })?;
+        .build()?;
+    runtime.block_on(async { install_crds(&plane.client().await?).await })?;
+    // The seeded gateway carries requests: echo backends for the examples' virtual services.
+    let listeners = runtime.block_on(async {
+        for service in meshroute_testbed::SERVICES {
+            emulator
+                .serve_echo(meshroute_testbed::MESH, service)
+                .await?;
+        }
+        emulator
+            .serve_gateway(meshroute_testbed::MESH, meshroute_testbed::GATEWAY)
+            .await
+    })?;
+    let gateway = |protocol: &str| {
+        listeners
+            .iter()
+            .find(|l| l.protocol == protocol)
+            .map(|l| l.address.to_string())
+            .unwrap_or_default()
+    };
 
     std::fs::create_dir_all(&dir)?;
     let kubeconfig = std::fs::canonicalize(&dir)?.join("kubeconfig");
@@ -46,7 +64,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
          # The AWS CLI v2, boto3 and every AWS SDK read these: they talk to the emulator.\n\
          export AWS_ENDPOINT_URL_APP_MESH={endpoint}\nexport AWS_REGION=us-west-2\n\
          export AWS_DEFAULT_REGION=us-west-2\nexport AWS_ACCESS_KEY_ID=test\n\
-         export AWS_SECRET_ACCESS_KEY=test\nexport PATH={bin}:$PATH\n",
+         export AWS_SECRET_ACCESS_KEY=test\nexport PATH={bin}:$PATH\n\
+         # The gateway's listeners (http, http2, grpc), routing to echo backends.\n\
+         export GATEWAY_HTTP={http}\nexport GATEWAY_HTTP2={http2}\nexport GATEWAY_GRPC={grpc}\n",
+        http = gateway("http"),
+        http2 = gateway("http2"),
+        grpc = gateway("grpc"),
         kubeconfig = kubeconfig.display(),
         endpoint = emulator.endpoint(),
         bin = bin.display()
