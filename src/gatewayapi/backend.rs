@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use super::valid::is_label;
-use super::{Findings, Impact, Options, Service};
+use super::{Code, Findings, Options, Service};
 use crate::api::GatewayRouteTarget;
 
 /// The Service behind a target virtual service, or `None` with a finding.
@@ -28,7 +28,7 @@ pub(super) fn backend(
                 },
                 [name] => {
                     f.note(
-                        Impact::Check,
+                        Code::BackendNamespaceAssumed,
                         field,
                         format!("{vs} names no namespace; took Service {name} in {namespace}, the route's own"),
                         "add the virtual service to --service-map if the Service lives elsewhere",
@@ -41,7 +41,7 @@ pub(super) fn backend(
                 }
                 _ => {
                     f.note(
-                        Impact::NotExported,
+                        Code::BackendUnresolved,
                         field,
                         format!("virtual service {vs} is not a <service>.<namespace>.svc.cluster.local name"),
                         "map it to its Service with --service-map",
@@ -54,7 +54,7 @@ pub(super) fn backend(
     let ns = service.namespace.as_deref().unwrap_or(namespace);
     if !is_label(ns) || service.name.is_empty() || service.name.len() > 253 {
         f.note(
-            Impact::NotExported,
+            Code::BackendInvalid,
             field,
             format!("{}/{} is not a valid Service reference", ns, service.name),
             "map the virtual service to its Service with --service-map",
@@ -65,7 +65,7 @@ pub(super) fn backend(
         Some(port) => port,
         None => {
             f.note(
-                Impact::Check,
+                Code::BackendPortAssumed,
                 field,
                 format!("no port is known for {vs}; took {}", opts.backend_port),
                 "give the port in --service-map, or set --backend-port",
@@ -77,7 +77,7 @@ pub(super) fn backend(
     if ns != namespace {
         backend["namespace"] = json!(ns);
         f.note(
-            Impact::Check,
+            Code::BackendOtherNamespace,
             field,
             format!("the backend is in namespace {ns}, not the route's"),
             "create a ReferenceGrant in that namespace that lets the route refer to the Service",

@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 use super::backend::backend;
 use super::matches::{disabled, header_match, hostnames, listener_port, unique_names};
 use super::valid::is_grpc_service;
-use super::{Findings, Impact, Options, Precedence};
+use super::{Code, Findings, Options, Precedence};
 use crate::api::GrpcGatewayRoute;
 
 /// Spec of a GRPCRoute (no parentRefs), its precedence and listener port.
@@ -27,7 +27,7 @@ pub(super) fn route(
             precedence.prefix = service.len();
         } else {
             f.note(
-                Impact::NotExported,
+                Code::GrpcServiceName,
                 "spec.grpcRoute.match.serviceName",
                 format!("{service:?} is not a gRPC service name Gateway API accepts"),
                 "use a fully qualified name such as pkg.v1.Service",
@@ -64,7 +64,7 @@ pub(super) fn route(
         .and_then(|r| r.hostname.as_ref());
     if !disabled(rewrite) {
         f.note(
-            Impact::Changed,
+            Code::GrpcHostRewrite,
             "spec.grpcRoute.action.rewrite.hostname",
             format!(
                 "App Mesh set :authority to {}; GRPCRoute has no host rewrite, so backends see \

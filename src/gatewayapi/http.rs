@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 use super::backend::backend;
 use super::matches::{disabled, header_match, hostnames, listener_port, regex_check, unique_names};
 use super::valid::{check_path, is_hostname, is_token};
-use super::{Findings, Impact, Options, Precedence};
+use super::{Code, Findings, Options, Precedence};
 use crate::api::{
     EnabledDisabled, GatewayRouteTarget, HttpGatewayRoute, HttpGatewayRouteMatch,
     HttpGatewayRouteRewrite, HttpQueryParameter,
@@ -130,8 +130,9 @@ fn prefix_match(
 ) -> (Value, Option<Value>) {
     check_path(prefix, &at("match.prefix"), f);
     if prefix != "/" {
-        let (problem, advice) = if let Some(bare) = prefix.strip_suffix('/') {
+        let (code, problem, advice) = if let Some(bare) = prefix.strip_suffix('/') {
             (
+                Code::PrefixBarePath,
                 format!(
                     "Gateway API's PathPrefix {prefix} also matches {bare} itself, which App Mesh did not"
                 ),
@@ -139,13 +140,14 @@ fn prefix_match(
             )
         } else {
             (
+                Code::PrefixSegments,
                 format!(
                     "Gateway API matches whole path segments: {prefix} still matches {prefix}/x, but no longer {prefix}x as App Mesh did"
                 ),
                 "if clients send such paths, add a route for them",
             )
         };
-        f.note(Impact::Changed, &at("match.prefix"), problem, advice);
+        f.note(code, &at("match.prefix"), problem, advice);
     }
     let replacement = match &rewrite.prefix {
         None => Some("/"),
@@ -176,7 +178,7 @@ fn query_params<'a>(
             let field = at(&format!("match.queryParameters[{i}]"));
             if !is_token(&q.name) {
                 f.note(
-                    Impact::NotExported,
+                    Code::QueryName,
                     &field,
                     format!(
                         "{:?} is not a query parameter name Gateway API accepts",
@@ -220,7 +222,7 @@ fn host_rewrite(
         return Some(host);
     }
     f.note(
-        Impact::Changed,
+        Code::HostRewrite,
         &at("action.rewrite.hostname"),
         format!("App Mesh set the Host header to {host:?}, which is not a host name Gateway API can rewrite to"),
         "make the backend accept the client's Host header",

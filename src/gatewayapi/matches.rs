@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use serde_json::{Value, json};
 
 use super::valid::{is_hostname, is_token};
-use super::{Findings, Impact};
+use super::{Code, Findings};
 use crate::api::{
     EnabledDisabled, GatewayRouteHostnameMatch, GatewayRouteHostnameRewrite, HeaderMatchMethod,
 };
@@ -26,7 +26,7 @@ pub(super) fn header_match(
 ) -> Option<Value> {
     if !is_token(name) {
         f.note(
-            Impact::NotExported,
+            Code::HeaderName,
             field,
             format!("{name:?} is not a header name Gateway API accepts"),
             "rename the header",
@@ -35,7 +35,7 @@ pub(super) fn header_match(
     }
     if invert == Some(true) {
         f.note(
-            Impact::NotExported,
+            Code::HeaderInverted,
             field,
             format!("Gateway API cannot match requests whose {name} does NOT match; without that condition the route would take requests App Mesh sent elsewhere"),
             "express the complement as positive matches (one route per value), then export again",
@@ -63,7 +63,7 @@ pub(super) fn header_match(
             range: Some(range), ..
         }) => {
             f.note(
-                Impact::NotExported,
+                Code::HeaderRange,
                 field,
                 format!(
                     "Gateway API has no numeric range match ({name} in [{}, {}))",
@@ -84,7 +84,7 @@ pub(super) fn header_match(
 /// A RegularExpression match depends on the implementation: say so.
 pub(super) fn regex_check(field: &str, f: &mut Findings) {
     f.note(
-        Impact::Check,
+        Code::RegexDialect,
         field,
         "exported as a RegularExpression match, whose support and dialect Gateway API leaves to \
          the implementation (App Mesh's Envoy used RE2)"
@@ -100,7 +100,7 @@ pub(super) fn unique_names(matches: &[Value], field: &str, f: &mut Findings) {
         let name = m["name"].as_str().unwrap_or_default().to_ascii_lowercase();
         if !seen.insert(name.clone()) {
             f.note(
-                Impact::NotExported,
+                Code::MatchedTwice,
                 field,
                 format!("{name} is matched twice; Gateway API allows one match per name"),
                 "combine the two conditions into one regular expression",
@@ -126,7 +126,7 @@ pub(super) fn hostnames(
                 Some(domain) => vec![format!("*.{domain}")],
                 None => {
                     f.note(
-                        Impact::Changed,
+                        Code::HostnameSuffix,
                         field,
                         format!("App Mesh's suffix {suffix} also matched hosts like x{suffix}; Gateway API matches {suffix} and its subdomains only"),
                         "list the other hosts explicitly if clients use them",
@@ -139,7 +139,7 @@ pub(super) fn hostnames(
     };
     if let Some(bad) = names.iter().find(|n| !is_hostname(n, true)) {
         f.note(
-            Impact::NotExported,
+            Code::HostnameRefused,
             field,
             format!("{bad:?} is not a host name Gateway API accepts (no IP addresses, ports or underscores)"),
             "match a DNS name instead",
@@ -153,7 +153,7 @@ pub(super) fn hostnames(
 pub(super) fn listener_port(port: Option<i32>, field: &str, f: &mut Findings) -> Option<i32> {
     let port = port?;
     f.note(
-        Impact::Check,
+        Code::ListenerPort,
         field,
         format!("the listener port match became parentRefs[].port {port}, an Extended Gateway API feature; the Gateway needs a listener on {port}"),
         "check that your implementation supports parentRef ports, and give the Gateway that listener",

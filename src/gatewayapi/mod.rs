@@ -59,6 +59,148 @@ pub enum Impact {
     Check,
 }
 
+/// What a finding is about: a stable code a team can accept once it has reviewed that kind of
+/// finding (`export gateway-api --accept CODE`), and the impact every finding of it has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Code {
+    /// Gateway API's PathPrefix matches whole path segments: `/api` no longer takes `/apix`.
+    PrefixSegments,
+    /// a prefix ending in `/` also takes the bare path (`/api/` takes `/api`).
+    PrefixBarePath,
+    /// a path or rewrite Gateway API refuses (no leading `/`, `//`, `/./`, `%2F`, ...).
+    PathRefused,
+    /// a RegularExpression match, whose support and dialect are the implementation's.
+    RegexDialect,
+    /// a header or metadata name Gateway API refuses.
+    HeaderName,
+    /// an inverted header match, which Gateway API cannot say.
+    HeaderInverted,
+    /// a numeric range header match, which Gateway API cannot say.
+    HeaderRange,
+    /// two matches on one header or query parameter name.
+    MatchedTwice,
+    /// a query parameter name Gateway API refuses.
+    QueryName,
+    /// a host name suffix without a leading `.`, which Gateway API matches as a domain.
+    HostnameSuffix,
+    /// a host name Gateway API refuses (an IP address, a port, `_`).
+    HostnameRefused,
+    /// App Mesh's Host rewrite to a virtual service name Gateway API cannot rewrite to.
+    HostRewrite,
+    /// App Mesh's `:authority` rewrite, which GRPCRoute cannot make.
+    GrpcHostRewrite,
+    /// a gRPC service name GRPCRoute refuses.
+    GrpcServiceName,
+    /// a virtual service name without a namespace: the route's own was taken.
+    BackendNamespaceAssumed,
+    /// a virtual service name that names no Service (and no `--service-map` entry).
+    BackendUnresolved,
+    /// a Service reference Kubernetes would refuse.
+    BackendInvalid,
+    /// no port known for the backend: `--backend-port` was taken.
+    BackendPortAssumed,
+    /// a backend in another namespace: it needs a ReferenceGrant.
+    BackendOtherNamespace,
+    /// a listener port match, exported as a parentRef port (an Extended feature).
+    ListenerPort,
+    /// HTTP/2 to the backend, which Gateway API takes from the Service port's appProtocol.
+    Http2AppProtocol,
+    /// two routes that App Mesh's priorities and Gateway API's precedence order differently.
+    PriorityOrder,
+    /// two routes on one Gateway that take exactly the same requests.
+    SameRequests,
+}
+
+impl Code {
+    pub const ALL: [Code; 23] = [
+        Code::PrefixSegments,
+        Code::PrefixBarePath,
+        Code::PathRefused,
+        Code::RegexDialect,
+        Code::HeaderName,
+        Code::HeaderInverted,
+        Code::HeaderRange,
+        Code::MatchedTwice,
+        Code::QueryName,
+        Code::HostnameSuffix,
+        Code::HostnameRefused,
+        Code::HostRewrite,
+        Code::GrpcHostRewrite,
+        Code::GrpcServiceName,
+        Code::BackendNamespaceAssumed,
+        Code::BackendUnresolved,
+        Code::BackendInvalid,
+        Code::BackendPortAssumed,
+        Code::BackendOtherNamespace,
+        Code::ListenerPort,
+        Code::Http2AppProtocol,
+        Code::PriorityOrder,
+        Code::SameRequests,
+    ];
+
+    pub fn impact(self) -> Impact {
+        match self {
+            Code::PrefixSegments => Impact::Changed,
+            Code::PrefixBarePath => Impact::Changed,
+            Code::PathRefused => Impact::NotExported,
+            Code::RegexDialect => Impact::Check,
+            Code::HeaderName => Impact::NotExported,
+            Code::HeaderInverted => Impact::NotExported,
+            Code::HeaderRange => Impact::NotExported,
+            Code::MatchedTwice => Impact::NotExported,
+            Code::QueryName => Impact::NotExported,
+            Code::HostnameSuffix => Impact::Changed,
+            Code::HostnameRefused => Impact::NotExported,
+            Code::HostRewrite => Impact::Changed,
+            Code::GrpcHostRewrite => Impact::Changed,
+            Code::GrpcServiceName => Impact::NotExported,
+            Code::BackendNamespaceAssumed => Impact::Check,
+            Code::BackendUnresolved => Impact::NotExported,
+            Code::BackendInvalid => Impact::NotExported,
+            Code::BackendPortAssumed => Impact::Check,
+            Code::BackendOtherNamespace => Impact::Check,
+            Code::ListenerPort => Impact::Check,
+            Code::Http2AppProtocol => Impact::Check,
+            Code::PriorityOrder => Impact::Changed,
+            Code::SameRequests => Impact::Changed,
+        }
+    }
+
+    /// The code as written in reports and `--accept`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::PrefixSegments => "prefix-segments",
+            Code::PrefixBarePath => "prefix-bare-path",
+            Code::PathRefused => "path-refused",
+            Code::RegexDialect => "regex-dialect",
+            Code::HeaderName => "header-name",
+            Code::HeaderInverted => "header-inverted",
+            Code::HeaderRange => "header-range",
+            Code::MatchedTwice => "matched-twice",
+            Code::QueryName => "query-name",
+            Code::HostnameSuffix => "hostname-suffix",
+            Code::HostnameRefused => "hostname-refused",
+            Code::HostRewrite => "host-rewrite",
+            Code::GrpcHostRewrite => "grpc-host-rewrite",
+            Code::GrpcServiceName => "grpc-service-name",
+            Code::BackendNamespaceAssumed => "backend-namespace-assumed",
+            Code::BackendUnresolved => "backend-unresolved",
+            Code::BackendInvalid => "backend-invalid",
+            Code::BackendPortAssumed => "backend-port-assumed",
+            Code::BackendOtherNamespace => "backend-other-namespace",
+            Code::ListenerPort => "listener-port",
+            Code::Http2AppProtocol => "http2-app-protocol",
+            Code::PriorityOrder => "priority-order",
+            Code::SameRequests => "same-requests",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Code> {
+        Code::ALL.into_iter().find(|c| c.as_str() == code)
+    }
+}
+
 /// Something of one GatewayRoute that Gateway API does not say the same way.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
@@ -66,9 +208,13 @@ pub struct Finding {
     pub object: String,
     /// The GatewayRoute field concerned.
     pub field: String,
+    pub code: Code,
     pub impact: Impact,
     pub problem: String,
     pub advice: String,
+    /// The team accepted this kind of finding (`--accept`): it does not count for `--strict`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub accepted: bool,
 }
 
 /// The objects to print and the findings to report.
@@ -79,12 +225,20 @@ pub struct Export {
 }
 
 impl Export {
-    /// Findings that drop a route or change its behaviour (what `--strict` refuses).
+    /// Findings that drop a route or change its behaviour and were not accepted (what
+    /// `--strict` refuses).
     pub fn losses(&self) -> usize {
         self.findings
             .iter()
-            .filter(|f| f.impact != Impact::Check)
+            .filter(|f| f.impact != Impact::Check && !f.accepted)
             .count()
+    }
+
+    /// Marks the findings of these codes accepted.
+    pub fn accept(&mut self, codes: &[Code]) {
+        for f in &mut self.findings {
+            f.accepted |= codes.contains(&f.code);
+        }
     }
 }
 
@@ -99,14 +253,16 @@ struct Findings<'a> {
 }
 
 impl Findings<'_> {
-    fn note(&mut self, impact: Impact, field: &str, problem: String, advice: &str) {
-        self.dropped |= impact == Impact::NotExported;
+    fn note(&mut self, code: Code, field: &str, problem: String, advice: &str) {
+        self.dropped |= code.impact() == Impact::NotExported;
         self.found.push(Finding {
             object: self.object.clone(),
             field: field.to_string(),
-            impact,
+            code,
+            impact: code.impact(),
             problem,
             advice: advice.to_string(),
+            accepted: false,
         });
     }
 }
@@ -242,7 +398,9 @@ fn order_findings(exported: &[(String, Exported)], found: &mut Vec<Finding>) {
                 found.push(Finding {
                     object: a_name.clone(),
                     field: "spec.priority".into(),
-                    impact: Impact::Changed,
+                    code: Code::PriorityOrder,
+                    accepted: false,
+                    impact: Code::PriorityOrder.impact(),
                     problem: format!(
                         "App Mesh tries this route before {b_name} (priority {pa} < {pb}); \
                          Gateway API tries {b_name} first where both match, because its match \
@@ -268,7 +426,9 @@ fn overlap_findings(exported: &[(String, Exported)], found: &mut Vec<Finding>) {
             found.push(Finding {
                 object: b_name.clone(),
                 field: "spec".into(),
-                impact: Impact::Changed,
+                code: Code::SameRequests,
+                accepted: false,
+                impact: Code::SameRequests.impact(),
                 problem: format!(
                     "{a_name} takes exactly the same requests on the same Gateway {}; Gateway API \
                      sends them to only one of the two (the older route, then by name)",
@@ -305,7 +465,7 @@ fn convert(
     } else if let Some(http) = &spec.http2_route {
         let (body, precedence, port) = http::route("http2Route", http, &namespace, opts, f);
         f.note(
-            Impact::Check,
+            Code::Http2AppProtocol,
             "spec.http2Route",
             "App Mesh spoke HTTP/2 to the target; Gateway API takes the backend's protocol \
              from its Service port"

@@ -466,3 +466,38 @@ fn routes_that_take_the_same_requests_on_one_gateway_are_reported() {
             .any(|f| f.problem.starts_with("shop/first takes"))
     );
 }
+
+#[test]
+fn every_code_is_stable_text_and_accepting_a_kind_clears_it_for_strict() {
+    for code in Code::ALL {
+        assert_eq!(Code::parse(code.as_str()), Some(code));
+        assert_eq!(
+            serde_json::to_value(code).unwrap(),
+            json!(code.as_str()),
+            "the JSON report writes what --accept takes"
+        );
+    }
+    assert_eq!(Code::PrefixSegments.as_str(), "prefix-segments");
+    assert_eq!(Code::Http2AppProtocol.as_str(), "http2-app-protocol");
+    let mut out = export(
+        &[route("r", http(json!({ "prefix": "/api" }), json!({})))],
+        &options(),
+    );
+    let codes: Vec<Code> = out.findings.iter().map(|f| f.code).collect();
+    assert!(codes.contains(&Code::PrefixSegments), "{codes:?}");
+    assert_eq!(out.losses(), 1);
+    out.accept(&[Code::PrefixSegments]);
+    assert_eq!(out.losses(), 0);
+    assert!(out.findings.iter().any(|f| f.accepted));
+}
+
+/// docs/migration.md lists every code with its impact, as a team reads them before `--accept`.
+#[test]
+fn the_migration_guide_lists_every_code() {
+    let guide = include_str!("../../docs/migration.md");
+    for code in Code::ALL {
+        let impact = serde_json::to_value(code.impact()).unwrap();
+        let row = format!("| `{}` | {} |", code.as_str(), impact.as_str().unwrap());
+        assert!(guide.contains(&row), "docs/migration.md lacks {row}");
+    }
+}

@@ -2,7 +2,7 @@
 //! gRPC service names. A value they would refuse is a finding, never an object that fails to
 //! apply.
 
-use super::{Findings, Impact};
+use super::{Code, Findings};
 
 /// Gateway API refuses these in Exact and PathPrefix paths (and rewrites); App Mesh did not.
 pub(super) fn check_path(path: &str, field: &str, f: &mut Findings) {
@@ -27,7 +27,7 @@ pub(super) fn check_path(path: &str, field: &str, f: &mut Findings) {
         .or(["/.", "/.."].into_iter().find(|p| path.ends_with(p)));
     if bad_char || bad_part.is_some() {
         f.note(
-            Impact::NotExported,
+            Code::PathRefused,
             field,
             format!("Gateway API refuses the path {path:?} (it allows an absolute path of URL characters without //, /./, /../, %2F or #)"),
             "change the path in the GatewayRoute first",

@@ -22,8 +22,9 @@ pub struct ExportArgs {
     /// Read the GatewayRoutes of every namespace.
     #[arg(long, short = 'A')]
     pub all_namespaces: bool,
-    /// Read GatewayRoutes from these files (YAML or JSON, several documents or a List; `-` is
-    /// stdin) instead of the cluster. Objects without a namespace take -n's, or `default`.
+    /// Read GatewayRoutes from these files or directories (YAML or JSON, several documents or a
+    /// List; `-` is stdin; a directory's .yaml, .yml and .json files) instead of the cluster.
+    /// Objects without a namespace take -n's, or `default`.
     #[arg(long = "filename", short = 'f')]
     pub files: Vec<PathBuf>,
     /// Also print a Gateway of this GatewayClass for every virtual gateway the routes use.
@@ -43,9 +44,25 @@ pub struct ExportArgs {
     /// Format of the findings report on stderr.
     #[arg(long, value_enum, default_value = "text")]
     pub report: ReportFormat,
-    /// Print nothing and fail when any finding drops a route or changes its behaviour.
+    /// Print nothing and fail when any finding drops a route or changes its behaviour, unless
+    /// its kind was accepted with --accept.
     #[arg(long)]
     pub strict: bool,
+    /// Finding codes (as the report shows them, e.g. prefix-segments,backend-port-assumed) a
+    /// team has reviewed and accepts: reported as accepted, and not counted by --strict.
+    #[arg(long, value_delimiter = ',', value_parser = finding_code)]
+    pub accept: Vec<gatewayapi::Code>,
+}
+
+/// A finding code, or the list of them in the error.
+fn finding_code(code: &str) -> Result<gatewayapi::Code, String> {
+    gatewayapi::Code::parse(code).ok_or_else(|| {
+        let known: Vec<&str> = gatewayapi::Code::ALL.iter().map(|c| c.as_str()).collect();
+        format!(
+            "unknown finding code '{code}'; the codes are {}",
+            known.join(", ")
+        )
+    })
 }
 
 /// How the findings report is printed.
@@ -74,7 +91,8 @@ pub async fn run(args: ExportArgs) -> Result<(), Error> {
         },
         backend_port: args.backend_port,
     };
-    let export = gatewayapi::export(&routes, &opts);
+    let mut export = gatewayapi::export(&routes, &opts);
+    export.accept(&args.accept);
     report::print(&export, routes.len(), args.report);
     if args.strict && export.losses() > 0 {
         return Err(Error::Strict(export.losses()));

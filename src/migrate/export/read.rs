@@ -12,10 +12,39 @@ use super::{Error, ExportArgs};
 use crate::api::GatewayRoute;
 use crate::gatewayapi::Service;
 
-/// GatewayRoutes from files: YAML streams or JSON, single objects or Lists.
-pub fn files(files: &[PathBuf], namespace: &str) -> Result<Vec<GatewayRoute>, Error> {
+/// The files `-f` names, as `kubectl apply -f` reads them: a file as it is, `-` for stdin, and
+/// a directory's `.yaml`, `.yml` and `.json` files (not its subdirectories), in name order.
+fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {
+    let mut files = Vec::new();
+    for path in paths {
+        if !path.is_dir() {
+            files.push(path.clone());
+            continue;
+        }
+        let input = |e: std::io::Error| Error::Input {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        };
+        let mut found: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(input)?
+            .map(|entry| entry.map(|e| e.path()))
+            .collect::<Result<_, _>>()
+            .map_err(input)?;
+        found.retain(|p| {
+            p.is_file()
+                && p.extension()
+                    .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
+        });
+        found.sort();
+        files.extend(found);
+    }
+    Ok(files)
+}
+
+/// GatewayRoutes from files and directories: YAML streams or JSON, single objects or Lists.
+pub fn files(paths: &[PathBuf], namespace: &str) -> Result<Vec<GatewayRoute>, Error> {
     let mut routes = Vec::new();
-    for path in files {
+    for path in &expand(paths)? {
         let shown = path.display().to_string();
         let input = |message: String| Error::Input {
             path: shown.clone(),
@@ -128,5 +157,22 @@ mod tests {
             .collect();
         assert_eq!(names, ["a", "b"]);
         assert_eq!(routes[0].metadata.namespace.as_deref(), Some("default"));
+    }
+
+    #[test]
+    fn a_directory_is_read_like_kubectl_apply_reads_it() {
+        let dir = std::env::temp_dir().join(format!("meshroute-export-dir-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("nested")).unwrap();
+        std::fs::write(dir.join("b.yaml"), route("b")).unwrap();
+        std::fs::write(dir.join("a.json"), route("a")).unwrap();
+        std::fs::write(dir.join("notes.txt"), route("ignored")).unwrap();
+        std::fs::write(dir.join("nested/c.yaml"), route("nested")).unwrap();
+        let routes = files(std::slice::from_ref(&dir), "default").unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let names: Vec<_> = routes
+            .iter()
+            .map(|r| r.metadata.name.clone().unwrap())
+            .collect();
+        assert_eq!(names, ["a", "b"]);
     }
 }

@@ -25,6 +25,7 @@ pub fn print(export: &Export, read: usize, format: ReportFormat) {
         "notExported": dropped.len(),
         "changed": impact(Impact::Changed),
         "check": impact(Impact::Check),
+        "accepted": export.findings.iter().filter(|f| f.accepted).count(),
     });
     match format {
         ReportFormat::Json => eprintln!(
@@ -34,13 +35,14 @@ pub fn print(export: &Export, read: usize, format: ReportFormat) {
         ReportFormat::Text => {
             eprintln!(
                 "meshroute export: {read} GatewayRoutes -> {} HTTPRoutes, {} GRPCRoutes, {} \
-                 Gateways; {} not exported, {} behaviour changes, {} to check",
+                 Gateways; {} not exported, {} behaviour changes, {} to check, {} accepted",
                 summary["httpRoutes"],
                 summary["grpcRoutes"],
                 summary["gateways"],
                 dropped.len(),
                 summary["changed"],
-                summary["check"]
+                summary["check"],
+                summary["accepted"]
             );
             for f in &export.findings {
                 let impact = match f.impact {
@@ -48,9 +50,14 @@ pub fn print(export: &Export, read: usize, format: ReportFormat) {
                     Impact::Changed => "changed",
                     Impact::Check => "check",
                 };
+                let accepted = if f.accepted { ", accepted" } else { "" };
                 eprintln!(
-                    "{} [{impact}] {}: {}; {}",
-                    f.object, f.field, f.problem, f.advice
+                    "{} [{impact} {}{accepted}] {}: {}; {}",
+                    f.object,
+                    f.code.as_str(),
+                    f.field,
+                    f.problem,
+                    f.advice
                 );
             }
         }
