@@ -444,7 +444,10 @@ async fn exported_routes_are_accepted_by_the_gateway_api_crds() {
     let report: Value =
         serde_json::from_str(report.trim()).unwrap_or_else(|e| panic!("{e}: {report}"));
     let docs = documents(&exported);
-    let routes: Vec<&Value> = docs.iter().filter(|d| d["kind"] != "Gateway").collect();
+    let routes: Vec<&Value> = docs
+        .iter()
+        .filter(|d| d["kind"] == "HTTPRoute" || d["kind"] == "GRPCRoute")
+        .collect();
     let dropped = report["summary"]["notExported"].as_u64().unwrap() as usize;
     assert_eq!(
         routes.len() + dropped,
@@ -471,6 +474,33 @@ async fn exported_routes_are_accepted_by_the_gateway_api_crds() {
         }
     }
     assert_eq!(docs.iter().filter(|d| d["kind"] == "Gateway").count(), 2);
+    // Backends in other namespaces come with the ReferenceGrants they need, in those namespaces
+    // (created here, as the Services' namespaces would exist).
+    let grants: Vec<&Value> = docs
+        .iter()
+        .filter(|d| d["kind"] == "ReferenceGrant")
+        .collect();
+    let crossing = routes
+        .iter()
+        .flat_map(|r| {
+            r["spec"]["rules"][0]["backendRefs"]
+                .as_array()
+                .into_iter()
+                .flatten()
+        })
+        .filter_map(|b| b["namespace"].as_str())
+        .collect::<std::collections::BTreeSet<_>>();
+    let granted: std::collections::BTreeSet<&str> = grants
+        .iter()
+        .map(|g| g["metadata"]["namespace"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        granted, crossing,
+        "a ReferenceGrant in each namespace routes send to"
+    );
+    for ns in &granted {
+        let _ = run("kubectl", &["create", "namespace", ns], None);
+    }
     // Applied for real: every object passes the Gateway API schemas and CEL rules.
     let (ok, out, err) = run("kubectl", &["apply", "-f", "-"], Some(&exported));
     assert!(
@@ -653,6 +683,14 @@ async fn meshes_that_share_names_stay_apart_through_import_and_export() {
         ["color-east-colorgateway-vg", "color-west-colorgateway-vg"]
     );
     assert!(!report.contains("same requests"), "{report}");
+    // The virtual services name Services in namespace color: one grant lets both routes in.
+    let grants: Vec<&Value> = docs
+        .iter()
+        .filter(|d| d["kind"] == "ReferenceGrant")
+        .collect();
+    assert_eq!(grants.len(), 1, "{exported}");
+    assert_eq!(grants[0]["metadata"]["namespace"], "color");
+    let _ = run("kubectl", &["create", "namespace", "color"], None);
     let (ok, out, err) = run("kubectl", &["apply", "-f", "-"], Some(&exported));
     assert!(
         ok,

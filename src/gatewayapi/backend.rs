@@ -76,12 +76,8 @@ pub(super) fn backend(
     let mut backend = json!({ "name": service.name, "port": port });
     if ns != namespace {
         backend["namespace"] = json!(ns);
-        f.note(
-            Code::BackendOtherNamespace,
-            field,
-            format!("the backend is in namespace {ns}, not the route's"),
-            "create a ReferenceGrant in that namespace that lets the route refer to the Service",
-        );
+        // Printed with the routes: the ReferenceGrant that lets the route refer there.
+        f.grants.insert(ns.to_string());
     }
     Some(backend)
 }

@@ -100,8 +100,6 @@ pub enum Code {
     BackendInvalid,
     /// no port known for the backend: `--backend-port` was taken.
     BackendPortAssumed,
-    /// a backend in another namespace: it needs a ReferenceGrant.
-    BackendOtherNamespace,
     /// a listener port match, exported as a parentRef port (an Extended feature).
     ListenerPort,
     /// HTTP/2 to the backend, which Gateway API takes from the Service port's appProtocol.
@@ -113,7 +111,7 @@ pub enum Code {
 }
 
 impl Code {
-    pub const ALL: [Code; 23] = [
+    pub const ALL: [Code; 22] = [
         Code::PrefixSegments,
         Code::PrefixBarePath,
         Code::PathRefused,
@@ -132,7 +130,6 @@ impl Code {
         Code::BackendUnresolved,
         Code::BackendInvalid,
         Code::BackendPortAssumed,
-        Code::BackendOtherNamespace,
         Code::ListenerPort,
         Code::Http2AppProtocol,
         Code::PriorityOrder,
@@ -159,7 +156,6 @@ impl Code {
             Code::BackendUnresolved => Impact::NotExported,
             Code::BackendInvalid => Impact::NotExported,
             Code::BackendPortAssumed => Impact::Check,
-            Code::BackendOtherNamespace => Impact::Check,
             Code::ListenerPort => Impact::Check,
             Code::Http2AppProtocol => Impact::Check,
             Code::PriorityOrder => Impact::Changed,
@@ -188,7 +184,6 @@ impl Code {
             Code::BackendUnresolved => "backend-unresolved",
             Code::BackendInvalid => "backend-invalid",
             Code::BackendPortAssumed => "backend-port-assumed",
-            Code::BackendOtherNamespace => "backend-other-namespace",
             Code::ListenerPort => "listener-port",
             Code::Http2AppProtocol => "http2-app-protocol",
             Code::PriorityOrder => "priority-order",
@@ -245,11 +240,13 @@ impl Export {
 /// The apiVersion of every object the mapping makes.
 pub const GATEWAY_API: &str = "gateway.networking.k8s.io/v1";
 
-/// One GatewayRoute's findings as they are made.
+/// One GatewayRoute's findings as they are made, and what else its objects need.
 struct Findings<'a> {
     object: String,
     found: &'a mut Vec<Finding>,
     dropped: bool,
+    /// Namespaces its backends are in, other than its own: each needs a ReferenceGrant.
+    grants: BTreeSet<String>,
 }
 
 impl Findings<'_> {
@@ -338,6 +335,8 @@ pub fn export(routes: &[GatewayRoute], opts: &Options) -> Export {
     let mut out = Export::default();
     let mut exported: Vec<(String, Exported)> = Vec::new();
     let names = gateway_names(routes);
+    // (namespace the Services are in, namespace of the routes) -> route kinds.
+    let mut grants: BTreeMap<(String, String), BTreeSet<&'static str>> = BTreeMap::new();
     for route in routes {
         let object = format!(
             "{}/{}",
@@ -348,15 +347,27 @@ pub fn export(routes: &[GatewayRoute], opts: &Options) -> Export {
             object: object.clone(),
             found: &mut out.findings,
             dropped: false,
+            grants: BTreeSet::new(),
         };
         let parent = &names[&GatewayKey::of(route)];
         if let Some((object_json, info)) = convert(route, parent, opts, &mut findings)
             && !findings.dropped
         {
+            for to in std::mem::take(&mut findings.grants) {
+                grants
+                    .entry((to, info.gateway.namespace.clone()))
+                    .or_default()
+                    .insert(info.kind);
+            }
             out.objects.push(object_json);
             exported.push((object, info));
         }
     }
+    out.objects.extend(
+        grants
+            .into_iter()
+            .map(|((to, from), kinds)| reference_grant(&to, &from, &kinds)),
+    );
     order_findings(&exported, &mut out.findings);
     overlap_findings(&exported, &mut out.findings);
     if let Some(class) = &opts.gateway_class {
@@ -413,6 +424,21 @@ fn order_findings(exported: &[(String, Exported)], found: &mut Vec<Finding>) {
             }
         }
     }
+}
+
+/// The ReferenceGrant in `to` that lets routes of `kinds` in `from` send to its Services.
+fn reference_grant(to: &str, from: &str, kinds: &BTreeSet<&str>) -> Value {
+    let from_list: Vec<Value> = kinds
+        .iter()
+        .map(
+            |kind| json!({ "group": "gateway.networking.k8s.io", "kind": kind, "namespace": from }),
+        )
+        .collect();
+    json!({
+        "apiVersion": "gateway.networking.k8s.io/v1beta1", "kind": "ReferenceGrant",
+        "metadata": { "name": object_name(&format!("meshroute-from-{from}")), "namespace": to },
+        "spec": { "from": from_list, "to": [{ "group": "", "kind": "Service" }] },
+    })
 }
 
 /// A finding for every route that takes exactly the requests an earlier route on the same

@@ -289,10 +289,19 @@ fn backends_from_service_names_the_service_map_and_target_ports() {
         rule(&out.objects[0])["backendRefs"],
         json!([{ "name": "api", "namespace": "billing", "port": 8080 }])
     );
-    assert!(
-        out.findings
-            .iter()
-            .any(|f| f.advice.contains("ReferenceGrant"))
+    let grant = out
+        .objects
+        .iter()
+        .find(|o| o["kind"] == "ReferenceGrant")
+        .expect("a ReferenceGrant for the backend in billing");
+    assert_eq!(grant["metadata"]["namespace"], "billing");
+    assert_eq!(
+        grant["spec"]["from"],
+        json!([{ "group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "namespace": "shop" }])
+    );
+    assert_eq!(
+        grant["spec"]["to"],
+        json!([{ "group": "", "kind": "Service" }])
     );
     let out = with_target("web.svc.cluster.local", None, &options());
     assert_eq!(

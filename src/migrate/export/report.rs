@@ -22,6 +22,7 @@ pub fn print(export: &Export, read: usize, format: ReportFormat) {
         "httpRoutes": count("HTTPRoute"),
         "grpcRoutes": count("GRPCRoute"),
         "gateways": count("Gateway"),
+        "referenceGrants": count("ReferenceGrant"),
         "notExported": dropped.len(),
         "changed": impact(Impact::Changed),
         "check": impact(Impact::Check),
@@ -35,10 +36,12 @@ pub fn print(export: &Export, read: usize, format: ReportFormat) {
         ReportFormat::Text => {
             eprintln!(
                 "meshroute export: {read} GatewayRoutes -> {} HTTPRoutes, {} GRPCRoutes, {} \
-                 Gateways; {} not exported, {} behaviour changes, {} to check, {} accepted",
+                 Gateways, {} ReferenceGrants; {} not exported, {} behaviour changes, {} to \
+                 check, {} accepted",
                 summary["httpRoutes"],
                 summary["grpcRoutes"],
                 summary["gateways"],
+                summary["referenceGrants"],
                 dropped.len(),
                 summary["changed"],
                 summary["check"],
