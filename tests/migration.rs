@@ -513,6 +513,36 @@ async fn exported_routes_are_accepted_by_the_gateway_api_crds() {
         "{out}"
     );
 
+    // For the VPC Lattice controller: only what it takes is printed (no URLRewrite, no regex
+    // paths, query or non-exact header matches), and it still passes the Gateway API CRDs.
+    let (ok, lattice, report) = meshroute_cli(
+        &bed,
+        &[
+            "export",
+            "gateway-api",
+            "-n",
+            &bed.ns,
+            "--target",
+            "lattice",
+            "--report",
+            "json",
+        ],
+    );
+    assert!(ok, "export --target lattice: {report}");
+    let lattice_docs = documents(&lattice);
+    for doc in lattice_docs.iter().filter(|d| d["kind"] == "HTTPRoute") {
+        let rule = &doc["spec"]["rules"][0];
+        assert!(rule.get("filters").is_none(), "{doc}");
+        let path = rule["matches"][0]["path"]["type"]
+            .as_str()
+            .unwrap_or("PathPrefix");
+        assert!(path == "PathPrefix" || path == "Exact", "{doc}");
+        assert!(rule["matches"][0].get("queryParams").is_none(), "{doc}");
+    }
+    assert!(report.contains("lattice-service-per-route"), "{report}");
+    let (ok, out, err) = run("kubectl", &["apply", "-f", "-"], Some(&lattice));
+    assert!(ok, "Gateway API refused the Lattice export: {err}\n{out}");
+
     // Every example, from the directory as kubectl apply -f reads it; strict refuses what
     // changes behaviour and prints nothing.
     let dir = meshroute_testbed::repo_root().join("examples");

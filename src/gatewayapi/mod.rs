@@ -11,6 +11,7 @@
 mod backend;
 mod grpc;
 mod http;
+mod lattice;
 mod matches;
 mod precedence;
 #[cfg(test)]
@@ -37,9 +38,20 @@ pub struct Service {
     pub port: Option<i32>,
 }
 
+/// The Gateway API implementation the objects are for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Target {
+    /// Any conformant implementation: the Standard channel, and Extended features reported.
+    #[default]
+    Generic,
+    /// The AWS Gateway API Controller for VPC Lattice (see `lattice`).
+    Lattice,
+}
+
 /// How to export.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
+    pub target: Target,
     pub gateway_class: Option<String>,
     pub gateway_port: i32,
     pub services: BTreeMap<String, Service>,
@@ -108,10 +120,24 @@ pub enum Code {
     PriorityOrder,
     /// two routes on one Gateway that take exactly the same requests.
     SameRequests,
+    /// a path match type the Lattice controller refuses (a regular expression).
+    LatticeRegexPath,
+    /// a query parameter match, which the Lattice controller refuses.
+    LatticeQueryMatch,
+    /// more than 5 header matches, which the Lattice controller refuses.
+    LatticeHeaderCount,
+    /// a header match other than Exact, which the Lattice controller refuses.
+    LatticeHeaderMatch,
+    /// a path or Host rewrite, which the Lattice controller does not apply.
+    LatticeNoRewrite,
+    /// the route becomes a VPC Lattice service reached at its own domain name.
+    LatticeServicePerRoute,
+    /// a GRPCRoute, which the Lattice controller serves on an HTTPS listener only.
+    LatticeGrpcHttps,
 }
 
 impl Code {
-    pub const ALL: [Code; 22] = [
+    pub const ALL: [Code; 29] = [
         Code::PrefixSegments,
         Code::PrefixBarePath,
         Code::PathRefused,
@@ -134,6 +160,13 @@ impl Code {
         Code::Http2AppProtocol,
         Code::PriorityOrder,
         Code::SameRequests,
+        Code::LatticeRegexPath,
+        Code::LatticeQueryMatch,
+        Code::LatticeHeaderCount,
+        Code::LatticeHeaderMatch,
+        Code::LatticeNoRewrite,
+        Code::LatticeServicePerRoute,
+        Code::LatticeGrpcHttps,
     ];
 
     pub fn impact(self) -> Impact {
@@ -160,6 +193,13 @@ impl Code {
             Code::Http2AppProtocol => Impact::Check,
             Code::PriorityOrder => Impact::Changed,
             Code::SameRequests => Impact::Changed,
+            Code::LatticeRegexPath => Impact::NotExported,
+            Code::LatticeQueryMatch => Impact::NotExported,
+            Code::LatticeHeaderCount => Impact::NotExported,
+            Code::LatticeHeaderMatch => Impact::NotExported,
+            Code::LatticeNoRewrite => Impact::Changed,
+            Code::LatticeServicePerRoute => Impact::Changed,
+            Code::LatticeGrpcHttps => Impact::Check,
         }
     }
 
@@ -188,6 +228,13 @@ impl Code {
             Code::Http2AppProtocol => "http2-app-protocol",
             Code::PriorityOrder => "priority-order",
             Code::SameRequests => "same-requests",
+            Code::LatticeRegexPath => "lattice-regex-path",
+            Code::LatticeQueryMatch => "lattice-query-match",
+            Code::LatticeHeaderCount => "lattice-header-count",
+            Code::LatticeHeaderMatch => "lattice-header-match",
+            Code::LatticeNoRewrite => "lattice-no-rewrite",
+            Code::LatticeServicePerRoute => "lattice-service-per-route",
+            Code::LatticeGrpcHttps => "lattice-grpc-https",
         }
     }
 
@@ -350,7 +397,13 @@ pub fn export(routes: &[GatewayRoute], opts: &Options) -> Export {
             grants: BTreeSet::new(),
         };
         let parent = &names[&GatewayKey::of(route)];
-        if let Some((object_json, info)) = convert(route, parent, opts, &mut findings)
+        let mut converted = convert(route, parent, opts, &mut findings);
+        if let Some((object_json, _)) = converted.as_mut()
+            && opts.target == Target::Lattice
+        {
+            lattice::adapt(object_json, route_field(route), &mut findings);
+        }
+        if let Some((object_json, info)) = converted
             && !findings.dropped
         {
             for to in std::mem::take(&mut findings.grants) {
@@ -423,6 +476,15 @@ fn order_findings(exported: &[(String, Exported)], found: &mut Vec<Finding>) {
                 });
             }
         }
+    }
+}
+
+/// The GatewayRoute field that holds the route.
+fn route_field(route: &GatewayRoute) -> &'static str {
+    match (&route.spec.http_route, &route.spec.http2_route) {
+        (Some(_), _) => "spec.httpRoute",
+        (None, Some(_)) => "spec.http2Route",
+        (None, None) => "spec.grpcRoute",
     }
 }
 

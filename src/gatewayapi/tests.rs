@@ -510,3 +510,73 @@ fn the_migration_guide_lists_every_code() {
         assert!(guide.contains(&row), "docs/migration.md lacks {row}");
     }
 }
+
+#[test]
+fn the_lattice_target_refuses_strips_and_reports_what_its_controller_cannot_do() {
+    let lattice = Options {
+        target: Target::Lattice,
+        ..options()
+    };
+    let one_lattice = |spec: Value| {
+        let out = export(&[route("r", spec)], &lattice);
+        let codes: Vec<Code> = out.findings.iter().map(|f| f.code).collect();
+        (out.objects.first().cloned(), codes)
+    };
+    // (GatewayRoute match, what the Lattice profile says, whether the route is still printed)
+    let rows = [
+        (
+            json!({ "path": { "regex": "/re/[0-9]+" } }),
+            Code::LatticeRegexPath,
+            false,
+        ),
+        (
+            json!({ "prefix": "/", "queryParameters": [{ "name": "t", "match": { "exact": "g" } }] }),
+            Code::LatticeQueryMatch,
+            false,
+        ),
+        (
+            json!({ "prefix": "/", "headers": [{ "name": "x", "match": { "prefix": "a" } }] }),
+            Code::LatticeHeaderMatch,
+            false,
+        ),
+        (
+            json!({ "prefix": "/", "headers": (0..6)
+                .map(|i| json!({ "name": format!("x{i}"), "match": { "exact": "a" } }))
+                .collect::<Vec<_>>() }),
+            Code::LatticeHeaderCount,
+            false,
+        ),
+        (json!({ "prefix": "/api" }), Code::LatticeNoRewrite, true),
+        (
+            json!({ "path": { "exact": "/a" } }),
+            Code::LatticeServicePerRoute,
+            true,
+        ),
+    ];
+    for (m, code, printed) in rows {
+        let (object, codes) = one_lattice(http(m.clone(), json!({})));
+        assert!(codes.contains(&code), "{m}: {codes:?}");
+        assert_eq!(object.is_some(), printed, "{m}: {object:?}");
+        if let Some(object) = object {
+            assert!(
+                object["spec"]["rules"][0].get("filters").is_none(),
+                "no URLRewrite is printed for Lattice: {object}"
+            );
+        }
+    }
+    // The generic target keeps the rewrite and reports nothing of Lattice's.
+    let out = export(
+        &[route("r", http(json!({ "prefix": "/api" }), json!({})))],
+        &options(),
+    );
+    assert!(rule(&out.objects[0]).get("filters").is_some());
+    assert!(
+        !out.findings
+            .iter()
+            .any(|f| f.code.as_str().starts_with("lattice-"))
+    );
+    let grpc = json!({ "grpcRoute": { "match": { "serviceName": "echo.v1.Echo" },
+        "action": { "target": { "virtualService": { "virtualServiceName": VS } } } } });
+    let (_, codes) = one_lattice(grpc);
+    assert!(codes.contains(&Code::LatticeGrpcHttps), "{codes:?}");
+}

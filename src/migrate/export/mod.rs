@@ -41,6 +41,11 @@ pub struct ExportArgs {
     /// Service port of a backend when neither the route's target nor --service-map gives one.
     #[arg(long, default_value_t = 80)]
     pub backend_port: i32,
+    /// The Gateway API implementation the objects are for: generic (any conformant one), or
+    /// lattice (the AWS Gateway API Controller for VPC Lattice, whose limits are reported per
+    /// route: see docs/migration.md).
+    #[arg(long, value_enum, default_value = "generic")]
+    pub target: TargetArg,
     /// Format of the findings report on stderr.
     #[arg(long, value_enum, default_value = "text")]
     pub report: ReportFormat,
@@ -65,6 +70,13 @@ fn finding_code(code: &str) -> Result<gatewayapi::Code, String> {
     })
 }
 
+/// `--target`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TargetArg {
+    Generic,
+    Lattice,
+}
+
 /// How the findings report is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ReportFormat {
@@ -83,6 +95,10 @@ pub async fn run(args: ExportArgs) -> Result<(), Error> {
         (&a.metadata.namespace, &a.metadata.name).cmp(&(&b.metadata.namespace, &b.metadata.name))
     });
     let opts = Options {
+        target: match args.target {
+            TargetArg::Generic => gatewayapi::Target::Generic,
+            TargetArg::Lattice => gatewayapi::Target::Lattice,
+        },
         gateway_class: args.gateway_class.clone(),
         gateway_port: args.gateway_port,
         services: match &args.service_map {
