@@ -1,23 +1,27 @@
-//! A `grpcRoute` as a GRPCRoute's spec: service and metadata matches, and the backend.
+//! A `grpcRoute` as a GRPCRoute's spec: service and metadata matches, and the backend. A
+//! service name GRPCRoute refuses, but that can stand in a path, becomes an HTTPRoute on
+//! `POST /<service>/` instead: exact for gRPC, whose calls are `/<service>/<method>`.
 
 use serde_json::{Map, Value, json};
 
 use super::backend::backend;
 use super::matches::{disabled, header_match, hostnames, listener_port, unique_names};
-use super::valid::is_grpc_service;
+use super::valid::{is_grpc_service, is_hostname, is_path_segment};
 use super::{Code, Findings, Options, Precedence};
 use crate::api::GrpcGatewayRoute;
 
-/// Spec of a GRPCRoute (no parentRefs), its precedence and listener port.
+/// The kind (GRPCRoute, or HTTPRoute for a service name only a path can carry), its spec (no
+/// parentRefs), its precedence and listener port.
 pub(super) fn route(
     grpc: &GrpcGatewayRoute,
     namespace: &str,
     opts: &Options,
     f: &mut Findings,
-) -> (Map<String, Value>, Precedence, Option<i32>) {
+) -> (&'static str, Map<String, Value>, Precedence, Option<i32>) {
     let m = &grpc.route_match;
     let mut matched = Map::new();
     let mut precedence = Precedence::default();
+    let mut kind = "GRPCRoute";
     if let Some(service) = &m.service_name {
         if is_grpc_service(service) {
             matched.insert(
@@ -25,6 +29,26 @@ pub(super) fn route(
                 json!({ "type": "Exact", "service": service }),
             );
             precedence.prefix = service.len();
+        } else if is_path_segment(service) {
+            kind = "HTTPRoute";
+            let prefix = format!("/{service}/");
+            precedence.prefix = prefix.len();
+            precedence.method = true;
+            matched.insert(
+                "path".into(),
+                json!({ "type": "PathPrefix", "value": prefix }),
+            );
+            matched.insert("method".into(), json!("POST"));
+            f.note(
+                Code::GrpcAsHttp,
+                "spec.grpcRoute.match.serviceName",
+                format!(
+                    "{service:?} is not a gRPC service name GRPCRoute accepts; exported as an \
+                     HTTPRoute on POST {prefix}, which takes exactly the same calls"
+                ),
+                "serve HTTP/2 to the backend: set `appProtocol: kubernetes.io/h2c` on the \
+                 Service port, and give the Gateway a listener that accepts h2c",
+            );
         } else {
             f.note(
                 Code::GrpcServiceName,
@@ -62,7 +86,18 @@ pub(super) fn route(
         .rewrite
         .as_ref()
         .and_then(|r| r.hostname.as_ref());
-    if !disabled(rewrite) {
+    let mut rule = Map::new();
+    let host = target
+        .virtual_service
+        .virtual_service_name
+        .to_ascii_lowercase();
+    if kind == "HTTPRoute" && !disabled(rewrite) && is_hostname(&host, false) {
+        // An HTTPRoute can make App Mesh's :authority rewrite, which a GRPCRoute cannot.
+        rule.insert(
+            "filters".into(),
+            json!([{ "type": "URLRewrite", "urlRewrite": { "hostname": host } }]),
+        );
+    } else if !disabled(rewrite) {
         f.note(
             Code::GrpcHostRewrite,
             "spec.grpcRoute.action.rewrite.hostname",
@@ -75,7 +110,6 @@ pub(super) fn route(
              host rewrite",
         );
     }
-    let mut rule = Map::new();
     if !matched.is_empty() {
         rule.insert("matches".into(), json!([matched]));
     }
@@ -88,5 +122,5 @@ pub(super) fn route(
         body.insert("hostnames".into(), json!(hostnames));
     }
     body.insert("rules".into(), json!([rule]));
-    (body, precedence, port)
+    (kind, body, precedence, port)
 }

@@ -102,8 +102,10 @@ pub enum Code {
     HostRewrite,
     /// App Mesh's `:authority` rewrite, which GRPCRoute cannot make.
     GrpcHostRewrite,
-    /// a gRPC service name GRPCRoute refuses.
+    /// a gRPC service name GRPCRoute refuses and no path can carry.
     GrpcServiceName,
+    /// a gRPC service name GRPCRoute refuses, exported as an HTTPRoute on `POST /<service>/`.
+    GrpcAsHttp,
     /// a virtual service name without a namespace: the route's own was taken.
     BackendNamespaceAssumed,
     /// a virtual service name that names no Service (and no `--service-map` entry).
@@ -137,7 +139,7 @@ pub enum Code {
 }
 
 impl Code {
-    pub const ALL: [Code; 29] = [
+    pub const ALL: [Code; 30] = [
         Code::PrefixSegments,
         Code::PrefixBarePath,
         Code::PathRefused,
@@ -152,6 +154,7 @@ impl Code {
         Code::HostRewrite,
         Code::GrpcHostRewrite,
         Code::GrpcServiceName,
+        Code::GrpcAsHttp,
         Code::BackendNamespaceAssumed,
         Code::BackendUnresolved,
         Code::BackendInvalid,
@@ -185,6 +188,7 @@ impl Code {
             Code::HostRewrite => Impact::Changed,
             Code::GrpcHostRewrite => Impact::Changed,
             Code::GrpcServiceName => Impact::NotExported,
+            Code::GrpcAsHttp => Impact::Check,
             Code::BackendNamespaceAssumed => Impact::Check,
             Code::BackendUnresolved => Impact::NotExported,
             Code::BackendInvalid => Impact::NotExported,
@@ -220,6 +224,7 @@ impl Code {
             Code::HostRewrite => "host-rewrite",
             Code::GrpcHostRewrite => "grpc-host-rewrite",
             Code::GrpcServiceName => "grpc-service-name",
+            Code::GrpcAsHttp => "grpc-as-http",
             Code::BackendNamespaceAssumed => "backend-namespace-assumed",
             Code::BackendUnresolved => "backend-unresolved",
             Code::BackendInvalid => "backend-invalid",
@@ -562,8 +567,7 @@ fn convert(
         );
         ("HTTPRoute", body, precedence, port)
     } else if let Some(grpc) = &spec.grpc_route {
-        let (body, precedence, port) = grpc::route(grpc, &namespace, opts, f);
-        ("GRPCRoute", body, precedence, port)
+        grpc::route(grpc, &namespace, opts, f)
     } else {
         return None;
     };

@@ -580,3 +580,28 @@ fn the_lattice_target_refuses_strips_and_reports_what_its_controller_cannot_do()
     let (_, codes) = one_lattice(grpc);
     assert!(codes.contains(&Code::LatticeGrpcHttps), "{codes:?}");
 }
+
+#[test]
+fn a_grpc_service_name_grpcroute_refuses_becomes_an_http_route_on_its_path() {
+    let grpc = |service: &str| {
+        json!({ "grpcRoute": { "match": { "serviceName": service },
+            "action": { "target": { "virtualService": { "virtualServiceName": VS }, "port": 50051 } } } })
+    };
+    let (o, findings) = one(grpc("my-svc.v1.Echo"));
+    assert_eq!(o["kind"], "HTTPRoute");
+    assert_eq!(
+        rule(&o)["matches"],
+        json!([{ "path": { "type": "PathPrefix", "value": "/my-svc.v1.Echo/" }, "method": "POST" }])
+    );
+    // App Mesh's :authority rewrite survives: an HTTPRoute can make it.
+    assert_eq!(
+        rule(&o)["filters"],
+        json!([{ "type": "URLRewrite", "urlRewrite": { "hostname": VS } }])
+    );
+    let codes: Vec<Code> = findings.iter().map(|f| f.code).collect();
+    assert_eq!(codes, [Code::GrpcAsHttp], "{findings:?}");
+    // A name no path segment can carry is not exported.
+    let (o, findings) = one(grpc("svc/with/slashes"));
+    assert_eq!(o, Value::Null);
+    assert!(findings.iter().any(|f| f.code == Code::GrpcServiceName));
+}

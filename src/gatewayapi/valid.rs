@@ -35,6 +35,16 @@ pub(super) fn check_path(path: &str, field: &str, f: &mut Findings) {
     }
 }
 
+/// Whether `name` can stand as one segment of a path Gateway API accepts, as it is.
+pub(super) fn is_path_segment(name: &str) -> bool {
+    !name.is_empty()
+        && name != "."
+        && name != ".."
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&c))
+}
+
 /// An HTTP token (header and query parameter names).
 pub(super) fn is_token(name: &str) -> bool {
     !name.is_empty()
