@@ -30,7 +30,7 @@ pub(super) fn route(
     };
     let mut matched = Map::new();
     let mut url_rewrite = Map::new();
-    let (path, path_rewrite) = path(m, &rewrite, &at, &mut precedence, f);
+    let (path, path_rewrite) = path(m, &rewrite, &at, &mut precedence, opts, f);
     if let Some(path) = path {
         matched.insert("path".into(), path);
     }
@@ -92,11 +92,12 @@ fn path(
     rewrite: &HttpGatewayRouteRewrite,
     at: &dyn Fn(&str) -> String,
     precedence: &mut Precedence,
+    opts: &Options,
     f: &mut Findings,
 ) -> (Option<Value>, Option<Value>) {
     if let Some(prefix) = &m.prefix {
         precedence.prefix = prefix.len();
-        let (matched, replaced) = prefix_match(prefix, rewrite, at, f);
+        let (matched, replaced) = prefix_match(prefix, rewrite, at, opts.string_prefixes, f);
         return (Some(matched), replaced);
     }
     let Some(path) = &m.path else {
@@ -122,12 +123,29 @@ fn path(
 
 /// A prefix match: Gateway API's PathPrefix matches whole segments, which App Mesh's string
 /// prefix did not; App Mesh's gateway rewrote the matched prefix to `/` unless told otherwise.
+/// With `string_prefixes`, a prefix whose route needs no prefix rewrite is an anchored regular
+/// expression instead, which keeps App Mesh's meaning exactly (Gateway API allows a prefix
+/// rewrite only on a PathPrefix match).
 fn prefix_match(
     prefix: &str,
     rewrite: &HttpGatewayRouteRewrite,
     at: &dyn Fn(&str) -> String,
+    string_prefixes: bool,
     f: &mut Findings,
 ) -> (Value, Option<Value>) {
+    let replacement = match &rewrite.prefix {
+        None => Some("/"),
+        Some(p) => match (&p.value, p.default_prefix) {
+            (Some(value), _) => Some(value.as_str()),
+            (None, Some(EnabledDisabled::Disabled)) => None,
+            (None, _) => Some("/"),
+        },
+    };
+    if string_prefixes && prefix != "/" && replacement.is_none() {
+        regex_check(&at("match.prefix"), f);
+        let regex = format!("^{}.*", regex_syntax::escape(prefix));
+        return (json!({ "type": "RegularExpression", "value": regex }), None);
+    }
     check_path(prefix, &at("match.prefix"), f);
     if prefix != "/" {
         let (code, problem, advice) = if let Some(bare) = prefix.strip_suffix('/') {
@@ -149,14 +167,6 @@ fn prefix_match(
         };
         f.note(code, &at("match.prefix"), problem, advice);
     }
-    let replacement = match &rewrite.prefix {
-        None => Some("/"),
-        Some(p) => match (&p.value, p.default_prefix) {
-            (Some(value), _) => Some(value.as_str()),
-            (None, Some(EnabledDisabled::Disabled)) => None,
-            (None, _) => Some("/"),
-        },
-    };
     let replaced = replacement
         .filter(|to| !(prefix == "/" && *to == "/"))
         .map(|to| {

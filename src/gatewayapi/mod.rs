@@ -52,6 +52,9 @@ pub enum Target {
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     pub target: Target,
+    /// Keep App Mesh's string-prefix meaning (`/api` also takes `/apix`) with an anchored
+    /// RegularExpression match, where the route needs no prefix rewrite.
+    pub string_prefixes: bool,
     pub gateway_class: Option<String>,
     pub gateway_port: i32,
     pub services: BTreeMap<String, Service>,

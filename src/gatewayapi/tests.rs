@@ -605,3 +605,33 @@ fn a_grpc_service_name_grpcroute_refuses_becomes_an_http_route_on_its_path() {
     assert_eq!(o, Value::Null);
     assert!(findings.iter().any(|f| f.code == Code::GrpcServiceName));
 }
+
+#[test]
+fn string_prefixes_keep_app_meshs_meaning_where_no_prefix_rewrite_is_needed() {
+    let opts = Options {
+        string_prefixes: true,
+        ..options()
+    };
+    let keep_path = json!({ "rewrite": { "prefix": { "defaultPrefix": "DISABLED" } } });
+    let out = export(
+        &[route("r", http(json!({ "prefix": "/api" }), keep_path))],
+        &opts,
+    );
+    assert_eq!(
+        rule(&out.objects[0])["matches"][0]["path"],
+        json!({ "type": "RegularExpression", "value": "^/api.*" })
+    );
+    let codes: Vec<Code> = out.findings.iter().map(|f| f.code).collect();
+    assert!(codes.contains(&Code::RegexDialect), "{codes:?}");
+    assert!(!codes.contains(&Code::PrefixSegments), "{codes:?}");
+    // A route App Mesh rewrote keeps PathPrefix, the only match a prefix rewrite works with.
+    let out = export(
+        &[route("r", http(json!({ "prefix": "/api" }), json!({})))],
+        &opts,
+    );
+    assert_eq!(
+        rule(&out.objects[0])["matches"][0]["path"]["type"],
+        "PathPrefix"
+    );
+    assert!(out.findings.iter().any(|f| f.code == Code::PrefixSegments));
+}

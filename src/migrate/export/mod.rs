@@ -46,6 +46,13 @@ pub struct ExportArgs {
     /// route: see docs/migration.md).
     #[arg(long, value_enum, default_value = "generic")]
     pub target: TargetArg,
+    /// Keep App Mesh's string-prefix meaning (/api also takes /apix) exactly: a prefix match
+    /// whose route needs no prefix rewrite is exported as an anchored RegularExpression path
+    /// (for implementations that support them) instead of Gateway API's whole-segment PathPrefix.
+    /// Gateway API rewrites a prefix only on a PathPrefix match, so routes App Mesh rewrote keep
+    /// PathPrefix and their finding.
+    #[arg(long)]
+    pub string_prefixes: bool,
     /// Format of the findings report on stderr.
     #[arg(long, value_enum, default_value = "text")]
     pub report: ReportFormat,
@@ -95,6 +102,7 @@ pub async fn run(args: ExportArgs) -> Result<(), Error> {
         (&a.metadata.namespace, &a.metadata.name).cmp(&(&b.metadata.namespace, &b.metadata.name))
     });
     let opts = Options {
+        string_prefixes: args.string_prefixes,
         target: match args.target {
             TargetArg::Generic => gatewayapi::Target::Generic,
             TargetArg::Lattice => gatewayapi::Target::Lattice,
