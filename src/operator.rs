@@ -133,7 +133,6 @@ pub async fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
             name: args.lease_name,
             identity,
             duration: args.lease_duration,
-            grace: (args.lease_duration / 3).max(1),
         };
         let health = health.clone();
         leader::lead(client, election, health.clone(), fence, stop, |trigger| {

@@ -437,6 +437,19 @@ async fn drift_scenario(plane: &ControlPlane, args: &Args, n: usize) -> Value {
     let restart_calls = counters(&run)["total"].as_u64().unwrap();
     let restart_describes = calls_of(&run, "DescribeGatewayRoute");
 
+    // At rest: every route in sync, one whole drift period (a pass included) with nothing
+    // changed. What the operator logs at info then is what an SRE reads at rest.
+    let quiet_from = run.operator.log().lines().count();
+    tokio::time::sleep(Duration::from_secs(args.drift_period)).await;
+    let info_at_rest = run
+        .operator
+        .log()
+        .lines()
+        .skip(quiet_from)
+        .filter(|l| l.contains("\"level\":\"INFO\""))
+        .count();
+    let info_per_minute_at_rest = info_at_rest as f64 * 60.0 / args.drift_period as f64;
+
     // Three passes, with 20 new routes applied across them.
     run.emulator.emulator.reset_counters();
     let window = Instant::now();
@@ -487,6 +500,7 @@ async fn drift_scenario(plane: &ControlPlane, args: &Args, n: usize) -> Value {
         "new_routes": { "n": 20, "p50_apply_to_ready": round(percentile(latencies.clone(), 0.5)),
                         "p99_apply_to_ready": round(percentile(latencies, 0.99)) },
         "objects_not_ready_at_end": not_ready,
+        "info_log_lines_per_minute_at_rest": round(info_per_minute_at_rest),
         "operator": operator,
     })
 }
@@ -963,11 +977,11 @@ and Events; the chart's MutatingAdmissionPolicy sets the finalizer at admission)
     if let Some(drift) = r["drift"].as_array().filter(|d| !d.is_empty()) {
         md += "\nDrift passes at App Mesh's default budget (`--appmesh-rps 10 --appmesh-burst 20`), routes split over two \
 virtual gateways, in sync; then a restart (kill -9 and a fresh operator) and three drift periods with 20 new routes \
-applied across them:\n\n\
-| N | period (s) | restart: calls (Describe) | calls per pass | bound ceil(N/100)+G | List / Describe / ListTags in 3 passes | new routes p50 / p99 apply -> Ready (s) | not Ready at the end | peak RSS (MiB) | RSS at the end: anonymous / files (MiB) |\n|---|---|---|---|---|---|---|---|---|---|\n";
+applied across them; between the restart and the passes, one drift period at rest, whose info log lines are counted:\n\n\
+| N | period (s) | restart: calls (Describe) | calls per pass | bound ceil(N/100)+G | List / Describe / ListTags in 3 passes | new routes p50 / p99 apply -> Ready (s) | not Ready at the end | info log lines per minute at rest | peak RSS (MiB) | RSS at the end: anonymous / files (MiB) |\n|---|---|---|---|---|---|---|---|---|---|---|\n";
         for d in drift {
             md += &format!(
-                "| {} | {} | {} ({}) | {} | {} | {} / {} / {} | {} / {} | {} | {:.1} | {} / {} |\n",
+                "| {} | {} | {} ({}) | {} | {} | {} / {} / {} | {} / {} | {} | {} | {:.1} | {} / {} |\n",
                 d["n"],
                 d["period_seconds"],
                 d["restart"]["appmesh_calls_in_first_half_period"],
@@ -980,6 +994,8 @@ applied across them:\n\n\
                 d["new_routes"]["p50_apply_to_ready"],
                 d["new_routes"]["p99_apply_to_ready"],
                 d["objects_not_ready_at_end"],
+                d.get("info_log_lines_per_minute_at_rest")
+                    .map_or("-".to_string(), Value::to_string),
                 f(&d["operator"]["peak_rss_mib"]),
                 d["operator"]["rss_anon_mib"],
                 d["operator"]["rss_file_mib"]
