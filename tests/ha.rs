@@ -6,7 +6,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::coordination::v1::Lease;
-use support::{Bed, http2_spec};
+use support::{Bed, Operator, http2_spec};
 
 const LEASE_SECONDS: u64 = 6;
 
@@ -169,62 +169,12 @@ async fn sigterm_finishes_cleanly_and_hands_the_lease_back() {
 #[tokio::test]
 async fn a_replica_that_loses_the_lease_writes_nothing_more_to_app_mesh() {
     let mut bed = Bed::new("lease-lost").await;
-    let ns = bed.ns.clone();
-    // App Mesh is slow and the operator's own rate limit holds reconciles at its door, so that
-    // when the Lease is taken, App Mesh writes are still queued up in this replica.
-    bed.emulator
-        .emulator
-        .add_fault(serde_json::from_value(serde_json::json!({ "respondAfterMs": 500 })).unwrap())
-        .unwrap();
-    let mut op = bed.operator(&[
-        "--leader-election",
-        "true",
-        "--lease-namespace",
-        &ns,
-        "--lease-name",
-        "meshroute-lost",
-        "--lease-identity",
-        "old-leader",
-        "--lease-duration",
-        "4",
-        "--resync-period",
-        "0",
-        "--appmesh-rps",
-        "2",
-        "--appmesh-burst",
-        "1",
-        "--concurrency",
-        "8",
-    ]);
-    for i in 0..40 {
-        bed.create(&bed.route(
-            &format!("r{i}"),
-            http2_spec("myservicea.svc.cluster.local", &format!("/r{i}")),
-        ))
-        .await;
-    }
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while bed.app_mesh_route_names().len() < 3 {
-        assert!(Instant::now() < deadline, "no creates:\n{}", op.log_tail());
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    // The operator's own rate limit holds reconciles at its door, so that when the Lease is
+    // taken, App Mesh writes are still queued up in this replica.
+    let mut op = leader_mid_rollout(&mut bed, "meshroute-lost", "2", "1").await;
 
     // Another replica takes the Lease (as after a network partition of this one).
-    let now = serde_json::to_value(k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(
-        k8s_openapi::jiff::Timestamp::now(),
-    ))
-    .unwrap();
-    let leases: kube::Api<Lease> = kube::Api::namespaced(bed.client.clone(), &ns);
-    leases
-        .patch(
-            "meshroute-lost",
-            &kube::api::PatchParams::default(),
-            &kube::api::Patch::Merge(serde_json::json!({ "spec": {
-                "holderIdentity": "thief", "acquireTime": now, "renewTime": now,
-                "leaseDurationSeconds": 3600 } })),
-        )
-        .await
-        .unwrap();
+    take_lease(&bed, "meshroute-lost", "thief").await;
     let stolen = Instant::now();
     // The moment the replica knows, it says so; from then on nothing may reach App Mesh.
     let knows = loop {
@@ -267,45 +217,9 @@ async fn a_replica_that_loses_the_lease_writes_nothing_more_to_app_mesh() {
 #[tokio::test]
 async fn a_leader_paused_past_its_lease_writes_nothing_when_it_wakes() {
     let mut bed = Bed::new("paused").await;
-    let ns = bed.ns.clone();
-    // Slow App Mesh and a small rate: when the leader freezes, creates are in flight and more
-    // wait at its rate limiter, whose tokens refill during the pause.
-    bed.emulator
-        .emulator
-        .add_fault(serde_json::from_value(serde_json::json!({ "respondAfterMs": 500 })).unwrap())
-        .unwrap();
-    let mut op = bed.operator(&[
-        "--leader-election",
-        "true",
-        "--lease-namespace",
-        &ns,
-        "--lease-name",
-        "meshroute-paused",
-        "--lease-identity",
-        "old-leader",
-        "--lease-duration",
-        "4",
-        "--resync-period",
-        "0",
-        "--appmesh-rps",
-        "4",
-        "--appmesh-burst",
-        "4",
-        "--concurrency",
-        "8",
-    ]);
-    for i in 0..40 {
-        bed.create(&bed.route(
-            &format!("p{i}"),
-            http2_spec("myservicea.svc.cluster.local", &format!("/p{i}")),
-        ))
-        .await;
-    }
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while bed.app_mesh_route_names().len() < 3 {
-        assert!(Instant::now() < deadline, "no creates:\n{}", op.log_tail());
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    // When the leader freezes, creates are in flight and more wait at its rate limiter, whose
+    // tokens refill during the pause.
+    let mut op = leader_mid_rollout(&mut bed, "meshroute-paused", "4", "4").await;
     let pid = i32::try_from(op.pid()).unwrap();
     // SAFETY: signals to a child process this test started.
     unsafe { libc::kill(pid, libc::SIGSTOP) };
@@ -313,21 +227,7 @@ async fn a_leader_paused_past_its_lease_writes_nothing_when_it_wakes() {
     // Past the lease duration, a standby takes the Lease, as it would from a dead leader. This
     // stand-in writes nothing to App Mesh, so every write from here on is the old leader's.
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let now = serde_json::to_value(k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(
-        k8s_openapi::jiff::Timestamp::now(),
-    ))
-    .unwrap();
-    let leases: kube::Api<Lease> = kube::Api::namespaced(bed.client.clone(), &ns);
-    leases
-        .patch(
-            "meshroute-paused",
-            &kube::api::PatchParams::default(),
-            &kube::api::Patch::Merge(serde_json::json!({ "spec": {
-                "holderIdentity": "standby", "acquireTime": now, "renewTime": now,
-                "leaseDurationSeconds": 3600 } })),
-        )
-        .await
-        .unwrap();
+    take_lease(&bed, "meshroute-paused", "standby").await;
     // Requests that left before the freeze have landed by now (App Mesh answers in 0.5 s).
     let routes = bed.app_mesh_route_names();
     let statuses = |list: Vec<meshroute::api::GatewayRoute>| {
@@ -362,4 +262,66 @@ async fn a_leader_paused_past_its_lease_writes_nothing_when_it_wakes() {
         "the replica did not stop:\n{}",
         op.log_tail()
     );
+}
+
+/// A leader (lease `lease`, 4 s) rolling out 40 routes against an App Mesh that answers each
+/// call in 0.5 s, at `rps` calls a second (`burst`): returned once 3 routes exist.
+async fn leader_mid_rollout(bed: &mut Bed, lease: &str, rps: &str, burst: &str) -> Operator {
+    bed.emulator
+        .emulator
+        .add_fault(serde_json::from_value(serde_json::json!({ "respondAfterMs": 500 })).unwrap())
+        .unwrap();
+    let ns = bed.ns.clone();
+    let op = bed.operator(&[
+        "--leader-election",
+        "true",
+        "--lease-namespace",
+        &ns,
+        "--lease-name",
+        lease,
+        "--lease-identity",
+        "old-leader",
+        "--lease-duration",
+        "4",
+        "--resync-period",
+        "0",
+        "--appmesh-rps",
+        rps,
+        "--appmesh-burst",
+        burst,
+        "--concurrency",
+        "8",
+    ]);
+    for i in 0..40 {
+        bed.create(&bed.route(
+            &format!("r{i}"),
+            http2_spec("myservicea.svc.cluster.local", &format!("/r{i}")),
+        ))
+        .await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while bed.app_mesh_route_names().len() < 3 {
+        assert!(Instant::now() < deadline, "no creates:\n{}", op.log_tail());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    op
+}
+
+/// Another replica, `holder`, takes the Lease for an hour.
+async fn take_lease(bed: &Bed, lease: &str, holder: &str) {
+    let now = serde_json::to_value(k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(
+        k8s_openapi::jiff::Timestamp::now(),
+    ))
+    .unwrap();
+    let leases: kube::Api<Lease> = kube::Api::namespaced(bed.client.clone(), &bed.ns);
+    leases
+        .patch(
+            lease,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(serde_json::json!({ "spec": {
+                "holderIdentity": holder, "acquireTime": now, "renewTime": now,
+                "leaseDurationSeconds": 3600 } })),
+        )
+        .await
+        .unwrap();
 }

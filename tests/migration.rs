@@ -123,6 +123,22 @@ fn versions(bed: &Bed) -> BTreeMap<String, i64> {
     all
 }
 
+/// Gives every GatewayRoute of the test's namespace its label, so its operator sees them.
+fn label_all(bed: &Bed) {
+    let label = bed.label();
+    let args = [
+        "label",
+        "gatewayroutes",
+        "--all",
+        "-n",
+        &bed.ns,
+        &label,
+        "--overwrite",
+    ];
+    let (ok, out, err) = run("kubectl", &args, None);
+    assert!(ok, "kubectl label: {out}{err}");
+}
+
 fn documents(yaml: &str) -> Vec<Value> {
     use serde::Deserialize;
     serde_yaml::Deserializer::from_str(yaml)
@@ -213,21 +229,7 @@ async fn import_adopts_existing_routes_in_place_and_a_second_import_finds_nothin
     // Apply as a user would, then give the objects this test's label so its operator sees them.
     let (ok, out, err) = run("kubectl", &["apply", "-f", "-"], Some(&manifests));
     assert!(ok, "kubectl apply: {out}{err}");
-    let label = bed.label();
-    let (ok, out, err) = run(
-        "kubectl",
-        &[
-            "label",
-            "gatewayroutes",
-            "--all",
-            "-n",
-            &bed.ns,
-            &label,
-            "--overwrite",
-        ],
-        None,
-    );
-    assert!(ok, "kubectl label: {out}{err}");
+    label_all(&bed);
     for name in &names {
         let route = bed.wait_ready(name, &operator).await;
         assert!(
@@ -657,21 +659,7 @@ async fn meshes_that_share_names_stay_apart_through_import_and_export() {
         ["color", "color-west-color"],
         "the second mesh's name"
     );
-    let label = bed.label();
-    let (ok, out, err) = run(
-        "kubectl",
-        &[
-            "label",
-            "gatewayroutes",
-            "--all",
-            "-n",
-            &bed.ns,
-            &label,
-            "--overwrite",
-        ],
-        None,
-    );
-    assert!(ok, "kubectl label: {out}{err}");
+    label_all(&bed);
     for name in &names {
         bed.wait_ready(name, &operator).await;
     }
@@ -789,21 +777,7 @@ async fn routes_app_mesh_accepts_are_imported_and_adopted() {
     assert_eq!(docs.len(), 4, "{manifests}");
     let (ok, out, err) = run("kubectl", &["apply", "-f", "-"], Some(&manifests));
     assert!(ok, "the CRD refused what import printed: {out}{err}");
-    let label = bed.label();
-    let (ok, out, err) = run(
-        "kubectl",
-        &[
-            "label",
-            "gatewayroutes",
-            "--all",
-            "-n",
-            &bed.ns,
-            &label,
-            "--overwrite",
-        ],
-        None,
-    );
-    assert!(ok, "kubectl label: {out}{err}");
+    label_all(&bed);
     for doc in &docs {
         bed.wait_ready(doc["metadata"]["name"].as_str().unwrap(), &operator)
             .await;

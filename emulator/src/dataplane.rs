@@ -117,10 +117,9 @@ pub async fn serve_echo(service: &str, bind: SocketAddr) -> std::io::Result<Sock
     Ok(address)
 }
 
-fn echo(service: &str, req: &Request<Incoming>) -> Response<Body> {
-    let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
-    let host = req
-        .uri()
+/// The request's authority: `:authority` (HTTP/2), else the Host header (HTTP/1.1).
+fn authority(req: &Request<Incoming>) -> Option<String> {
+    req.uri()
         .authority()
         .map(|a| a.as_str().to_string())
         .or_else(|| {
@@ -129,7 +128,11 @@ fn echo(service: &str, req: &Request<Incoming>) -> Response<Body> {
                 .and_then(|h| h.to_str().ok())
                 .map(str::to_string)
         })
-        .unwrap_or_default();
+}
+
+fn echo(service: &str, req: &Request<Incoming>) -> Response<Body> {
+    let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    let host = authority(req).unwrap_or_default();
     let headers: serde_json::Map<String, serde_json::Value> = req
         .headers()
         .iter()
@@ -176,16 +179,7 @@ async fn handle(emulator: &Emulator, l: &Listener, req: Request<Incoming>) -> Re
             )
         })
         .collect();
-    let authority = req
-        .uri()
-        .authority()
-        .map(|a| a.as_str().to_string())
-        .or_else(|| {
-            req.headers()
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .map(str::to_string)
-        });
+    let authority = authority(&req);
     let path_and_query = req
         .uri()
         .path_and_query()
