@@ -31,7 +31,9 @@ use kube::runtime::{Predicate, WatchStreamExt, predicates, reflector, watcher};
 use kube::{Resource, ResourceExt};
 
 pub use desired::{Desired, Ownership};
-pub use plan::{Change, Problem, Recorded, Removal, RemovalStep, Seen, Step, plan, plan_removal};
+pub use plan::{
+    Begin, Change, Problem, Recorded, Removal, RemovalStep, Seen, Start, Step, plan, plan_removal,
+};
 pub use status::{FIELD_MANAGER, READY, Reason};
 
 use crate::Error;
@@ -381,23 +383,23 @@ async fn apply_step(
     let desired = Desired::of(route, &ctx.config.cluster_id);
     let recorded = Recorded::of(route);
     let env = ctx.env(route);
-    // A drift check (in sync at its generation, not failing), or a status someone else wrote,
-    // asks a recent page first, unless the drift pass found the route's tags changed, which a
-    // page cannot show.
     let foreign = ctx
         .written
         .is_foreign(&uid, status::digest(route.status.as_ref()));
-    // Someone else wrote over the in-sync status this replica wrote, leaving the route it
-    // recorded as it was: known in sync, no call.
-    let known = foreign
-        && ctx
+    let start = plan::start(&Start {
+        drift_check: Class::current() == Class::Drift,
+        full_check: ctx.wakes.take_full_check(&uid),
+        foreign_status: foreign,
+        records_what_it_wrote: ctx
             .written
-            .records_what_it_wrote(&uid, route.status.as_ref());
-    if known
-        || (Class::current() == Class::Drift || foreign)
-            && !ctx.wakes.take_full_check(&uid)
-            && execute::vouched(&desired, &recorded, &env).await
-    {
+            .records_what_it_wrote(&uid, route.status.as_ref()),
+    });
+    let in_sync = match start {
+        Begin::InSync => true,
+        Begin::AskPage => execute::vouched(&desired, &recorded, &env).await,
+        Begin::Plan => false,
+    };
+    if in_sync {
         let vouched = Ended::Vouched {
             arn: recorded.arn.as_deref().unwrap_or_default(),
             version: recorded.version.unwrap_or_default(),

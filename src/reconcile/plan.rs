@@ -151,6 +151,42 @@ pub enum Step {
     Refuse(Problem),
 }
 
+/// What is known before a reconcile of an object that is not being deleted begins.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Start {
+    /// The object is in sync at its generation and nothing failed since (a drift check).
+    pub drift_check: bool,
+    /// The drift pass found the route's tags changed, which a page cannot show.
+    pub full_check: bool,
+    /// Someone else wrote over the in-sync status this replica wrote.
+    pub foreign_status: bool,
+    /// That status still records the route this replica wrote in sync.
+    pub records_what_it_wrote: bool,
+}
+
+/// How a reconcile begins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Begin {
+    /// In sync, as far as this replica knows: no call (the drift pass finds changes in App Mesh).
+    InSync,
+    /// In sync if a recent ListGatewayRoutes page lists the recorded route unchanged.
+    AskPage,
+    /// Plan from the start.
+    Plan,
+}
+
+/// How the reconcile of an object begins: with no App Mesh call of its own when it can tell the
+/// route is in sync.
+pub fn start(s: &Start) -> Begin {
+    if s.foreign_status && s.records_what_it_wrote {
+        Begin::InSync
+    } else if (s.drift_check || s.foreign_status) && !s.full_check {
+        Begin::AskPage
+    } else {
+        Begin::Plan
+    }
+}
+
 /// The next step for an object that is not being deleted.
 pub fn plan(d: &Desired, rec: &Recorded, seen: &Seen) -> Step {
     if !d.invalid.is_empty() {
@@ -1047,6 +1083,60 @@ mod tests {
                 );
             }
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn how_a_reconcile_begins() {
+        let s = Start::default;
+        let rows = [
+            ("a user's change", s(), Begin::Plan),
+            (
+                "a drift check",
+                Start {
+                    drift_check: true,
+                    ..s()
+                },
+                Begin::AskPage,
+            ),
+            (
+                "a drift check after changed tags",
+                Start {
+                    drift_check: true,
+                    full_check: true,
+                    ..s()
+                },
+                Begin::Plan,
+            ),
+            (
+                "a status someone else wrote, the route still recorded",
+                Start {
+                    foreign_status: true,
+                    records_what_it_wrote: true,
+                    ..s()
+                },
+                Begin::InSync,
+            ),
+            (
+                "a status someone else wrote, the route changed in it",
+                Start {
+                    foreign_status: true,
+                    ..s()
+                },
+                Begin::AskPage,
+            ),
+            (
+                "the route changed in a foreign status, its tags too",
+                Start {
+                    foreign_status: true,
+                    full_check: true,
+                    ..s()
+                },
+                Begin::Plan,
+            ),
+        ];
+        for (case, given, want) in rows {
+            assert_eq!(start(&given), want, "{case}");
         }
     }
 }
