@@ -39,26 +39,34 @@ impl Handle {
         format!("http://{}", self.addr)
     }
 
-    /// Serves an echo backend for a virtual service on loopback, on the emulator's own runtime.
+    /// Serves an echo backend for a virtual service on loopback.
     pub async fn serve_echo(&self, mesh: &str, service: &str) -> Result<SocketAddr, String> {
-        let (emulator, mesh, service) =
-            (self.emulator.clone(), mesh.to_string(), service.to_string());
-        let host = self.addr.ip();
-        self.runtime
-            .spawn(async move { emulator.serve_echo(&mesh, &service, host).await })
-            .await
-            .map_err(|e| e.to_string())?
+        let (mesh, service) = (mesh.to_string(), service.to_string());
+        self.on_runtime(move |emulator, host| async move {
+            emulator.serve_echo(&mesh, &service, host).await
+        })
+        .await
     }
 
-    /// Serves a virtual gateway's listeners on loopback, on the emulator's own runtime.
+    /// Serves a virtual gateway's listeners on loopback.
     pub async fn serve_gateway(&self, mesh: &str, gateway: &str) -> Result<Vec<Served>, String> {
-        let (emulator, mesh, gateway) =
-            (self.emulator.clone(), mesh.to_string(), gateway.to_string());
-        let host = self.addr.ip();
-        self.runtime
-            .spawn(async move { emulator.serve_gateway(&mesh, &gateway, host).await })
-            .await
-            .map_err(|e| e.to_string())?
+        let (mesh, gateway) = (mesh.to_string(), gateway.to_string());
+        self.on_runtime(move |emulator, host| async move {
+            emulator.serve_gateway(&mesh, &gateway, host).await
+        })
+        .await
+    }
+
+    /// Runs `work` (given the emulator and the address it listens on) on the emulator's own
+    /// runtime, where what it starts keeps serving whatever runtime the caller is on.
+    async fn on_runtime<T, F, Fut>(&self, work: F) -> Result<T, String>
+    where
+        T: Send + 'static,
+        F: FnOnce(Arc<Emulator>, std::net::IpAddr) -> Fut,
+        Fut: std::future::Future<Output = Result<T, String>> + Send + 'static,
+    {
+        let job = work(self.emulator.clone(), self.addr.ip());
+        self.runtime.spawn(job).await.map_err(|e| e.to_string())?
     }
 }
 

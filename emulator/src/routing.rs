@@ -178,14 +178,14 @@ fn hostname_matches(m: &Value, authority: Option<&str>) -> bool {
     }
 }
 
+/// `host:port` or `[v6]:port` without the port; anything else as it is.
 fn strip_port(authority: &str) -> &str {
     match authority.rsplit_once(':') {
-        Some((host, port)) if !host.ends_with(']') || authority.starts_with('[') => {
-            if port.bytes().all(|b| b.is_ascii_digit()) {
-                host
-            } else {
-                authority
-            }
+        Some((host, port))
+            if port.bytes().all(|b| b.is_ascii_digit())
+                && (host.ends_with(']') || !host.contains(':')) =>
+        {
+            host
         }
         _ => authority,
     }
@@ -583,6 +583,21 @@ mod tests {
         req.path_and_query = "/?tier=gold&debug";
         req.listener_port = 9090;
         assert!(route(&routes, &req).is_none(), "another listener");
+    }
+
+    #[test]
+    fn the_port_is_stripped_from_an_authority_only() {
+        let rows = [
+            ("gw", "gw"),
+            ("gw:8080", "gw"),
+            ("[::1]:8080", "[::1]"),
+            ("[::1]", "[::1]"),
+            ("::1", "::1"),
+            ("gw:http", "gw:http"),
+        ];
+        for (authority, host) in rows {
+            assert_eq!(strip_port(authority), host, "{authority}");
+        }
     }
 
     #[test]

@@ -1,70 +1,13 @@
 //! The gateway data plane carries requests: curl sends HTTP/1.1, h2c and gRPC calls through a
-//! served virtual gateway to loopback echo backends, which report the path, Host and protocol
-//! they saw.
+//! served virtual gateway to the emulator's loopback echo backends, which report the virtual
+//! service, path, Host and protocol they saw.
 
-use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::process::Command;
 
-use bytes::Bytes;
-use http::{Request, Response};
-use http_body_util::Full;
-use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
 use serde_json::{Value, json};
 
 const MESH: &str = "apps";
 const GATEWAY: &str = "edge";
-
-/// A backend that answers every request with what it saw, in headers and a JSON body.
-async fn echo(name: &'static str) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            tokio::spawn(async move {
-                let service = service_fn(move |req: Request<Incoming>| async move {
-                    let path = req
-                        .uri()
-                        .path_and_query()
-                        .map_or("", |p| p.as_str())
-                        .to_string();
-                    let host = req
-                        .uri()
-                        .authority()
-                        .map(|a| a.to_string())
-                        .or_else(|| {
-                            req.headers()
-                                .get("host")
-                                .map(|h| h.to_str().unwrap_or_default().to_string())
-                        })
-                        .unwrap_or_default();
-                    let version = format!("{:?}", req.version());
-                    let body = json!({ "backend": name, "path": path, "host": host,
-                                       "version": version });
-                    Ok::<_, Infallible>(
-                        Response::builder()
-                            .header("x-echo-backend", name)
-                            .header("x-echo-path", path)
-                            .header("x-echo-host", host)
-                            .header("content-type", "application/json")
-                            .body(Full::new(Bytes::from(body.to_string())))
-                            .unwrap(),
-                    )
-                });
-                let _ = auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    address
-}
 
 /// curl with `args`; returns (HTTP status, response headers and body).
 fn curl(args: &[&str]) -> (u16, String) {
@@ -166,12 +109,8 @@ async fn requests_reach_the_backend_app_mesh_would_send_them_to() {
         json!({ "grpcRoute": { "match": { "serviceName": "echo.v1.Echo" },
         "action": target("echo.apps.local") } }),
     );
-    for (service, name) in [
-        ("web.apps.local", "web"),
-        ("api.apps.local", "api"),
-        ("echo.apps.local", "echo"),
-    ] {
-        e.set_backend(MESH, service, echo(name).await);
+    for service in ["web.apps.local", "api.apps.local", "echo.apps.local"] {
+        handle.serve_echo(MESH, service).await.unwrap();
     }
     let served = handle.serve_gateway(MESH, GATEWAY).await.unwrap();
     let at = |port: u16| {
@@ -182,7 +121,7 @@ async fn requests_reach_the_backend_app_mesh_would_send_them_to() {
     // HTTP/1.1: the matched prefix becomes /, the Host the virtual service's name.
     let (status, r) = curl(&[&format!("{}/api/users?page=2", at(8080))]);
     assert_eq!(status, 200, "{r}");
-    assert_eq!(header(&r, "x-echo-backend"), Some("api"));
+    assert_eq!(header(&r, "x-echo-virtual-service"), Some("api.apps.local"));
     assert_eq!(header(&r, "x-echo-path"), Some("/users?page=2"));
     assert_eq!(header(&r, "x-echo-host"), Some("api.apps.local"));
     let (_, r) = curl(&[&format!("{}/health", at(8080))]);
@@ -196,7 +135,7 @@ async fn requests_reach_the_backend_app_mesh_would_send_them_to() {
     // h2c on the http2 listener, the Host rewrite disabled.
     let (status, r) = curl(&["--http2-prior-knowledge", &format!("{}/any/path", at(8081))]);
     assert_eq!(status, 200, "{r}");
-    assert!(r.contains("\"version\":\"HTTP/2.0\""), "{r}");
+    assert!(r.contains("\"protocol\":\"HTTP/2.0\""), "{r}");
     assert_eq!(header(&r, "x-echo-path"), Some("/any/path"));
     assert_eq!(
         header(&r, "x-echo-host"),
@@ -221,7 +160,10 @@ async fn requests_reach_the_backend_app_mesh_would_send_them_to() {
     ]);
     std::fs::remove_file(&frame).unwrap();
     assert_eq!(status, 200, "{r}");
-    assert_eq!(header(&r, "x-echo-backend"), Some("echo"));
+    assert_eq!(
+        header(&r, "x-echo-virtual-service"),
+        Some("echo.apps.local")
+    );
     assert_eq!(header(&r, "x-echo-host"), Some("echo.apps.local"));
     let (status, _) = curl(&[
         "--http2-prior-knowledge",
