@@ -76,8 +76,7 @@ pub enum Impact {
 
 /// What a finding is about: a stable code a team can accept once it has reviewed that kind of
 /// finding (`export gateway-api --accept CODE`), and the impact every finding of it has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Code {
     /// Gateway API's PathPrefix matches whole path segments: `/api` no longer takes `/apix`.
     PrefixSegments,
@@ -248,6 +247,13 @@ impl Code {
 
     pub fn parse(code: &str) -> Option<Code> {
         Code::ALL.into_iter().find(|c| c.as_str() == code)
+    }
+}
+
+/// The JSON report writes a code as `as_str` does: one name for each, in one place.
+impl Serialize for Code {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
     }
 }
 
