@@ -223,12 +223,8 @@ async fn shards_that_overlap_are_visible() {
     bed.wait_event("both", "ShardOverlap").await;
     let (_, metrics_a) = a.get("/metrics").await;
     let (_, metrics_b) = b.get("/metrics").await;
-    let counted = |m: &str| {
-        m.lines()
-            .find_map(|l| l.strip_prefix("meshroute_shard_overlaps_total "))
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
+    let counted =
+        |m: &str| support::series_value(m, "meshroute_shard_overlaps_total").unwrap_or(0.0);
     assert!(
         counted(&metrics_a) + counted(&metrics_b) >= 1.0,
         "{metrics_a}\n{metrics_b}"

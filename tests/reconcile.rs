@@ -618,19 +618,13 @@ async fn a_finalizer_removed_by_hand_leaves_no_state_behind() {
     })
     .await;
     let gauge = |metrics: &str, reason: &str| {
-        metrics
-            .lines()
-            .find_map(|l| {
-                l.strip_prefix(&format!("meshroute_gatewayroutes{{reason=\"{reason}\"}} "))
-            })
-            .map(|v| v.trim().to_string())
+        support::series_value(
+            metrics,
+            &format!("meshroute_gatewayroutes{{reason=\"{reason}\"}}"),
+        )
     };
     let (_, metrics) = op.get("/metrics").await;
-    assert_eq!(
-        gauge(&metrics, "DeleteFailed").as_deref(),
-        Some("1"),
-        "{metrics}"
-    );
+    assert_eq!(gauge(&metrics, "DeleteFailed"), Some(1.0), "{metrics}");
     let delete_errors = support::series_value(
         &metrics,
         "meshroute_reconcile_errors_total{error=\"delete\"}",
@@ -642,7 +636,7 @@ async fn a_finalizer_removed_by_hand_leaves_no_state_behind() {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
         let (_, metrics) = op.get("/metrics").await;
-        if gauge(&metrics, "DeleteFailed").as_deref() == Some("0") {
+        if gauge(&metrics, "DeleteFailed") == Some(0.0) {
             break;
         }
         assert!(

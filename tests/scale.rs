@@ -299,19 +299,16 @@ async fn a_restart_verifies_in_sync_routes_by_page() {
     );
     assert!((2..=8).contains(&lists), "{lists} ListGatewayRoutes calls");
     let (_, metrics) = op.get("/metrics").await;
-    let value = |prefix: &str| -> f64 {
-        metrics
-            .lines()
-            .find_map(|l| l.strip_prefix(prefix))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no {prefix} in\n{metrics}"))
+    let value = |series: &str| -> f64 {
+        support::series_value(&metrics, series)
+            .unwrap_or_else(|| panic!("no {series} in\n{metrics}"))
     };
     assert!(
-        value("meshroute_reconcile_duration_seconds_count ") <= 6.0,
+        value("meshroute_reconcile_duration_seconds_count") <= 6.0,
         "only the changed objects are reconciled after a restart:\n{metrics}"
     );
     assert_eq!(
-        value("meshroute_gatewayroutes{reason=\"Synced\"} "),
+        value("meshroute_gatewayroutes{reason=\"Synced\"}"),
         150.0,
         "the start-up pass counts every object it checked"
     );
