@@ -15,8 +15,9 @@ use crate::backoff::Retry;
 /// How the work on App Mesh ended.
 #[derive(Debug, Clone, Copy)]
 pub enum Ended<'a> {
-    /// A recent ListGatewayRoutes page lists the route the status recorded (`arn` at
-    /// `version`), unchanged: in sync, and nothing was called.
+    /// The route the status recorded (`arn` at `version`) is known unchanged, by a recent
+    /// ListGatewayRoutes page or by what this replica wrote itself (`plan::start`): in sync,
+    /// and nothing was called.
     Vouched { arn: &'a str, version: i64 },
     /// App Mesh holds what `desired` asks, as `route`, after `change`.
     Synced {
@@ -94,7 +95,7 @@ pub fn after(route: &GatewayRoute, ended: Ended, shard: &str, now: Time) -> Afte
             shard_overlap: false,
             notes: Vec::new(),
             counted: Counted::Ready(Reason::Synced),
-            message: "a recent ListGatewayRoutes page lists the route unchanged".into(),
+            message: "the route the status records is unchanged".into(),
             next: Next::Synced,
             changed: None,
         },
@@ -224,26 +225,27 @@ fn failure(
     let paused = problem.retry == Retry::Paused;
     let deleting = reason == Reason::DeleteFailed;
     let write = !paused || (!deleting && !status::reported_now(route));
-    let mut after = if write {
-        let next = status::next_status(route, None, reason, &problem.message, now);
-        report(route, next, reason, &problem.message, shard)
+    let next = if deleting {
+        Next::DeleteFailed(problem.retry)
     } else {
-        After {
+        Next::Retry(problem.retry)
+    };
+    if !write {
+        return After {
             status: None,
             shard_overlap: false,
             notes: Vec::new(),
             counted: Counted::Ready(reason),
             message: problem.message.clone(),
-            next: Next::Synced,
+            next,
             changed: None,
-        }
-    };
-    after.next = if deleting {
-        Next::DeleteFailed(problem.retry)
-    } else {
-        Next::Retry(problem.retry)
-    };
-    after
+        };
+    }
+    let status = status::next_status(route, None, reason, &problem.message, now);
+    After {
+        next,
+        ..report(route, status, reason, &problem.message, shard)
+    }
 }
 
 /// Writing `next` as `shard`: says so when another shard wrote the status last, and publishes a
