@@ -311,12 +311,21 @@ async fn reconcile(cached: Arc<CachedRoute>, ctx: Arc<Context>) -> Result<Action
     };
     let _permit = ctx.gate.enter(class).await;
     class
-        .scope(Box::pin(work(Arc::new(cached.route()), ctx.clone())))
+        .scope(Box::pin(work(
+            Arc::new(cached.route()),
+            cached.status_digest(),
+            ctx.clone(),
+        )))
         .await
 }
 
 #[tracing::instrument(skip_all, fields(object = %format!("{}/{}", route.namespace().unwrap_or_default(), route.name_any())))]
-async fn work(route: Arc<GatewayRoute>, ctx: Arc<Context>) -> Result<Action, Error> {
+/// `status_digest` is the digest of `route`'s status, as the cache made it.
+async fn work(
+    route: Arc<GatewayRoute>,
+    status_digest: u64,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
     let _timer = ctx
         .metrics
         .reconcile_timer(&route.uid().unwrap_or_default());
@@ -350,7 +359,7 @@ async fn work(route: Arc<GatewayRoute>, ctx: Arc<Context>) -> Result<Action, Err
         all.push(FINALIZER.to_string());
         set_finalizers(&api, &route, all).await?;
     }
-    apply_step(&route, &ctx, &api).await
+    apply_step(&route, status_digest, &ctx, &api).await
 }
 
 /// Replaces the object's finalizers, guarded by its resourceVersion: if anyone changed the
@@ -376,6 +385,7 @@ async fn set_finalizers(
 
 async fn apply_step(
     route: &GatewayRoute,
+    status_digest: u64,
     ctx: &Context,
     api: &Api<GatewayRoute>,
 ) -> Result<Action, Error> {
@@ -383,9 +393,7 @@ async fn apply_step(
     let desired = Desired::of(route, &ctx.config.cluster_id);
     let recorded = Recorded::of(route);
     let env = ctx.env(route);
-    let foreign = ctx
-        .written
-        .is_foreign(&uid, status::digest(route.status.as_ref()));
+    let foreign = ctx.written.is_foreign(&uid, status_digest);
     let start = plan::start(&Start {
         drift_check: Class::current() == Class::Drift,
         full_check: ctx.wakes.take_full_check(&uid),
