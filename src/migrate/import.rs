@@ -411,6 +411,17 @@ mod tests {
         assert_eq!(keys, ["k"]);
     }
 
+    /// The object names of the manifests that adopt a route.
+    fn adopted_names(entries: &[Entry]) -> Vec<String> {
+        entries
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Adopt(r) => r.metadata.name.clone(),
+                _ => None,
+            })
+            .collect()
+    }
+
     #[test]
     fn same_names_on_two_gateways_get_distinct_objects_and_too_many_tags_are_skipped() {
         let many: Vec<(String, String)> = (0..47).map(|i| (format!("k{i}"), "v".into())).collect();
@@ -424,13 +435,7 @@ mod tests {
             None,
             &Taken::new(),
         );
-        let names: Vec<String> = entries
-            .iter()
-            .filter_map(|e| match e {
-                Entry::Adopt(r) => r.metadata.name.clone(),
-                _ => None,
-            })
-            .collect();
+        let names = adopted_names(&entries);
         assert_eq!(names, ["gw-a-web", "gw-b-web"]);
         assert!(matches!(&entries[2], Entry::Skipped { why, .. } if why.contains("47 tags")));
     }
@@ -455,13 +460,7 @@ mod tests {
             None,
             &taken,
         );
-        let names: Vec<String> = entries
-            .iter()
-            .filter_map(|e| match e {
-                Entry::Adopt(r) => r.metadata.name.clone(),
-                _ => None,
-            })
-            .collect();
+        let names = adopted_names(&entries);
         assert_eq!(names, ["m-gw-web", "api"]);
     }
 }
