@@ -149,12 +149,16 @@ pub fn digest(status: Option<&GatewayRouteStatus>) -> u64 {
 #[derive(Debug, Default)]
 pub struct Written(Mutex<HashMap<String, Wrote>>);
 
-/// What was written: a digest of the whole status, and of the route it recorded; and how many
-/// statuses written by someone else have been seen over it.
+/// What was written: a digest of the whole status, and of the route it recorded; whether the
+/// watch has shown it yet; and how many statuses written by someone else have been seen over it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Wrote {
     status: u64,
     route: u64,
+    /// The watch delivered this write. A watch delivers an object's changes in order, so a
+    /// different status seen before it is an older one (the object as it was before the write),
+    /// and one seen after it was written by someone else.
+    seen: bool,
     foreign_seen: u64,
 }
 
@@ -179,21 +183,24 @@ impl Written {
     pub fn is_foreign(&self, uid: &str, digest: u64) -> bool {
         self.map()
             .get(uid)
-            .is_some_and(|ours| ours.status != digest)
+            .is_some_and(|ours| ours.seen && ours.status != digest)
     }
 
     /// The value of the watch predicate that wakes a reconcile for a status someone else wrote:
     /// it moves on each such status seen, and never on this replica's own writes (nor on the
-    /// one that puts an in-sync status back).
+    /// one that puts an in-sync status back), nor on the older events the watch delivers before
+    /// it shows this replica's write.
     pub fn wake_value(&self, uid: &str, digest: u64) -> u64 {
-        match self.map().get_mut(uid) {
-            Some(ours) if ours.status != digest => {
-                ours.foreign_seen += 1;
-                ours.foreign_seen
-            }
-            Some(ours) => ours.foreign_seen,
-            None => 0,
+        let mut map = self.map();
+        let Some(ours) = map.get_mut(uid) else {
+            return 0;
+        };
+        if ours.status == digest {
+            ours.seen = true;
+        } else if ours.seen {
+            ours.foreign_seen += 1;
         }
+        ours.foreign_seen
     }
 
     /// Whether `status` still records the very route this replica last wrote in sync for `uid`:
@@ -223,6 +230,7 @@ impl Written {
         let wrote = Wrote {
             status: digest(stored.as_ref()),
             route: route_digest(stored.as_ref()),
+            seen: false,
             foreign_seen,
         };
         map.insert(uid.to_string(), wrote)
@@ -369,8 +377,19 @@ mod tests {
             "nothing written yet"
         );
         written.wrote("u", &synced);
-        assert!(!written.is_foreign("u", seen(&synced)), "its own write");
         let by_hand = next_status(&r, None, Reason::NameInUse, "edited", at(200));
+        // Before the watch shows the write, what it delivers is older (the object before the
+        // write, with no status, or another one): not someone else's, and no wake.
+        for older in [digest(None), seen(&by_hand)] {
+            assert!(!written.is_foreign("u", older));
+            assert_eq!(written.wake_value("u", older), 0);
+        }
+        assert_eq!(
+            written.wake_value("u", seen(&synced)),
+            0,
+            "the watch shows the write"
+        );
+        assert!(!written.is_foreign("u", seen(&synced)), "its own write");
         assert!(written.is_foreign("u", seen(&by_hand)));
         assert!(
             written.records_what_it_wrote("u", Some(&by_hand)),
