@@ -4,7 +4,9 @@
 use serde_json::{Map, Value, json};
 
 use super::backend::backend;
-use super::matches::{disabled, header_match, hostnames, listener_port, regex_check, unique_names};
+use super::matches::{
+    disabled, full_match, header_match, hostnames, listener_port, regex_check, unique_names,
+};
 use super::valid::{check_path, is_hostname, is_token};
 use super::{Code, Findings, Options, Precedence};
 use crate::api::{
@@ -101,6 +103,7 @@ fn path(
         return (Some(matched), replaced);
     }
     let Some(path) = &m.path else {
+        precedence.prefix = 1;
         return (Some(json!({ "type": "PathPrefix", "value": "/" })), None);
     };
     let matched = if let Some(exact) = &path.exact {
@@ -109,7 +112,7 @@ fn path(
         Some(json!({ "type": "Exact", "value": exact }))
     } else if let Some(regex) = &path.regex {
         regex_check(&at("match.path.regex"), f);
-        Some(json!({ "type": "RegularExpression", "value": regex }))
+        Some(json!({ "type": "RegularExpression", "value": full_match(regex) }))
     } else {
         None
     };

@@ -50,7 +50,7 @@ pub(super) fn header_match(
         }) => ("Exact", exact.clone()),
         Some(HeaderMatchMethod {
             regex: Some(regex), ..
-        }) => ("RegularExpression", regex.clone()),
+        }) => ("RegularExpression", full_match(regex)),
         Some(HeaderMatchMethod {
             prefix: Some(prefix),
             ..
@@ -79,6 +79,14 @@ pub(super) fn header_match(
         regex_check(field, f);
     }
     Some(json!({ "name": name, "type": kind, "value": value }))
+}
+
+/// App Mesh's Envoy matches a regular expression against the whole value (RE2 full match:
+/// Envoy's `safe_regex`, https://www.envoyproxy.io/docs/envoy/latest/api-v3/type/matcher/v3/regex.proto);
+/// Gateway API leaves anchoring to the implementation, and some search instead (Traefik's
+/// `PathRegexp` takes `/x/re/1` for `/re/[0-9]+`). An explicit anchor means the same to both.
+pub(super) fn full_match(regex: &str) -> String {
+    format!("^(?:{regex})$")
 }
 
 /// A RegularExpression match depends on the implementation: say so.

@@ -468,11 +468,25 @@ pub fn export(routes: &[GatewayRoute], opts: &Options) -> Export {
 fn order_findings(exported: &[(String, Exported)], found: &mut Vec<Finding>) {
     for (a_name, a) in exported {
         for (b_name, b) in exported {
-            let (Some(pa), Some(pb)) = (a.priority, b.priority) else {
-                continue;
-            };
-            if a.gateway == b.gateway && a.kind == b.kind && pa < pb && b.precedence > a.precedence
+            let first = precedence::app_mesh_tries_first(a.priority, b.priority);
+            // Equal matches where one route listens on every port and the other on one: on
+            // that port Gateway API orders the two by age and name, not by priority.
+            let tie = b.precedence == a.precedence
+                && a.matches == b.matches
+                && a.port != b.port
+                && (a.port.is_none() || b.port.is_none());
+            if a.gateway == b.gateway
+                && a.kind == b.kind
+                && first == Some(true)
+                && (b.precedence > a.precedence || tie)
             {
+                let why = if tie {
+                    "Gateway API orders routes with the same match by age and name, not priority"
+                } else {
+                    "its match is more specific"
+                };
+                let shown = |p: Option<i32>| p.map_or("none".to_string(), |p| p.to_string());
+                let (pa, pb) = (shown(a.priority), shown(b.priority));
                 found.push(Finding {
                     object: a_name.clone(),
                     field: "spec.priority".into(),
@@ -480,9 +494,8 @@ fn order_findings(exported: &[(String, Exported)], found: &mut Vec<Finding>) {
                     accepted: false,
                     impact: Code::PriorityOrder.impact(),
                     problem: format!(
-                        "App Mesh tries this route before {b_name} (priority {pa} < {pb}); \
-                         Gateway API tries {b_name} first where both match, because its match \
-                         is more specific"
+                        "App Mesh tries this route before {b_name} (priority {pa}, then {pb}); \
+                         Gateway API may try {b_name} first where both match: {why}"
                     ),
                     advice: "make the matches of the two routes disjoint, or merge them into \
                              one route whose rules Gateway API orders as intended"

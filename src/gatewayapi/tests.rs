@@ -134,7 +134,7 @@ fn exact_and_regex_paths() {
     ));
     assert_eq!(
         rule(&o)["matches"][0]["path"],
-        json!({ "type": "RegularExpression", "value": "/v[0-9]+/.*" })
+        json!({ "type": "RegularExpression", "value": "^(?:/v[0-9]+/.*)$" })
     );
     assert!(
         impacts(&findings).contains(&("spec.httpRoute.match.path.regex".into(), Impact::Check))
@@ -176,7 +176,7 @@ fn header_matches_map_to_exact_or_anchored_regex() {
         rule(&o)["matches"][0]["headers"],
         json!([
             { "name": "x-exact", "type": "Exact", "value": "a" },
-            { "name": "x-regex", "type": "RegularExpression", "value": "a|b" },
+            { "name": "x-regex", "type": "RegularExpression", "value": "^(?:a|b)$" },
             { "name": "x-prefix", "type": "RegularExpression", "value": "^v1\\..*" },
             { "name": "x-suffix", "type": "RegularExpression", "value": ".*\\+beta$" },
             { "name": "x-present", "type": "RegularExpression", "value": ".*" },
@@ -414,6 +414,37 @@ fn priorities_that_gateway_api_would_order_otherwise_are_reported() {
         &options(),
     );
     assert!(out.findings.iter().all(|f| f.field != "spec.priority"));
+}
+
+#[test]
+fn routes_without_a_priority_and_ties_on_one_port_are_ordered_as_app_mesh_does() {
+    let order_of = |routes: &[GatewayRoute]| -> Vec<String> {
+        export(routes, &options())
+            .findings
+            .into_iter()
+            .filter(|f| f.code == Code::PriorityOrder)
+            .map(|f| f.object)
+            .collect()
+    };
+    // App Mesh: the catch-all with a priority before the unprioritised exact path; Gateway
+    // API: the exact path first.
+    let mut rest = http(json!({ "prefix": "/" }), json!({}));
+    rest["priority"] = json!(1000);
+    let exact = http(json!({ "path": { "exact": "/healthz" } }), json!({}));
+    assert_eq!(
+        order_of(&[route("rest", rest.clone()), route("health", exact)]),
+        ["shop/rest"]
+    );
+    // The same match, one route on port 8081 only, the other on every port: on 8081 Gateway
+    // API orders them by age and name, App Mesh by priority.
+    let mut on_port = http(json!({ "port": 8081 }), json!({}));
+    on_port["priority"] = json!(0);
+    let mut any = http(json!({ "prefix": "/" }), json!({}));
+    any["priority"] = json!(1);
+    assert_eq!(
+        order_of(&[route("on-port", on_port), route("any", any)]),
+        ["shop/on-port"]
+    );
 }
 
 #[test]
