@@ -35,13 +35,13 @@ test: tools testbin venv
 	$(CARGO) build --locked -p appmesh-emulator
 	APPMESH_EMULATOR_BIN="$(CURDIR)/target/debug/appmesh-emulator" $(VENV)/bin/pytest -q tests/python
 
-## testbin: build every test-bed tool (control plane, helm, gitops-check, Gateway API CRDs) once
+## testbin: build every test-bed tool (control plane, helm, gitops-check, traefik, Gateway API CRDs) once
 testbin:
 	@hack/testbin.sh >/dev/null
 
 ## tools: system packages the tests need beyond the toolchains (Debian's apt-get, as root)
 tools:
-	@$(MAKE) -s need PACKAGES="lua5.4:lua5.4 openssl:openssl curl:curl"
+	@$(MAKE) -s need PACKAGES="lua5.4:lua5.4 openssl:openssl curl:curl hostname:hostname"
 
 # need: installs the PACKAGES (command:package pairs) whose command is missing
 need:

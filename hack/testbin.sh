@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the test bed's binaries (kube-apiserver, kubectl, etcd, helm, gitops-check) from the pinned
+# Builds the test bed's binaries (kube-apiserver, kubectl, etcd, helm, gitops-check, traefik) from the pinned
 # Go modules under hack/tools/, and fetches the Gateway API CRDs, once, into a cache outside the
 # tracked tree, and prints the directory.
 #
@@ -8,7 +8,7 @@
 #                                      else fail naming the command that builds them
 #   MESHROUTE_TESTBIN=DIR              cache root (default: ~/.cache/meshroute/testbin)
 #
-# TOOL is etcd, kube-apiserver, kubectl, helm, gitops-check or gateway-api (the CRDs); none means
+# TOOL is etcd, kube-apiserver, kubectl, helm, gitops-check, traefik or gateway-api (the CRDs); none means
 # all of them. `make demo` needs only the control plane (etcd kube-apiserver kubectl); `make test`
 # needs everything.
 #
@@ -31,7 +31,7 @@ done
 
 check=0
 [ "${1:-}" = --check ] && { check=1; shift; }
-all_tools="etcd kube-apiserver kubectl helm gitops-check gateway-api"
+all_tools="etcd kube-apiserver kubectl helm gitops-check traefik gateway-api"
 wanted=" ${*:-$all_tools} "
 for tool in $wanted; do
   case " $all_tools " in
@@ -79,7 +79,7 @@ build() { # tool-module package output [extra ldflags]
   # never edits the tracked tree. The output goes to a temporary name first so an interrupted build
   # never leaves a half binary that looks cached.
   local status=0
-  (cd "$tools/$module" && GOFLAGS="${GOFLAGS:-} -mod=readonly" CGO_ENABLED=0 go build -trimpath -ldflags="-s -w $ldflags" \
+  (cd "$tools/$module" && GOWORK="${gowork:-off}" GOFLAGS="${GOFLAGS:-} -mod=readonly" CGO_ENABLED=0 go build -trimpath -ldflags="-s -w $ldflags" \
     -o "$bin/.$out.tmp" "$pkg") >&2 || status=$?
   kill "$ticker" 2>/dev/null; wait "$ticker" 2>/dev/null || true
   [ "$status" = 0 ] || { echo "testbin: building $out failed (exit $status)" >&2; exit "$status"; }
@@ -89,7 +89,7 @@ build() { # tool-module package output [extra ldflags]
 
 # Measured cold (empty Go caches) on a 2-core machine, shown while each builds.
 declare -A cold=([etcd]="about 1 min" [kube-apiserver]="about 6 min" [kubectl]="under 1 min"
-  [helm]="about 1.5 min" [gitops-check]="under 1 min")
+  [helm]="about 1.5 min" [gitops-check]="under 1 min" [traefik]="about 7 min")
 
 build etcd go.etcd.io/etcd/server/v3 etcd
 build kube k8s.io/kubernetes/cmd/kube-apiserver kube-apiserver "$k8s_ldflags"
@@ -106,6 +106,33 @@ if wants gitops-check; then
   [ "$check" = 1 ] || echo "$gitops_hash" > "$bin/.gitops-check.hash"
 fi
 
+# Traefik, the Gateway API implementation that carries the test bed's traffic. Its module cannot be
+# built as a dependency as it is (hack/tools/traefik/README.md says why and what stands in): the
+# wrapper module's replace directives point at our stubs, and lego is built from a copy of the
+# pinned module (in the cache, never in the tree) whose DNS-provider list is ours. Rebuilt when
+# any of that changes.
+traefik_hash=$(cd "$tools/traefik" && find . -type f | LC_ALL=C sort | xargs cat | sha256sum | cut -c1-16)
+if wants traefik; then
+  if [ "$(cat "$bin/.traefik.hash" 2>/dev/null)" != "$traefik_hash" ] && [ "$check" = 0 ]; then
+    rm -f "$bin/traefik"
+  fi
+  if [ ! -x "$bin/traefik" ] && [ "$check" = 0 ]; then
+    lego=$(version_of github.com/go-acme/lego/v5 "$tools/traefik/go.mod")
+    src=$(cd "$tools/traefik" && GOFLAGS="${GOFLAGS:-} -mod=readonly" go mod download -json "github.com/go-acme/lego/v5@$lego" \
+      | awk -F'"' '$2 == "Dir" { print $4 }')
+    [ -d "$src/providers/dns" ] || { echo "testbin: lego $lego not found in the module cache ('$src')" >&2; exit 1; }
+    work="$bin/traefik-build"
+    rm -rf "$work" && mkdir -p "$work"
+    cp -R "$src" "$work/lego" && chmod -R u+w "$work/lego"
+    cp "$tools/traefik/lego-dns/zz_gen_dns_providers.go" "$work/lego/providers/dns/zz_gen_dns_providers.go"
+    printf 'go 1.26.0\n\nuse %s\n\nreplace github.com/go-acme/lego/v5 %s => %s\n' \
+      "$tools/traefik" "$lego" "$work/lego" > "$work/go.work"
+  fi
+  gowork="$bin/traefik-build/go.work" build traefik github.com/traefik/traefik/v3/cmd/traefik traefik
+  unset gowork
+  [ "$check" = 1 ] || { echo "$traefik_hash" > "$bin/.traefik.hash"; rm -rf "$bin/traefik-build"; }
+fi
+
 # The Gateway API CRDs (standard channel) that `meshroute export gateway-api` output is applied
 # against: copied from the pinned module, checked against go.sum by the go command.
 gwapi=$(version_of sigs.k8s.io/gateway-api "$tools/gatewayapi/go.mod")
@@ -120,7 +147,8 @@ if wants gateway-api && [ ! -f "$gwapi_dir/.complete" ]; then
       | awk -F'"' '$2 == "Dir" { print $4 }')
     [ -d "$src/config/crd/standard" ] || { echo "testbin: no CRDs in the gateway-api module at '$src'" >&2; exit 1; }
     rm -rf "$gwapi_dir" && mkdir -p "$gwapi_dir"
-    for kind in gatewayclasses gateways httproutes grpcroutes referencegrants; do
+    # What meshroute's export writes, and what Traefik's Gateway provider watches besides.
+    for kind in gatewayclasses gateways httproutes grpcroutes referencegrants backendtlspolicies tlsroutes; do
       cp "$src/config/crd/standard/gateway.networking.k8s.io_$kind.yaml" "$gwapi_dir/"
     done
     touch "$gwapi_dir/.complete"

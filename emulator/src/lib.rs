@@ -41,10 +41,21 @@ impl Handle {
 
     /// Serves an echo backend for a virtual service on loopback.
     pub async fn serve_echo(&self, mesh: &str, service: &str) -> Result<SocketAddr, String> {
+        self.serve_echo_on(mesh, service, self.addr.ip()).await
+    }
+
+    /// Serves an echo backend for a virtual service on `ip` (an address other programs, such
+    /// as another gateway, reach it at too).
+    pub async fn serve_echo_on(
+        &self,
+        mesh: &str,
+        service: &str,
+        ip: std::net::IpAddr,
+    ) -> Result<SocketAddr, String> {
         let (mesh, service) = (mesh.to_string(), service.to_string());
-        self.on_runtime(move |emulator, host| async move {
-            emulator.serve_echo(&mesh, &service, host).await
-        })
+        self.on_runtime(
+            move |emulator, _| async move { emulator.serve_echo(&mesh, &service, ip).await },
+        )
         .await
     }
 

@@ -7,6 +7,7 @@
 mod control_plane;
 mod operator;
 mod process;
+mod traefik;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,6 +17,7 @@ use std::time::Duration;
 pub use control_plane::{ADMIN_USER, ControlPlane, free_ports};
 pub use operator::Operator;
 pub use process::{kill_group, spawn_owned};
+pub use traefik::{TRAEFIK_CONTROLLER, Traefik, host_address};
 
 /// What can go wrong while bringing up the test bed; each message says what to run or read.
 #[derive(Debug, thiserror::Error)]
