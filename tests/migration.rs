@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde_json::{Value, json};
-use support::{Bed, reason, run, run_program};
+use support::{Bed, install_gateway_api, reason, run, run_program};
 
 const MESH: &str = meshroute_testbed::MESH;
 const GATEWAY: &str = meshroute_testbed::GATEWAY;
@@ -288,31 +288,6 @@ async fn import_adopts_existing_routes_in_place_and_a_second_import_finds_nothin
     assert_eq!(list["kind"], "List");
     assert_eq!(list["items"], json!([]));
     assert!(notes.contains("edge.gw/web: owned by"), "{notes}");
-}
-
-/// The Gateway API CRDs fetched by hack/testbin.sh, installed once per test binary.
-fn install_gateway_api() {
-    static DONE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
-    DONE.get_or_init(|| {
-        let dir = meshroute_testbed::testbin_tool("gateway-api").unwrap_or_else(|e| panic!("{e}"));
-        let dir = dir.to_string_lossy().to_string();
-        let (ok, out, err) = run("kubectl", &["apply", "--server-side", "-f", &dir], None);
-        assert!(ok, "install the Gateway API CRDs: {out}{err}");
-        let (ok, out, err) = run(
-            "kubectl",
-            &[
-                "wait",
-                "--for",
-                "condition=Established",
-                "--timeout",
-                "60s",
-                "-f",
-                &dir,
-            ],
-            None,
-        );
-        assert!(ok, "Gateway API CRDs not established: {out}{err}");
-    });
 }
 
 /// A corpus of valid GatewayRoutes over every mapping row, some Gateway API cannot express.

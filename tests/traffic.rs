@@ -1,0 +1,1282 @@
+//! The export proven by traffic. For every example and a corpus that covers each row of
+//! docs/migration.md's mapping table and its boundary cases, the same requests go through the
+//! emulator's App Mesh gateway (the routes as App Mesh holds them) and through Traefik, a real
+//! Gateway API implementation on the test bed, serving what `meshroute export gateway-api`
+//! printed for the same GatewayRoutes. Both reach the same echo backends, which report the
+//! virtual service, path and Host they saw. Every difference must be one the export's report
+//! announces for an object involved (`changed` or `notExported`); the totals are written to
+//! docs/migration.md, and this test fails while they differ from what it measured.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::{install_gateway_api, run, run_program};
+
+/// The GatewayClass the exported Gateways name, served by the bed's Traefik.
+const CLASS: &str = "meshroute-traffic";
+/// The virtual gateway of every case (each case has a mesh of its own).
+const GATEWAY: &str = "gw";
+const DOCS_BEGIN: &str = "<!-- traffic-totals:begin (written by tests/traffic.rs) -->";
+const DOCS_END: &str = "<!-- traffic-totals:end -->";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Proto {
+    Http,
+    Http2,
+    Grpc,
+}
+
+impl Proto {
+    fn listener(self) -> &'static str {
+        match self {
+            Proto::Http => "http",
+            Proto::Http2 => "http2",
+            Proto::Grpc => "grpc",
+        }
+    }
+}
+
+/// One request, sent to one listener of the case's gateway.
+#[derive(Debug, Clone)]
+struct Probe {
+    listener: usize,
+    method: &'static str,
+    /// Path and query.
+    path: String,
+    host: String,
+    headers: Vec<(String, String)>,
+}
+
+/// A probe on the first listener.
+fn get(path: &str) -> Probe {
+    Probe {
+        listener: 0,
+        method: "GET",
+        path: path.into(),
+        host: "www.example.com".into(),
+        headers: vec![],
+    }
+}
+
+impl Probe {
+    fn host(mut self, host: &str) -> Probe {
+        self.host = host.into();
+        self
+    }
+    fn header(mut self, name: &str, value: &str) -> Probe {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+    fn method(mut self, method: &'static str) -> Probe {
+        self.method = method;
+        self
+    }
+    fn on(mut self, listener: usize) -> Probe {
+        self.listener = listener;
+        self
+    }
+    /// A gRPC call of `service`'s method `Call`.
+    fn grpc(service: &str) -> Probe {
+        get(&format!("/{service}/Call")).method("POST")
+    }
+}
+
+/// GatewayRoutes on one virtual gateway of a mesh of their own, and the requests to send.
+struct Case {
+    name: String,
+    listeners: Vec<Proto>,
+    /// (name, spec without meshName and virtualGatewayName).
+    routes: Vec<(String, Value)>,
+    probes: Vec<Probe>,
+    /// Extra `export gateway-api` flags.
+    flags: Vec<&'static str>,
+}
+
+fn case(name: &str, listeners: &[Proto], routes: Vec<(&str, Value)>, probes: Vec<Probe>) -> Case {
+    Case {
+        name: name.into(),
+        listeners: listeners.to_vec(),
+        routes: routes
+            .into_iter()
+            .map(|(n, s)| (n.to_string(), s))
+            .collect(),
+        probes,
+        flags: vec![],
+    }
+}
+
+/// The virtual service of route `route` in case `case`: one per route, so the backend a
+/// request reaches names the route that took it.
+fn service_of(case: &str, route: &str) -> String {
+    format!("{route}.{case}.local")
+}
+
+/// An httpRoute to `route`'s own virtual service, with extra action fields.
+fn http(
+    case: &str,
+    route: &str,
+    priority: Option<i32>,
+    m: Value,
+    action: Value,
+) -> (String, Value) {
+    typed("httpRoute", case, route, priority, m, action)
+}
+
+fn typed(
+    field: &str,
+    case: &str,
+    route: &str,
+    priority: Option<i32>,
+    m: Value,
+    action: Value,
+) -> (String, Value) {
+    let mut action = action;
+    action["target"]["virtualService"]["virtualServiceName"] = json!(service_of(case, route));
+    let mut spec = json!({ field: { "match": m, "action": action } });
+    if let Some(p) = priority {
+        spec["priority"] = json!(p);
+    }
+    (route.to_string(), spec)
+}
+
+/// The catch-all every case with narrower routes has, last by priority, so a request a
+/// narrower route no longer takes shows where it went instead.
+fn rest(case: &str) -> (String, Value) {
+    http(
+        case,
+        "rest",
+        Some(1000),
+        json!({ "prefix": "/" }),
+        json!({}),
+    )
+}
+
+/// The generated corpus: each row of docs/migration.md's mapping table and its boundaries.
+fn corpus() -> Vec<Case> {
+    use Proto::*;
+    let mut cases = Vec::new();
+    let mut add =
+        |name: &str, listeners: &[Proto], routes: Vec<(String, Value)>, probes: Vec<Probe>| {
+            cases.push(Case {
+                name: name.into(),
+                listeners: listeners.to_vec(),
+                routes,
+                probes,
+                flags: vec![],
+            })
+        };
+    let paths = |ps: &[&str]| ps.iter().map(|p| get(p)).collect::<Vec<_>>();
+    add(
+        "prefix-root",
+        &[Http],
+        vec![http(
+            "prefix-root",
+            "root",
+            None,
+            json!({ "prefix": "/" }),
+            json!({}),
+        )],
+        paths(&["/", "/a", "/a/b/", "/a?x=1", "/%7Euser"]),
+    );
+    add(
+        "prefix",
+        &[Http],
+        vec![
+            http(
+                "prefix",
+                "api",
+                Some(0),
+                json!({ "prefix": "/api" }),
+                json!({}),
+            ),
+            rest("prefix"),
+        ],
+        paths(&[
+            "/api",
+            "/api/",
+            "/api/v1",
+            "/api/v1?q=1",
+            "/apix",
+            "/ap",
+            "/API",
+        ]),
+    );
+    add(
+        "prefix-slash",
+        &[Http],
+        vec![
+            http(
+                "prefix-slash",
+                "api",
+                Some(0),
+                json!({ "prefix": "/api/" }),
+                json!({}),
+            ),
+            rest("prefix-slash"),
+        ],
+        paths(&["/api", "/api/", "/api/v1", "/apix", "/api//x"]),
+    );
+    add(
+        "prefix-rewrite",
+        &[Http],
+        vec![
+            http(
+                "prefix-rewrite",
+                "value",
+                Some(0),
+                json!({ "prefix": "/old/" }),
+                json!({ "rewrite": { "prefix": { "value": "/new/" } } }),
+            ),
+            http(
+                "prefix-rewrite",
+                "kept",
+                Some(1),
+                json!({ "prefix": "/keep/" }),
+                json!({ "rewrite": { "prefix": { "defaultPrefix": "DISABLED" } } }),
+            ),
+            http(
+                "prefix-rewrite",
+                "enabled",
+                Some(2),
+                json!({ "prefix": "/on/" }),
+                json!({ "rewrite": { "prefix": { "defaultPrefix": "ENABLED" } } }),
+            ),
+            rest("prefix-rewrite"),
+        ],
+        paths(&[
+            "/old/x",
+            "/old/a/b?q=1",
+            "/keep/x",
+            "/keep/",
+            "/on/x/y",
+            "/on/",
+        ]),
+    );
+    add(
+        "exact-path",
+        &[Http],
+        vec![
+            http(
+                "exact-path",
+                "exact",
+                Some(0),
+                json!({ "path": { "exact": "/exact" } }),
+                json!({ "rewrite": { "path": { "exact": "/rewritten" } } }),
+            ),
+            rest("exact-path"),
+        ],
+        paths(&["/exact", "/exact/", "/exact?x=1", "/exactly", "/EXACT"]),
+    );
+    add(
+        "regex-path",
+        &[Http],
+        vec![
+            http(
+                "regex-path",
+                "re",
+                Some(0),
+                json!({ "path": { "regex": "/re/[0-9]+" } }),
+                json!({}),
+            ),
+            http(
+                "regex-path",
+                "alt",
+                Some(1),
+                json!({ "path": { "regex": "/a|/b" } }),
+                json!({}),
+            ),
+            rest("regex-path"),
+        ],
+        paths(&[
+            "/re/1", "/re/123", "/re/x", "/x/re/1", "/re/1/x", "/a", "/b", "/ab", "/xa",
+        ]),
+    );
+    let hosts = |ps: &[&str]| ps.iter().map(|h| get("/").host(h)).collect::<Vec<_>>();
+    add(
+        "hostname",
+        &[Http],
+        vec![
+            http(
+                "hostname",
+                "exact",
+                Some(0),
+                json!({ "prefix": "/", "hostname": { "exact": "shop.example.com" } }),
+                json!({}),
+            ),
+            http(
+                "hostname",
+                "dot",
+                Some(1),
+                json!({ "prefix": "/", "hostname": { "suffix": ".example.org" } }),
+                json!({}),
+            ),
+            http(
+                "hostname",
+                "nodot",
+                Some(2),
+                json!({ "prefix": "/", "hostname": { "suffix": "example.net" } }),
+                json!({}),
+            ),
+            rest("hostname"),
+        ],
+        hosts(&[
+            "shop.example.com",
+            "SHOP.example.com",
+            "shop.example.com:8080",
+            "other.example.com",
+            "a.example.org",
+            "a.b.example.org",
+            "example.org",
+            "xexample.org",
+            "a.example.net",
+            "example.net",
+            "xexample.net",
+        ]),
+    );
+    add(
+        "host-rewrite",
+        &[Http],
+        vec![
+            http(
+                "host-rewrite",
+                "default",
+                Some(0),
+                json!({ "prefix": "/d/" }),
+                json!({}),
+            ),
+            http(
+                "host-rewrite",
+                "off",
+                Some(1),
+                json!({ "prefix": "/off/" }),
+                json!({ "rewrite": { "hostname": { "defaultTargetHostname": "DISABLED" } } }),
+            ),
+            http(
+                "host-rewrite",
+                "on",
+                Some(2),
+                json!({ "prefix": "/on/" }),
+                json!({ "rewrite": { "hostname": { "defaultTargetHostname": "ENABLED" } } }),
+            ),
+        ],
+        vec![
+            get("/d/x").host("a.example.com"),
+            get("/off/x").host("a.example.com"),
+            get("/on/x").host("b.example.com"),
+        ],
+    );
+    add(
+        "method",
+        &[Http],
+        vec![
+            http(
+                "method",
+                "post",
+                Some(0),
+                json!({ "prefix": "/", "method": "POST" }),
+                json!({}),
+            ),
+            rest("method"),
+        ],
+        vec![
+            get("/m"),
+            get("/m").method("POST"),
+            get("/m").method("PUT"),
+            get("/m").method("DELETE"),
+        ],
+    );
+    let header_cases: [(&str, Value); 5] = [
+        ("exact", json!({ "exact": "gold" })),
+        ("regex", json!({ "regex": "v[0-9]+" })),
+        ("prefix", json!({ "prefix": "pre" })),
+        ("suffix", json!({ "suffix": "suf" })),
+        ("present", Value::Null),
+    ];
+    let mut header_routes: Vec<(String, Value)> = header_cases
+        .iter()
+        .enumerate()
+        .map(|(i, (kind, m))| {
+            let mut h = json!({ "name": format!("x-{kind}") });
+            if !m.is_null() {
+                h["match"] = m.clone();
+            }
+            http(
+                "headers",
+                kind,
+                Some(i as i32),
+                json!({ "prefix": "/", "headers": [h] }),
+                json!({}),
+            )
+        })
+        .collect();
+    header_routes.push(rest("headers"));
+    let h = |name: &str, value: &str| get("/h").header(name, value);
+    add(
+        "headers",
+        &[Http],
+        header_routes,
+        vec![
+            h("x-exact", "gold"),
+            h("x-exact", "golden"),
+            h("X-Exact", "gold"),
+            h("x-exact", "Gold"),
+            h("x-regex", "v12"),
+            h("x-regex", "v12x"),
+            h("x-regex", "av1"),
+            h("x-prefix", "prefix"),
+            h("x-prefix", "apre"),
+            h("x-suffix", "asuf"),
+            h("x-suffix", "sufa"),
+            h("x-present", "anything"),
+            h("x-present", ""),
+            get("/h"),
+        ],
+    );
+    add(
+        "headers-lost",
+        &[Http],
+        vec![
+            http(
+                "headers-lost",
+                "range",
+                Some(0),
+                json!({ "prefix": "/", "headers": [{ "name": "x-n", "match": { "range": { "start": 1, "end": 5 } } }] }),
+                json!({}),
+            ),
+            http(
+                "headers-lost",
+                "invert",
+                Some(1),
+                json!({ "prefix": "/", "headers": [{ "name": "x-env", "invert": true, "match": { "exact": "prod" } }] }),
+                json!({}),
+            ),
+            http(
+                "headers-lost",
+                "twice",
+                Some(2),
+                json!({ "prefix": "/t", "headers": [{ "name": "x-a", "match": { "prefix": "a" } }, { "name": "x-a", "match": { "suffix": "z" } }] }),
+                json!({}),
+            ),
+            rest("headers-lost"),
+        ],
+        vec![
+            get("/r").header("x-n", "3").header("x-env", "prod"),
+            get("/r").header("x-n", "7").header("x-env", "prod"),
+            get("/r").header("x-env", "dev"),
+            get("/r").header("x-env", "prod"),
+            get("/t").header("x-a", "abz").header("x-env", "prod"),
+            get("/t").header("x-a", "ab").header("x-env", "prod"),
+        ],
+    );
+    add(
+        "query",
+        &[Http],
+        vec![
+            http(
+                "query",
+                "exact",
+                Some(0),
+                json!({ "prefix": "/", "queryParameters": [{ "name": "tier", "match": { "exact": "gold" } }] }),
+                json!({}),
+            ),
+            http(
+                "query",
+                "present",
+                Some(1),
+                json!({ "prefix": "/", "queryParameters": [{ "name": "debug" }] }),
+                json!({}),
+            ),
+            rest("query"),
+        ],
+        paths(&[
+            "/q?tier=gold",
+            "/q?tier=silver",
+            "/q?tier=gold&x=1",
+            "/q?debug",
+            "/q?debug=1",
+            "/q?Tier=gold",
+            "/q",
+        ]),
+    );
+    add(
+        "priority",
+        &[Http],
+        vec![
+            http(
+                "priority",
+                "short",
+                Some(0),
+                json!({ "prefix": "/api/" }),
+                json!({ "rewrite": { "prefix": { "defaultPrefix": "DISABLED" } } }),
+            ),
+            http(
+                "priority",
+                "long",
+                Some(1),
+                json!({ "prefix": "/api/v1/" }),
+                json!({ "rewrite": { "prefix": { "defaultPrefix": "DISABLED" } } }),
+            ),
+            http(
+                "priority",
+                "exact",
+                Some(2),
+                json!({ "path": { "exact": "/api/v1/health" } }),
+                json!({}),
+            ),
+            rest("priority"),
+        ],
+        paths(&["/api/x", "/api/v1/x", "/api/v1/health", "/other"]),
+    );
+    add(
+        "port",
+        &[Http, Http],
+        vec![
+            http(
+                "port",
+                "second",
+                Some(0),
+                json!({ "port": "{port1}" }),
+                json!({}),
+            ),
+            http(
+                "port",
+                "other",
+                Some(1),
+                json!({ "prefix": "/other/" }),
+                json!({}),
+            ),
+        ],
+        vec![
+            get("/p"),
+            get("/p").on(1),
+            get("/other/x"),
+            get("/other/x").on(1),
+        ],
+    );
+    add(
+        "target-port",
+        &[Http],
+        vec![{
+            let (name, mut spec) = http(
+                "target-port",
+                "port",
+                None,
+                json!({ "prefix": "/" }),
+                json!({}),
+            );
+            spec["httpRoute"]["action"]["target"]["port"] = json!(8080);
+            (name, spec)
+        }],
+        paths(&["/t"]),
+    );
+    add(
+        "http2",
+        &[Http2],
+        vec![
+            typed(
+                "http2Route",
+                "http2",
+                "api",
+                Some(0),
+                json!({ "prefix": "/api/" }),
+                json!({}),
+            ),
+            typed(
+                "http2Route",
+                "http2",
+                "all",
+                Some(1),
+                json!({ "prefix": "/" }),
+                json!({ "rewrite": { "hostname": { "defaultTargetHostname": "DISABLED" } } }),
+            ),
+        ],
+        paths(&["/api/x", "/api", "/b"]),
+    );
+    add(
+        "grpc",
+        &[Grpc],
+        vec![
+            typed(
+                "grpcRoute",
+                "grpc",
+                "gold",
+                Some(0),
+                json!({ "serviceName": "echo.v1.Echo", "metadata": [{ "name": "tenant", "match": { "exact": "gold" } }] }),
+                json!({}),
+            ),
+            typed(
+                "grpcRoute",
+                "grpc",
+                "echo",
+                Some(1),
+                json!({ "serviceName": "echo.v1.Echo" }),
+                json!({ "rewrite": { "hostname": { "defaultTargetHostname": "DISABLED" } } }),
+            ),
+            typed(
+                "grpcRoute",
+                "grpc",
+                "any",
+                Some(2),
+                json!({ "hostname": { "suffix": ".example.com" } }),
+                json!({ "rewrite": { "hostname": { "defaultTargetHostname": "DISABLED" } } }),
+            ),
+        ],
+        vec![
+            Probe::grpc("echo.v1.Echo").header("tenant", "gold"),
+            Probe::grpc("echo.v1.Echo").header("tenant", "silver"),
+            Probe::grpc("echo.v1.Echo"),
+            Probe::grpc("other.v1.Other"),
+        ],
+    );
+    let mut prefixes = case(
+        "string-prefixes",
+        &[Http],
+        vec![],
+        vec![get("/api"), get("/apix"), get("/api/v1"), get("/x")],
+    );
+    prefixes.routes = vec![
+        http(
+            "string-prefixes",
+            "api",
+            Some(0),
+            json!({ "prefix": "/api" }),
+            json!({ "rewrite": { "prefix": { "defaultPrefix": "DISABLED" } } }),
+        ),
+        rest("string-prefixes"),
+    ];
+    prefixes.flags = vec!["--string-prefixes"];
+    cases.push(prefixes);
+    cases
+}
+
+/// The examples in examples/, each a case of its own, with requests for what each one says.
+fn examples() -> Vec<Case> {
+    let mut cases = Vec::new();
+    for entry in std::fs::read_dir(meshroute_testbed::repo_root().join("examples")).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let object: Value = serde_yaml::from_str(&text).unwrap();
+        let name = object["metadata"]["name"].as_str().unwrap().to_string();
+        let case_name = format!("example-{name}");
+        let mut spec = object["spec"].clone();
+        let field = ["httpRoute", "http2Route", "grpcRoute"]
+            .into_iter()
+            .find(|f| spec.get(f).is_some())
+            .unwrap();
+        spec[field]["action"]["target"]["virtualService"]["virtualServiceName"] =
+            json!(service_of(&case_name, &name));
+        let proto = match field {
+            "httpRoute" => Proto::Http,
+            "http2Route" => Proto::Http2,
+            _ => Proto::Grpc,
+        };
+        let probes = match name.as_str() {
+            "echo-gold" => vec![
+                Probe::grpc("echo.v1.Echo")
+                    .header("x-tenant", "gold-1")
+                    .header("x-shard", "3"),
+                Probe::grpc("echo.v1.Echo")
+                    .header("x-tenant", "gold-1")
+                    .header("x-shard", "16"),
+                Probe::grpc("echo.v1.Echo")
+                    .header("x-tenant", "silver")
+                    .header("x-shard", "3"),
+            ],
+            "health-check" => vec![
+                get("/healthz").host("a.example.com"),
+                get("/healthz").host("example.com"),
+                get("/healthz/").host("a.example.com"),
+            ],
+            "payments-api-canary" => vec![
+                get("/v1/pay?tenant=gold")
+                    .host("api.example.com")
+                    .header("x-canary", "true"),
+                get("/v1/pay?tenant=gold")
+                    .host("api.example.com")
+                    .header("x-canary", "true")
+                    .header("x-debug", "on"),
+                get("/v1/pay?tenant=gold")
+                    .host("api.example.com")
+                    .header("x-canary", "true")
+                    .header("x-debug", "off"),
+                get("/v1/pay?tenant=gold").host("api.example.com"),
+                get("/v1?tenant=gold")
+                    .host("api.example.com")
+                    .header("x-canary", "true"),
+            ],
+            "my-gateway-route" => vec![get("/"), get("/any/path?x=1")],
+            other => panic!("examples/{other}: add the requests that show what it routes"),
+        };
+        let mut routes = vec![(name.clone(), spec)];
+        // The catch-all, so a request the example no longer takes shows where it went.
+        if proto == Proto::Http {
+            routes.push(rest(&case_name));
+        }
+        cases.push(case(&case_name, &[proto], vec![], probes));
+        cases.last_mut().unwrap().routes = routes;
+    }
+    cases.sort_by(|a, b| a.name.cmp(&b.name));
+    cases
+}
+
+/// What a request got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Outcome {
+    Reached {
+        service: String,
+        path: String,
+        host: String,
+    },
+    Status(u16),
+    Failed(String),
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Reached {
+                service,
+                path,
+                host,
+            } => write!(f, "{service} {path} Host {host}"),
+            Outcome::Status(s) => write!(f, "HTTP {s}"),
+            Outcome::Failed(e) => write!(f, "failed: {e}"),
+        }
+    }
+}
+
+/// Sends `probe` with curl to `to`, as HTTP/1.1, h2c or a gRPC call.
+fn send(to: SocketAddr, proto: Proto, probe: &Probe) -> Outcome {
+    let mut args: Vec<String> = ["-sS", "-o", "/dev/null", "-D", "-", "--max-time", "5"]
+        .map(String::from)
+        .to_vec();
+    if proto != Proto::Http {
+        args.push("--http2-prior-knowledge".into());
+    }
+    args.extend(["-X".into(), probe.method.into()]);
+    args.extend(["-H".into(), format!("Host: {}", probe.host)]);
+    if proto == Proto::Grpc {
+        for h in ["content-type: application/grpc", "te: trailers"] {
+            args.extend(["-H".into(), h.into()]);
+        }
+        args.extend(["--data-binary".into(), String::new()]);
+    }
+    for (name, value) in &probe.headers {
+        // `name;` sends a header with an empty value.
+        let header = if value.is_empty() {
+            format!("{name};")
+        } else {
+            format!("{name}: {value}")
+        };
+        args.extend(["-H".into(), header]);
+    }
+    args.push(format!("http://{to}{}", probe.path));
+    let out = std::process::Command::new("curl")
+        .args(&args)
+        .output()
+        .unwrap_or_else(|e| panic!("curl is needed for this test ({e}); install it (make tools)"));
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let header = |name: &str| {
+        text.lines().find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_string())
+        })
+    };
+    let status = text
+        .lines()
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse::<u16>().ok());
+    match (status, header("x-echo-virtual-service")) {
+        (Some(_), Some(service)) => Outcome::Reached {
+            service,
+            path: unreserved_decoded(&header("x-echo-path").unwrap_or_default()),
+            host: header("x-echo-host").unwrap_or_default(),
+        },
+        (Some(status), None) => Outcome::Status(status),
+        (None, _) => Outcome::Failed(String::from_utf8_lossy(&out.stderr).trim().to_string()),
+    }
+}
+
+/// The path with percent-encoded unreserved characters decoded (RFC 3986, 6.2.2.2: `/%7Euser`
+/// and `/~user` are the same URI). Traefik decodes them before forwarding and App Mesh's Envoy
+/// does not; a backend sees the same resource either way, so the comparison does not count it.
+fn unreserved_decoded(path: &str) -> String {
+    let bytes = path.as_bytes();
+    let mut out = String::with_capacity(path.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let decoded = (bytes[i] == b'%')
+            .then(|| path.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+            .filter(|b| b.is_ascii_alphanumeric() || b"-._~".contains(b));
+        match decoded {
+            Some(b) => {
+                out.push(char::from(b));
+                i += 3;
+            }
+            None => {
+                out.push(char::from(bytes[i]));
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// One case as set up on both sides.
+struct Served {
+    case: Case,
+    ns: String,
+    /// Listener port in App Mesh's spec (what Traefik serves too) -> the emulator's address.
+    ports: Vec<u16>,
+    emulator: BTreeMap<u16, SocketAddr>,
+    /// namespace/name -> its virtual service.
+    services: BTreeMap<String, String>,
+    /// namespace/name -> the codes of its changed or notExported findings.
+    announced: BTreeMap<String, BTreeSet<String>>,
+}
+
+/// The case's routes in the emulator, its echo backends, the export applied for Traefik.
+async fn serve(
+    case: Case,
+    ports: Vec<u16>,
+    handle: &appmesh_emulator::Handle,
+    host: IpAddr,
+    client: &kube::Client,
+) -> Served {
+    let e = &handle.emulator;
+    let mesh = format!("m-{}", case.name);
+    e.invoke("CreateMesh", &json!({ "meshName": mesh }))
+        .unwrap();
+    let listeners: Vec<Value> = case
+        .listeners
+        .iter()
+        .zip(&ports)
+        .map(|(p, port)| json!({ "portMapping": { "port": port, "protocol": p.listener() } }))
+        .collect();
+    e.invoke(
+        "CreateVirtualGateway",
+        &json!({ "meshName": mesh, "virtualGatewayName": GATEWAY, "spec": { "listeners": listeners } }),
+    )
+    .unwrap();
+    let ns = meshroute_testbed::namespace(client, &format!("traffic-{}", case.name))
+        .await
+        .unwrap();
+    let mut services = BTreeMap::new();
+    let mut objects = Vec::new();
+    let mut service_map = serde_json::Map::new();
+    let mut backends = Vec::new();
+    for (name, spec) in &case.routes {
+        // `{port1}` stands for the second listener's port, known only now.
+        let spec: Value = serde_json::from_str(&spec.to_string().replace(
+            "\"{port1}\"",
+            &ports.get(1).copied().unwrap_or(0).to_string(),
+        ))
+        .unwrap();
+        let kind = ["httpRoute", "http2Route", "grpcRoute"]
+            .into_iter()
+            .find(|f| spec.get(f).is_some())
+            .unwrap();
+        let target = &spec[kind]["action"]["target"];
+        let service = target["virtualService"]["virtualServiceName"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let target_port = target["port"].as_i64();
+        e.invoke(
+            "CreateVirtualService",
+            &json!({ "meshName": mesh, "virtualServiceName": service, "spec": {} }),
+        )
+        .unwrap();
+        let mut app_mesh = serde_json::Map::new();
+        for field in ["priority", "httpRoute", "http2Route", "grpcRoute"] {
+            if let Some(v) = spec.get(field) {
+                app_mesh.insert(field.into(), v.clone());
+            }
+        }
+        e.invoke(
+            "CreateGatewayRoute",
+            &json!({ "meshName": mesh, "virtualGatewayName": GATEWAY, "gatewayRouteName": name,
+                     "spec": app_mesh }),
+        )
+        .unwrap_or_else(|err| panic!("{}/{name}: App Mesh refused it: {err:?}", case.name));
+        let echo = handle.serve_echo_on(&mesh, &service, host).await.unwrap();
+        let svc = format!("svc-{name}");
+        service_map.insert(
+            service.clone(),
+            json!({ "name": svc, "namespace": ns, "port": 80 }),
+        );
+        backends.push((svc, echo, target_port, case.listeners[0] != Proto::Http));
+        services.insert(format!("{ns}/{name}"), service);
+        let mut object_spec = spec.clone();
+        object_spec["meshName"] = json!(mesh);
+        object_spec["virtualGatewayName"] = json!(GATEWAY);
+        objects.push(json!({
+            "apiVersion": "meshroute.io/v1alpha1", "kind": "GatewayRoute",
+            "metadata": { "name": name, "namespace": ns }, "spec": object_spec,
+        }));
+    }
+    let served = handle.serve_gateway(&mesh, GATEWAY).await.unwrap();
+    let emulator = served.iter().map(|s| (s.port, s.address)).collect();
+
+    let dir = meshroute_testbed::shared().dir().join("traffic");
+    std::fs::create_dir_all(&dir).unwrap();
+    let routes_file = dir.join(format!("{}.json", case.name));
+    let map_file = dir.join(format!("{}-services.json", case.name));
+    std::fs::write(
+        &routes_file,
+        json!({ "apiVersion": "v1", "kind": "List", "items": objects }).to_string(),
+    )
+    .unwrap();
+    std::fs::write(&map_file, Value::Object(service_map).to_string()).unwrap();
+    let gateway_port = ports[0].to_string();
+    let mut args = vec![
+        "export",
+        "gateway-api",
+        "-n",
+        &ns,
+        "-f",
+        routes_file.to_str().unwrap(),
+        "--service-map",
+        map_file.to_str().unwrap(),
+        "--gateway-class",
+        CLASS,
+        "--gateway-port",
+        &gateway_port,
+        "--report",
+        "json",
+    ];
+    args.extend(case.flags.iter().copied());
+    let (ok, exported, report) =
+        run_program(Path::new(env!("CARGO_BIN_EXE_meshroute")), &args, &[], None);
+    assert!(ok, "{}: export failed: {report}", case.name);
+    let report: Value = serde_json::from_str(report.lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{}: report is not JSON ({e}): {report}", case.name));
+    let mut announced: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for f in report["findings"].as_array().unwrap() {
+        if f["impact"] != "check" {
+            announced
+                .entry(f["object"].as_str().unwrap().to_string())
+                .or_default()
+                .insert(f["code"].as_str().unwrap().to_string());
+        }
+    }
+    // A case whose every route is dropped prints nothing.
+    if !exported.trim().is_empty() {
+        let (ok, out, err) = run("kubectl", &["apply", "-f", "-"], Some(&exported));
+        assert!(
+            ok,
+            "{}: apply the export: {out}{err}\n{exported}",
+            case.name
+        );
+    }
+    apply_backends(&ns, &backends);
+    Served {
+        case,
+        ns,
+        ports,
+        emulator,
+        services,
+        announced,
+    }
+}
+
+/// A Service and EndpointSlice per backend (the bed runs no controllers to make them): port 80
+/// and the route's target port, both to the echo backend; h2c where App Mesh spoke HTTP/2.
+fn apply_backends(ns: &str, backends: &[(String, SocketAddr, Option<i64>, bool)]) {
+    let mut items = Vec::new();
+    for (name, echo, target_port, h2c) in backends {
+        let mut ports = vec![("http".to_string(), 80)];
+        if let Some(p) = target_port {
+            ports.push((format!("p{p}"), *p));
+        }
+        let app = if *h2c {
+            json!("kubernetes.io/h2c")
+        } else {
+            Value::Null
+        };
+        items.push(json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": { "name": name, "namespace": ns },
+            "spec": { "ports": ports.iter().map(|(n, p)| json!({
+                "name": n, "port": p, "targetPort": echo.port(), "appProtocol": app })).collect::<Vec<_>>() },
+        }));
+        items.push(json!({
+            "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": { "name": name, "namespace": ns,
+                          "labels": { "kubernetes.io/service-name": name } },
+            "addressType": "IPv4",
+            "endpoints": [{ "addresses": [echo.ip().to_string()], "conditions": { "ready": true } }],
+            "ports": ports.iter().map(|(n, _)| json!({
+                "name": n, "port": echo.port(), "protocol": "TCP", "appProtocol": app })).collect::<Vec<_>>(),
+        }));
+    }
+    let list = json!({ "apiVersion": "v1", "kind": "List", "items": items }).to_string();
+    let (ok, out, err) = run("kubectl", &["apply", "-f", "-"], Some(&list));
+    assert!(ok, "apply backends in {ns}: {out}{err}");
+}
+
+/// Waits until Traefik has accepted every exported route and resolved its backends.
+fn wait_accepted(namespaces: &[String]) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let mut pending = Vec::new();
+        for ns in namespaces {
+            let (ok, out, err) = run(
+                "kubectl",
+                &["get", "httproutes,grpcroutes", "-n", ns, "-o", "json"],
+                None,
+            );
+            assert!(ok, "{out}{err}");
+            let list: Value = serde_json::from_str(&out).unwrap();
+            for route in list["items"].as_array().unwrap() {
+                let conditions: Vec<&Value> = route["status"]["parents"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .flat_map(|p| p["conditions"].as_array().into_iter().flatten())
+                    .collect();
+                let good = |t: &str| {
+                    conditions
+                        .iter()
+                        .any(|c| c["type"] == t && c["status"] == "True")
+                };
+                if !(good("Accepted") && good("ResolvedRefs")) {
+                    pending.push(format!(
+                        "{ns}/{}: {}",
+                        route["metadata"]["name"], route["status"]
+                    ));
+                }
+            }
+        }
+        if pending.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Traefik did not accept these routes within 90 s:\n{}",
+            pending.join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// Traefik applies a configuration a moment after it writes the routes' status. Every object
+/// was applied before it started, so its first configuration holds them all: once the catch-all
+/// of `prefix-root` answers, every route does.
+fn wait_serving(all: &[Served]) {
+    let root = all
+        .iter()
+        .find(|s| s.case.name == "prefix-root")
+        .expect("the prefix-root case");
+    let to = SocketAddr::from(([127, 0, 0, 1], root.ports[0]));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let outcome = send(to, Proto::Http, &get("/"));
+        if matches!(outcome, Outcome::Reached { .. }) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Traefik does not serve its routes 30 s after accepting them (last: {outcome})"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[derive(Default)]
+struct Totals {
+    requests: usize,
+    agree: usize,
+    announced: usize,
+    codes: BTreeSet<String>,
+    unannounced: Vec<String>,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn app_mesh_and_gateway_api_route_every_request_alike_or_the_export_says_why() {
+    let plane = meshroute_testbed::shared();
+    let client = plane.client().await.unwrap();
+    install_gateway_api();
+    let class = json!({ "apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+        "metadata": { "name": CLASS }, "spec": { "controllerName": meshroute_testbed::TRAEFIK_CONTROLLER } });
+    let (ok, out, err) = run("kubectl", &["apply", "-f", "-"], Some(&class.to_string()));
+    assert!(ok, "{out}{err}");
+
+    let host = meshroute_testbed::host_address().unwrap_or_else(|e| panic!("{e}"));
+    // A mesh per case: more than App Mesh's default quota of 15.
+    let settings = appmesh_emulator::Settings {
+        max_meshes: 100,
+        ..Default::default()
+    };
+    let handle = appmesh_emulator::spawn(settings, 0).unwrap();
+    let mut cases = examples();
+    cases.extend(corpus());
+    let free = meshroute_testbed::free_ports::<64>().unwrap();
+    let mut next = free.into_iter();
+    let mut all = Vec::new();
+    for case in cases {
+        let ports: Vec<u16> = case
+            .listeners
+            .iter()
+            .map(|_| next.next().unwrap())
+            .collect();
+        all.push(serve(case, ports, &handle, host, &client).await);
+    }
+    let entry_points: Vec<u16> = all.iter().flat_map(|s| s.ports.clone()).collect();
+    let traefik = meshroute_testbed::Traefik::start(&plane.kubeconfig, &entry_points, plane.dir())
+        .unwrap_or_else(|e| panic!("start Traefik: {e}"));
+    wait_accepted(&all.iter().map(|s| s.ns.clone()).collect::<Vec<_>>());
+    wait_serving(&all);
+
+    let mut per_case = Vec::new();
+    let mut sum = Totals::default();
+    for served in &all {
+        let mut t = Totals::default();
+        for probe in &served.case.probes {
+            let port = served.ports[probe.listener];
+            let proto = served.case.listeners[probe.listener];
+            let app_mesh = send(served.emulator[&port], proto, probe);
+            let gateway_api = send(SocketAddr::from(([127, 0, 0, 1], port)), proto, probe);
+            t.requests += 1;
+            if app_mesh == gateway_api {
+                t.agree += 1;
+                continue;
+            }
+            let involved: BTreeSet<&String> = [&app_mesh, &gateway_api]
+                .into_iter()
+                .filter_map(|o| match o {
+                    Outcome::Reached { service, .. } => Some(service),
+                    _ => None,
+                })
+                .flat_map(|s| {
+                    served
+                        .services
+                        .iter()
+                        .filter(move |(_, v)| *v == s)
+                        .map(|(k, _)| k)
+                })
+                .collect();
+            let codes: BTreeSet<String> = involved
+                .iter()
+                .flat_map(|o| served.announced.get(*o).into_iter().flatten().cloned())
+                .collect();
+            let line = format!(
+                "{} {} {}{} Host {} {:?}: App Mesh {app_mesh}, Gateway API {gateway_api}",
+                served.case.name,
+                probe.method,
+                port_note(probe),
+                probe.path,
+                probe.host,
+                probe.headers
+            );
+            if codes.is_empty() {
+                t.unannounced.push(line);
+            } else {
+                eprintln!(
+                    "announced ({}): {line}",
+                    codes.iter().cloned().collect::<Vec<_>>().join(", ")
+                );
+                t.announced += 1;
+                t.codes.extend(codes);
+            }
+        }
+        sum.requests += t.requests;
+        sum.agree += t.agree;
+        sum.announced += t.announced;
+        sum.codes.extend(t.codes.iter().cloned());
+        sum.unannounced.extend(t.unannounced.iter().cloned());
+        per_case.push((served.case.name.clone(), served.case.routes.len(), t));
+    }
+    drop(traefik);
+    assert!(
+        sum.unannounced.is_empty(),
+        "{} of {} requests went differently through Gateway API with no finding that says so:\n{}",
+        sum.unannounced.len(),
+        sum.requests,
+        sum.unannounced.join("\n")
+    );
+    check_docs(&per_case, &sum);
+}
+
+fn port_note(probe: &Probe) -> String {
+    if probe.listener == 0 {
+        String::new()
+    } else {
+        format!("(listener {}) ", probe.listener)
+    }
+}
+
+/// The totals table in docs/migration.md must be what this run measured;
+/// `MESHROUTE_UPDATE_DOCS=1` writes it.
+fn check_docs(per_case: &[(String, usize, Totals)], sum: &Totals) {
+    let mut table = String::from(
+        "| case | routes | requests | same backend, path and Host | different, announced (codes) | different, unannounced |\n|---|---|---|---|---|---|\n",
+    );
+    let codes = |t: &Totals| {
+        if t.codes.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " ({})",
+                t.codes
+                    .iter()
+                    .map(|c| format!("`{c}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
+    };
+    let mut routes = 0;
+    for (name, n, t) in per_case {
+        routes += n;
+        table.push_str(&format!(
+            "| {name} | {n} | {} | {} | {}{} | {} |\n",
+            t.requests,
+            t.agree,
+            t.announced,
+            codes(t),
+            t.unannounced.len()
+        ));
+    }
+    table.push_str(&format!(
+        "| **all {} cases** | {routes} | **{}** | **{}** | **{}** | **{}** |\n",
+        per_case.len(),
+        sum.requests,
+        sum.agree,
+        sum.announced,
+        sum.unannounced.len()
+    ));
+    let path = meshroute_testbed::repo_root().join("docs/migration.md");
+    let docs = std::fs::read_to_string(&path).unwrap();
+    let (Some(begin), Some(end)) = (docs.find(DOCS_BEGIN), docs.find(DOCS_END)) else {
+        panic!("docs/migration.md has no {DOCS_BEGIN} ... {DOCS_END} block");
+    };
+    let current = &docs[begin + DOCS_BEGIN.len()..end];
+    let wanted = format!("\n{table}");
+    if current == wanted {
+        return;
+    }
+    if std::env::var_os("MESHROUTE_UPDATE_DOCS").is_some() {
+        let updated = format!(
+            "{}{wanted}{}",
+            &docs[..begin + DOCS_BEGIN.len()],
+            &docs[end..]
+        );
+        std::fs::write(&path, updated).unwrap();
+        return;
+    }
+    panic!(
+        "docs/migration.md's traffic totals differ from this run; write them with \
+         `MESHROUTE_UPDATE_DOCS=1 cargo test --test traffic`:\n{table}"
+    );
+}
