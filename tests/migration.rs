@@ -765,3 +765,107 @@ async fn routes_app_mesh_accepts_are_imported_and_adopted() {
         "adoption changed a route: {counters}"
     );
 }
+
+/// Deletes cluster-scoped objects of a test when dropped, even when the test fails.
+struct ClusterScoped(Vec<String>);
+
+impl Drop for ClusterScoped {
+    fn drop(&mut self) {
+        let mut args = vec!["delete", "--ignore-not-found", "--wait=false"];
+        args.extend(self.0.iter().map(String::as_str));
+        let _ = run("kubectl", &args, None);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_skips_with_the_reason_what_the_cluster_would_refuse() {
+    let bed = Bed::new("refused").await;
+    let am = &bed.emulator.emulator;
+    for (name, prefix) in [("kept", "/kept/"), ("legacy", "/legacy/")] {
+        am.invoke(
+            "CreateGatewayRoute",
+            &json!({ "meshName": MESH, "virtualGatewayName": GATEWAY, "gatewayRouteName": name,
+                     "spec": { "httpRoute": { "match": { "prefix": prefix },
+                               "action": { "target": target() } } } }),
+        )
+        .unwrap();
+    }
+    // An admission policy of the cluster's refuses one of them, as a platform team's might.
+    let policy = format!("no-legacy-{}", bed.ns);
+    let _cleanup = ClusterScoped(vec![
+        format!("validatingadmissionpolicy/{policy}"),
+        format!("validatingadmissionpolicybinding/{policy}"),
+    ]);
+    let manifests = json!({ "apiVersion": "v1", "kind": "List", "items": [
+        { "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
+          "metadata": { "name": policy },
+          "spec": { "failurePolicy": "Fail",
+            "matchConstraints": { "resourceRules": [{ "apiGroups": ["meshroute.io"],
+              "apiVersions": ["*"], "operations": ["CREATE", "UPDATE"], "resources": ["gatewayroutes"] }] },
+            "validations": [{ "message": "routes under /legacy/ are retired",
+              "expression": "!has(object.spec.httpRoute) || !has(object.spec.httpRoute.match.prefix) || !object.spec.httpRoute.match.prefix.startsWith('/legacy')" }] } },
+        { "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding",
+          "metadata": { "name": policy },
+          "spec": { "policyName": policy, "validationActions": ["Deny"],
+            "matchResources": { "namespaceSelector": { "matchLabels": {
+              "kubernetes.io/metadata.name": bed.ns } } } } }
+    ] });
+    let (ok, out, err) = run(
+        "kubectl",
+        &["apply", "-f", "-"],
+        Some(&manifests.to_string()),
+    );
+    assert!(ok, "{out}{err}");
+    // The apiserver compiles a new policy within a moment: wait until it refuses.
+    let probe = json!({ "apiVersion": "meshroute.io/v1alpha1", "kind": "GatewayRoute",
+        "metadata": { "name": "probe", "namespace": bed.ns },
+        "spec": { "meshName": MESH, "virtualGatewayName": GATEWAY, "httpRoute": {
+            "match": { "prefix": "/legacy/" }, "action": { "target": target() } } } })
+    .to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while run(
+        "kubectl",
+        &["apply", "--dry-run=server", "-f", "-"],
+        Some(&probe),
+    )
+    .0
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the admission policy never took effect"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+
+    let (ok, printed, progress) = meshroute_cli(
+        &bed,
+        &[
+            "import",
+            "--mesh",
+            MESH,
+            "--virtual-gateway",
+            GATEWAY,
+            "--namespace",
+            &bed.ns,
+        ],
+    );
+    assert!(ok, "import: {progress}");
+    let docs = documents(&printed);
+    let names: Vec<&str> = docs
+        .iter()
+        .map(|d| d["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["kept"], "{printed}");
+    assert!(
+        printed.contains(
+            "legacy: skipped: the GatewayRoute CRD or the cluster's admission refuses it"
+        ) && printed.contains("routes under /legacy/ are retired"),
+        "the skipped route and the cluster's reason are listed:\n{printed}"
+    );
+    assert!(
+        progress.contains("1 to adopt") && progress.contains("1 skipped"),
+        "{progress}"
+    );
+    let (ok, out, err) = run("kubectl", &["apply", "-f", "-"], Some(&printed));
+    assert!(ok, "what import printed must apply: {out}{err}");
+}

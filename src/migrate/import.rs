@@ -186,6 +186,68 @@ fn free_name(key: &RouteKey, name: String, taken: &Taken, used: &mut BTreeSet<St
     chosen
 }
 
+/// Turns every manifest the cluster's GatewayRoute CRD (schema and CEL rules) or its admission
+/// refuses into a skipped entry with the apiserver's reason, so what is printed applies: each is
+/// server-side applied as a dry run (which also refuses an object that would change another
+/// route's immutable fields). An error only when the cluster cannot be asked at all.
+async fn refused_by_the_crd(
+    entries: &mut [Entry],
+    namespace: Option<&str>,
+) -> Result<(), kube::Error> {
+    use kube::api::{Patch, PatchParams};
+    let client = kube::Client::try_default().await?;
+    let api: kube::Api<GatewayRoute> = match namespace {
+        Some(ns) => kube::Api::namespaced(client, ns),
+        None => kube::Api::default_namespaced(client),
+    };
+    let params = PatchParams {
+        dry_run: true,
+        ..PatchParams::apply("meshroute-import")
+    };
+    let answers: Vec<Option<kube::Error>> = stream::iter(entries.iter())
+        .map(|entry| {
+            let (api, params) = (&api, &params);
+            async move {
+                let Entry::Adopt(route) = entry else {
+                    return Ok(None);
+                };
+                let name = route.metadata.name.clone().unwrap_or_default();
+                let mut object = serde_json::to_value(route.as_ref()).unwrap_or_default();
+                object["apiVersion"] = "meshroute.io/v1alpha1".into();
+                object["kind"] = "GatewayRoute".into();
+                match api.patch(&name, params, &Patch::Apply(&object)).await {
+                    Ok(_) => Ok(None),
+                    // The object is refused: the check answered.
+                    Err(kube::Error::Api(s)) if s.code == 422 || s.code == 409 => {
+                        Ok(Some(kube::Error::Api(s)))
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+        })
+        .buffered(8)
+        .try_collect()
+        .await?;
+    for (entry, refused) in entries.iter_mut().zip(answers) {
+        if let (Entry::Adopt(route), Some(kube::Error::Api(status))) = (&*entry, refused) {
+            let key = RouteKey {
+                mesh: route.spec.mesh_name.clone(),
+                mesh_owner: route.spec.mesh_owner.clone(),
+                gateway: route.spec.virtual_gateway_name.clone(),
+                name: route.app_mesh_name(),
+            };
+            *entry = Entry::Skipped {
+                key,
+                why: format!(
+                    "the GatewayRoute CRD or the cluster's admission refuses it as App Mesh holds it: {}",
+                    status.message
+                ),
+            };
+        }
+    }
+    Ok(())
+}
+
 /// The GatewayRoutes `namespace` (default: the kubeconfig context's) holds, by name.
 async fn taken_in(namespace: Option<&str>) -> Result<Taken, kube::Error> {
     let client = kube::Client::try_default().await?;
@@ -265,7 +327,13 @@ pub async fn run(args: ImportArgs) -> Result<(), Error> {
             Taken::new()
         }
     };
-    let entries = entries(&reads, args.namespace.as_deref(), &taken);
+    let mut entries = entries(&reads, args.namespace.as_deref(), &taken);
+    if let Err(e) = refused_by_the_crd(&mut entries, args.namespace.as_deref()).await {
+        eprintln!(
+            "meshroute import: could not check the manifests against the GatewayRoute CRD ({e}); \
+             kubectl apply may refuse some of them"
+        );
+    }
     print(&entries, args.output).map_err(|e| Error::Input {
         path: "stdout".into(),
         message: e.to_string(),
