@@ -356,6 +356,39 @@ static VIRTUAL_SERVICE_SPEC: Shape = structure(&[opt(
     ]),
 )]);
 
+// Virtual node and virtual router specs: the members meshroute reads (service discovery and
+// listener ports), checked against botocore's bounds; the rest is held as given.
+static NODE_PORT_PROTOCOL: Shape = one_of(&["http", "tcp", "http2", "grpc"]);
+static PORT_MAPPING: Shape = structure(&[req("port", &PORT), req("protocol", &NODE_PORT_PROTOCOL)]);
+static PROVIDER_LISTENER: Shape = structure(&[req("portMapping", &PORT_MAPPING)]);
+static IP_PREFERENCE: Shape =
+    one_of(&["IPv6_PREFERRED", "IPv4_PREFERRED", "IPv4_ONLY", "IPv6_ONLY"]);
+static VIRTUAL_NODE_SPEC: Shape = structure(&[
+    opt("listeners", &list(&PROVIDER_LISTENER, 0, 1)),
+    opt(
+        "serviceDiscovery",
+        &union(&[
+            opt(
+                "awsCloudMap",
+                &structure(&[
+                    opt("ipPreference", &IP_PREFERENCE),
+                    req("namespaceName", &string(1, 1024)),
+                    req("serviceName", &string(1, 1024)),
+                ]),
+            ),
+            opt(
+                "dns",
+                &structure(&[
+                    req("hostname", &STRING),
+                    opt("ipPreference", &IP_PREFERENCE),
+                    opt("responseType", &one_of(&["LOADBALANCER", "ENDPOINTS"])),
+                ]),
+            ),
+        ]),
+    ),
+]);
+static VIRTUAL_ROUTER_SPEC: Shape = structure(&[opt("listeners", &list(&PROVIDER_LISTENER, 1, 1))]);
+
 // Operation inputs: path, query and body members merged into one object.
 pub static CREATE_GATEWAY_ROUTE: Shape = structure(&[
     opt("clientToken", &STRING),
@@ -429,6 +462,34 @@ pub static CREATE_VIRTUAL_SERVICE: Shape = structure(&[
     req("spec", &VIRTUAL_SERVICE_SPEC),
     opt("tags", &TAG_LIST),
     req("virtualServiceName", &STRING),
+]);
+pub static CREATE_VIRTUAL_NODE: Shape = structure(&[
+    opt("clientToken", &STRING),
+    req("meshName", &RESOURCE_NAME),
+    opt("meshOwner", &ACCOUNT_ID),
+    req("spec", &VIRTUAL_NODE_SPEC),
+    opt("tags", &TAG_LIST),
+    req("virtualNodeName", &RESOURCE_NAME),
+]);
+/// Describe and Delete of a virtual node.
+pub static VIRTUAL_NODE_REF: Shape = structure(&[
+    req("meshName", &RESOURCE_NAME),
+    opt("meshOwner", &ACCOUNT_ID),
+    req("virtualNodeName", &RESOURCE_NAME),
+]);
+pub static CREATE_VIRTUAL_ROUTER: Shape = structure(&[
+    opt("clientToken", &STRING),
+    req("meshName", &RESOURCE_NAME),
+    opt("meshOwner", &ACCOUNT_ID),
+    req("spec", &VIRTUAL_ROUTER_SPEC),
+    opt("tags", &TAG_LIST),
+    req("virtualRouterName", &RESOURCE_NAME),
+]);
+/// Describe and Delete of a virtual router.
+pub static VIRTUAL_ROUTER_REF: Shape = structure(&[
+    req("meshName", &RESOURCE_NAME),
+    opt("meshOwner", &ACCOUNT_ID),
+    req("virtualRouterName", &RESOURCE_NAME),
 ]);
 /// Describe and Delete of a virtual service.
 pub static VIRTUAL_SERVICE_REF: Shape = structure(&[

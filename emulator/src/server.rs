@@ -22,7 +22,7 @@ use crate::error::ApiError;
 use crate::faults::{Fault, Faults, Outcome, RateLimit};
 use crate::model::{self, Shape};
 use crate::rules;
-use crate::store::{Settings, Store, uuid};
+use crate::store::{Provider, Settings, Store, uuid};
 
 /// Declares the operations served and the list of all of them, from one list of names.
 macro_rules! operations {
@@ -52,6 +52,14 @@ operations!(
     DescribeVirtualService,
     DeleteVirtualService,
     ListVirtualServices,
+    CreateVirtualNode,
+    DescribeVirtualNode,
+    DeleteVirtualNode,
+    ListVirtualNodes,
+    CreateVirtualRouter,
+    DescribeVirtualRouter,
+    DeleteVirtualRouter,
+    ListVirtualRouters,
     CreateGatewayRoute,
     DescribeGatewayRoute,
     UpdateGatewayRoute,
@@ -75,7 +83,13 @@ impl Operation {
             ListMeshes => &model::LIST_MESHES,
             CreateVirtualGateway => &model::CREATE_VIRTUAL_GATEWAY,
             DescribeVirtualGateway | DeleteVirtualGateway => &model::VIRTUAL_GATEWAY_REF,
-            ListVirtualGateways | ListVirtualServices => &model::LIST_IN_MESH,
+            ListVirtualGateways | ListVirtualServices | ListVirtualNodes | ListVirtualRouters => {
+                &model::LIST_IN_MESH
+            }
+            CreateVirtualNode => &model::CREATE_VIRTUAL_NODE,
+            DescribeVirtualNode | DeleteVirtualNode => &model::VIRTUAL_NODE_REF,
+            CreateVirtualRouter => &model::CREATE_VIRTUAL_ROUTER,
+            DescribeVirtualRouter | DeleteVirtualRouter => &model::VIRTUAL_ROUTER_REF,
             CreateVirtualService => &model::CREATE_VIRTUAL_SERVICE,
             DescribeVirtualService | DeleteVirtualService => &model::VIRTUAL_SERVICE_REF,
             CreateGatewayRoute => &model::CREATE_GATEWAY_ROUTE,
@@ -103,6 +117,14 @@ impl Operation {
             DescribeVirtualService => store.describe_virtual_service(s, input),
             DeleteVirtualService => store.delete_virtual_service(s, input),
             ListVirtualServices => store.list_virtual_services(s, input),
+            CreateVirtualNode => store.create_provider(Provider::Node, s, input),
+            DescribeVirtualNode => store.describe_provider(Provider::Node, s, input),
+            DeleteVirtualNode => store.delete_provider(Provider::Node, s, input),
+            ListVirtualNodes => store.list_providers(Provider::Node, s, input),
+            CreateVirtualRouter => store.create_provider(Provider::Router, s, input),
+            DescribeVirtualRouter => store.describe_provider(Provider::Router, s, input),
+            DeleteVirtualRouter => store.delete_provider(Provider::Router, s, input),
+            ListVirtualRouters => store.list_providers(Provider::Router, s, input),
             CreateGatewayRoute => store.create_gateway_route(s, input),
             DescribeGatewayRoute => store.describe_gateway_route(s, input),
             UpdateGatewayRoute => store.update_gateway_route(s, input),
@@ -148,6 +170,26 @@ fn route(method: &Method, segments: &[String]) -> Option<(Operation, Vec<(&'stat
         }
         ("DELETE", ["v20190125", "meshes", _, "virtualServices", _]) => {
             (DeleteVirtualService, &["meshName", "virtualServiceName"])
+        }
+        ("PUT", ["v20190125", "meshes", _, "virtualNodes"]) => (CreateVirtualNode, &["meshName"]),
+        ("GET", ["v20190125", "meshes", _, "virtualNodes"]) => (ListVirtualNodes, &["meshName"]),
+        ("GET", ["v20190125", "meshes", _, "virtualNodes", _]) => {
+            (DescribeVirtualNode, &["meshName", "virtualNodeName"])
+        }
+        ("DELETE", ["v20190125", "meshes", _, "virtualNodes", _]) => {
+            (DeleteVirtualNode, &["meshName", "virtualNodeName"])
+        }
+        ("PUT", ["v20190125", "meshes", _, "virtualRouters"]) => {
+            (CreateVirtualRouter, &["meshName"])
+        }
+        ("GET", ["v20190125", "meshes", _, "virtualRouters"]) => {
+            (ListVirtualRouters, &["meshName"])
+        }
+        ("GET", ["v20190125", "meshes", _, "virtualRouters", _]) => {
+            (DescribeVirtualRouter, &["meshName", "virtualRouterName"])
+        }
+        ("DELETE", ["v20190125", "meshes", _, "virtualRouters", _]) => {
+            (DeleteVirtualRouter, &["meshName", "virtualRouterName"])
         }
         (
             "PUT",

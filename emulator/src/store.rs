@@ -81,6 +81,59 @@ struct Mesh {
     resource: Resource,
     gateways: BTreeMap<String, Gateway>,
     services: BTreeMap<String, Resource>,
+    /// Virtual nodes and virtual routers: what a virtual service's provider names (held for
+    /// what they say, the service discovery and listener ports; they route nothing here).
+    #[serde(default)]
+    nodes: BTreeMap<String, Resource>,
+    #[serde(default)]
+    routers: BTreeMap<String, Resource>,
+}
+
+/// A virtual service's provider: a virtual node or a virtual router.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provider {
+    Node,
+    Router,
+}
+
+impl Provider {
+    /// The input and output member that names one.
+    pub fn name_field(self) -> &'static str {
+        match self {
+            Provider::Node => "virtualNodeName",
+            Provider::Router => "virtualRouterName",
+        }
+    }
+    fn arn_part(self) -> &'static str {
+        match self {
+            Provider::Node => "virtualNode",
+            Provider::Router => "virtualRouter",
+        }
+    }
+    fn label(self) -> &'static str {
+        match self {
+            Provider::Node => "VirtualNode",
+            Provider::Router => "VirtualRouter",
+        }
+    }
+    fn list_field(self) -> &'static str {
+        match self {
+            Provider::Node => "virtualNodes",
+            Provider::Router => "virtualRouters",
+        }
+    }
+    fn of(self, mesh: &Mesh) -> &BTreeMap<String, Resource> {
+        match self {
+            Provider::Node => &mesh.nodes,
+            Provider::Router => &mesh.routers,
+        }
+    }
+    fn of_mut(self, mesh: &mut Mesh) -> &mut BTreeMap<String, Resource> {
+        match self {
+            Provider::Node => &mut mesh.nodes,
+            Provider::Router => &mut mesh.routers,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -315,6 +368,8 @@ impl Store {
                     resource,
                     gateways: BTreeMap::new(),
                     services: BTreeMap::new(),
+                    nodes: BTreeMap::new(),
+                    routers: BTreeMap::new(),
                 },
             );
             Ok(data)
@@ -428,6 +483,117 @@ impl Store {
         Ok(json!({ "virtualGateways": gateways, "nextToken": next }))
     }
 
+    // --- virtual nodes and virtual routers -----------------------------------------------
+
+    fn provider_data(kind: Provider, mesh: &str, name: &str, r: &Resource, status: &str) -> Value {
+        json!({ "meshName": mesh, kind.name_field(): name, "metadata": r.metadata(),
+                "spec": r.spec, "status": { "status": status } })
+    }
+
+    pub fn create_provider(
+        &mut self,
+        kind: Provider,
+        s: &Settings,
+        input: &Value,
+    ) -> Result<Value, ApiError> {
+        let operation = format!("Create{}", kind.label());
+        self.idempotent(&operation, input, |st| {
+            let (mesh_name, name) = (text(input, "meshName"), text(input, kind.name_field()));
+            let owner = st.mesh(s, input)?.resource.mesh_owner.clone();
+            let arn = format!(
+                "arn:aws:appmesh:{}:{owner}:mesh/{mesh_name}/{}/{name}",
+                s.region,
+                kind.arn_part()
+            );
+            let resource = st.new_resource(s, arn, &owner, input);
+            let all = kind.of_mut(st.mesh_mut(s, input)?);
+            if all.contains_key(name) {
+                return Err(ApiError::conflict(format!(
+                    "{} '{name}' already exists in mesh '{mesh_name}'.",
+                    kind.label()
+                )));
+            }
+            let data = Self::provider_data(kind, mesh_name, name, &resource, "ACTIVE");
+            all.insert(name.to_string(), resource);
+            Ok(data)
+        })
+    }
+
+    fn provider<'a>(
+        kind: Provider,
+        mesh: &'a Mesh,
+        input: &Value,
+    ) -> Result<&'a Resource, ApiError> {
+        let name = text(input, kind.name_field());
+        kind.of(mesh).get(name).ok_or_else(|| {
+            ApiError::not_found(format!(
+                "{} '{name}' does not exist in mesh '{}'.",
+                kind.label(),
+                text(input, "meshName")
+            ))
+        })
+    }
+
+    pub fn describe_provider(
+        &self,
+        kind: Provider,
+        s: &Settings,
+        input: &Value,
+    ) -> Result<Value, ApiError> {
+        let r = Self::provider(kind, self.mesh(s, input)?, input)?;
+        Ok(Self::provider_data(
+            kind,
+            text(input, "meshName"),
+            text(input, kind.name_field()),
+            r,
+            "ACTIVE",
+        ))
+    }
+
+    pub fn delete_provider(
+        &mut self,
+        kind: Provider,
+        s: &Settings,
+        input: &Value,
+    ) -> Result<Value, ApiError> {
+        let (mesh_name, name) = (text(input, "meshName"), text(input, kind.name_field()));
+        let mesh = self.mesh(s, input)?;
+        Self::provider(kind, mesh, input)?;
+        let provides = mesh
+            .services
+            .iter()
+            .find(|(_, r)| r.spec["provider"][kind.arn_part()][kind.name_field()] == name);
+        if let Some((service, _)) = provides {
+            return Err(ApiError::in_use(format!(
+                "{} '{name}' is the provider of VirtualService '{service}'; delete or change it first.",
+                kind.label()
+            )));
+        }
+        let r = kind
+            .of_mut(self.mesh_mut(s, input)?)
+            .remove(name)
+            .expect("checked above");
+        Ok(Self::provider_data(kind, mesh_name, name, &r, "DELETED"))
+    }
+
+    pub fn list_providers(
+        &self,
+        kind: Provider,
+        s: &Settings,
+        input: &Value,
+    ) -> Result<Value, ApiError> {
+        let mesh_name = text(input, "meshName");
+        let mesh = self.mesh(s, input)?;
+        let items = kind.of(mesh).iter().map(|(name, r)| {
+            let mut reference = r.reference();
+            reference.insert("meshName".into(), json!(mesh_name));
+            reference.insert(kind.name_field().into(), json!(name));
+            (name.clone(), Value::Object(reference))
+        });
+        let (all, next) = page(items, input)?;
+        Ok(json!({ kind.list_field(): all, "nextToken": next }))
+    }
+
     // --- virtual services ---------------------------------------------------------------
 
     fn service_data(mesh: &str, name: &str, r: &Resource, status: &str) -> Value {
@@ -448,6 +614,16 @@ impl Store {
                 s.region
             );
             let resource = st.new_resource(s, arn, &owner, input);
+            for kind in [Provider::Node, Provider::Router] {
+                let provider = &input["spec"]["provider"][kind.arn_part()];
+                if !provider.is_null() {
+                    Self::provider(kind, st.mesh(s, input)?, &{
+                        let mut named = provider.clone();
+                        named["meshName"] = json!(mesh_name);
+                        named
+                    })?;
+                }
+            }
             let mesh = st.mesh_mut(s, input)?;
             if mesh.services.contains_key(name) {
                 return Err(ApiError::conflict(format!(
@@ -877,6 +1053,64 @@ mod tests {
             "no mesh apps owned by another account is shared with us"
         );
         assert!(e.message.contains("owner 999988887777"), "{e}");
+    }
+
+    #[test]
+    fn a_virtual_service_names_a_provider_that_exists_and_keeps_it_in_use() {
+        let (mut st, s) = seeded();
+        let service = |provider: Value| {
+            json!({ "meshName": "apps", "virtualServiceName": "web.apps.local",
+                    "spec": { "provider": provider } })
+        };
+        let missing = st
+            .create_virtual_service(
+                &s,
+                &service(json!({ "virtualNode": { "virtualNodeName": "web" } })),
+            )
+            .unwrap_err();
+        assert_eq!(missing.status, 404, "{missing:?}");
+        assert!(missing.message.contains("VirtualNode 'web'"), "{missing:?}");
+        st.create_provider(
+            Provider::Node,
+            &s,
+            &json!({ "meshName": "apps", "virtualNodeName": "web", "spec": {
+                "listeners": [{ "portMapping": { "port": 8080, "protocol": "http" } }],
+                "serviceDiscovery": { "dns": { "hostname": "web.shop.svc.cluster.local" } } } }),
+        )
+        .unwrap();
+        st.create_virtual_service(
+            &s,
+            &service(json!({ "virtualNode": { "virtualNodeName": "web" } })),
+        )
+        .unwrap();
+        let node = st
+            .describe_provider(
+                Provider::Node,
+                &s,
+                &json!({ "meshName": "apps", "virtualNodeName": "web" }),
+            )
+            .unwrap();
+        assert_eq!(
+            node["spec"]["serviceDiscovery"]["dns"]["hostname"],
+            "web.shop.svc.cluster.local"
+        );
+        let in_use = st
+            .delete_provider(
+                Provider::Node,
+                &s,
+                &json!({ "meshName": "apps", "virtualNodeName": "web" }),
+            )
+            .unwrap_err();
+        assert!(
+            in_use
+                .message
+                .contains("provider of VirtualService 'web.apps.local'"),
+            "{in_use:?}"
+        );
+        let listed = st
+            .list_providers(Provider::Node, &s, &json!({ "meshName": "apps" }))
+            .unwrap();
+        assert_eq!(listed["virtualNodes"][0]["virtualNodeName"], "web");
     }
 
     #[test]
