@@ -869,3 +869,234 @@ async fn import_skips_with_the_reason_what_the_cluster_would_refuse() {
     let (ok, out, err) = run("kubectl", &["apply", "-f", "-"], Some(&printed));
     assert!(ok, "what import printed must apply: {out}{err}");
 }
+
+/// (routes read, routes with no finding at all, routes with no backend or port finding) of an
+/// export of `manifests` (a YAML stream from import).
+fn export_findings(bed: &Bed, manifests: &str, tag: &str) -> (usize, usize, usize) {
+    let path = meshroute_testbed::shared()
+        .dir()
+        .join(format!("{}-{tag}.yaml", bed.ns));
+    std::fs::write(&path, manifests).unwrap();
+    let (ok, _, report) = meshroute_cli(
+        bed,
+        &[
+            "export",
+            "gateway-api",
+            "-n",
+            &bed.ns,
+            "-f",
+            path.to_str().unwrap(),
+            "--report",
+            "json",
+        ],
+    );
+    assert!(ok, "{report}");
+    let report: Value = serde_json::from_str(report.lines().last().unwrap()).unwrap();
+    let read = report["summary"]["gatewayRoutes"].as_u64().unwrap() as usize;
+    let mut any = std::collections::BTreeSet::new();
+    let mut backend = std::collections::BTreeSet::new();
+    for f in report["findings"].as_array().unwrap() {
+        let object = f["object"].as_str().unwrap().to_string();
+        if f["code"].as_str().unwrap().starts_with("backend-") {
+            backend.insert(object.clone());
+        }
+        any.insert(object);
+    }
+    (read, read - any.len(), read - backend.len())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_records_what_the_mesh_knows_so_export_assumes_less() {
+    let bed = Bed::new("recorded").await;
+    let am = &bed.emulator.emulator;
+    let node = |name: &str, discovery: Value, port: i64| {
+        am.invoke(
+            "CreateVirtualNode",
+            &json!({ "meshName": MESH, "virtualNodeName": name, "spec": {
+                "listeners": [{ "portMapping": { "port": port, "protocol": "http" } }],
+                "serviceDiscovery": discovery } }),
+        )
+        .unwrap();
+    };
+    let service = |name: &str, provider: Value| {
+        am.invoke(
+            "CreateVirtualService",
+            &json!({ "meshName": MESH, "virtualServiceName": name, "spec": { "provider": provider } }),
+        )
+        .unwrap();
+    };
+    // The names public App Mesh examples use: a cluster DNS name without a namespace, names in a
+    // private domain, a Cloud Map service, and a virtual router in front of nodes.
+    let styles: [(&str, Value, i64); 4] = [
+        (
+            "colorteller",
+            json!({ "dns": { "hostname": "colorteller.color.svc.cluster.local" } }),
+            9080,
+        ),
+        (
+            "catalog",
+            json!({ "dns": { "hostname": "catalog.shop.svc" } }),
+            8080,
+        ),
+        (
+            "orders",
+            json!({ "awsCloudMap": { "namespaceName": "shop.local", "serviceName": "orders" } }),
+            8080,
+        ),
+        (
+            "backend",
+            json!({ "dns": { "hostname": "backend.apps.svc.cluster.local" } }),
+            3000,
+        ),
+    ];
+    for (name, discovery, port) in &styles {
+        node(name, discovery.clone(), *port);
+    }
+    am.invoke(
+        "CreateVirtualRouter",
+        &json!({ "meshName": MESH, "virtualRouterName": "backend-router", "spec": {
+            "listeners": [{ "portMapping": { "port": 3000, "protocol": "http" } }] } }),
+    )
+    .unwrap();
+    service(
+        "colorteller.svc.cluster.local",
+        json!({ "virtualNode": { "virtualNodeName": "colorteller" } }),
+    );
+    service(
+        "catalog.shop.local",
+        json!({ "virtualNode": { "virtualNodeName": "catalog" } }),
+    );
+    service(
+        "orders.shop.local",
+        json!({ "virtualNode": { "virtualNodeName": "orders" } }),
+    );
+    service(
+        "backend.apps.local",
+        json!({ "virtualRouter": { "virtualRouterName": "backend-router" } }),
+    );
+    let targets = [
+        "colorteller.svc.cluster.local",
+        "catalog.shop.local",
+        "orders.shop.local",
+        "backend.apps.local",
+    ];
+    let mut created = 0;
+    for i in 0..40 {
+        let target = targets[i % targets.len()];
+        am.invoke(
+            "CreateGatewayRoute",
+            &json!({ "meshName": MESH, "virtualGatewayName": GATEWAY,
+                     "gatewayRouteName": format!("generated-{i}"),
+                     "spec": { "httpRoute": { "match": { "path": { "exact": format!("/r/{i}") } },
+                               "action": { "target": { "virtualService": { "virtualServiceName": target } } } } } }),
+        )
+        .unwrap();
+        created += 1;
+    }
+    let (ok, printed, progress) = meshroute_cli(
+        &bed,
+        &[
+            "import",
+            "--mesh",
+            MESH,
+            "--virtual-gateway",
+            GATEWAY,
+            "--namespace",
+            &bed.ns,
+        ],
+    );
+    assert!(ok, "import: {progress}");
+    let docs = documents(&printed);
+    assert_eq!(docs.len(), created, "{printed}");
+    let first = &docs[0]["metadata"]["annotations"];
+    assert_eq!(
+        first["meshroute.io/app-mesh-listeners"], "http:8080,http2:8081,grpc:8082",
+        "{first}"
+    );
+    let stripped: String = printed
+        .lines()
+        .filter(|l| !l.contains("meshroute.io/app-mesh-"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let before = export_findings(&bed, &stripped, "before");
+    let after = export_findings(&bed, &printed, "after");
+    eprintln!(
+        "generated corpus, {} routes: no finding {} -> {}; no backend finding {} -> {}",
+        before.0, before.1, after.1, before.2, after.2
+    );
+    // The Cloud Map service and the virtual router (half of the routes) stay unknown: neither
+    // names a Service. The report says what each is.
+    assert_eq!(after.2, created / 2, "{after:?}");
+    assert_eq!(before.2, 0, "{before:?}");
+    let (ok, out, err) = run("kubectl", &["apply", "-f", "-"], Some(&printed));
+    assert!(ok, "{out}{err}");
+
+    // The examples, in a mesh of their own whose virtual services virtual nodes with cluster
+    // DNS names provide.
+    let mesh = "examples";
+    am.invoke("CreateMesh", &json!({ "meshName": mesh }))
+        .unwrap();
+    am.invoke(
+        "CreateVirtualGateway",
+        &json!({ "meshName": mesh, "virtualGatewayName": GATEWAY, "spec": { "listeners": [
+            { "portMapping": { "port": 8080, "protocol": "http" } },
+            { "portMapping": { "port": 8081, "protocol": "http2" } },
+            { "portMapping": { "port": 8082, "protocol": "grpc" } }] } }),
+    )
+    .unwrap();
+    for vs in meshroute_testbed::SERVICES {
+        let short = vs.split('.').next().unwrap();
+        am.invoke(
+            "CreateVirtualNode",
+            &json!({ "meshName": mesh, "virtualNodeName": short, "spec": {
+                "listeners": [{ "portMapping": { "port": 8080, "protocol": "http" } }],
+                "serviceDiscovery": { "dns": { "hostname": format!("{short}.apps.svc.cluster.local") } } } }),
+        )
+        .unwrap();
+        am.invoke(
+            "CreateVirtualService",
+            &json!({ "meshName": mesh, "virtualServiceName": vs,
+                     "spec": { "provider": { "virtualNode": { "virtualNodeName": short } } } }),
+        )
+        .unwrap();
+    }
+    let mut examples = 0;
+    for entry in std::fs::read_dir(meshroute_testbed::repo_root().join("examples")).unwrap() {
+        let object: Value =
+            serde_yaml::from_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap()).unwrap();
+        let spec = &object["spec"];
+        let mut app_mesh = serde_json::Map::new();
+        for field in ["priority", "httpRoute", "http2Route", "grpcRoute"] {
+            if !spec[field].is_null() {
+                app_mesh.insert(field.into(), spec[field].clone());
+            }
+        }
+        am.invoke(
+            "CreateGatewayRoute",
+            &json!({ "meshName": mesh, "virtualGatewayName": GATEWAY,
+                     "gatewayRouteName": object["metadata"]["name"], "spec": app_mesh }),
+        )
+        .unwrap();
+        examples += 1;
+    }
+    let (ok, printed, progress) =
+        meshroute_cli(&bed, &["import", "--mesh", mesh, "--namespace", &bed.ns]);
+    assert!(ok, "import: {progress}");
+    let stripped: String = printed
+        .lines()
+        .filter(|l| !l.contains("meshroute.io/app-mesh-"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let before = export_findings(&bed, &stripped, "examples-before");
+    let after = export_findings(&bed, &printed, "examples-after");
+    eprintln!(
+        "examples, {} routes: no finding {} -> {}; no backend finding {} -> {}",
+        before.0, before.1, after.1, before.2, after.2
+    );
+    assert_eq!(after.0, examples);
+    assert_eq!(
+        after.2, examples,
+        "every example's backend resolves: {after:?}"
+    );
+    assert!(before.2 < examples, "{before:?}");
+}

@@ -4,6 +4,7 @@
 mod condition;
 mod names;
 pub mod ownership;
+pub mod recorded;
 mod route;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};

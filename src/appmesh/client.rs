@@ -16,7 +16,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use super::breaker::{Admission, Breaker};
 use super::convert::{self, RouteSpec};
 use super::error::{AppMeshError, ErrorKind};
-use crate::api::Tag;
+use crate::api::{Tag, recorded};
 use crate::backoff;
 use crate::fair::Limiter;
 use crate::telemetry::Metrics;
@@ -173,12 +173,14 @@ pub struct AppMesh {
 }
 
 /// Every App Mesh operation meshroute calls (the `operation` values of its call metrics).
-pub const OPERATIONS: [&str; 12] = [
+pub const OPERATIONS: [&str; 14] = [
     "CreateGatewayRoute",
     "DeleteGatewayRoute",
     "DescribeGatewayRoute",
     "DescribeMesh",
     "DescribeVirtualGateway",
+    "DescribeVirtualNode",
+    "DescribeVirtualRouter",
     "DescribeVirtualService",
     "ListGatewayRoutes",
     "ListTagsForResource",
@@ -551,6 +553,133 @@ impl AppMesh {
             Ok((routes.collect(), out.next_token))
         })
         .await
+    }
+
+    /// What the virtual service `service` stands for (for `import`): its provider, and that
+    /// provider's service discovery and listener port. One Describe of the service and one of
+    /// its provider; a service or provider App Mesh does not have is an empty record.
+    pub async fn backend_of(
+        &self,
+        mesh: &str,
+        owner: Option<&str>,
+        service: &str,
+    ) -> Result<recorded::Backend, AppMeshError> {
+        let owner = owner.map(String::from);
+        let described = self
+            .call("DescribeVirtualService", || async {
+                self.client
+                    .describe_virtual_service()
+                    .mesh_name(mesh)
+                    .set_mesh_owner(owner.clone())
+                    .virtual_service_name(service)
+                    .send()
+                    .await
+                    .map_err(|e| AppMeshError::from_sdk("DescribeVirtualService", e))
+            })
+            .await;
+        let provider = match described {
+            Ok(out) => out
+                .virtual_service
+                .and_then(|s| s.spec)
+                .and_then(|s| s.provider),
+            Err(e) if e.kind == ErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        };
+        let mut backend = recorded::Backend::default();
+        match provider {
+            Some(sdk::VirtualServiceProvider::VirtualNode(node)) => {
+                let name = node.virtual_node_name;
+                backend.provider = Some(format!("virtualNode/{name}"));
+                let spec = self
+                    .call("DescribeVirtualNode", || async {
+                        self.client
+                            .describe_virtual_node()
+                            .mesh_name(mesh)
+                            .set_mesh_owner(owner.clone())
+                            .virtual_node_name(&name)
+                            .send()
+                            .await
+                            .map_err(|e| AppMeshError::from_sdk("DescribeVirtualNode", e))
+                    })
+                    .await?
+                    .virtual_node
+                    .and_then(|n| n.spec);
+                if let Some(spec) = spec {
+                    match spec.service_discovery {
+                        Some(sdk::ServiceDiscovery::Dns(dns)) => {
+                            backend.dns_hostname = Some(dns.hostname);
+                        }
+                        Some(sdk::ServiceDiscovery::AwsCloudMap(map)) => {
+                            backend.cloud_map = Some(recorded::CloudMap {
+                                namespace_name: map.namespace_name,
+                                service_name: map.service_name,
+                            });
+                        }
+                        _ => {}
+                    }
+                    backend.port = spec
+                        .listeners
+                        .into_iter()
+                        .flatten()
+                        .find_map(|l| l.port_mapping.map(|p| p.port));
+                }
+            }
+            Some(sdk::VirtualServiceProvider::VirtualRouter(router)) => {
+                let name = router.virtual_router_name;
+                backend.provider = Some(format!("virtualRouter/{name}"));
+                backend.port = self
+                    .call("DescribeVirtualRouter", || async {
+                        self.client
+                            .describe_virtual_router()
+                            .mesh_name(mesh)
+                            .set_mesh_owner(owner.clone())
+                            .virtual_router_name(&name)
+                            .send()
+                            .await
+                            .map_err(|e| AppMeshError::from_sdk("DescribeVirtualRouter", e))
+                    })
+                    .await?
+                    .virtual_router
+                    .and_then(|r| r.spec)
+                    .and_then(|s| s.listeners)
+                    .into_iter()
+                    .flatten()
+                    .find_map(|l| l.port_mapping.map(|p| p.port));
+            }
+            _ => {}
+        }
+        Ok(backend)
+    }
+
+    /// A virtual gateway's listeners, `(protocol, port)` each (for `import`).
+    pub async fn gateway_listeners(
+        &self,
+        mesh: &str,
+        owner: Option<&str>,
+        gateway: &str,
+    ) -> Result<Vec<(String, i32)>, AppMeshError> {
+        let owner = owner.map(String::from);
+        let out = self
+            .call("DescribeVirtualGateway", || async {
+                self.client
+                    .describe_virtual_gateway()
+                    .mesh_name(mesh)
+                    .set_mesh_owner(owner.clone())
+                    .virtual_gateway_name(gateway)
+                    .send()
+                    .await
+                    .map_err(|e| AppMeshError::from_sdk("DescribeVirtualGateway", e))
+            })
+            .await?;
+        Ok(out
+            .virtual_gateway
+            .and_then(|g| g.spec)
+            .map(|s| s.listeners)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|l| l.port_mapping)
+            .map(|p| (p.protocol.as_str().to_string(), p.port))
+            .collect())
     }
 
     /// After a 404 on create or update: which of the mesh, the virtual gateway and the target

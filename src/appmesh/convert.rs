@@ -37,6 +37,17 @@ impl RouteSpec {
         }
     }
 
+    /// The route's target virtual service.
+    pub fn target(&self) -> &str {
+        self.grpc_route
+            .as_ref()
+            .map(|r| &r.action.target)
+            .or(self.http_route.as_ref().map(|r| &r.action.target))
+            .or(self.http2_route.as_ref().map(|r| &r.action.target))
+            .map(|t| t.virtual_service.virtual_service_name.as_str())
+            .unwrap_or_default()
+    }
+
     /// The same route with App Mesh's implicit defaults made explicit-absent, so two specs that
     /// App Mesh treats alike compare equal: `invert: false` is no invert, a host name rewrite
     /// of `ENABLED` is App Mesh's default, and empty rewrite or match objects are absent.

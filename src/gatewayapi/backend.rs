@@ -5,19 +5,58 @@ use serde_json::{Value, json};
 use super::valid::is_label;
 use super::{Code, Findings, Options, Service};
 use crate::api::GatewayRouteTarget;
+use crate::api::recorded::Backend;
 
-/// The Service behind a target virtual service, or `None` with a finding.
+/// The Service a cluster DNS name stands for: `<service>.<namespace>`, optionally followed by
+/// `.svc` and `.svc.cluster.local`.
+fn cluster_service(host: &str) -> Option<Service> {
+    let host = host.trim_end_matches('.');
+    let short = host
+        .strip_suffix(".svc.cluster.local")
+        .or_else(|| host.strip_suffix(".svc"))
+        .unwrap_or(host);
+    match short.split('.').collect::<Vec<_>>()[..] {
+        [name, ns] if is_label(name) && is_label(ns) => Some(Service {
+            name: name.into(),
+            namespace: Some(ns.into()),
+            port: None,
+        }),
+        _ => None,
+    }
+}
+
+/// The Service behind a target virtual service, or `None` with a finding. In order: the
+/// `--service-map` entry; the DNS host name of the service's virtual node, as `import`
+/// recorded it (`<service>.<namespace>[.svc[.cluster.local]]`); the virtual service's own name.
 pub(super) fn backend(
     target: &GatewayRouteTarget,
     namespace: &str,
+    recorded: Option<&Backend>,
     opts: &Options,
     field: &str,
     f: &mut Findings,
 ) -> Option<Value> {
     let vs = &target.virtual_service.virtual_service_name;
-    let service = match opts.services.get(vs) {
-        Some(s) => s.clone(),
-        None => {
+    let discovered = recorded
+        .and_then(|r| r.dns_hostname.as_deref())
+        .and_then(cluster_service);
+    let service = match (opts.services.get(vs), discovered) {
+        (Some(s), _) => s.clone(),
+        (None, Some(s)) => s,
+        (None, None) => {
+            if let Some(map) = recorded.and_then(|r| r.cloud_map.as_ref()) {
+                f.note(
+                    Code::BackendUnresolved,
+                    field,
+                    format!(
+                        "virtual service {vs} is Cloud Map service {} in namespace {}, which names \
+                         no Kubernetes Service",
+                        map.service_name, map.namespace_name
+                    ),
+                    "map it to the Service that serves it with --service-map",
+                );
+                return None;
+            }
             let short = vs.strip_suffix(".svc.cluster.local").unwrap_or(vs);
             let parts: Vec<&str> = short.split('.').collect();
             match parts[..] {
@@ -40,10 +79,20 @@ pub(super) fn backend(
                     }
                 }
                 _ => {
+                    let dns = match recorded {
+                        Some(Backend {
+                            dns_hostname: Some(h),
+                            ..
+                        }) => format!(" (its virtual node's DNS name is {h})"),
+                        Some(Backend {
+                            provider: Some(p), ..
+                        }) => format!(" (its provider is {p})"),
+                        _ => String::new(),
+                    };
                     f.note(
                         Code::BackendUnresolved,
                         field,
-                        format!("virtual service {vs} is not a <service>.<namespace>.svc.cluster.local name"),
+                        format!("virtual service {vs} is not a <service>.<namespace>.svc.cluster.local name{dns}"),
                         "map it to its Service with --service-map",
                     );
                     return None;
@@ -61,7 +110,11 @@ pub(super) fn backend(
         );
         return None;
     }
-    let port = match target.port.or(service.port) {
+    let port = match target
+        .port
+        .or(service.port)
+        .or(recorded.and_then(|r| r.port))
+    {
         Some(port) => port,
         None => {
             f.note(

@@ -9,12 +9,14 @@ use super::matches::{disabled, header_match, hostnames, listener_port, unique_na
 use super::valid::{is_grpc_service, is_hostname, is_path_segment};
 use super::{Code, Findings, Options, Precedence};
 use crate::api::GrpcGatewayRoute;
+use crate::api::recorded::Backend;
 
 /// The kind (GRPCRoute, or HTTPRoute for a service name only a path can carry), its spec (no
 /// parentRefs), its precedence and listener port.
 pub(super) fn route(
     grpc: &GrpcGatewayRoute,
     namespace: &str,
+    recorded: Option<&Backend>,
     opts: &Options,
     f: &mut Findings,
 ) -> (&'static str, Map<String, Value>, Precedence, Option<i32>) {
@@ -113,7 +115,14 @@ pub(super) fn route(
     if !matched.is_empty() {
         rule.insert("matches".into(), json!([matched]));
     }
-    if let Some(backend) = backend(target, namespace, opts, "spec.grpcRoute.action.target", f) {
+    if let Some(backend) = backend(
+        target,
+        namespace,
+        recorded,
+        opts,
+        "spec.grpcRoute.action.target",
+        f,
+    ) {
         rule.insert("backendRefs".into(), json!([backend]));
     }
     let port = listener_port(m.port, "spec.grpcRoute.match.port", f);

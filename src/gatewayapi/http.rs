@@ -9,6 +9,7 @@ use super::matches::{
 };
 use super::valid::{check_path, is_hostname, is_token};
 use super::{Code, Findings, Options, Precedence};
+use crate::api::recorded::Backend;
 use crate::api::{
     EnabledDisabled, GatewayRouteTarget, HttpGatewayRoute, HttpGatewayRouteMatch,
     HttpGatewayRouteRewrite, HttpQueryParameter,
@@ -20,6 +21,7 @@ pub(super) fn route(
     kind: &str,
     http: &HttpGatewayRoute,
     namespace: &str,
+    recorded: Option<&Backend>,
     opts: &Options,
     f: &mut Findings,
 ) -> (Map<String, Value>, Precedence, Option<i32>) {
@@ -76,7 +78,7 @@ pub(super) fn route(
             json!([{ "type": "URLRewrite", "urlRewrite": url_rewrite }]),
         );
     }
-    if let Some(backend) = backend(target, namespace, opts, &at("action.target"), f) {
+    if let Some(backend) = backend(target, namespace, recorded, opts, &at("action.target"), f) {
         rule.insert("backendRefs".into(), json!([backend]));
     }
     let port = listener_port(m.port, &at("match.port"), f);

@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::api::ownership::EXPORTED_FROM_ANNOTATION;
+use crate::api::recorded::{self, Backend};
 use crate::api::{GatewayRoute, object_name};
 pub use precedence::Precedence;
 
@@ -389,6 +390,8 @@ struct Exported {
     port: Option<i32>,
     /// The host names and matches it takes requests by.
     matches: Value,
+    /// The virtual gateway's listener ports, as `import` recorded them.
+    listeners: Vec<i32>,
 }
 
 /// Every GatewayRoute's Gateway API objects (routes first, then Gateways) and findings.
@@ -438,19 +441,33 @@ pub fn export(routes: &[GatewayRoute], opts: &Options) -> Export {
     order_findings(&exported, &mut out.findings);
     overlap_findings(&exported, &mut out.findings);
     if let Some(class) = &opts.gateway_class {
-        let mut gateways: BTreeMap<(String, String), BTreeSet<i32>> = BTreeMap::new();
+        // (recorded listener ports, ports routes match on) per Gateway.
+        type Ports = (BTreeSet<i32>, BTreeSet<i32>);
+        let mut gateways: BTreeMap<(String, String), Ports> = BTreeMap::new();
         for (_, e) in &exported {
-            gateways
+            let (recorded, matched) = gateways
                 .entry((e.gateway.namespace.clone(), e.parent.clone()))
-                .or_default()
-                .extend(e.port.filter(|p| *p != opts.gateway_port));
+                .or_default();
+            recorded.extend(&e.listeners);
+            matched.extend(e.port);
         }
-        for ((namespace, name), ports) in gateways {
-            let mut listeners =
-                vec![json!({ "name": "http", "protocol": "HTTP", "port": opts.gateway_port })];
+        for ((namespace, name), (recorded, matched)) in gateways {
+            // The virtual gateway's own listeners where import recorded them, else one on
+            // --gateway-port; then any port a route matches on.
+            let mut listeners = Vec::new();
+            if recorded.is_empty() {
+                listeners
+                    .push(json!({ "name": "http", "protocol": "HTTP", "port": opts.gateway_port }));
+            }
+            let served = if recorded.is_empty() {
+                BTreeSet::from([opts.gateway_port])
+            } else {
+                recorded.clone()
+            };
             listeners.extend(
-                ports
-                    .into_iter()
+                recorded
+                    .union(&matched)
+                    .filter(|p| recorded.contains(p) || !served.contains(p))
                     .map(|p| json!({ "name": format!("port-{p}"), "protocol": "HTTP", "port": p })),
             );
             out.objects.push(json!({
@@ -566,6 +583,7 @@ fn convert(
     f: &mut Findings,
 ) -> Option<(Value, Exported)> {
     let namespace = route.metadata.namespace.clone().unwrap_or_default();
+    let recorded = Backend::of(route);
     let spec = &route.spec;
     let source = format!(
         "GatewayRoute {}; App Mesh route {}/{}/{}",
@@ -575,10 +593,12 @@ fn convert(
         route.app_mesh_name()
     );
     let (kind, body, precedence, port) = if let Some(http) = &spec.http_route {
-        let (body, precedence, port) = http::route("httpRoute", http, &namespace, opts, f);
+        let (body, precedence, port) =
+            http::route("httpRoute", http, &namespace, recorded.as_ref(), opts, f);
         ("HTTPRoute", body, precedence, port)
     } else if let Some(http) = &spec.http2_route {
-        let (body, precedence, port) = http::route("http2Route", http, &namespace, opts, f);
+        let (body, precedence, port) =
+            http::route("http2Route", http, &namespace, recorded.as_ref(), opts, f);
         f.note(
             Code::Http2AppProtocol,
             "spec.http2Route",
@@ -589,7 +609,7 @@ fn convert(
         );
         ("HTTPRoute", body, precedence, port)
     } else if let Some(grpc) = &spec.grpc_route {
-        grpc::route(grpc, &namespace, opts, f)
+        grpc::route(grpc, &namespace, recorded.as_ref(), opts, f)
     } else {
         return None;
     };
@@ -618,6 +638,7 @@ fn convert(
             precedence,
             port,
             matches,
+            listeners: recorded::listeners(route).iter().map(|l| l.port).collect(),
         },
     ))
 }

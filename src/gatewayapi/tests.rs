@@ -417,6 +417,71 @@ fn priorities_that_gateway_api_would_order_otherwise_are_reported() {
 }
 
 #[test]
+fn what_import_recorded_resolves_backends_ports_and_listeners() {
+    use crate::api::recorded::{BACKEND_ANNOTATION, LISTENERS_ANNOTATION};
+    let recorded = |backend: Value| {
+        let mut spec = http(json!({ "prefix": "/" }), json!({}));
+        spec["httpRoute"]["action"]["target"]["virtualService"]["virtualServiceName"] =
+            json!("web.apps.local");
+        let mut r = route("r", spec);
+        r.metadata.annotations = Some(
+            [
+                (BACKEND_ANNOTATION.to_string(), backend.to_string()),
+                (
+                    LISTENERS_ANNOTATION.to_string(),
+                    "http:8080,http2:8081".to_string(),
+                ),
+            ]
+            .into(),
+        );
+        r
+    };
+    let opts = Options {
+        gateway_class: Some("c".into()),
+        ..options()
+    };
+    // The virtual node's DNS name and listener port name the Service and its port.
+    let out = export(
+        &[recorded(json!({ "provider": "virtualNode/web",
+            "dnsHostname": "web.backends.svc.cluster.local", "port": 8080 }))],
+        &opts,
+    );
+    assert_eq!(
+        rule(&out.objects[0])["backendRefs"],
+        json!([{ "name": "web", "namespace": "backends", "port": 8080 }])
+    );
+    let codes: Vec<Code> = out.findings.iter().map(|f| f.code).collect();
+    assert!(
+        !codes.contains(&Code::BackendUnresolved) && !codes.contains(&Code::BackendPortAssumed),
+        "{codes:?}"
+    );
+    let gateway = out.objects.iter().find(|o| o["kind"] == "Gateway").unwrap();
+    let ports: Vec<&Value> = gateway["spec"]["listeners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| &l["port"])
+        .collect();
+    assert_eq!(ports, [&json!(8080), &json!(8081)], "{gateway}");
+    // A Cloud Map service names no Service: not exported, and the finding says which.
+    let out = export(
+        &[recorded(json!({ "provider": "virtualNode/web",
+            "cloudMap": { "namespaceName": "apps.local", "serviceName": "web" }, "port": 8080 }))],
+        &opts,
+    );
+    let unresolved = out
+        .findings
+        .iter()
+        .find(|f| f.code == Code::BackendUnresolved)
+        .expect("a Cloud Map backend is unresolved");
+    assert!(
+        unresolved
+            .problem
+            .contains("Cloud Map service web in namespace apps.local")
+    );
+}
+
+#[test]
 fn routes_without_a_priority_and_ties_on_one_port_are_ordered_as_app_mesh_does() {
     let order_of = |routes: &[GatewayRoute]| -> Vec<String> {
         export(routes, &options())

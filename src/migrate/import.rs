@@ -12,8 +12,8 @@ use kube::api::ObjectMeta;
 
 use super::Error;
 use crate::api::ownership::{ADOPT_ANNOTATION, APP_MESH_MAX_TAGS, MAX_USER_TAGS, Owner, TAG_KEYS};
-use crate::api::{GatewayRoute, GatewayRouteSpec, Tag, object_name, short_hash};
-use crate::appmesh::{AppMesh, AppMeshArgs, ListedRoute, ObservedRoute, RouteKey};
+use crate::api::{GatewayRoute, GatewayRouteSpec, Tag, object_name, recorded, short_hash};
+use crate::appmesh::{AppMesh, AppMeshArgs, ListedRoute, ObservedRoute, RouteKey, RouteSpec};
 use crate::telemetry::Metrics;
 
 /// `meshroute import`: every flag.
@@ -186,6 +186,49 @@ fn free_name(key: &RouteKey, name: String, taken: &Taken, used: &mut BTreeSet<St
     chosen
 }
 
+/// Records on every manifest what `export gateway-api` needs from the mesh (see
+/// `api::recorded`): the target virtual service's provider and the virtual gateway's
+/// listeners. One Describe per distinct virtual service (and its provider) and per gateway.
+async fn record(
+    appmesh: &AppMesh,
+    owner: Option<&str>,
+    reads: &[Read],
+    entries: &mut [Entry],
+) -> Result<(), Error> {
+    let mut backends: BTreeMap<(String, String), String> = BTreeMap::new();
+    let mut listeners: BTreeMap<(String, String), String> = BTreeMap::new();
+    for read in reads {
+        let (mesh, gateway) = (&read.key.mesh, &read.key.gateway);
+        let service = read.route.spec.target().to_string();
+        if let std::collections::btree_map::Entry::Vacant(slot) =
+            backends.entry((mesh.clone(), service))
+        {
+            let backend = appmesh.backend_of(mesh, owner, &slot.key().1).await?;
+            slot.insert(serde_json::to_string(&backend).unwrap_or_default());
+        }
+        if let std::collections::btree_map::Entry::Vacant(slot) =
+            listeners.entry((mesh.clone(), gateway.clone()))
+        {
+            let found = appmesh.gateway_listeners(mesh, owner, gateway).await?;
+            slot.insert(recorded::listeners_annotation(&found));
+        }
+    }
+    for entry in entries {
+        let Entry::Adopt(route) = entry else { continue };
+        let mesh = route.spec.mesh_name.clone();
+        let service = RouteSpec::of(&route.spec).target().to_string();
+        let gateway = route.spec.virtual_gateway_name.clone();
+        let annotations = route.metadata.annotations.get_or_insert_default();
+        if let Some(backend) = backends.get(&(mesh.clone(), service)) {
+            annotations.insert(recorded::BACKEND_ANNOTATION.into(), backend.clone());
+        }
+        if let Some(found) = listeners.get(&(mesh, gateway)).filter(|l| !l.is_empty()) {
+            annotations.insert(recorded::LISTENERS_ANNOTATION.into(), found.clone());
+        }
+    }
+    Ok(())
+}
+
 /// Turns every manifest the cluster's GatewayRoute CRD (schema and CEL rules) or its admission
 /// refuses into a skipped entry with the apiserver's reason, so what is printed applies: each is
 /// server-side applied as a dry run (which also refuses an object that would change another
@@ -328,6 +371,7 @@ pub async fn run(args: ImportArgs) -> Result<(), Error> {
         }
     };
     let mut entries = entries(&reads, args.namespace.as_deref(), &taken);
+    record(&appmesh, owner, &reads, &mut entries).await?;
     if let Err(e) = refused_by_the_crd(&mut entries, args.namespace.as_deref()).await {
         eprintln!(
             "meshroute import: could not check the manifests against the GatewayRoute CRD ({e}); \

@@ -112,14 +112,7 @@ impl Desired {
 
     /// The target virtual service of the route's spec.
     pub fn target(&self) -> &str {
-        let s = &self.spec;
-        s.grpc_route
-            .as_ref()
-            .map(|r| &r.action.target)
-            .or(s.http_route.as_ref().map(|r| &r.action.target))
-            .or(s.http2_route.as_ref().map(|r| &r.action.target))
-            .map(|t| t.virtual_service.virtual_service_name.as_str())
-            .unwrap_or_default()
+        self.spec.target()
     }
 
     /// Whose route an App Mesh route with these tags is.
