@@ -633,6 +633,43 @@ fn corpus() -> Vec<Case> {
             Probe::grpc("other.v1.Other"),
         ],
     );
+    // A backend in another namespace, named as a cluster DNS name: the export resolves it and
+    // prints the ReferenceGrant that lets the route refer there.
+    add(
+        "other-namespace",
+        &[Http],
+        vec![{
+            let (name, mut spec) = http(
+                "other-namespace",
+                "web",
+                None,
+                json!({ "prefix": "/" }),
+                json!({}),
+            );
+            spec["httpRoute"]["action"]["target"]["virtualService"]["virtualServiceName"] =
+                json!("web.{other-ns}.svc.cluster.local");
+            (name, spec)
+        }],
+        paths(&["/", "/a/b"]),
+    );
+    // A gRPC service name GRPCRoute refuses, exported as an HTTPRoute on POST /<service>/.
+    add(
+        "grpc-as-http",
+        &[Grpc],
+        vec![typed(
+            "grpcRoute",
+            "grpc-as-http",
+            "legacy",
+            None,
+            json!({ "serviceName": "legacy-echo.Echo" }),
+            json!({}),
+        )],
+        vec![
+            Probe::grpc("legacy-echo.Echo"),
+            Probe::grpc("legacy-echo.Other"),
+            Probe::grpc("echo.v1.Echo"),
+        ],
+    );
     let mut prefixes = case(
         "string-prefixes",
         &[Http],
@@ -875,12 +912,28 @@ async fn serve(
     let mut objects = Vec::new();
     let mut service_map = serde_json::Map::new();
     let mut backends = Vec::new();
+    // `{other-ns}` stands for a second namespace of the case, for backends the routes reach
+    // across namespaces.
+    let mut other_ns = None;
+    if case
+        .routes
+        .iter()
+        .any(|(_, s)| s.to_string().contains("{other-ns}"))
+    {
+        let other = format!("traffic-{}-backends", case.name);
+        other_ns = Some(meshroute_testbed::namespace(client, &other).await.unwrap());
+    }
     for (name, spec) in &case.routes {
         // `{port1}` stands for the second listener's port, known only now.
-        let spec: Value = serde_json::from_str(&spec.to_string().replace(
-            "\"{port1}\"",
-            &ports.get(1).copied().unwrap_or(0).to_string(),
-        ))
+        let spec: Value = serde_json::from_str(
+            &spec
+                .to_string()
+                .replace(
+                    "\"{port1}\"",
+                    &ports.get(1).copied().unwrap_or(0).to_string(),
+                )
+                .replace("{other-ns}", other_ns.as_deref().unwrap_or_default()),
+        )
         .unwrap();
         let kind = ["httpRoute", "http2Route", "grpcRoute"]
             .into_iter()
@@ -910,12 +963,29 @@ async fn serve(
         )
         .unwrap_or_else(|err| panic!("{}/{name}: App Mesh refused it: {err:?}", case.name));
         let echo = handle.serve_echo_on(&mesh, &service, host).await.unwrap();
-        let svc = format!("svc-{name}");
-        service_map.insert(
-            service.clone(),
-            json!({ "name": svc, "namespace": ns, "port": 80 }),
-        );
-        backends.push((svc, echo, target_port, case.listeners[0] != Proto::Http));
+        // A `<service>.<namespace>.svc.cluster.local` name is resolved by the export itself;
+        // any other goes through the service map.
+        let (svc, svc_ns) = match service.strip_suffix(".svc.cluster.local") {
+            Some(short) => {
+                let (svc, svc_ns) = short.split_once('.').unwrap();
+                (svc.to_string(), svc_ns.to_string())
+            }
+            None => {
+                let svc = format!("svc-{name}");
+                service_map.insert(
+                    service.clone(),
+                    json!({ "name": svc, "namespace": ns, "port": 80 }),
+                );
+                (svc, ns.clone())
+            }
+        };
+        backends.push((
+            svc_ns,
+            svc,
+            echo,
+            target_port,
+            case.listeners[0] != Proto::Http,
+        ));
         services.insert(format!("{ns}/{name}"), service);
         let mut object_spec = spec.clone();
         object_spec["meshName"] = json!(mesh);
@@ -979,7 +1049,7 @@ async fn serve(
             case.name
         );
     }
-    apply_backends(&ns, &backends);
+    apply_backends(&backends);
     Served {
         case,
         ns,
@@ -992,9 +1062,9 @@ async fn serve(
 
 /// A Service and EndpointSlice per backend (the bed runs no controllers to make them): port 80
 /// and the route's target port, both to the echo backend; h2c where App Mesh spoke HTTP/2.
-fn apply_backends(ns: &str, backends: &[(String, SocketAddr, Option<i64>, bool)]) {
+fn apply_backends(backends: &[(String, String, SocketAddr, Option<i64>, bool)]) {
     let mut items = Vec::new();
-    for (name, echo, target_port, h2c) in backends {
+    for (ns, name, echo, target_port, h2c) in backends {
         let mut ports = vec![("http".to_string(), 80)];
         if let Some(p) = target_port {
             ports.push((format!("p{p}"), *p));
@@ -1022,7 +1092,7 @@ fn apply_backends(ns: &str, backends: &[(String, SocketAddr, Option<i64>, bool)]
     }
     let list = json!({ "apiVersion": "v1", "kind": "List", "items": items }).to_string();
     let (ok, out, err) = run("kubectl", &["apply", "-f", "-"], Some(&list));
-    assert!(ok, "apply backends in {ns}: {out}{err}");
+    assert!(ok, "apply backends: {out}{err}");
 }
 
 /// Waits until Traefik has accepted every exported route and resolved its backends.
@@ -1121,8 +1191,12 @@ async fn app_mesh_and_gateway_api_route_every_request_alike_or_the_export_says_w
     let handle = appmesh_emulator::spawn(settings, 0).unwrap();
     let mut cases = examples();
     cases.extend(corpus());
-    let free = meshroute_testbed::free_ports::<64>().unwrap();
-    let mut next = free.into_iter();
+    // Traefik's entry point ports, held until Traefik starts so that the echo backends and
+    // gateway listeners bound meanwhile (on port 0) cannot be given one of them.
+    let held: Vec<std::net::TcpListener> = (0..64)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    let mut next = held.iter().map(|l| l.local_addr().unwrap().port());
     let mut all = Vec::new();
     for case in cases {
         let ports: Vec<u16> = case
@@ -1133,6 +1207,7 @@ async fn app_mesh_and_gateway_api_route_every_request_alike_or_the_export_says_w
         all.push(serve(case, ports, &handle, host, &client).await);
     }
     let entry_points: Vec<u16> = all.iter().flat_map(|s| s.ports.clone()).collect();
+    drop(held);
     let traefik = meshroute_testbed::Traefik::start(&plane.kubeconfig, &entry_points, plane.dir())
         .unwrap_or_else(|e| panic!("start Traefik: {e}"));
     wait_accepted(&all.iter().map(|s| s.ns.clone()).collect::<Vec<_>>());
