@@ -71,7 +71,8 @@ fmt:
 ## crds: regenerate crds/ and the chart's copy from the Rust types in src/api (a test fails while they differ)
 crds:
 	$(CARGO) run --locked -q -- crd > crds/gatewayroutes.meshroute.io.yaml
-	cp crds/gatewayroutes.meshroute.io.yaml charts/meshroute/crds/
+	$(CARGO) run --locked -q -- crd --policy > crds/virtualgatewaypolicies.meshroute.io.yaml
+	cp crds/gatewayroutes.meshroute.io.yaml crds/virtualgatewaypolicies.meshroute.io.yaml charts/meshroute/crds/
 
 ## deploy: regenerate deploy/meshroute.yaml from the chart (a test fails while they differ)
 deploy: testbin

@@ -19,8 +19,12 @@ struct Cli {
 enum Command {
     /// Run the controller.
     Run(Box<RunArgs>),
-    /// Print the GatewayRoute CustomResourceDefinition (YAML) to stdout.
-    Crd,
+    /// Print a CustomResourceDefinition (YAML) to stdout: GatewayRoute's, or with `--policy`
+    /// VirtualGatewayPolicy's.
+    Crd {
+        #[arg(long)]
+        policy: bool,
+    },
     /// Print GatewayRoute manifests that adopt the gateway routes App Mesh already holds.
     Import(Box<ImportArgs>),
     /// Print other APIs' objects for the GatewayRoutes of a cluster or of files.
@@ -42,8 +46,12 @@ fn main() -> ExitCode {
         .build()
         .expect("start the async runtime");
     match Cli::parse().command {
-        Command::Crd => {
-            print!("{}", meshroute::crd_yaml());
+        Command::Crd { policy } => {
+            if policy {
+                print!("{}", meshroute::policy_crd_yaml());
+            } else {
+                print!("{}", meshroute::crd_yaml());
+            }
             ExitCode::SUCCESS
         }
         Command::Import(args) => exit(runtime.block_on(migrate::import::run(*args))),

@@ -24,6 +24,11 @@ pub struct RunArgs {
     pub cluster_id: String,
     #[command(flatten)]
     pub appmesh: AppMeshArgs,
+    /// Refuse routes (NotPermitted) on every virtual gateway that no VirtualGatewayPolicy
+    /// governs. Off by default: without a policy any namespace may attach routes, as before
+    /// policies existed.
+    #[arg(long, env = "MESHROUTE_REQUIRE_POLICY")]
+    pub require_policy: bool,
     /// Watch only this namespace (default: all namespaces).
     #[arg(long, env = "MESHROUTE_NAMESPACE")]
     pub namespace: Option<String>,
@@ -100,6 +105,7 @@ pub async fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
             tag_check: Some(args.tag_check_period).filter(|d| !d.is_zero()),
             retry_base: args.retry_base,
             retry_max: args.retry_max,
+            require_policy: args.require_policy,
         },
         identity.clone(),
     );

@@ -403,8 +403,8 @@ async fn the_charts_rbac_runs_a_full_lifecycle_and_nothing_more() {
         .collect();
     assert_eq!(
         rbac.len(),
-        5,
-        "SA, ClusterRole(+Binding), leader Role(+Binding)"
+        7,
+        "SA, ClusterRole(+Binding), policies ClusterRole(+Binding), leader Role(+Binding)"
     );
     let (ok, out, err) = run(
         "kubectl",
@@ -495,6 +495,11 @@ async fn the_charts_rbac_runs_a_full_lifecycle_and_nothing_more() {
         ("update", "meshroute.io", "gatewayroutes", "", false),
         ("create", "meshroute.io", "gatewayroutes", "", false),
         ("get", "", "configmaps", "", false),
+        // The policies and namespace labels routes are checked against, read-only.
+        ("watch", "meshroute.io", "virtualgatewaypolicies", "", true),
+        ("list", "", "namespaces", "", true),
+        ("update", "meshroute.io", "virtualgatewaypolicies", "", false),
+        ("patch", "", "namespaces", "", false),
     ] {
         assert_eq!(
             can(verb, group, resource, sub).await,

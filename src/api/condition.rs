@@ -35,11 +35,13 @@ pub enum Reason {
     AppMeshUnavailable,
     /// Deleting the App Mesh route failed; the finalizer stays until it succeeds.
     DeleteFailed,
+    /// A VirtualGatewayPolicy does not let this namespace put this route on its gateway.
+    NotPermitted,
 }
 
 impl Reason {
     /// Every reason, as `meshroute_gatewayroutes` and `meshroute_reconciles_total` start them.
-    pub const ALL: [Reason; 11] = [
+    pub const ALL: [Reason; 12] = [
         Reason::Synced,
         Reason::InvalidSpec,
         Reason::UnsupportedSpec,
@@ -51,6 +53,7 @@ impl Reason {
         Reason::OwnedByOtherCluster,
         Reason::AppMeshUnavailable,
         Reason::DeleteFailed,
+        Reason::NotPermitted,
     ];
 
     /// Whether this reason needs someone to change something (`Stalled`) rather than time
@@ -65,6 +68,7 @@ impl Reason {
                 | Reason::AccessDenied
                 | Reason::NameInUse
                 | Reason::OwnedByOtherCluster
+                | Reason::NotPermitted
         )
     }
 
@@ -81,6 +85,7 @@ impl Reason {
             Reason::OwnedByOtherCluster => "OwnedByOtherCluster",
             Reason::AppMeshUnavailable => "AppMeshUnavailable",
             Reason::DeleteFailed => "DeleteFailed",
+            Reason::NotPermitted => "NotPermitted",
         }
     }
 }

@@ -4,6 +4,7 @@
 mod condition;
 mod names;
 pub mod ownership;
+pub mod policy;
 pub mod recorded;
 mod route;
 

@@ -14,6 +14,7 @@ mod outcome;
 mod pages;
 mod plan;
 mod status;
+mod tenancy;
 #[cfg(test)]
 mod testing;
 mod wakes;
@@ -73,6 +74,8 @@ pub struct Config {
     /// First delay after a failure, doubling up to `retry_max`.
     pub retry_base: Duration,
     pub retry_max: Duration,
+    /// A virtual gateway no VirtualGatewayPolicy governs takes no routes.
+    pub require_policy: bool,
 }
 
 /// Everything a reconcile needs, shared by all of them.
@@ -96,6 +99,8 @@ pub struct Context {
     events: Recorder,
     /// What this replica last wrote into each status.
     written: Arc<Written>,
+    /// The VirtualGatewayPolicies and namespace labels routes are checked against.
+    permits: tenancy::Permits,
 }
 
 impl Context {
@@ -127,6 +132,7 @@ impl Context {
             wakes,
             woken: Mutex::new(Some(woken)),
             written: Arc::default(),
+            permits: tenancy::Permits::new(config.require_policy),
             config,
         })
     }
@@ -272,12 +278,16 @@ pub async fn run(
             period,
         ))
     });
-    let controller = Controller::for_stream(objects, reader)
+    let controller = Controller::for_stream(objects, reader.clone())
         .reconcile_on(woken)
         // Unbounded: the scheduler would hold what it cannot start in a set and start an
         // arbitrary one next; the gate in `reconcile` orders them instead.
         .with_config(controller::Config::default().concurrency(0))
         .graceful_shutdown_on(stop);
+    // Policies and namespace labels are read before the first route is reconciled.
+    ctx.permits
+        .watch(ctx.client.clone(), reader.clone(), ctx.wakes.clone())
+        .await;
     let mut ready = first_list;
     tokio::spawn(async move {
         if ready.wait_for(|listed| *listed).await.is_ok() {
@@ -389,6 +399,16 @@ async fn apply_step(
     ctx: &Context,
     api: &Api<GatewayRoute>,
 ) -> Result<Action, Error> {
+    // Not permitted on its gateway: no App Mesh call, and the status and an Event say why.
+    if let Some(refusal) = ctx.permits.refusal(route) {
+        let problem = Problem {
+            reason: Reason::NotPermitted,
+            message: tenancy::not_permitted_message(route, &refusal),
+            retry: Retry::AwaitChange,
+        };
+        let after = outcome::after(route, Ended::Failed(&problem), &ctx.config.shard, now());
+        return finish(ctx, api, route, after).await;
+    }
     let uid = route.uid().unwrap_or_default();
     let desired = Desired::of(route, &ctx.config.cluster_id);
     let recorded = Recorded::of(route);
