@@ -498,7 +498,13 @@ async fn the_charts_rbac_runs_a_full_lifecycle_and_nothing_more() {
         // The policies and namespace labels routes are checked against, read-only.
         ("watch", "meshroute.io", "virtualgatewaypolicies", "", true),
         ("list", "", "namespaces", "", true),
-        ("update", "meshroute.io", "virtualgatewaypolicies", "", false),
+        (
+            "update",
+            "meshroute.io",
+            "virtualgatewaypolicies",
+            "",
+            false,
+        ),
         ("patch", "", "namespaces", "", false),
     ] {
         assert_eq!(

@@ -217,3 +217,93 @@ async fn policies_decide_who_routes_on_a_gateway_and_every_change_shows() {
     wait_reason(&b, "late", "Synced", &operator).await;
     wait_reason(&a, "outside", "Synced", &operator).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routes_that_collide_on_a_gateway_are_refused_or_reported() {
+    let mut bed = Bed::new("collide").await;
+    let gateway = format!("gw-{}", bed.ns);
+    bed.emulator
+        .emulator
+        .invoke(
+            "CreateVirtualGateway",
+            &json!({ "meshName": MESH, "virtualGatewayName": gateway, "spec": { "listeners": [
+                { "portMapping": { "port": 8080, "protocol": "http" } }] } }),
+        )
+        .unwrap();
+    let operator = bed.operator(&[]);
+    let with_priority = |prefix: &str, priority: i32| {
+        let mut s = spec(&gateway, prefix);
+        s["priority"] = json!(priority);
+        s
+    };
+    let b = bed.api();
+    bed.create(&bed.route("first", with_priority("/c/", 5)))
+        .await;
+    wait_reason(&b, "first", "Synced", &operator).await;
+    let creates = bed.calls_of("CreateGatewayRoute");
+    bed.create(&bed.route("second", with_priority("/c/", 5)))
+        .await;
+    let second = wait_reason(&b, "second", "RouteConflict", &operator).await;
+    assert_eq!(condition(&second, "Stalled"), Some("True"));
+    assert!(
+        message(&second).starts_with(&format!(
+            "{}/first is older and has the same match and priority on {MESH}/{gateway}",
+            bed.ns
+        )),
+        "{}",
+        message(&second)
+    );
+    assert_eq!(
+        bed.calls_of("CreateGatewayRoute"),
+        creates,
+        "no App Mesh call for it"
+    );
+
+    // A narrower route App Mesh tries later: served never, reported, still Ready.
+    bed.create(&bed.route("narrow", with_priority("/c/x", 9)))
+        .await;
+    let narrow = wait_reason(&b, "narrow", "Synced", &operator).await;
+    assert_eq!(
+        condition(&narrow, "Shadowed"),
+        Some("True"),
+        "{:?}",
+        narrow.status
+    );
+    assert!(
+        bed.event_reasons("narrow")
+            .await
+            .contains(&"Shadowed".to_string())
+    );
+
+    // The older one goes: the younger gets its route, and now shadows the narrow one.
+    bed.delete("first").await;
+    wait_reason(&b, "second", "Synced", &operator).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let narrow = b.get("narrow").await.unwrap();
+        let by = narrow
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Shadowed"))
+            .map(|c| c.message.clone())
+            .unwrap_or_default();
+        if by.starts_with(&format!("{}/second is tried before", bed.ns)) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "narrow: {by}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Made disjoint: the warning goes.
+    b.patch(
+        "narrow",
+        &PatchParams::default(),
+        &Patch::Merge(json!({ "spec": { "httpRoute": { "match": { "prefix": "/d/" } } } })),
+    )
+    .await
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while condition(&b.get("narrow").await.unwrap(), "Shadowed").is_some() {
+        assert!(Instant::now() < deadline, "the Shadowed condition stayed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -6,6 +6,9 @@ pub const READY: &str = "Ready";
 /// True while meshroute is still working towards Ready and expects to get there by itself
 /// (kstatus reads it as InProgress).
 pub const RECONCILING: &str = "Reconciling";
+/// A warning that leaves Ready alone: a route App Mesh tries first takes every request this
+/// route matches, so it never receives one.
+pub const SHADOWED: &str = "Shadowed";
 /// True when waiting will not help: the spec, a name, IAM, a quota or another owner must change
 /// first (kstatus reads it as Failed).
 pub const STALLED: &str = "Stalled";
@@ -37,11 +40,13 @@ pub enum Reason {
     DeleteFailed,
     /// A VirtualGatewayPolicy does not let this namespace put this route on its gateway.
     NotPermitted,
+    /// An older GatewayRoute on the same virtual gateway has the same match and priority.
+    RouteConflict,
 }
 
 impl Reason {
     /// Every reason, as `meshroute_gatewayroutes` and `meshroute_reconciles_total` start them.
-    pub const ALL: [Reason; 12] = [
+    pub const ALL: [Reason; 13] = [
         Reason::Synced,
         Reason::InvalidSpec,
         Reason::UnsupportedSpec,
@@ -54,6 +59,7 @@ impl Reason {
         Reason::AppMeshUnavailable,
         Reason::DeleteFailed,
         Reason::NotPermitted,
+        Reason::RouteConflict,
     ];
 
     /// Whether this reason needs someone to change something (`Stalled`) rather than time
@@ -69,6 +75,7 @@ impl Reason {
                 | Reason::NameInUse
                 | Reason::OwnedByOtherCluster
                 | Reason::NotPermitted
+                | Reason::RouteConflict
         )
     }
 
@@ -86,6 +93,7 @@ impl Reason {
             Reason::AppMeshUnavailable => "AppMeshUnavailable",
             Reason::DeleteFailed => "DeleteFailed",
             Reason::NotPermitted => "NotPermitted",
+            Reason::RouteConflict => "RouteConflict",
         }
     }
 }

@@ -2,6 +2,7 @@
 //! `kubectl explain` shows, and every rule App Mesh would enforce, checked at admission.
 
 mod condition;
+pub mod matching;
 mod names;
 pub mod ownership;
 pub mod policy;
@@ -13,7 +14,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub use condition::{READY, RECONCILING, Reason, STALLED};
+pub use condition::{READY, RECONCILING, Reason, SHADOWED, STALLED};
 pub use names::{default_app_mesh_name, object_name, short_hash};
 pub use route::*;
 

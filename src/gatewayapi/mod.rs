@@ -23,6 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::api::matching;
 use crate::api::ownership::EXPORTED_FROM_ANNOTATION;
 use crate::api::recorded::{self, Backend};
 use crate::api::{GatewayRoute, object_name};
@@ -485,7 +486,7 @@ pub fn export(routes: &[GatewayRoute], opts: &Options) -> Export {
 fn order_findings(exported: &[(String, Exported)], found: &mut Vec<Finding>) {
     for (a_name, a) in exported {
         for (b_name, b) in exported {
-            let first = precedence::app_mesh_tries_first(a.priority, b.priority);
+            let first = matching::tries_first(a.priority, b.priority);
             // Equal matches where one route listens on every port and the other on one: on
             // that port Gateway API orders the two by age and name, not by priority.
             let tie = b.precedence == a.precedence

@@ -41,38 +41,9 @@ impl PartialOrd for Precedence {
     }
 }
 
-/// Whether App Mesh tries a route of priority `a` before one of priority `b` on the same
-/// gateway: the lower priority first (0 is the highest; the API reference's `priority`), and a
-/// route without a priority after every route that has one. App Mesh does not say how routes
-/// with and without a priority interleave; this is the emulator's documented choice
-/// (docs/testing.md, "data plane"). Between two routes without a priority App Mesh orders by
-/// its own longest-match rule, which this does not decide (`None`).
-pub fn app_mesh_tries_first(a: Option<i32>, b: Option<i32>) -> Option<bool> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a < b),
-        (Some(_), None) => Some(true),
-        (None, Some(_)) => Some(false),
-        (None, None) => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{Precedence, app_mesh_tries_first};
-
-    #[test]
-    fn routes_without_a_priority_come_after_those_with_one() {
-        for (a, b, first) in [
-            (Some(0), Some(1), Some(true)),
-            (Some(1), Some(0), Some(false)),
-            (Some(3), Some(3), Some(false)),
-            (Some(1000), None, Some(true)),
-            (None, Some(1000), Some(false)),
-            (None, None, None),
-        ] {
-            assert_eq!(app_mesh_tries_first(a, b), first, "{a:?} before {b:?}");
-        }
-    }
+    use super::Precedence;
 
     #[test]
     fn each_rule_breaks_the_ties_of_the_one_before() {

@@ -10,6 +10,7 @@ mod drift;
 mod events;
 mod execute;
 mod failures;
+mod gateways;
 mod outcome;
 mod pages;
 mod plan;
@@ -48,6 +49,7 @@ use cache::{CachedRoute, Key};
 use deps::{Dependencies, Wait};
 use events::Recorder;
 use failures::Failures;
+use gateways::Verdict;
 use outcome::{After, Counted, Ended, Next};
 use pages::Pages;
 use status::Written;
@@ -101,6 +103,8 @@ pub struct Context {
     written: Arc<Written>,
     /// The VirtualGatewayPolicies and namespace labels routes are checked against.
     permits: tenancy::Permits,
+    /// Every watched route's match, by gateway, for collisions.
+    gateways: gateways::Gateways,
 }
 
 impl Context {
@@ -133,6 +137,7 @@ impl Context {
             woken: Mutex::new(Some(woken)),
             written: Arc::default(),
             permits: tenancy::Permits::new(config.require_policy),
+            gateways: gateways::Gateways::default(),
             config,
         })
     }
@@ -186,6 +191,17 @@ impl Context {
         self.deps.forget(&Key::from_obj(route));
     }
 
+    /// Keeps the collision index up to date with `route` and wakes the routes on its gateway
+    /// whose verdict it may change.
+    fn index(&self, route: &CachedRoute, deleted: bool, listing: bool) {
+        for other in self
+            .gateways
+            .record(Key::from_obj(route), &route.route(), deleted, listing)
+        {
+            self.wakes.wake(other);
+        }
+    }
+
     /// Keeps per-object state only for `live` uids: after a re-list, objects deleted while the
     /// watch was down are gone without a delete event.
     fn forget_all_but(&self, live: &HashSet<String>) {
@@ -221,7 +237,12 @@ pub async fn run(
         .backoff(backoff::WatchBackoff::default())
         .reflect(writer)
         .inspect(move |event| match event {
-            Ok(watcher::Event::Delete(route)) => forgetting.forget(route),
+            Ok(watcher::Event::Delete(route)) => {
+                forgetting.forget(route);
+                forgetting.index(route, true, false);
+            }
+            Ok(watcher::Event::Apply(route)) => forgetting.index(route, false, false),
+            Ok(watcher::Event::InitApply(route)) => forgetting.index(route, false, true),
             Ok(watcher::Event::InitDone) => {
                 forgetting.forget_all_but(&store.state().iter().filter_map(|r| r.uid()).collect());
                 listed.send_replace(true);
@@ -400,15 +421,33 @@ async fn apply_step(
     api: &Api<GatewayRoute>,
 ) -> Result<Action, Error> {
     // Not permitted on its gateway: no App Mesh call, and the status and an Event say why.
-    if let Some(refusal) = ctx.permits.refusal(route) {
+    // Nor when an older route on its gateway has the same match and priority.
+    let verdict = ctx.gateways.verdict(&cache::key(route), route);
+    let refused = match (ctx.permits.refusal(route), &verdict) {
+        (Some(refusal), _) => Some((Reason::NotPermitted, refusal.message)),
+        (None, Verdict::Conflict(other)) => Some((
+            Reason::RouteConflict,
+            format!(
+                "{other} is older and has the same match and priority on {}/{}: App Mesh would \
+                 serve only one of them; change this route's match or priority, or delete one",
+                route.spec.mesh_name, route.spec.virtual_gateway_name
+            ),
+        )),
+        (None, _) => None,
+    };
+    if let Some((reason, why)) = refused {
         let problem = Problem {
-            reason: Reason::NotPermitted,
-            message: tenancy::not_permitted_message(route, &refusal),
+            reason,
+            message: tenancy::left_alone_message(route, &why),
             retry: Retry::AwaitChange,
         };
         let after = outcome::after(route, Ended::Failed(&problem), &ctx.config.shard, now());
         return finish(ctx, api, route, after).await;
     }
+    let shadowed_by = match &verdict {
+        Verdict::Shadowed(other) => Some(other.as_str()),
+        _ => None,
+    };
     let uid = route.uid().unwrap_or_default();
     let desired = Desired::of(route, &ctx.config.cluster_id);
     let recorded = Recorded::of(route);
@@ -433,6 +472,7 @@ async fn apply_step(
             version: recorded.version.unwrap_or_default(),
         };
         let after = outcome::after(route, vouched, &ctx.config.shard, now());
+        let after = outcome::shadowed(after, route, shadowed_by, now());
         return finish(ctx, api, route, after).await;
     }
     let executed = match ctx.deps.wait(&desired, &env.object, &ctx.appmesh).await {
@@ -454,6 +494,7 @@ async fn apply_step(
         Err(problem) => Ended::Failed(problem),
     };
     let after = outcome::after(route, ended, &ctx.config.shard, now());
+    let after = outcome::shadowed(after, route, shadowed_by, now());
     finish(ctx, api, route, after).await
 }
 

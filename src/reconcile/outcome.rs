@@ -2,13 +2,13 @@
 //! the object's status shows, the status to write, the Events to publish, the result to count
 //! and the retry. The wiring (`mod.rs`) carries it out and decides nothing.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 use super::desired::Desired;
 use super::events::Note;
 use super::plan::{Change, Problem, Removal};
 use super::status;
-use crate::api::{GatewayRoute, GatewayRouteStatus, Reason};
+use crate::api::{GatewayRoute, GatewayRouteStatus, Reason, SHADOWED};
 use crate::appmesh::ObservedRoute;
 use crate::backoff::Retry;
 
@@ -192,6 +192,50 @@ pub fn after(route: &GatewayRoute, ended: Ended, shard: &str, now: Time) -> Afte
             next: Next::Removed,
         },
     }
+}
+
+/// Adds or clears the `Shadowed` warning on what follows a reconcile: a condition that leaves
+/// Ready alone (a route App Mesh tries first, `by`, takes every request this one matches), and
+/// an Event when it appears. A status that says it already is not written again for it.
+pub fn shadowed(mut after: After, route: &GatewayRoute, by: Option<&str>, now: Time) -> After {
+    let old = route
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.iter().find(|c| c.type_ == SHADOWED));
+    let had = old.is_some_and(|c| c.status == "True");
+    let message = by.map(|other| {
+        format!(
+            "{other} is tried before this route (App Mesh's priority order) and takes every \
+             request this route matches: App Mesh never sends it one; change the priorities or \
+             the matches"
+        )
+    });
+    // Written when it appears, goes, or names another route.
+    let stale = had != by.is_some() || (had && old.map(|c| &c.message) != message.as_ref());
+    let base = after
+        .status
+        .take()
+        .or_else(|| stale.then(|| route.status.clone().unwrap_or_default()));
+    if let Some(mut status) = base {
+        status.conditions.retain(|c| c.type_ != SHADOWED);
+        if let Some(message) = &message {
+            status.conditions.push(Condition {
+                type_: SHADOWED.into(),
+                status: "True".into(),
+                reason: SHADOWED.into(),
+                message: message.clone(),
+                observed_generation: route.metadata.generation,
+                last_transition_time: old
+                    .filter(|_| had)
+                    .map_or(now, |c| c.last_transition_time.clone()),
+            });
+        }
+        after.status = Some(status);
+    }
+    if let (Some(message), false) = (message, had) {
+        after.notes.push(Note::warning(SHADOWED, message));
+    }
+    after
 }
 
 /// What the Ready condition says of a route in sync.
@@ -663,5 +707,54 @@ mod tests {
         assert!(after.message.ends_with(&p.message));
         let status = after.status.unwrap();
         assert_eq!(status.conditions[0].reason, "DeleteFailed");
+    }
+
+    #[test]
+    fn the_shadowed_warning_is_written_when_it_appears_changes_or_goes() {
+        let vouched = Ended::Vouched {
+            arn: "arn",
+            version: 1,
+        };
+        let count = |status: &Option<GatewayRouteStatus>| {
+            status.as_ref().map(|s| {
+                s.conditions
+                    .iter()
+                    .filter(|c| c.type_ == SHADOWED && c.status == "True")
+                    .count()
+            })
+        };
+        // In sync, nothing to write; shadowed by ns/a: the condition and a Warning.
+        let plain = object(Some(Synced), 2, SHARD);
+        let base = after(&plain, vouched, SHARD, now());
+        assert_eq!(base.status, None);
+        let first = shadowed(base.clone(), &plain, Some("ns/a"), now());
+        assert_eq!(count(&first.status), Some(1));
+        assert_eq!(first.notes.len(), 1);
+        assert_eq!(first.notes[0].reason, SHADOWED);
+        assert_eq!(first.notes[0].type_, Warning);
+        // Already said: nothing written, no Event.
+        let mut said = plain.clone();
+        said.status = first.status.clone();
+        let again = shadowed(
+            after(&said, vouched, SHARD, now()),
+            &said,
+            Some("ns/a"),
+            now(),
+        );
+        assert_eq!((again.status, again.notes.len()), (None, 0));
+        // Another route shadows it now: the message is written again, no new Event.
+        let other = shadowed(
+            after(&said, vouched, SHARD, now()),
+            &said,
+            Some("ns/b"),
+            now(),
+        );
+        assert_eq!(count(&other.status), Some(1));
+        assert!(other.notes.is_empty());
+        // No longer shadowed: the condition goes, Ready stays.
+        let gone = shadowed(after(&said, vouched, SHARD, now()), &said, None, now());
+        let status = gone.status.unwrap();
+        assert!(status.conditions.iter().all(|c| c.type_ != SHADOWED));
+        assert_eq!(status.conditions[0].status, "True");
     }
 }

@@ -76,10 +76,8 @@ impl Permits {
             return;
         };
         let api = Api::<VirtualGatewayPolicy>::all(client.clone());
-        let installed = match api.list_metadata(&ListParams::default().limit(1)).await {
-            Err(kube::Error::Api(e)) if e.code == 404 => false,
-            _ => true,
-        };
+        let answer = api.list_metadata(&ListParams::default().limit(1)).await;
+        let installed = !matches!(answer, Err(kube::Error::Api(e)) if e.code == 404);
         if !installed {
             tracing::warn!(
                 "the VirtualGatewayPolicy CRD is not installed: no policy is enforced{}; \
@@ -149,17 +147,16 @@ fn wake_routes(
     }
 }
 
-/// The message of a route that may not be on its gateway: the refusal, and what happens to an
+/// The message of a route that may not be on its gateway (`why`), with what happens to an
 /// App Mesh route it already has. That route is left as it is (a policy edited by mistake must
 /// not take traffic down): meshroute stops updating it and says so until the object is deleted
 /// (which deletes the route as usual) or permitted again.
-pub fn not_permitted_message(route: &GatewayRoute, refusal: &Refusal) -> String {
+pub fn left_alone_message(route: &GatewayRoute, why: &str) -> String {
     match route.status.as_ref().and_then(|s| s.arn.as_deref()) {
         Some(arn) => format!(
-            "{}; its App Mesh route {arn} stays as it is and is no longer updated: delete this \
-             GatewayRoute to delete it, or change the policy",
-            refusal.message
+            "{why}; its App Mesh route {arn} stays as it is and is no longer updated: delete this \
+             GatewayRoute to delete it, or change what refuses it"
         ),
-        None => format!("{}; no App Mesh route was created", refusal.message),
+        None => format!("{why}; no App Mesh route was created"),
     }
 }

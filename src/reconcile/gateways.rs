@@ -1,0 +1,187 @@
+//! Routes that collide on one virtual gateway. Every watched route's match is indexed by its
+//! (mesh, virtual gateway), so checking one route against the others on its gateway costs no
+//! App Mesh call and no scan of the cluster: a route whose match and priority another, older,
+//! route has is refused (`RouteConflict`); a route that an earlier route (by App Mesh's order)
+//! takes every request of is `Shadowed` (a warning). The comparisons are `api::matching`.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::ResourceExt;
+
+use super::cache::Key;
+use crate::api::GatewayRoute;
+use crate::api::matching::{Matcher, tries_first};
+
+/// (mesh, mesh owner, virtual gateway).
+type Gateway = (String, Option<String>, String);
+
+#[derive(Debug, Clone)]
+struct Entry {
+    matcher: Matcher,
+    /// Creation time, then namespace and name: the older route keeps a contested match.
+    age: (Option<Time>, String, String),
+}
+
+/// What the other routes on its gateway mean for a route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Clear,
+    /// An older route (`namespace/name`) has the same match and priority.
+    Conflict(String),
+    /// A route (`namespace/name`) App Mesh tries first takes every request this one matches.
+    Shadowed(String),
+}
+
+/// The index, shared by the watch (which keeps it) and the reconciles (which read it).
+#[derive(Default)]
+pub struct Gateways {
+    by_gateway: Mutex<HashMap<Gateway, HashMap<Key, Entry>>>,
+}
+
+fn gateway_of(route: &GatewayRoute) -> Gateway {
+    let s = &route.spec;
+    (
+        s.mesh_name.clone(),
+        s.mesh_owner.clone(),
+        s.virtual_gateway_name.clone(),
+    )
+}
+
+fn entry_of(route: &GatewayRoute) -> Option<Entry> {
+    Some(Entry {
+        matcher: Matcher::of(&route.spec)?,
+        age: (
+            route.creation_timestamp(),
+            route.namespace().unwrap_or_default(),
+            route.name_any(),
+        ),
+    })
+}
+
+fn named(age: &(Option<Time>, String, String)) -> String {
+    format!("{}/{}", age.1, age.2)
+}
+
+/// Whether `a` and `b` have a say in each other's verdict.
+fn related(a: &Matcher, b: &Matcher) -> bool {
+    a.same_requests(b) || a.covers(b) || b.covers(a)
+}
+
+impl Gateways {
+    /// Records `route` as it is now (or, `deleted`, forgets it). Returns the other routes on its
+    /// gateway whose verdict may have changed with it (none while `listing`: every object is
+    /// reconciled or checked after the first list anyway).
+    pub fn record(&self, key: Key, route: &GatewayRoute, deleted: bool, listing: bool) -> Vec<Key> {
+        let mut all = self.by_gateway.lock().unwrap_or_else(|e| e.into_inner());
+        // A route's gateway never changes (the CRD makes it immutable).
+        let routes = all.entry(gateway_of(route)).or_default();
+        let before = routes.remove(&key);
+        let now = if deleted { None } else { entry_of(route) };
+        // A status write or any change that leaves the match as it was changes no verdict.
+        let unchanged = match (&before, &now) {
+            (Some(b), Some(n)) => b.matcher == n.matcher,
+            _ => false,
+        };
+        let affected = if listing || unchanged {
+            Vec::new()
+        } else {
+            routes
+                .iter()
+                .filter(|(_, e)| {
+                    [&before, &now]
+                        .into_iter()
+                        .flatten()
+                        .any(|x| related(&x.matcher, &e.matcher))
+                })
+                .map(|(k, _)| k.clone())
+                .collect()
+        };
+        if let Some(entry) = now {
+            routes.insert(key, entry);
+        }
+        affected
+    }
+
+    /// What the other routes on `route`'s gateway mean for it.
+    pub fn verdict(&self, key: &Key, route: &GatewayRoute) -> Verdict {
+        let Some(me) = entry_of(route) else {
+            return Verdict::Clear;
+        };
+        let all = self.by_gateway.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(routes) = all.get(&gateway_of(route)) else {
+            return Verdict::Clear;
+        };
+        let others = routes.iter().filter(|(k, _)| *k != key).map(|(_, e)| e);
+        // Of the routes that shadow it, the one App Mesh tries first (then the oldest).
+        let mut shadowed: Option<&Entry> = None;
+        let order = |e: &Entry| {
+            (
+                e.matcher.priority.is_none(),
+                e.matcher.priority,
+                e.age.clone(),
+            )
+        };
+        for other in others {
+            if other.matcher == me.matcher && other.age < me.age {
+                return Verdict::Conflict(named(&other.age));
+            }
+            let first = tries_first(other.matcher.priority, me.matcher.priority) == Some(true);
+            if first
+                && other.matcher.covers(&me.matcher)
+                && shadowed.is_none_or(|s| order(other) < order(s))
+            {
+                shadowed = Some(other);
+            }
+        }
+        shadowed.map_or(Verdict::Clear, |s| Verdict::Shadowed(named(&s.age)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn route(name: &str, created: &str, priority: i32, m: Value) -> (Key, GatewayRoute) {
+        let r: GatewayRoute = serde_json::from_value(json!({
+            "apiVersion": "meshroute.io/v1alpha1", "kind": "GatewayRoute",
+            "metadata": { "name": name, "namespace": "ns", "creationTimestamp": created },
+            "spec": { "meshName": "m", "virtualGatewayName": "g", "priority": priority,
+                "httpRoute": { "match": m, "action": { "target": { "virtualService": {
+                    "virtualServiceName": "s" } } } } } }))
+        .unwrap();
+        (Key::new(name).within("ns"), r)
+    }
+
+    #[test]
+    fn the_younger_of_two_same_routes_conflicts_and_an_earlier_wider_route_shadows() {
+        let g = Gateways::default();
+        let (ka, a) = route("a", "2026-01-01T00:00:00Z", 5, json!({ "prefix": "/api/" }));
+        let (kb, b) = route("b", "2026-01-02T00:00:00Z", 5, json!({ "prefix": "/api/" }));
+        let (kc, c) = route(
+            "c",
+            "2026-01-03T00:00:00Z",
+            9,
+            json!({ "prefix": "/api/v1/" }),
+        );
+        let (kd, d) = route("d", "2026-01-04T00:00:00Z", 1, json!({ "prefix": "/web/" }));
+        for (k, r) in [(&ka, &a), (&kb, &b), (&kc, &c), (&kd, &d)] {
+            g.record(k.clone(), r, false, true);
+        }
+        assert_eq!(g.verdict(&ka, &a), Verdict::Clear);
+        assert_eq!(g.verdict(&kb, &b), Verdict::Conflict("ns/a".into()));
+        assert_eq!(g.verdict(&kc, &c), Verdict::Shadowed("ns/a".into()));
+        assert_eq!(g.verdict(&kd, &d), Verdict::Clear);
+        // The older one goes: the younger is woken and clear; c is still shadowed, by b now.
+        let woken = g.record(ka.clone(), &a, true, false);
+        assert!(
+            woken.contains(&kb) && woken.contains(&kc) && !woken.contains(&kd),
+            "{woken:?}"
+        );
+        assert_eq!(g.verdict(&kb, &b), Verdict::Clear);
+        assert_eq!(g.verdict(&kc, &c), Verdict::Shadowed("ns/b".into()));
+    }
+}
