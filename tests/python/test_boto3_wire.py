@@ -160,3 +160,38 @@ def test_faults_and_counters_through_the_admin_api(emulator):
     emulator.admin("DELETE", "rate-limit")
     # Whatever the machine's speed: no more calls pass than the burst plus the rate over the time taken.
     assert 3 <= outcomes.count("ok") <= math.ceil(3 + 2 * elapsed), (outcomes, elapsed)
+
+
+def test_virtual_nodes_and_routers_as_providers(emulator):
+    """boto3's own model of the virtual node and router operations (URIs, members) against the
+    emulator: what `meshroute import` reads to resolve a virtual service's backend."""
+    c = emulator.client()
+    missing = "web.apps.local"
+    try:
+        c.create_virtual_service(meshName="apps", virtualServiceName=missing, spec={
+            "provider": {"virtualNode": {"virtualNodeName": "web"}}})
+        raise AssertionError("a provider that does not exist was accepted")
+    except c.exceptions.NotFoundException as e:
+        assert "VirtualNode 'web'" in str(e)
+    node = c.create_virtual_node(meshName="apps", virtualNodeName="web", spec={
+        "listeners": [{"portMapping": {"port": 8080, "protocol": "http"}}],
+        "serviceDiscovery": {"dns": {"hostname": "web.shop.svc.cluster.local"}}})["virtualNode"]
+    assert node["metadata"]["arn"].endswith(":mesh/apps/virtualNode/web")
+    router = c.create_virtual_router(meshName="apps", virtualRouterName="api", spec={
+        "listeners": [{"portMapping": {"port": 3000, "protocol": "http"}}]})["virtualRouter"]
+    assert router["spec"]["listeners"][0]["portMapping"]["port"] == 3000
+    c.create_virtual_service(meshName="apps", virtualServiceName=missing, spec={
+        "provider": {"virtualNode": {"virtualNodeName": "web"}}})
+    described = c.describe_virtual_node(meshName="apps", virtualNodeName="web")["virtualNode"]
+    assert described["spec"]["serviceDiscovery"]["dns"]["hostname"] == "web.shop.svc.cluster.local"
+    assert [n["virtualNodeName"] for n in c.list_virtual_nodes(meshName="apps")["virtualNodes"]] == ["web"]
+    assert c.describe_virtual_router(meshName="apps", virtualRouterName="api")["virtualRouter"]["virtualRouterName"] == "api"
+    try:
+        c.delete_virtual_node(meshName="apps", virtualNodeName="web")
+        raise AssertionError("a provider in use was deleted")
+    except c.exceptions.ResourceInUseException:
+        pass
+    c.delete_virtual_service(meshName="apps", virtualServiceName=missing)
+    c.delete_virtual_node(meshName="apps", virtualNodeName="web")
+    c.delete_virtual_router(meshName="apps", virtualRouterName="api")
+    assert c.list_virtual_routers(meshName="apps")["virtualRouters"] == []
