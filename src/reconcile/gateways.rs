@@ -5,9 +5,9 @@
 //! takes every request of is `Shadowed` (a warning). The comparisons are `api::matching`.
 
 use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Mutex;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
 
 use super::cache::Key;
@@ -17,11 +17,25 @@ use crate::api::matching::{Matcher, tries_first};
 /// (mesh, mesh owner, virtual gateway).
 type Gateway = (String, Option<String>, String);
 
+/// One route in the index: about 150 bytes (the index holds every watched route).
 #[derive(Debug, Clone)]
 struct Entry {
     matcher: Matcher,
-    /// Creation time, then namespace and name: the older route keeps a contested match.
-    age: (Option<Time>, String, String),
+    /// Creation time (seconds), then `namespace/name`: the older keeps a contested match.
+    created: i64,
+    name: Box<str>,
+}
+
+impl Entry {
+    fn age(&self) -> (i64, &str) {
+        (self.created, &self.name)
+    }
+
+    /// The queue's reference to it.
+    fn key(&self) -> Key {
+        let (namespace, name) = self.name.split_once('/').unwrap_or_default();
+        Key::new(name).within(namespace)
+    }
 }
 
 /// What the other routes on its gateway mean for a route.
@@ -37,7 +51,8 @@ pub enum Verdict {
 /// The index, shared by the watch (which keeps it) and the reconciles (which read it).
 #[derive(Default)]
 pub struct Gateways {
-    by_gateway: Mutex<HashMap<Gateway, HashMap<Key, Entry>>>,
+    /// Per gateway, each route by a digest of its namespace and name.
+    by_gateway: Mutex<HashMap<Gateway, HashMap<u64, Entry>>>,
 }
 
 fn gateway_of(route: &GatewayRoute) -> Gateway {
@@ -49,19 +64,28 @@ fn gateway_of(route: &GatewayRoute) -> Gateway {
     )
 }
 
+fn name_of(route: &GatewayRoute) -> String {
+    format!(
+        "{}/{}",
+        route.namespace().unwrap_or_default(),
+        route.name_any()
+    )
+}
+
+fn id_of(name: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    name.hash(&mut h);
+    h.finish()
+}
+
 fn entry_of(route: &GatewayRoute) -> Option<Entry> {
     Some(Entry {
         matcher: Matcher::of(&route.spec)?,
-        age: (
-            route.creation_timestamp(),
-            route.namespace().unwrap_or_default(),
-            route.name_any(),
-        ),
+        created: route
+            .creation_timestamp()
+            .map_or(i64::MAX, |t| t.0.as_second()),
+        name: name_of(route).into(),
     })
-}
-
-fn named(age: &(Option<Time>, String, String)) -> String {
-    format!("{}/{}", age.1, age.2)
 }
 
 /// Whether `a` and `b` have a say in each other's verdict.
@@ -73,11 +97,12 @@ impl Gateways {
     /// Records `route` as it is now (or, `deleted`, forgets it). Returns the other routes on its
     /// gateway whose verdict may have changed with it (none while `listing`: every object is
     /// reconciled or checked after the first list anyway).
-    pub fn record(&self, key: Key, route: &GatewayRoute, deleted: bool, listing: bool) -> Vec<Key> {
+    pub fn record(&self, route: &GatewayRoute, deleted: bool, listing: bool) -> Vec<Key> {
+        let id = id_of(&name_of(route));
         let mut all = self.by_gateway.lock().unwrap_or_else(|e| e.into_inner());
         // A route's gateway never changes (the CRD makes it immutable).
         let routes = all.entry(gateway_of(route)).or_default();
-        let before = routes.remove(&key);
+        let before = routes.remove(&id);
         let now = if deleted { None } else { entry_of(route) };
         // A status write or any change that leaves the match as it was changes no verdict.
         let unchanged = match (&before, &now) {
@@ -88,24 +113,24 @@ impl Gateways {
             Vec::new()
         } else {
             routes
-                .iter()
-                .filter(|(_, e)| {
+                .values()
+                .filter(|e| {
                     [&before, &now]
                         .into_iter()
                         .flatten()
                         .any(|x| related(&x.matcher, &e.matcher))
                 })
-                .map(|(k, _)| k.clone())
+                .map(Entry::key)
                 .collect()
         };
         if let Some(entry) = now {
-            routes.insert(key, entry);
+            routes.insert(id, entry);
         }
         affected
     }
 
     /// What the other routes on `route`'s gateway mean for it.
-    pub fn verdict(&self, key: &Key, route: &GatewayRoute) -> Verdict {
+    pub fn verdict(&self, route: &GatewayRoute) -> Verdict {
         let Some(me) = entry_of(route) else {
             return Verdict::Clear;
         };
@@ -113,19 +138,20 @@ impl Gateways {
         let Some(routes) = all.get(&gateway_of(route)) else {
             return Verdict::Clear;
         };
-        let others = routes.iter().filter(|(k, _)| *k != key).map(|(_, e)| e);
+        let others = routes.values().filter(|e| e.name != me.name);
         // Of the routes that shadow it, the one App Mesh tries first (then the oldest).
         let mut shadowed: Option<&Entry> = None;
         let order = |e: &Entry| {
             (
                 e.matcher.priority.is_none(),
                 e.matcher.priority,
-                e.age.clone(),
+                e.created,
+                e.name.clone(),
             )
         };
         for other in others {
-            if other.matcher == me.matcher && other.age < me.age {
-                return Verdict::Conflict(named(&other.age));
+            if other.matcher == me.matcher && other.age() < me.age() {
+                return Verdict::Conflict(other.name.to_string());
             }
             let first = tries_first(other.matcher.priority, me.matcher.priority) == Some(true);
             if first
@@ -135,7 +161,7 @@ impl Gateways {
                 shadowed = Some(other);
             }
         }
-        shadowed.map_or(Verdict::Clear, |s| Verdict::Shadowed(named(&s.age)))
+        shadowed.map_or(Verdict::Clear, |s| Verdict::Shadowed(s.name.to_string()))
     }
 }
 
@@ -159,7 +185,7 @@ mod tests {
     #[test]
     fn the_younger_of_two_same_routes_conflicts_and_an_earlier_wider_route_shadows() {
         let g = Gateways::default();
-        let (ka, a) = route("a", "2026-01-01T00:00:00Z", 5, json!({ "prefix": "/api/" }));
+        let (_, a) = route("a", "2026-01-01T00:00:00Z", 5, json!({ "prefix": "/api/" }));
         let (kb, b) = route("b", "2026-01-02T00:00:00Z", 5, json!({ "prefix": "/api/" }));
         let (kc, c) = route(
             "c",
@@ -168,20 +194,20 @@ mod tests {
             json!({ "prefix": "/api/v1/" }),
         );
         let (kd, d) = route("d", "2026-01-04T00:00:00Z", 1, json!({ "prefix": "/web/" }));
-        for (k, r) in [(&ka, &a), (&kb, &b), (&kc, &c), (&kd, &d)] {
-            g.record(k.clone(), r, false, true);
+        for r in [&a, &b, &c, &d] {
+            g.record(r, false, true);
         }
-        assert_eq!(g.verdict(&ka, &a), Verdict::Clear);
-        assert_eq!(g.verdict(&kb, &b), Verdict::Conflict("ns/a".into()));
-        assert_eq!(g.verdict(&kc, &c), Verdict::Shadowed("ns/a".into()));
-        assert_eq!(g.verdict(&kd, &d), Verdict::Clear);
+        assert_eq!(g.verdict(&a), Verdict::Clear);
+        assert_eq!(g.verdict(&b), Verdict::Conflict("ns/a".into()));
+        assert_eq!(g.verdict(&c), Verdict::Shadowed("ns/a".into()));
+        assert_eq!(g.verdict(&d), Verdict::Clear);
         // The older one goes: the younger is woken and clear; c is still shadowed, by b now.
-        let woken = g.record(ka.clone(), &a, true, false);
+        let woken = g.record(&a, true, false);
         assert!(
             woken.contains(&kb) && woken.contains(&kc) && !woken.contains(&kd),
             "{woken:?}"
         );
-        assert_eq!(g.verdict(&kb, &b), Verdict::Clear);
-        assert_eq!(g.verdict(&kc, &c), Verdict::Shadowed("ns/b".into()));
+        assert_eq!(g.verdict(&b), Verdict::Clear);
+        assert_eq!(g.verdict(&c), Verdict::Shadowed("ns/b".into()));
     }
 }

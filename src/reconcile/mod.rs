@@ -196,7 +196,7 @@ impl Context {
     fn index(&self, route: &CachedRoute, deleted: bool, listing: bool) {
         for other in self
             .gateways
-            .record(Key::from_obj(route), &route.route(), deleted, listing)
+            .record(&route.without_status(), deleted, listing)
         {
             self.wakes.wake(other);
         }
@@ -422,7 +422,7 @@ async fn apply_step(
 ) -> Result<Action, Error> {
     // Not permitted on its gateway: no App Mesh call, and the status and an Event say why.
     // Nor when an older route on its gateway has the same match and priority.
-    let verdict = ctx.gateways.verdict(&cache::key(route), route);
+    let verdict = ctx.gateways.verdict(route);
     let refused = match (ctx.permits.refusal(route), &verdict) {
         (Some(refusal), _) => Some((Reason::NotPermitted, refusal.message)),
         (None, Verdict::Conflict(other)) => Some((
