@@ -24,6 +24,9 @@ struct Entry {
     /// Creation time (seconds), then `namespace/name`: the older keeps a contested match.
     created: i64,
     name: Box<str>,
+    /// A digest of its App Mesh route's name: two objects for one App Mesh route are a name
+    /// conflict (NameInUse, decided by ownership), not two colliding routes.
+    app_mesh: u64,
 }
 
 impl Entry {
@@ -85,6 +88,7 @@ fn entry_of(route: &GatewayRoute) -> Option<Entry> {
             .creation_timestamp()
             .map_or(i64::MAX, |t| t.0.as_second()),
         name: name_of(route).into(),
+        app_mesh: id_of(&route.app_mesh_name()),
     })
 }
 
@@ -138,7 +142,9 @@ impl Gateways {
         let Some(routes) = all.get(&gateway_of(route)) else {
             return Verdict::Clear;
         };
-        let others = routes.values().filter(|e| e.name != me.name);
+        let others = routes
+            .values()
+            .filter(|e| e.name != me.name && e.app_mesh != me.app_mesh);
         // Of the routes that shadow it, the one App Mesh tries first (then the oldest).
         let mut shadowed: Option<&Entry> = None;
         let order = |e: &Entry| {
