@@ -89,7 +89,7 @@ build() { # tool-module package output [extra ldflags]
 
 # Measured cold (empty Go caches) on a 2-core machine, shown while each builds.
 declare -A cold=([etcd]="about 1 min" [kube-apiserver]="about 6 min" [kubectl]="under 1 min"
-  [helm]="about 1.5 min" [gitops-check]="under 1 min" [traefik]="about 7 min")
+  [helm]="about 1.5 min" [gitops-check]="under 1 min" [traefik]="about 4 min")
 
 build etcd go.etcd.io/etcd/server/v3 etcd
 build kube k8s.io/kubernetes/cmd/kube-apiserver kube-apiserver "$k8s_ldflags"
