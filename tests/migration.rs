@@ -837,19 +837,7 @@ async fn import_skips_with_the_reason_what_the_cluster_would_refuse() {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 
-    let (ok, printed, progress) = meshroute_cli(
-        &bed,
-        &[
-            "import",
-            "--mesh",
-            MESH,
-            "--virtual-gateway",
-            GATEWAY,
-            "--namespace",
-            &bed.ns,
-        ],
-    );
-    assert!(ok, "import: {progress}");
+    let (printed, progress) = imported(&bed, MESH, Some(GATEWAY));
     let docs = documents(&printed);
     let names: Vec<&str> = docs
         .iter()
@@ -868,6 +856,35 @@ async fn import_skips_with_the_reason_what_the_cluster_would_refuse() {
     );
     let (ok, out, err) = run("kubectl", &["apply", "-f", "-"], Some(&printed));
     assert!(ok, "what import printed must apply: {out}{err}");
+}
+
+/// `meshroute import --mesh MESH [--virtual-gateway G] --namespace <the test's>`, which must
+/// succeed; (printed manifests, progress).
+fn imported(bed: &Bed, mesh: &str, gateway: Option<&str>) -> (String, String) {
+    let mut args = vec!["import", "--mesh", mesh, "--namespace", &bed.ns];
+    if let Some(g) = gateway {
+        args.extend(["--virtual-gateway", g]);
+    }
+    let (ok, printed, progress) = meshroute_cli(bed, &args);
+    assert!(ok, "import: {progress}");
+    (printed, progress)
+}
+
+/// The export findings of `printed` without, then with, what import recorded from the mesh.
+fn without_and_with_records(
+    bed: &Bed,
+    printed: &str,
+    tag: &str,
+) -> ((usize, usize, usize), (usize, usize, usize)) {
+    let stripped: String = printed
+        .lines()
+        .filter(|l| !l.contains("meshroute.io/app-mesh-"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    (
+        export_findings(bed, &stripped, &format!("{tag}-before")),
+        export_findings(bed, printed, &format!("{tag}-after")),
+    )
 }
 
 /// (routes read, routes with no finding at all, routes with no backend or port finding) of an
@@ -993,19 +1010,7 @@ async fn import_records_what_the_mesh_knows_so_export_assumes_less() {
         .unwrap();
         created += 1;
     }
-    let (ok, printed, progress) = meshroute_cli(
-        &bed,
-        &[
-            "import",
-            "--mesh",
-            MESH,
-            "--virtual-gateway",
-            GATEWAY,
-            "--namespace",
-            &bed.ns,
-        ],
-    );
-    assert!(ok, "import: {progress}");
+    let (printed, _) = imported(&bed, MESH, Some(GATEWAY));
     let docs = documents(&printed);
     assert_eq!(docs.len(), created, "{printed}");
     let first = &docs[0]["metadata"]["annotations"];
@@ -1013,13 +1018,7 @@ async fn import_records_what_the_mesh_knows_so_export_assumes_less() {
         first["meshroute.io/app-mesh-listeners"], "http:8080,http2:8081,grpc:8082",
         "{first}"
     );
-    let stripped: String = printed
-        .lines()
-        .filter(|l| !l.contains("meshroute.io/app-mesh-"))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    let before = export_findings(&bed, &stripped, "before");
-    let after = export_findings(&bed, &printed, "after");
+    let (before, after) = without_and_with_records(&bed, &printed, "generated");
     eprintln!(
         "generated corpus, {} routes: no finding {} -> {}; no backend finding {} -> {}",
         before.0, before.1, after.1, before.2, after.2
@@ -1079,16 +1078,8 @@ async fn import_records_what_the_mesh_knows_so_export_assumes_less() {
         .unwrap();
         examples += 1;
     }
-    let (ok, printed, progress) =
-        meshroute_cli(&bed, &["import", "--mesh", mesh, "--namespace", &bed.ns]);
-    assert!(ok, "import: {progress}");
-    let stripped: String = printed
-        .lines()
-        .filter(|l| !l.contains("meshroute.io/app-mesh-"))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    let before = export_findings(&bed, &stripped, "examples-before");
-    let after = export_findings(&bed, &printed, "examples-after");
+    let (printed, _) = imported(&bed, mesh, None);
+    let (before, after) = without_and_with_records(&bed, &printed, "examples");
     eprintln!(
         "examples, {} routes: no finding {} -> {}; no backend finding {} -> {}",
         before.0, before.1, after.1, before.2, after.2

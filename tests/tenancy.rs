@@ -68,6 +68,20 @@ fn message(route: &GatewayRoute) -> &str {
     ready.message.as_str()
 }
 
+/// A virtual gateway of the test's own (policies are cluster-wide: each test governs its own).
+fn own_gateway(bed: &Bed) -> String {
+    let gateway = format!("gw-{}", bed.ns);
+    bed.emulator
+        .emulator
+        .invoke(
+            "CreateVirtualGateway",
+            &json!({ "meshName": MESH, "virtualGatewayName": gateway, "spec": { "listeners": [
+                { "portMapping": { "port": 8080, "protocol": "http" } }] } }),
+        )
+        .unwrap();
+    gateway
+}
+
 /// Applies (or with `None` deletes) the cluster-scoped policy `name`.
 fn policy(name: &str, spec: Option<Value>) {
     let (ok, out, err) = match spec {
@@ -88,15 +102,7 @@ fn policy(name: &str, spec: Option<Value>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn policies_decide_who_routes_on_a_gateway_and_every_change_shows() {
     let mut bed = Bed::new("tenancy").await;
-    let gateway = format!("gw-{}", bed.ns);
-    bed.emulator
-        .emulator
-        .invoke(
-            "CreateVirtualGateway",
-            &json!({ "meshName": MESH, "virtualGatewayName": gateway, "spec": { "listeners": [
-                { "portMapping": { "port": 8080, "protocol": "http" } }] } }),
-        )
-        .unwrap();
+    let gateway = own_gateway(&bed);
     // team-a: another namespace, with the test's label on its objects so the operator sees them.
     let team_a = meshroute_testbed::namespace(&bed.client, "tenancy-a")
         .await
@@ -221,15 +227,7 @@ async fn policies_decide_who_routes_on_a_gateway_and_every_change_shows() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn routes_that_collide_on_a_gateway_are_refused_or_reported() {
     let mut bed = Bed::new("collide").await;
-    let gateway = format!("gw-{}", bed.ns);
-    bed.emulator
-        .emulator
-        .invoke(
-            "CreateVirtualGateway",
-            &json!({ "meshName": MESH, "virtualGatewayName": gateway, "spec": { "listeners": [
-                { "portMapping": { "port": 8080, "protocol": "http" } }] } }),
-        )
-        .unwrap();
+    let gateway = own_gateway(&bed);
     let operator = bed.operator(&[]);
     let with_priority = |prefix: &str, priority: i32| {
         let mut s = spec(&gateway, prefix);

@@ -565,19 +565,7 @@ impl AppMesh {
         service: &str,
     ) -> Result<recorded::Backend, AppMeshError> {
         let owner = owner.map(String::from);
-        let described = self
-            .call("DescribeVirtualService", || async {
-                self.client
-                    .describe_virtual_service()
-                    .mesh_name(mesh)
-                    .set_mesh_owner(owner.clone())
-                    .virtual_service_name(service)
-                    .send()
-                    .await
-                    .map_err(|e| AppMeshError::from_sdk("DescribeVirtualService", e))
-            })
-            .await;
-        let provider = match described {
+        let provider = match self.describe_service(mesh, &owner, service).await {
             Ok(out) => out
                 .virtual_service
                 .and_then(|s| s.spec)
@@ -651,6 +639,50 @@ impl AppMesh {
         Ok(backend)
     }
 
+    async fn describe_gateway(
+        &self,
+        mesh: &str,
+        owner: &Option<String>,
+        gateway: &str,
+    ) -> Result<
+        aws_sdk_appmesh::operation::describe_virtual_gateway::DescribeVirtualGatewayOutput,
+        AppMeshError,
+    > {
+        self.call("DescribeVirtualGateway", || async {
+            self.client
+                .describe_virtual_gateway()
+                .mesh_name(mesh)
+                .set_mesh_owner(owner.clone())
+                .virtual_gateway_name(gateway)
+                .send()
+                .await
+                .map_err(|e| AppMeshError::from_sdk("DescribeVirtualGateway", e))
+        })
+        .await
+    }
+
+    async fn describe_service(
+        &self,
+        mesh: &str,
+        owner: &Option<String>,
+        service: &str,
+    ) -> Result<
+        aws_sdk_appmesh::operation::describe_virtual_service::DescribeVirtualServiceOutput,
+        AppMeshError,
+    > {
+        self.call("DescribeVirtualService", || async {
+            self.client
+                .describe_virtual_service()
+                .mesh_name(mesh)
+                .set_mesh_owner(owner.clone())
+                .virtual_service_name(service)
+                .send()
+                .await
+                .map_err(|e| AppMeshError::from_sdk("DescribeVirtualService", e))
+        })
+        .await
+    }
+
     /// A virtual gateway's listeners, `(protocol, port)` each (for `import`).
     pub async fn gateway_listeners(
         &self,
@@ -659,18 +691,7 @@ impl AppMesh {
         gateway: &str,
     ) -> Result<Vec<(String, i32)>, AppMeshError> {
         let owner = owner.map(String::from);
-        let out = self
-            .call("DescribeVirtualGateway", || async {
-                self.client
-                    .describe_virtual_gateway()
-                    .mesh_name(mesh)
-                    .set_mesh_owner(owner.clone())
-                    .virtual_gateway_name(gateway)
-                    .send()
-                    .await
-                    .map_err(|e| AppMeshError::from_sdk("DescribeVirtualGateway", e))
-            })
-            .await?;
+        let out = self.describe_gateway(mesh, &owner, gateway).await?;
         Ok(out
             .virtual_gateway
             .and_then(|g| g.spec)
@@ -724,34 +745,12 @@ impl AppMesh {
                     })
                     .await,
             )?,
-            Missing::VirtualGateway(gateway) => is_not_found(
-                &self
-                    .call("DescribeVirtualGateway", || async {
-                        self.client
-                            .describe_virtual_gateway()
-                            .mesh_name(mesh)
-                            .set_mesh_owner(owner.clone())
-                            .virtual_gateway_name(gateway)
-                            .send()
-                            .await
-                            .map_err(|e| AppMeshError::from_sdk("DescribeVirtualGateway", e))
-                    })
-                    .await,
-            )?,
-            Missing::VirtualService(service) => is_not_found(
-                &self
-                    .call("DescribeVirtualService", || async {
-                        self.client
-                            .describe_virtual_service()
-                            .mesh_name(mesh)
-                            .set_mesh_owner(owner.clone())
-                            .virtual_service_name(service)
-                            .send()
-                            .await
-                            .map_err(|e| AppMeshError::from_sdk("DescribeVirtualService", e))
-                    })
-                    .await,
-            )?,
+            Missing::VirtualGateway(gateway) => {
+                is_not_found(&self.describe_gateway(mesh, &owner, gateway).await)?
+            }
+            Missing::VirtualService(service) => {
+                is_not_found(&self.describe_service(mesh, &owner, service).await)?
+            }
             Missing::Unknown => false,
         };
         Ok(!absent)
