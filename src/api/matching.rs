@@ -39,8 +39,9 @@ pub struct Matcher {
     port: Option<i32>,
 }
 
+/// A host name match.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Host {
+pub enum Host {
     Exact(Box<str>),
     Suffix(Box<str>),
 }
@@ -159,6 +160,21 @@ impl Matcher {
             conditions: conditions.into(),
             ..matcher
         })
+    }
+
+    /// The host name it matches; none: every host name.
+    pub fn host(&self) -> Option<&Host> {
+        self.host.as_ref()
+    }
+
+    /// The prefix every path it matches starts with (a gRPC route's `/<service>/`); none when
+    /// it matches every path, or by a regular expression.
+    pub fn claimed_prefix(&self) -> Option<std::borrow::Cow<'_, str>> {
+        match &self.path {
+            Path::Prefix(p) | Path::Exact(p) => Some(std::borrow::Cow::Borrowed(p)),
+            Path::Service(s) => Some(format!("/{s}/").into()),
+            Path::Any | Path::Regex(_) => None,
+        }
     }
 
     /// Whether the two take exactly the same requests (priorities aside).

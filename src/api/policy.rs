@@ -17,6 +17,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::GatewayRouteSpec;
+use super::matching::{Host, Matcher};
 
 /// Who may attach routes to a mesh's virtual gateway (or all of its virtual gateways), and what
 /// each may claim. Without any policy for a gateway, every namespace may (unless the operator
@@ -168,81 +169,29 @@ impl Grant {
         }
     }
 
-    fn admits_host(&self, claim: &Claim) -> bool {
+    fn admits_host(&self, matcher: Option<&Matcher>) -> bool {
         let Some(allowed) = &self.hostnames else {
             return true;
         };
+        let host = matcher.and_then(Matcher::host);
         allowed.iter().any(|entry| {
             let under = entry.strip_prefix('*');
-            match (&claim.host, under) {
-                (Host::Exact(h), None) => h == entry,
-                (Host::Exact(h), Some(domain)) => h.ends_with(domain),
-                (Host::Suffix(s), Some(domain)) => s.ends_with(domain),
+            match (host, under) {
+                (Some(Host::Exact(h)), None) => **h == **entry,
+                (Some(Host::Exact(h)), Some(domain)) => h.ends_with(domain),
+                (Some(Host::Suffix(s)), Some(domain)) => s.ends_with(domain),
                 _ => false,
             }
         })
     }
 
-    fn admits_path(&self, claim: &Claim) -> bool {
+    fn admits_path(&self, matcher: Option<&Matcher>) -> bool {
         let Some(allowed) = &self.path_prefixes else {
             return true;
         };
-        claim
-            .path
-            .as_deref()
+        matcher
+            .and_then(Matcher::claimed_prefix)
             .is_some_and(|p| allowed.iter().any(|a| p.starts_with(a.as_str())))
-    }
-}
-
-/// The host name a route claims.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Host {
-    Exact(String),
-    Suffix(String),
-    /// No host name match: every host name.
-    Any,
-}
-
-/// What a route claims on its gateway: a host name and a path prefix.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Claim {
-    host: Host,
-    /// The prefix every path it matches starts with; `None` for every path or a regex.
-    path: Option<String>,
-}
-
-impl Claim {
-    fn of(spec: &GatewayRouteSpec) -> Claim {
-        if let Some(grpc) = &spec.grpc_route {
-            let m = &grpc.route_match;
-            return Claim {
-                host: host_of(m.hostname.as_ref().map(|h| (&h.exact, &h.suffix))),
-                path: m.service_name.as_ref().map(|s| format!("/{s}/")),
-            };
-        }
-        let Some(http) = spec.http_route.as_ref().or(spec.http2_route.as_ref()) else {
-            return Claim {
-                host: Host::Any,
-                path: None,
-            };
-        };
-        let m = &http.route_match;
-        let path = m
-            .prefix
-            .clone()
-            .or_else(|| m.path.as_ref().and_then(|p| p.exact.clone()));
-        Claim {
-            host: host_of(m.hostname.as_ref().map(|h| (&h.exact, &h.suffix))),
-            path,
-        }
-    }
-}
-
-fn host_of(hostname: Option<(&Option<String>, &Option<String>)>) -> Host {
-    match hostname {
-        Some((Some(exact), _)) => Host::Exact(exact.clone()),
-        Some((None, Some(suffix))) => Host::Suffix(suffix.clone()),
-        _ => Host::Any,
     }
 }
 
@@ -264,7 +213,7 @@ pub fn refusal<'a>(
     spec: &GatewayRouteSpec,
     required: bool,
 ) -> Option<Refusal> {
-    let claim = Claim::of(spec);
+    let matcher = Matcher::of(spec);
     let (mesh, gateway) = (&spec.mesh_name, &spec.virtual_gateway_name);
     let mut governed = false;
     for policy in policies {
@@ -273,7 +222,9 @@ pub fn refusal<'a>(
         }
         governed = true;
         let admitted = policy.spec.grants.iter().any(|g| {
-            g.admits_namespace(namespace, labels) && g.admits_host(&claim) && g.admits_path(&claim)
+            g.admits_namespace(namespace, labels)
+                && g.admits_host(matcher.as_ref())
+                && g.admits_path(matcher.as_ref())
         });
         if !admitted {
             let name = policy.metadata.name.clone().unwrap_or_default();
