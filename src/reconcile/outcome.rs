@@ -219,16 +219,18 @@ pub fn shadowed(mut after: After, route: &GatewayRoute, by: Option<&str>, now: T
     if let Some(mut status) = base {
         status.conditions.retain(|c| c.type_ != SHADOWED);
         if let Some(message) = &message {
-            status.conditions.push(Condition {
+            let condition = Condition {
                 type_: SHADOWED.into(),
                 status: "True".into(),
                 reason: SHADOWED.into(),
                 message: message.clone(),
                 observed_generation: route.metadata.generation,
-                last_transition_time: old
-                    .filter(|_| had)
-                    .map_or(now, |c| c.last_transition_time.clone()),
-            });
+                last_transition_time: now,
+            };
+            let before = route.status.as_ref().map_or(&[][..], |s| &s.conditions);
+            status
+                .conditions
+                .push(status::keep_transition_time(before, condition));
         }
         after.status = Some(status);
     }

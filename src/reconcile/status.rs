@@ -73,7 +73,7 @@ pub fn next_status(
 }
 
 /// A condition keeps its `lastTransitionTime` while its status does not flip.
-fn keep_transition_time(old: &[Condition], mut new: Condition) -> Condition {
+pub(super) fn keep_transition_time(old: &[Condition], mut new: Condition) -> Condition {
     if let Some(prev) = old.iter().find(|c| c.type_ == new.type_)
         && prev.status == new.status
     {
