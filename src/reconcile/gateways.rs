@@ -147,14 +147,9 @@ impl Gateways {
             .filter(|e| e.name != me.name && e.app_mesh != me.app_mesh);
         // Of the routes that shadow it, the one App Mesh tries first (then the oldest).
         let mut shadowed: Option<&Entry> = None;
-        let order = |e: &Entry| {
-            (
-                e.matcher.priority.is_none(),
-                e.matcher.priority,
-                e.created,
-                e.name.clone(),
-            )
-        };
+        fn order(e: &Entry) -> (bool, Option<i32>, (i64, &str)) {
+            (e.matcher.priority.is_none(), e.matcher.priority, e.age())
+        }
         for other in others {
             if other.matcher == me.matcher && other.age() < me.age() {
                 return Verdict::Conflict(other.name.to_string());

@@ -141,7 +141,7 @@ fn wake_routes(
     concerned: impl Fn(&GatewayRoute) -> bool,
 ) {
     for cached in routes.state() {
-        if concerned(&cached.route()) {
+        if concerned(&cached.without_status()) {
             wakes.wake(Key::from_obj(cached.as_ref()));
         }
     }
