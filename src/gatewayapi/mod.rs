@@ -454,21 +454,18 @@ pub fn export(routes: &[GatewayRoute], opts: &Options) -> Export {
         }
         for ((namespace, name), (recorded, matched)) in gateways {
             // The virtual gateway's own listeners where import recorded them, else one on
-            // --gateway-port; then any port a route matches on.
-            let mut listeners = Vec::new();
-            if recorded.is_empty() {
-                listeners
-                    .push(json!({ "name": "http", "protocol": "HTTP", "port": opts.gateway_port }));
-            }
-            let served = if recorded.is_empty() {
-                BTreeSet::from([opts.gateway_port])
+            // --gateway-port; then any other port a route matches on.
+            let (mut listeners, served) = if recorded.is_empty() {
+                let http = json!({ "name": "http", "protocol": "HTTP", "port": opts.gateway_port });
+                (vec![http], BTreeSet::from([opts.gateway_port]))
             } else {
-                recorded.clone()
+                (Vec::new(), BTreeSet::new())
             };
+            let ports: BTreeSet<&i32> =
+                recorded.iter().chain(matched.difference(&served)).collect();
             listeners.extend(
-                recorded
-                    .union(&matched)
-                    .filter(|p| recorded.contains(p) || !served.contains(p))
+                ports
+                    .into_iter()
                     .map(|p| json!({ "name": format!("port-{p}"), "protocol": "HTTP", "port": p })),
             );
             out.objects.push(json!({
