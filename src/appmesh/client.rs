@@ -58,6 +58,18 @@ pub struct RouteKey {
     pub name: String,
 }
 
+impl RouteKey {
+    /// The App Mesh route `route` stands for.
+    pub fn of(route: &crate::api::GatewayRoute) -> RouteKey {
+        RouteKey {
+            mesh: route.spec.mesh_name.clone(),
+            mesh_owner: route.spec.mesh_owner.clone(),
+            gateway: route.spec.virtual_gateway_name.clone(),
+            name: route.app_mesh_name(),
+        }
+    }
+}
+
 /// A gateway route as App Mesh reports it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ObservedRoute {

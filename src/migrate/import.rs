@@ -2,7 +2,7 @@
 //! Applying them adopts every route in place: the spec printed is the one App Mesh holds, so the
 //! operator finds nothing to update and only adds its ownership tags.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, btree_map};
 use std::io::Write;
 use std::sync::Arc;
 
@@ -13,7 +13,7 @@ use kube::api::ObjectMeta;
 use super::Error;
 use crate::api::ownership::{ADOPT_ANNOTATION, APP_MESH_MAX_TAGS, MAX_USER_TAGS, Owner, TAG_KEYS};
 use crate::api::{GatewayRoute, GatewayRouteSpec, Tag, object_name, recorded, short_hash};
-use crate::appmesh::{AppMesh, AppMeshArgs, ListedRoute, ObservedRoute, RouteKey, RouteSpec};
+use crate::appmesh::{AppMesh, AppMeshArgs, ListedRoute, ObservedRoute, RouteKey};
 use crate::telemetry::Metrics;
 
 /// `meshroute import`: every flag.
@@ -186,9 +186,10 @@ fn free_name(key: &RouteKey, name: String, taken: &Taken, used: &mut BTreeSet<St
     chosen
 }
 
-/// Records on every manifest what `export gateway-api` needs from the mesh (see
+/// Records on every printed manifest what `export gateway-api` needs from the mesh (see
 /// `api::recorded`): the target virtual service's provider and the virtual gateway's
 /// listeners. One Describe per distinct virtual service (and its provider) and per gateway.
+/// `entries` are those of `reads`, in order.
 async fn record(
     appmesh: &AppMesh,
     owner: Option<&str>,
@@ -197,32 +198,27 @@ async fn record(
 ) -> Result<(), Error> {
     let mut backends: BTreeMap<(String, String), String> = BTreeMap::new();
     let mut listeners: BTreeMap<(String, String), String> = BTreeMap::new();
-    for read in reads {
+    for (read, entry) in reads.iter().zip(entries) {
+        let Entry::Adopt(route) = entry else { continue };
         let (mesh, gateway) = (&read.key.mesh, &read.key.gateway);
         let service = read.route.spec.target().to_string();
-        if let std::collections::btree_map::Entry::Vacant(slot) =
-            backends.entry((mesh.clone(), service))
-        {
-            let backend = appmesh.backend_of(mesh, owner, &slot.key().1).await?;
-            slot.insert(serde_json::to_string(&backend).unwrap_or_default());
-        }
-        if let std::collections::btree_map::Entry::Vacant(slot) =
-            listeners.entry((mesh.clone(), gateway.clone()))
-        {
-            let found = appmesh.gateway_listeners(mesh, owner, gateway).await?;
-            slot.insert(recorded::listeners_annotation(&found));
-        }
-    }
-    for entry in entries {
-        let Entry::Adopt(route) = entry else { continue };
-        let mesh = route.spec.mesh_name.clone();
-        let service = RouteSpec::of(&route.spec).target().to_string();
-        let gateway = route.spec.virtual_gateway_name.clone();
+        let backend = match backends.entry((mesh.clone(), service)) {
+            btree_map::Entry::Occupied(known) => known.into_mut(),
+            btree_map::Entry::Vacant(slot) => {
+                let backend = appmesh.backend_of(mesh, owner, &slot.key().1).await?;
+                slot.insert(serde_json::to_string(&backend).unwrap_or_default())
+            }
+        };
         let annotations = route.metadata.annotations.get_or_insert_default();
-        if let Some(backend) = backends.get(&(mesh.clone(), service)) {
-            annotations.insert(recorded::BACKEND_ANNOTATION.into(), backend.clone());
-        }
-        if let Some(found) = listeners.get(&(mesh, gateway)).filter(|l| !l.is_empty()) {
+        annotations.insert(recorded::BACKEND_ANNOTATION.into(), backend.clone());
+        let found = match listeners.entry((mesh.clone(), gateway.clone())) {
+            btree_map::Entry::Occupied(known) => known.into_mut(),
+            btree_map::Entry::Vacant(slot) => {
+                let found = appmesh.gateway_listeners(mesh, owner, gateway).await?;
+                slot.insert(recorded::listeners_annotation(&found))
+            }
+        };
+        if !found.is_empty() {
             annotations.insert(recorded::LISTENERS_ANNOTATION.into(), found.clone());
         }
     }
@@ -255,10 +251,10 @@ async fn refused_by_the_crd(
                     return Ok(None);
                 };
                 let name = route.metadata.name.clone().unwrap_or_default();
-                let mut object = serde_json::to_value(route.as_ref()).unwrap_or_default();
-                object["apiVersion"] = "meshroute.io/v1alpha1".into();
-                object["kind"] = "GatewayRoute".into();
-                match api.patch(&name, params, &Patch::Apply(&object)).await {
+                match api
+                    .patch(&name, params, &Patch::Apply(route.as_ref()))
+                    .await
+                {
                     Ok(_) => Ok(None),
                     // The object is refused: the check answered.
                     Err(kube::Error::Api(s)) if s.code == 422 || s.code == 409 => {
@@ -273,14 +269,8 @@ async fn refused_by_the_crd(
         .await?;
     for (entry, refused) in entries.iter_mut().zip(answers) {
         if let (Entry::Adopt(route), Some(kube::Error::Api(status))) = (&*entry, refused) {
-            let key = RouteKey {
-                mesh: route.spec.mesh_name.clone(),
-                mesh_owner: route.spec.mesh_owner.clone(),
-                gateway: route.spec.virtual_gateway_name.clone(),
-                name: route.app_mesh_name(),
-            };
             *entry = Entry::Skipped {
-                key,
+                key: RouteKey::of(route),
                 why: format!(
                     "the GatewayRoute CRD or the cluster's admission refuses it as App Mesh holds it: {}",
                     status.message
@@ -303,12 +293,7 @@ async fn taken_in(namespace: Option<&str>) -> Result<Taken, kube::Error> {
         .items
         .into_iter()
         .map(|r| {
-            let key = RouteKey {
-                mesh: r.spec.mesh_name.clone(),
-                mesh_owner: r.spec.mesh_owner.clone(),
-                gateway: r.spec.virtual_gateway_name.clone(),
-                name: r.app_mesh_name(),
-            };
+            let key = RouteKey::of(&r);
             (r.metadata.name.unwrap_or_default(), key)
         })
         .collect())

@@ -72,12 +72,7 @@ pub struct Desired {
 impl Desired {
     pub fn of(route: &GatewayRoute, cluster: &str) -> Desired {
         Desired {
-            key: RouteKey {
-                mesh: route.spec.mesh_name.clone(),
-                mesh_owner: route.spec.mesh_owner.clone(),
-                gateway: route.spec.virtual_gateway_name.clone(),
-                name: route.app_mesh_name(),
-            },
+            key: RouteKey::of(route),
             spec: RouteSpec::of(&route.spec),
             user_tags: route.spec.tags.clone().unwrap_or_default(),
             owner: Owner {
