@@ -97,14 +97,11 @@ struct Case {
     flags: Vec<&'static str>,
 }
 
-fn case(name: &str, listeners: &[Proto], routes: Vec<(&str, Value)>, probes: Vec<Probe>) -> Case {
+fn case(name: &str, listeners: &[Proto], routes: Vec<(String, Value)>, probes: Vec<Probe>) -> Case {
     Case {
         name: name.into(),
         listeners: listeners.to_vec(),
-        routes: routes
-            .into_iter()
-            .map(|(n, s)| (n.to_string(), s))
-            .collect(),
+        routes,
         probes,
         flags: vec![],
     }
@@ -162,13 +159,7 @@ fn corpus() -> Vec<Case> {
     let mut cases = Vec::new();
     let mut add =
         |name: &str, listeners: &[Proto], routes: Vec<(String, Value)>, probes: Vec<Probe>| {
-            cases.push(Case {
-                name: name.into(),
-                listeners: listeners.to_vec(),
-                routes,
-                probes,
-                flags: vec![],
-            })
+            cases.push(case(name, listeners, routes, probes))
         };
     let paths = |ps: &[&str]| ps.iter().map(|p| get(p)).collect::<Vec<_>>();
     add(
@@ -673,19 +664,18 @@ fn corpus() -> Vec<Case> {
     let mut prefixes = case(
         "string-prefixes",
         &[Http],
-        vec![],
+        vec![
+            http(
+                "string-prefixes",
+                "api",
+                Some(0),
+                json!({ "prefix": "/api" }),
+                json!({ "rewrite": { "prefix": { "defaultPrefix": "DISABLED" } } }),
+            ),
+            rest("string-prefixes"),
+        ],
         vec![get("/api"), get("/apix"), get("/api/v1"), get("/x")],
     );
-    prefixes.routes = vec![
-        http(
-            "string-prefixes",
-            "api",
-            Some(0),
-            json!({ "prefix": "/api" }),
-            json!({ "rewrite": { "prefix": { "defaultPrefix": "DISABLED" } } }),
-        ),
-        rest("string-prefixes"),
-    ];
     prefixes.flags = vec!["--string-prefixes"];
     cases.push(prefixes);
     cases
@@ -754,8 +744,7 @@ fn examples() -> Vec<Case> {
         if proto == Proto::Http {
             routes.push(rest(&case_name));
         }
-        cases.push(case(&case_name, &[proto], vec![], probes));
-        cases.last_mut().unwrap().routes = routes;
+        cases.push(case(&case_name, &[proto], routes, probes));
     }
     cases.sort_by(|a, b| a.name.cmp(&b.name));
     cases
