@@ -10,8 +10,10 @@ use tokio::sync::watch;
 
 use crate::appmesh::{AppMesh, AppMeshArgs};
 use crate::flags;
+use crate::gatewayapi;
 use crate::http::{Health, Role};
 use crate::leader;
+use crate::migrate::export::TargetArg;
 use crate::reconcile::{self, Context};
 use crate::telemetry::{LogFormat, Metrics};
 
@@ -29,6 +31,23 @@ pub struct RunArgs {
     /// policies existed.
     #[arg(long, env = "MESHROUTE_REQUIRE_POLICY")]
     pub require_policy: bool,
+    /// Which backend serves a virtual gateway's routes, per gateway (repeat the flag, or
+    /// separate rules with `,`): `MESH/VIRTUAL_GATEWAY=BACKEND`, VIRTUAL_GATEWAY `*` for every
+    /// gateway of the mesh, BACKEND `app-mesh` (the default for gateways no rule names),
+    /// `gateway-api:NAMESPACE/GATEWAY[/LISTENER]` (an HTTPRoute or GRPCRoute per GatewayRoute,
+    /// attached to that Gateway; the App Mesh route goes) or `both:NAMESPACE/GATEWAY[/LISTENER]`
+    /// (both, while traffic moves). See docs/migration.md.
+    #[arg(long, env = "MESHROUTE_SERVE", value_delimiter = ',', value_parser = reconcile::serving::rule)]
+    pub serve: Vec<reconcile::serving::Rule>,
+    /// The Gateway API implementation the Gateway API backend writes for: generic, or lattice
+    /// (the AWS Gateway API Controller for VPC Lattice), as `export gateway-api --target`.
+    #[arg(
+        long,
+        env = "MESHROUTE_GATEWAY_API_TARGET",
+        value_enum,
+        default_value = "generic"
+    )]
+    pub gateway_api_target: TargetArg,
     /// Watch only this namespace (default: all namespaces).
     #[arg(long, env = "MESHROUTE_NAMESPACE")]
     pub namespace: Option<String>,
@@ -106,6 +125,12 @@ pub async fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
             retry_base: args.retry_base,
             retry_max: args.retry_max,
             require_policy: args.require_policy,
+            serving: reconcile::serving::Servings::new(args.serve),
+            gateway_api: gatewayapi::Options {
+                target: args.gateway_api_target.into(),
+                backend_port: 80,
+                ..Default::default()
+            },
         },
         identity.clone(),
     );

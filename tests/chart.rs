@@ -386,13 +386,16 @@ async fn deploy_is_the_chart_rendered_and_applies() {
     assert!(!err.contains("PodSecurity"), "{err}");
 }
 
-#[tokio::test]
-async fn the_charts_rbac_runs_a_full_lifecycle_and_nothing_more() {
-    let mut bed = Bed::new("rbac").await;
-    let release = format!("rbac-{}", bed.ns);
+/// Applies only the chart's ServiceAccount and RBAC (rendered with `sets`; `documents` of them)
+/// for real, and writes a kubeconfig with a token of that ServiceAccount.
+async fn chart_identity(
+    bed: &Bed,
+    release: &str,
+    sets: &[&str],
+    documents: usize,
+) -> (String, std::path::PathBuf) {
     let sa = format!("{release}-meshroute");
-    // Only the ServiceAccount and RBAC of the chart, applied for real.
-    let manifests = template(&release, &bed.ns, &[]);
+    let manifests = template(release, &bed.ns, sets);
     let rbac: Vec<&str> = manifests
         .split("\n---")
         .filter(|doc| {
@@ -403,7 +406,7 @@ async fn the_charts_rbac_runs_a_full_lifecycle_and_nothing_more() {
         .collect();
     assert_eq!(
         rbac.len(),
-        7,
+        documents,
         "SA, ClusterRole(+Binding), policies ClusterRole(+Binding), leader Role(+Binding)"
     );
     let (ok, out, err) = run(
@@ -412,7 +415,6 @@ async fn the_charts_rbac_runs_a_full_lifecycle_and_nothing_more() {
         Some(&rbac.join("\n---\n")),
     );
     assert!(ok, "{out}{err}");
-
     let request: TokenRequest =
         serde_json::from_value(json!({ "spec": { "expirationSeconds": 3600 } })).unwrap();
     let issued: TokenRequest = Api::<ServiceAccount>::namespaced(bed.client.clone(), &bed.ns)
@@ -423,6 +425,86 @@ async fn the_charts_rbac_runs_a_full_lifecycle_and_nothing_more() {
     let plane = meshroute_testbed::shared();
     let kubeconfig = plane.dir().join(format!("kubeconfig-{sa}"));
     plane.write_kubeconfig(&kubeconfig, &sa, &token).unwrap();
+    (sa, kubeconfig)
+}
+
+/// Whether the chart's ServiceAccount `sa` of `bed` may `verb` `group`/`resource`/`sub` in the
+/// test's namespace, as the apiserver answers a SubjectAccessReview.
+async fn can(bed: &Bed, sa: &str, verb: &str, group: &str, resource: &str, sub: &str) -> bool {
+    let reviews: Api<SubjectAccessReview> = Api::all(bed.client.clone());
+    let user = format!("system:serviceaccount:{}:{sa}", bed.ns);
+    let review: SubjectAccessReview = serde_json::from_value(json!({ "spec": {
+        "user": user, "groups": ["system:serviceaccounts"],
+        "resourceAttributes": { "namespace": bed.ns, "verb": verb, "group": group,
+                                "resource": resource, "subresource": sub } } }))
+    .unwrap();
+    reviews
+        .create(&PostParams::default(), &review)
+        .await
+        .unwrap()
+        .status
+        .unwrap()
+        .allowed
+}
+
+#[tokio::test]
+async fn the_charts_rbac_for_the_gateway_api_backend_is_enough_and_no_more() {
+    support::install_gateway_api();
+    let mut bed = Bed::new("rbac-gwapi").await;
+    let release = format!("rbac-{}", bed.ns);
+    let serve = format!(
+        "{}/{}=gateway-api:{}/gw",
+        meshroute_testbed::MESH,
+        meshroute_testbed::GATEWAY,
+        bed.ns
+    );
+    let set = format!("gatewayAPI.serve={{{serve}}}");
+    let (sa, kubeconfig) = chart_identity(&bed, &release, &[&set], 7).await;
+    let ns = bed.ns.clone();
+    let op = bed.operator_as(
+        &kubeconfig,
+        &[
+            "--lease-namespace",
+            &ns,
+            "--lease-name",
+            &release,
+            "--serve",
+            &serve,
+        ],
+    );
+    // No implementation serves this Gateway here: the route is written and waits for one.
+    bed.create(&bed.route("scoped", http2_spec("myservicea.svc.cluster.local", "/")))
+        .await;
+    bed.wait_reason("scoped", "GatewayPending", &op).await;
+    let (ok, out, err) = run("kubectl", &["get", "httproute", "scoped", "-n", &ns], None);
+    assert!(ok, "the route was written: {out}{err}");
+    bed.delete("scoped").await;
+    bed.wait("scoped", "deleted", &op, |r| r.is_none()).await;
+    let (ok, _, _) = run("kubectl", &["get", "httproute", "scoped", "-n", &ns], None);
+    assert!(!ok, "its route went with it");
+    assert_eq!(bed.calls(), 0, "Gateway API alone: no App Mesh call");
+    for (verb, resource, allowed) in [
+        ("watch", "httproutes", true),
+        ("patch", "grpcroutes", true),
+        ("delete", "httproutes", true),
+        ("update", "httproutes", false),
+        ("patch", "gateways", false),
+        ("create", "referencegrants", false),
+    ] {
+        let group = "gateway.networking.k8s.io";
+        assert_eq!(
+            can(&bed, &sa, verb, group, resource, "").await,
+            allowed,
+            "{verb} {resource}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_charts_rbac_runs_a_full_lifecycle_and_nothing_more() {
+    let mut bed = Bed::new("rbac").await;
+    let release = format!("rbac-{}", bed.ns);
+    let (sa, kubeconfig) = chart_identity(&bed, &release, &[], 7).await;
 
     let ns = bed.ns.clone();
     let op = bed.operator_as(
@@ -464,24 +546,6 @@ async fn the_charts_rbac_runs_a_full_lifecycle_and_nothing_more() {
     );
 
     // What the role allows, asked of the apiserver.
-    let reviews: Api<SubjectAccessReview> = Api::all(bed.client.clone());
-    let user = format!("system:serviceaccount:{}:{sa}", bed.ns);
-    let can = |verb: &str, group: &str, resource: &str, subresource: &str| {
-        let review: SubjectAccessReview = serde_json::from_value(json!({ "spec": {
-            "user": user, "groups": ["system:serviceaccounts"],
-            "resourceAttributes": { "namespace": ns, "verb": verb, "group": group, "resource": resource, "subresource": subresource } } }))
-        .unwrap();
-        let reviews = reviews.clone();
-        async move {
-            reviews
-                .create(&PostParams::default(), &review)
-                .await
-                .unwrap()
-                .status
-                .unwrap()
-                .allowed
-        }
-    };
     for (verb, group, resource, sub, allowed) in [
         ("watch", "meshroute.io", "gatewayroutes", "", true),
         ("patch", "meshroute.io", "gatewayroutes", "status", true),
@@ -495,6 +559,14 @@ async fn the_charts_rbac_runs_a_full_lifecycle_and_nothing_more() {
         ("update", "meshroute.io", "gatewayroutes", "", false),
         ("create", "meshroute.io", "gatewayroutes", "", false),
         ("get", "", "configmaps", "", false),
+        // No Gateway API backend configured: none of its routes.
+        (
+            "watch",
+            "gateway.networking.k8s.io",
+            "httproutes",
+            "",
+            false,
+        ),
         // The policies and namespace labels routes are checked against, read-only.
         ("watch", "meshroute.io", "virtualgatewaypolicies", "", true),
         ("list", "", "namespaces", "", true),
@@ -508,7 +580,7 @@ async fn the_charts_rbac_runs_a_full_lifecycle_and_nothing_more() {
         ("patch", "", "namespaces", "", false),
     ] {
         assert_eq!(
-            can(verb, group, resource, sub).await,
+            can(&bed, &sa, verb, group, resource, sub).await,
             allowed,
             "{verb} {group}/{resource}/{sub}"
         );

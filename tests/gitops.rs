@@ -8,43 +8,9 @@ mod support;
 use std::collections::BTreeMap;
 
 use serde_json::json;
-use support::{Bed, http2_spec, reason, run};
+use support::{Bed, http2_spec, reason};
 
 const A: &str = "myservicea.svc.cluster.local";
-
-/// name -> (kstatus status, Argo CD health) of every GatewayRoute in the test's namespace.
-async fn judged(bed: &Bed) -> BTreeMap<String, (String, String)> {
-    let request = http::Request::get(format!(
-        "/apis/meshroute.io/v1alpha1/namespaces/{}/gatewayroutes",
-        bed.ns
-    ))
-    .body(Vec::new())
-    .unwrap();
-    let list = bed.client.request_text(request).await.unwrap();
-    let judge = |args: &[&str]| -> BTreeMap<String, String> {
-        let (ok, out, err) = run("gitops-check", args, Some(&list));
-        assert!(ok, "{err}");
-        out.lines()
-            .map(|l| {
-                let mut parts = l.splitn(3, '\t');
-                (
-                    parts.next().unwrap().to_string(),
-                    parts.next().unwrap_or_default().to_string(),
-                )
-            })
-            .collect()
-    };
-    let script = meshroute_testbed::repo_root().join("docs/gatewayroute-health.lua");
-    let kstatus = judge(&["kstatus"]);
-    let argocd = judge(&["argocd", script.to_str().unwrap()]);
-    kstatus
-        .into_iter()
-        .map(|(name, k)| {
-            let a = argocd.get(&name).cloned().unwrap_or_default();
-            (name, (k, a))
-        })
-        .collect()
-}
 
 fn expect(seen: &BTreeMap<String, (String, String)>, name: &str, kstatus: &str, argocd: &str) {
     assert_eq!(
@@ -66,7 +32,12 @@ async fn kstatus_and_argo_cd_read_every_state_right() {
         Some(-1),
         "the CRD defaults observedGeneration"
     );
-    expect(&judged(&bed).await, "synced", "InProgress", "Progressing");
+    expect(
+        &support::gitops_judged(&bed).await,
+        "synced",
+        "InProgress",
+        "Progressing",
+    );
 
     let mut op = bed.operator(&["--resync-period", "0"]);
     bed.create(&bed.route(
@@ -84,7 +55,7 @@ async fn kstatus_and_argo_cd_read_every_state_right() {
     bed.wait_reason("waiting", "DependencyNotFound", &op).await;
     bed.wait_reason("invalid", "InvalidSpec", &op).await;
     bed.wait_reason("taken", "NameInUse", &op).await;
-    let seen = judged(&bed).await;
+    let seen = support::gitops_judged(&bed).await;
     expect(&seen, "synced", "Current", "Healthy");
     expect(&seen, "waiting", "InProgress", "Progressing");
     expect(&seen, "invalid", "Failed", "Degraded");
@@ -96,5 +67,10 @@ async fn kstatus_and_argo_cd_read_every_state_right() {
         .await;
     let edited = bed.api().get("synced").await.unwrap();
     assert_eq!(reason(&edited), Some("Synced"), "still the old status");
-    expect(&judged(&bed).await, "synced", "InProgress", "Progressing");
+    expect(
+        &support::gitops_judged(&bed).await,
+        "synced",
+        "InProgress",
+        "Progressing",
+    );
 }

@@ -42,11 +42,23 @@ pub enum Reason {
     NotPermitted,
     /// An older GatewayRoute on the same virtual gateway has the same match and priority.
     RouteConflict,
+    /// Gateway API cannot say what this route does in App Mesh (a `notExported` finding of
+    /// `export gateway-api`, named in the message): the Gateway API backend leaves it out.
+    NotExported,
+    /// The Gateway API implementation has not yet written its status for this generation of the
+    /// route.
+    GatewayPending,
+    /// The Gateway API implementation did not accept the route on its Gateway (its reason and
+    /// message follow).
+    RouteNotAccepted,
+    /// The Gateway API implementation cannot resolve the route's backends (a missing Service, or
+    /// a Service in another namespace without a ReferenceGrant).
+    BackendRefsUnresolved,
 }
 
 impl Reason {
     /// Every reason, as `meshroute_gatewayroutes` and `meshroute_reconciles_total` start them.
-    pub const ALL: [Reason; 13] = [
+    pub const ALL: [Reason; 17] = [
         Reason::Synced,
         Reason::InvalidSpec,
         Reason::UnsupportedSpec,
@@ -60,6 +72,10 @@ impl Reason {
         Reason::DeleteFailed,
         Reason::NotPermitted,
         Reason::RouteConflict,
+        Reason::NotExported,
+        Reason::GatewayPending,
+        Reason::RouteNotAccepted,
+        Reason::BackendRefsUnresolved,
     ];
 
     /// Whether this reason needs someone to change something (`Stalled`) rather than time
@@ -76,6 +92,8 @@ impl Reason {
                 | Reason::OwnedByOtherCluster
                 | Reason::NotPermitted
                 | Reason::RouteConflict
+                | Reason::NotExported
+                | Reason::RouteNotAccepted
         )
     }
 
@@ -94,6 +112,10 @@ impl Reason {
             Reason::DeleteFailed => "DeleteFailed",
             Reason::NotPermitted => "NotPermitted",
             Reason::RouteConflict => "RouteConflict",
+            Reason::NotExported => "NotExported",
+            Reason::GatewayPending => "GatewayPending",
+            Reason::RouteNotAccepted => "RouteNotAccepted",
+            Reason::BackendRefsUnresolved => "BackendRefsUnresolved",
         }
     }
 }

@@ -142,7 +142,8 @@ pub struct GatewayRouteStatus {
     /// The App Mesh route's ARN.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arn: Option<String>,
-    /// App Mesh's unique id of the route (not the Kubernetes uid).
+    /// App Mesh's unique id of the route (not the Kubernetes uid). Kept when meshroute deletes
+    /// the route because Gateway API alone serves its gateway: a route made again is a new one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uid: Option<String>,
     /// App Mesh's version of the route: 1 after create, one more after each update.
@@ -175,13 +176,33 @@ pub struct GatewayRouteStatus {
     /// the tags alone updates the route in one call, without reading its tags back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags_digest: Option<String>,
+    /// The Gateway API route that serves this object where its virtual gateway is served by
+    /// Gateway API (`meshroute run --serve`).
+    #[serde(
+        default,
+        rename = "gatewayAPIRoute",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub gateway_api_route: Option<GatewayApiRoute>,
     /// The spec generation this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// `Ready` is True when App Mesh has exactly this spec; its reason says why not otherwise.
+    /// `Ready` is True when every backend serving the route (App Mesh, a Gateway API Gateway,
+    /// or both) has exactly this spec; its reason says why not otherwise.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
+}
+
+/// An HTTPRoute or GRPCRoute meshroute wrote for a GatewayRoute, in the GatewayRoute's
+/// namespace and of its name.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayApiRoute {
+    /// HTTPRoute or GRPCRoute.
+    pub kind: String,
+    /// The Gateway it attaches to: `namespace/name`, or `namespace/name/listener`.
+    pub parent: String,
 }
 
 /// The last line of a parser's message (the first lines repeat the pattern with a caret).

@@ -415,12 +415,7 @@ pub fn export(routes: &[GatewayRoute], opts: &Options) -> Export {
             grants: BTreeSet::new(),
         };
         let parent = &names[&GatewayKey::of(route)];
-        let mut converted = convert(route, parent, opts, &mut findings);
-        if let Some((object_json, _)) = converted.as_mut()
-            && opts.target == Target::Lattice
-        {
-            lattice::adapt(object_json, route_field(route), &mut findings);
-        }
+        let converted = mapped(route, json!({ "name": parent }), opts, &mut findings);
         if let Some((object_json, info)) = converted
             && !findings.dropped
         {
@@ -476,6 +471,50 @@ pub fn export(routes: &[GatewayRoute], opts: &Options) -> Export {
         }
     }
     out
+}
+
+/// One GatewayRoute's HTTPRoute or GRPCRoute attached to `parent` (a Gateway API parentRef),
+/// with its findings, as the operator's Gateway API backend serves it: the mapping `export`
+/// makes, object by object. `None` when a `notExported` finding drops it. Checks across routes
+/// (priority order, same requests) are `export`'s; the operator checks collisions itself
+/// (`reconcile::gateways`).
+pub fn route_object(
+    route: &GatewayRoute,
+    parent: Value,
+    opts: &Options,
+) -> (Option<Value>, Vec<Finding>) {
+    let mut found = Vec::new();
+    let mut findings = Findings {
+        object: format!(
+            "{}/{}",
+            route.metadata.namespace.as_deref().unwrap_or_default(),
+            route.metadata.name.as_deref().unwrap_or_default()
+        ),
+        found: &mut found,
+        dropped: false,
+        grants: BTreeSet::new(),
+    };
+    let object = mapped(route, parent, opts, &mut findings);
+    let object = object
+        .filter(|_| !findings.dropped)
+        .map(|(object, _)| object);
+    (object, found)
+}
+
+/// `convert`, then the target's own limits.
+fn mapped(
+    route: &GatewayRoute,
+    parent: Value,
+    opts: &Options,
+    f: &mut Findings,
+) -> Option<(Value, Exported)> {
+    let mut converted = convert(route, parent, opts, f);
+    if let Some((object_json, _)) = converted.as_mut()
+        && opts.target == Target::Lattice
+    {
+        lattice::adapt(object_json, route_field(route), f);
+    }
+    converted
 }
 
 /// A finding for every pair of routes on one gateway that App Mesh's priorities order one way
@@ -572,11 +611,11 @@ fn overlap_findings(exported: &[(String, Exported)], found: &mut Vec<Finding>) {
     }
 }
 
-/// One GatewayRoute's HTTPRoute or GRPCRoute on the Gateway `gateway`, unless it cannot be
-/// exported.
+/// One GatewayRoute's HTTPRoute or GRPCRoute attached to `parent` (a parentRef without its
+/// port), unless it cannot be exported.
 fn convert(
     route: &GatewayRoute,
-    gateway: &str,
+    mut parent: Value,
     opts: &Options,
     f: &mut Findings,
 ) -> Option<(Value, Exported)> {
@@ -611,7 +650,7 @@ fn convert(
     } else {
         return None;
     };
-    let mut parent = json!({ "name": gateway });
+    let gateway = parent["name"].as_str().unwrap_or_default().to_string();
     if let Some(port) = port {
         parent["port"] = json!(port);
     }
@@ -630,7 +669,7 @@ fn convert(
         object,
         Exported {
             gateway: GatewayKey::of(route),
-            parent: gateway.to_string(),
+            parent: gateway,
             kind,
             priority: spec.priority,
             precedence,

@@ -95,7 +95,11 @@ fn in_sync_by_gateway(store: &Store<CachedRoute>) -> BTreeMap<Gateway, Vec<Arc<C
     let mut by_gateway: BTreeMap<Gateway, Vec<_>> = BTreeMap::new();
     for cached in store.state() {
         let route = cached.route();
-        if route.metadata.deletion_timestamp.is_some() || !status::ready_now(&route) {
+        // Routes App Mesh holds nothing for (Gateway API alone serves their gateway) are not
+        // App Mesh's to check.
+        let in_app_mesh = route.status.as_ref().is_some_and(|s| s.arn.is_some());
+        if route.metadata.deletion_timestamp.is_some() || !status::ready_now(&route) || !in_app_mesh
+        {
             continue;
         }
         by_gateway

@@ -14,6 +14,9 @@ mod gateways;
 mod outcome;
 mod pages;
 mod plan;
+mod routes;
+mod served;
+pub mod serving;
 mod status;
 mod tenancy;
 #[cfg(test)]
@@ -78,6 +81,10 @@ pub struct Config {
     pub retry_max: Duration,
     /// A virtual gateway no VirtualGatewayPolicy governs takes no routes.
     pub require_policy: bool,
+    /// Which backend serves each virtual gateway's routes.
+    pub serving: serving::Servings,
+    /// How routes are mapped where Gateway API serves them.
+    pub gateway_api: crate::gatewayapi::Options,
 }
 
 /// Everything a reconcile needs, shared by all of them.
@@ -233,6 +240,7 @@ pub async fn run(
     let (listed, first_list) = tokio::sync::watch::channel(false);
     let start_up_pass = ctx.config.resync.is_some();
     let mut listing_first = true;
+    let servings = ctx.config.serving.clone();
     let objects = watcher(api.clone(), watch.clone())
         .backoff(backoff::WatchBackoff::default())
         .reflect(writer)
@@ -255,7 +263,15 @@ pub async fn run(
         .filter(move |event| {
             let skip = match event {
                 Ok(watcher::Event::InitApply(cached)) => {
-                    listing_first && start_up_pass && status::in_sync(&cached.route())
+                    let route = cached.route();
+                    listing_first
+                        && start_up_pass
+                        && status::in_sync(&route)
+                        && servings.of(&route).gateway_api.is_none()
+                        && route
+                            .status
+                            .as_ref()
+                            .is_some_and(|s| s.gateway_api_route.is_none())
                 }
                 Ok(watcher::Event::InitDone) => {
                     listing_first = false;
@@ -305,6 +321,13 @@ pub async fn run(
         // arbitrary one next; the gate in `reconcile` orders them instead.
         .with_config(controller::Config::default().concurrency(0))
         .graceful_shutdown_on(stop);
+    // The Gateway API routes meshroute wrote: a change or deletion by anyone else, or the
+    // implementation's status, wakes their GatewayRoute.
+    if ctx.config.serving.any_gateway_api() {
+        for kind in routes::KINDS {
+            tokio::spawn(watch_routes(ctx.clone(), kind));
+        }
+    }
     // Policies and namespace labels are read before the first route is reconciled.
     ctx.permits
         .watch(ctx.client.clone(), reader.clone(), ctx.wakes.clone())
@@ -448,6 +471,51 @@ async fn apply_step(
         Verdict::Shadowed(other) => Some(other.as_str()),
         _ => None,
     };
+    let serving = ctx.config.serving.of(route).clone();
+    let shard = &ctx.config.shard;
+    let had_app_mesh = route.status.as_ref().is_some_and(|s| s.arn.is_some());
+    let app_mesh = if serving.app_mesh {
+        Some(app_mesh_step(route, status_digest, ctx).await)
+    } else if had_app_mesh {
+        // Its gateway is served by Gateway API only now: the App Mesh route goes.
+        let desired = Desired::of(route, &ctx.config.cluster_id);
+        let removed = execute::remove(&desired, &Recorded::of(route), &ctx.env(route)).await;
+        Some(outcome::retired(
+            route,
+            removed.as_ref().map(|r| *r),
+            shard,
+            now(),
+        ))
+    } else {
+        None
+    };
+    let after = match &serving.gateway_api {
+        Some(parent) => {
+            let (gw, findings) = gateway_api_step(route, parent, ctx).await?;
+            let after = outcome::gateway_api(route, app_mesh, serving.app_mesh, gw, shard, now());
+            let said = served::findings_condition(&findings);
+            outcome::warning(after, route, served::FINDINGS, said, now())
+        }
+        None => {
+            let mut after = app_mesh.expect("App Mesh serves what Gateway API does not");
+            // Gateway API served it before (a cut-over taken back): its route goes.
+            if route
+                .status
+                .as_ref()
+                .is_some_and(|s| s.gateway_api_route.is_some())
+            {
+                routes::delete_all(&ctx.client, route).await?;
+                after = outcome::left_gateway_api(after, route, now());
+            }
+            outcome::warning(after, route, served::FINDINGS, None, now())
+        }
+    };
+    let after = outcome::shadowed(after, route, shadowed_by, now());
+    finish(ctx, api, route, after).await
+}
+
+/// The App Mesh part of a reconcile: plan, execute, and what follows.
+async fn app_mesh_step(route: &GatewayRoute, status_digest: u64, ctx: &Context) -> After {
     let uid = route.uid().unwrap_or_default();
     let desired = Desired::of(route, &ctx.config.cluster_id);
     let recorded = Recorded::of(route);
@@ -466,14 +534,13 @@ async fn apply_step(
         Begin::AskPage => execute::vouched(&desired, &recorded, &env).await,
         Begin::Plan => false,
     };
+    let shard = &ctx.config.shard;
     if in_sync {
         let vouched = Ended::Vouched {
             arn: recorded.arn.as_deref().unwrap_or_default(),
             version: recorded.version.unwrap_or_default(),
         };
-        let after = outcome::after(route, vouched, &ctx.config.shard, now());
-        let after = outcome::shadowed(after, route, shadowed_by, now());
-        return finish(ctx, api, route, after).await;
+        return outcome::after(route, vouched, shard, now());
     }
     let executed = match ctx.deps.wait(&desired, &env.object, &ctx.appmesh).await {
         Ok(Wait::Missing(what)) => Err(execute::missing(&desired, &what)),
@@ -493,9 +560,50 @@ async fn apply_step(
         },
         Err(problem) => Ended::Failed(problem),
     };
-    let after = outcome::after(route, ended, &ctx.config.shard, now());
-    let after = outcome::shadowed(after, route, shadowed_by, now());
-    finish(ctx, api, route, after).await
+    outcome::after(route, ended, shard, now())
+}
+
+/// The Gateway API part of a reconcile: the route written, and what its implementation says.
+async fn gateway_api_step(
+    route: &GatewayRoute,
+    parent: &serving::Parent,
+    ctx: &Context,
+) -> Result<(outcome::OnGatewayApi, Vec<crate::gatewayapi::Finding>), Error> {
+    let namespace = route.namespace().unwrap_or_default();
+    match routes::apply(&ctx.client, route, parent, &ctx.config.gateway_api).await {
+        Ok((applied, findings)) => {
+            let shown = format!("{} {namespace}/{}", applied.record.kind, route.name_any());
+            let result = served::judge(
+                routes::status_of(&applied.object),
+                routes::generation_of(&applied.object),
+                &shown,
+                parent,
+                &namespace,
+            );
+            let gw = outcome::OnGatewayApi {
+                route: Some(applied.record),
+                result,
+            };
+            Ok((gw, findings))
+        }
+        Err(Ok(problem)) => {
+            // A spec Gateway API cannot say any more: the route written for the last one goes.
+            let mut kept = route
+                .status
+                .as_ref()
+                .and_then(|s| s.gateway_api_route.clone());
+            if problem.reason == Reason::NotExported {
+                routes::delete_all(&ctx.client, route).await?;
+                kept = None;
+            }
+            let gw = outcome::OnGatewayApi {
+                route: kept,
+                result: Err(problem),
+            };
+            Ok((gw, Vec::new()))
+        }
+        Err(Err(e)) => Err(e),
+    }
 }
 
 async fn cleanup_step(
@@ -503,8 +611,21 @@ async fn cleanup_step(
     ctx: &Context,
     api: &Api<GatewayRoute>,
 ) -> Result<Action, Error> {
-    let desired = Desired::of(route, &ctx.config.cluster_id);
-    let removed = execute::remove(&desired, &Recorded::of(route), &ctx.env(route)).await;
+    // Its Gateway API route goes first, and the finalizer waits for that.
+    let serving = ctx.config.serving.of(route);
+    let status = route.status.as_ref();
+    if serving.gateway_api.is_some() || status.is_some_and(|s| s.gateway_api_route.is_some()) {
+        routes::delete_all(&ctx.client, route).await?;
+    }
+    // Where Gateway API alone serves the gateway and App Mesh holds nothing recorded for the
+    // object, App Mesh is not asked anything: it may be gone for good.
+    let recorded = Recorded::of(route);
+    let removed = if !serving.app_mesh && recorded.arn.is_none() {
+        Ok(Removal::NothingOurs)
+    } else {
+        let desired = Desired::of(route, &ctx.config.cluster_id);
+        execute::remove(&desired, &recorded, &ctx.env(route)).await
+    };
     let ended = match &removed {
         Ok(removal) => Ended::Removed(*removal),
         Err(problem) => Ended::RemoveFailed(problem),
@@ -589,6 +710,44 @@ fn error_policy(cached: Arc<CachedRoute>, error: &Error, ctx: Arc<Context>) -> A
             ctx.next(&route, wait)
         }
     }
+}
+
+/// Watches the Gateway API routes of `kind` meshroute wrote (by their label) and wakes the
+/// GatewayRoute that owns one whenever it changes or goes: its implementation's status, a hand
+/// edit to put back, a deletion to undo. Their metadata is all it keeps.
+async fn watch_routes(ctx: Arc<Context>, kind: &'static str) {
+    let resource = routes::resource(kind);
+    type Meta = kube::api::PartialObjectMeta<kube::api::DynamicObject>;
+    let api: Api<Meta> = match &ctx.config.namespace {
+        Some(ns) => Api::namespaced_with(ctx.client.clone(), ns, &resource),
+        None => Api::all_with(ctx.client.clone(), &resource),
+    };
+    let selector = format!("{}={}", routes::MANAGED_BY.0, routes::MANAGED_BY.1);
+    watcher(api, watcher::Config::default().labels(&selector))
+        .backoff(backoff::WatchBackoff::default())
+        .for_each(|event| {
+            let owned = match event {
+                Ok(watcher::Event::Apply(route) | watcher::Event::Delete(route)) => Some(route),
+                Ok(_) => None,
+                Err(e) => {
+                    tracing::debug!(error = %e, kind, "watching Gateway API routes");
+                    None
+                }
+            };
+            if let Some(route) = owned {
+                let owner = route
+                    .metadata
+                    .owner_references
+                    .iter()
+                    .flatten()
+                    .find(|o| o.kind == "GatewayRoute");
+                if let (Some(owner), Some(ns)) = (owner, &route.metadata.namespace) {
+                    ctx.wakes.wake(Key::new(&owner.name).within(ns));
+                }
+            }
+            std::future::ready(())
+        })
+        .await;
 }
 
 /// The predicate that wakes a reconcile when someone else wrote over an in-sync status this

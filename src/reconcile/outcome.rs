@@ -8,7 +8,7 @@ use super::desired::Desired;
 use super::events::Note;
 use super::plan::{Change, Problem, Removal};
 use super::status;
-use crate::api::{GatewayRoute, GatewayRouteStatus, Reason, SHADOWED};
+use crate::api::{GatewayApiRoute, GatewayRoute, GatewayRouteStatus, Reason, SHADOWED};
 use crate::appmesh::ObservedRoute;
 use crate::backoff::Retry;
 
@@ -194,15 +194,9 @@ pub fn after(route: &GatewayRoute, ended: Ended, shard: &str, now: Time) -> Afte
     }
 }
 
-/// Adds or clears the `Shadowed` warning on what follows a reconcile: a condition that leaves
-/// Ready alone (a route App Mesh tries first, `by`, takes every request this one matches), and
-/// an Event when it appears. A status that says it already is not written again for it.
-pub fn shadowed(mut after: After, route: &GatewayRoute, by: Option<&str>, now: Time) -> After {
-    let old = route
-        .status
-        .as_ref()
-        .and_then(|s| s.conditions.iter().find(|c| c.type_ == SHADOWED));
-    let had = old.is_some_and(|c| c.status == "True");
+/// Adds or clears the `Shadowed` warning on what follows a reconcile: a route App Mesh tries
+/// first, `by`, takes every request this one matches.
+pub fn shadowed(after: After, route: &GatewayRoute, by: Option<&str>, now: Time) -> After {
     let message = by.map(|other| {
         format!(
             "{other} is tried before this route (App Mesh's priority order) and takes every \
@@ -210,19 +204,44 @@ pub fn shadowed(mut after: After, route: &GatewayRoute, by: Option<&str>, now: T
              the matches"
         )
     });
-    // Written when it appears, goes, or names another route.
-    let stale = had != by.is_some() || (had && old.map(|c| &c.message) != message.as_ref());
+    warning(
+        after,
+        route,
+        SHADOWED,
+        message.map(|m| (SHADOWED.to_string(), m)),
+        now,
+    )
+}
+
+/// Adds or clears a warning condition of type `kind` (one that leaves Ready alone) on what
+/// follows a reconcile, with an Event when it appears. `said` is its
+/// reason and message, `None` to clear it. A status that says it already is not written again.
+pub fn warning(
+    mut after: After,
+    route: &GatewayRoute,
+    kind: &'static str,
+    said: Option<(String, String)>,
+    now: Time,
+) -> After {
+    let old = route
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.iter().find(|c| c.type_ == kind));
+    let had = old.is_some_and(|c| c.status == "True");
+    let message = said.as_ref().map(|(_, m)| m);
+    // Written when it appears, goes, or says something else.
+    let stale = had != said.is_some() || (had && old.map(|c| &c.message) != message);
     let base = after
         .status
         .take()
         .or_else(|| stale.then(|| route.status.clone().unwrap_or_default()));
     if let Some(mut status) = base {
-        status.conditions.retain(|c| c.type_ != SHADOWED);
-        if let Some(message) = &message {
+        status.conditions.retain(|c| c.type_ != kind);
+        if let Some((reason, message)) = &said {
             let condition = Condition {
-                type_: SHADOWED.into(),
+                type_: kind.into(),
                 status: "True".into(),
-                reason: SHADOWED.into(),
+                reason: reason.clone(),
                 message: message.clone(),
                 observed_generation: route.metadata.generation,
                 last_transition_time: now,
@@ -234,9 +253,140 @@ pub fn shadowed(mut after: After, route: &GatewayRoute, by: Option<&str>, now: T
         }
         after.status = Some(status);
     }
-    if let (Some(message), false) = (message, had) {
-        after.notes.push(Note::warning(SHADOWED, message));
+    if let (Some((_, message)), false) = (said, had) {
+        after.notes.push(Note::warning(kind, message));
     }
+    after
+}
+
+/// How the Gateway API side of a reconcile ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OnGatewayApi {
+    /// The route meshroute wrote, if there is one now.
+    pub route: Option<GatewayApiRoute>,
+    /// Ready's message, or why it is not Ready.
+    pub result: Result<String, Problem>,
+}
+
+/// What follows a reconcile of an object whose virtual gateway Gateway API serves:
+/// `app_mesh` is what followed its App Mesh part (serving the route as well, or deleting the
+/// route App Mesh held), if it had one, and `serves_app_mesh` whether App Mesh still serves
+/// it. Ready needs every backend that serves it in sync; a failing App Mesh part speaks first.
+pub fn gateway_api(
+    route: &GatewayRoute,
+    app_mesh: Option<After>,
+    serves_app_mesh: bool,
+    gw: OnGatewayApi,
+    shard: &str,
+    now: Time,
+) -> After {
+    if let Some(a) = &app_mesh
+        && a.counted != Counted::Ready(Reason::Synced)
+    {
+        return app_mesh.expect("checked");
+    }
+    let (notes, changed) = app_mesh
+        .as_ref()
+        .map_or((Vec::new(), None), |a| (a.notes.clone(), a.changed.clone()));
+    let mut base = route.clone();
+    let mut status = app_mesh
+        .and_then(|a| a.status)
+        .or_else(|| route.status.clone())
+        .unwrap_or_default();
+    if !serves_app_mesh {
+        // App Mesh holds nothing for it any more; the uid of the route it held stays, so that a
+        // route made again later is a new instance (`plan`).
+        status = GatewayRouteStatus {
+            uid: status.uid,
+            route_kind: status.route_kind,
+            shard: status.shard,
+            gateway_api_route: status.gateway_api_route,
+            observed_generation: status.observed_generation,
+            conditions: status.conditions,
+            ..Default::default()
+        };
+    }
+    status.gateway_api_route = gw.route;
+    let in_app_mesh = status
+        .arn
+        .as_deref()
+        .filter(|_| serves_app_mesh)
+        .map(|arn| synced_message(arn, status.version.unwrap_or_default()));
+    base.status = Some(status);
+    let (reason, message, retry) = match gw.result {
+        Ok(served) => (
+            Reason::Synced,
+            in_app_mesh.map_or(served.clone(), |m| format!("{m}; {served}")),
+            None,
+        ),
+        Err(p) => (p.reason, p.message, Some(p.retry)),
+    };
+    let next = status::next_status(&base, None, reason, &message, now);
+    let mut after = report(route, next, reason, &message, shard);
+    after.notes.splice(0..0, notes);
+    after.changed = changed;
+    if let Some(retry) = retry {
+        after.next = Next::Retry(retry);
+    }
+    after
+}
+
+/// What follows deleting the App Mesh route of an object whose gateway Gateway API alone
+/// serves now: on success its App Mesh part is done (the Gateway API part decides Ready).
+pub fn retired(
+    route: &GatewayRoute,
+    removed: Result<Removal, &Problem>,
+    shard: &str,
+    now: Time,
+) -> After {
+    match removed {
+        Ok(removal) => {
+            let mut after = after(route, Ended::Removed(removal), shard, now);
+            for note in &mut after.notes {
+                note.note = format!(
+                    "{}: its virtual gateway is served by Gateway API only",
+                    note.note
+                );
+            }
+            After {
+                counted: Counted::Ready(Reason::Synced),
+                next: Next::Synced,
+                ..after
+            }
+        }
+        Err(problem) => {
+            let problem = Problem {
+                message: format!(
+                    "its virtual gateway is served by Gateway API only, but deleting its App \
+                     Mesh route failed: {}",
+                    problem.message
+                ),
+                ..problem.clone()
+            };
+            failure(route, &problem, problem.reason, shard, now)
+        }
+    }
+}
+
+/// What follows a reconcile of an object whose gateway App Mesh alone serves again: the status
+/// forgets the Gateway API route (deleted), and Ready speaks of App Mesh only.
+pub fn left_gateway_api(mut after: After, route: &GatewayRoute, now: Time) -> After {
+    let mut status = after
+        .status
+        .take()
+        .or_else(|| route.status.clone())
+        .unwrap_or_default();
+    status.gateway_api_route = None;
+    if after.counted == Counted::Ready(Reason::Synced)
+        && let Some(arn) = status.arn.clone()
+    {
+        let message = synced_message(&arn, status.version.unwrap_or_default());
+        let mut base = route.clone();
+        base.status = Some(status);
+        status = status::next_status(&base, None, Reason::Synced, &message, now);
+        after.message = message;
+    }
+    after.status = Some(status);
     after
 }
 

@@ -202,6 +202,8 @@ pub fn plan(d: &Desired, rec: &Recorded, seen: &Seen) -> Step {
     match &seen.route {
         // Nothing recorded: try to create first. A create costs one call and is idempotent
         // (client token = uid), so a route this object made before a crash comes back as is.
+        // A route meshroute deleted when Gateway API alone served its gateway left its App Mesh
+        // uid: the new one is made under a token of its own, as a vanished route's is.
         // An object that asks to adopt expects the route to exist: it looks first, so an
         // import adopts with no CreateGatewayRoute call at all.
         Observation::Unknown
@@ -211,7 +213,7 @@ pub fn plan(d: &Desired, rec: &Recorded, seen: &Seen) -> Step {
                 && d.adopt_from_cluster.is_none() =>
         {
             Step::Create {
-                token: d.create_token(None),
+                token: d.create_token(rec.uid.as_deref()),
                 change: Change::Created,
             }
         }
@@ -546,6 +548,18 @@ mod tests {
             plan(&d, &none, &Seen::default()),
             Step::Create {
                 token: UID.into(),
+                change: Change::Created
+            }
+        );
+        // Its last route deleted by meshroute (Gateway API alone served it): a token of its own.
+        let retired = Recorded {
+            uid: Some("am-0".into()),
+            ..Recorded::default()
+        };
+        assert_eq!(
+            plan(&d, &retired, &Seen::default()),
+            Step::Create {
+                token: d.create_token(Some("am-0")),
                 change: Change::Created
             }
         );

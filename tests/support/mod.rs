@@ -4,6 +4,8 @@
 // Each test binary uses its own part of this module.
 #![allow(dead_code)]
 
+pub mod traffic;
+
 use std::time::{Duration, Instant};
 
 use kube::api::{Api, DeleteParams, PostParams};
@@ -460,4 +462,38 @@ pub fn install_gateway_api() {
         );
         assert!(ok, "Gateway API CRDs not established: {out}{err}");
     });
+}
+
+/// name -> (kstatus status, Argo CD health) of every GatewayRoute in the test's namespace.
+pub async fn gitops_judged(bed: &Bed) -> std::collections::BTreeMap<String, (String, String)> {
+    let request = http::Request::get(format!(
+        "/apis/meshroute.io/v1alpha1/namespaces/{}/gatewayroutes",
+        bed.ns
+    ))
+    .body(Vec::new())
+    .unwrap();
+    let list = bed.client.request_text(request).await.unwrap();
+    let judge = |args: &[&str]| -> std::collections::BTreeMap<String, String> {
+        let (ok, out, err) = run("gitops-check", args, Some(&list));
+        assert!(ok, "{err}");
+        out.lines()
+            .map(|l| {
+                let mut parts = l.splitn(3, '\t');
+                (
+                    parts.next().unwrap().to_string(),
+                    parts.next().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    };
+    let script = meshroute_testbed::repo_root().join("docs/gatewayroute-health.lua");
+    let kstatus = judge(&["kstatus"]);
+    let argocd = judge(&["argocd", script.to_str().unwrap()]);
+    kstatus
+        .into_iter()
+        .map(|(name, k)| {
+            let a = argocd.get(&name).cloned().unwrap_or_default();
+            (name, (k, a))
+        })
+        .collect()
 }

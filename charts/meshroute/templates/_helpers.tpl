@@ -38,4 +38,11 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create"]
+{{- if .Values.gatewayAPI.serve }}
+# The Gateway API backend: the HTTPRoutes and GRPCRoutes it writes (server-side apply), watches
+# (its label only) and deletes.
+- apiGroups: ["gateway.networking.k8s.io"]
+  resources: ["httproutes", "grpcroutes"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
+{{- end }}
 {{- end -}}

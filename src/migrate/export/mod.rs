@@ -84,6 +84,15 @@ pub enum TargetArg {
     Lattice,
 }
 
+impl From<TargetArg> for gatewayapi::Target {
+    fn from(target: TargetArg) -> Self {
+        match target {
+            TargetArg::Generic => gatewayapi::Target::Generic,
+            TargetArg::Lattice => gatewayapi::Target::Lattice,
+        }
+    }
+}
+
 /// How the findings report is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ReportFormat {
@@ -103,10 +112,7 @@ pub async fn run(args: ExportArgs) -> Result<(), Error> {
     });
     let opts = Options {
         string_prefixes: args.string_prefixes,
-        target: match args.target {
-            TargetArg::Generic => gatewayapi::Target::Generic,
-            TargetArg::Lattice => gatewayapi::Target::Lattice,
-        },
+        target: args.target.into(),
         gateway_class: args.gateway_class.clone(),
         gateway_port: args.gateway_port,
         services: match &args.service_map {

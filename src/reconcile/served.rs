@@ -1,0 +1,244 @@
+//! What a Gateway API route's status, as its implementation wrote it, means for the
+//! GatewayRoute's Ready condition; and the export's findings as a warning condition. Pure.
+
+use serde_json::Value;
+
+use super::plan::Problem;
+use super::serving::Parent;
+use crate::api::Reason;
+use crate::backoff::Retry;
+use crate::gatewayapi::{Finding, Impact};
+
+/// The condition that lists how the Gateway API route behaves differently from App Mesh
+/// (`changed` findings) and what it assumed (`check` findings); Ready is left alone.
+pub const FINDINGS: &str = "GatewayAPIFindings";
+
+/// Whether the route at `generation`, attached to `parent`, is accepted with its backends
+/// resolved by the implementation: `Ok` with the Ready message, or why not.
+pub fn judge(
+    status: &Value,
+    generation: Option<i64>,
+    shown: &str,
+    parent: &Parent,
+    route_namespace: &str,
+) -> Result<String, Problem> {
+    let entry = status["parents"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| {
+            let r = &p["parentRef"];
+            r["name"] == parent.name.as_str()
+                && r["namespace"].as_str().unwrap_or(route_namespace) == parent.namespace
+                && r["sectionName"].as_str() == parent.section.as_deref()
+        });
+    let condition = |type_: &str| {
+        entry
+            .and_then(|e| e["conditions"].as_array())
+            .into_iter()
+            .flatten()
+            .find(|c| c["type"] == type_)
+            // A condition about an earlier generation says nothing about this one.
+            .filter(|c| c["observedGeneration"].as_i64() >= generation)
+    };
+    let pending = || Problem {
+        reason: Reason::GatewayPending,
+        message: format!(
+            "{shown} is written; waiting for the implementation of {parent} to accept it \
+             (no status for generation {} yet)",
+            generation.unwrap_or_default()
+        ),
+        retry: Retry::AwaitChange,
+    };
+    let said = |c: &Value| {
+        format!(
+            "{}={} ({}): {}",
+            c["type"].as_str().unwrap_or_default(),
+            c["status"].as_str().unwrap_or_default(),
+            c["reason"].as_str().unwrap_or_default(),
+            c["message"].as_str().unwrap_or_default()
+        )
+    };
+    let (Some(accepted), Some(resolved)) = (condition("Accepted"), condition("ResolvedRefs"))
+    else {
+        return Err(pending());
+    };
+    if accepted["status"] != "True" {
+        return Err(Problem {
+            reason: Reason::RouteNotAccepted,
+            message: format!("{shown} is not accepted by {parent}: {}", said(accepted)),
+            retry: Retry::AwaitChange,
+        });
+    }
+    if resolved["status"] != "True" {
+        return Err(Problem {
+            reason: Reason::BackendRefsUnresolved,
+            message: format!(
+                "{shown}: {parent} cannot resolve its backends: {}",
+                said(resolved)
+            ),
+            retry: Retry::AwaitChange,
+        });
+    }
+    let controller = entry.and_then(|e| e["controllerName"].as_str());
+    Ok(format!(
+        "{shown} is accepted by {parent}{}",
+        controller.map(|c| format!(" ({c})")).unwrap_or_default()
+    ))
+}
+
+/// The reason and message of the findings condition, if the route has findings to show.
+pub fn findings_condition(findings: &[Finding]) -> Option<(String, String)> {
+    let shown: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.impact != Impact::NotExported)
+        .collect();
+    let first = shown
+        .iter()
+        .find(|f| f.impact == Impact::Changed)
+        .or(shown.first())?;
+    let reason = first
+        .code
+        .as_str()
+        .split('-')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|h| h.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect();
+    let message = shown
+        .iter()
+        .map(|f| {
+            let impact = match f.impact {
+                Impact::Changed => "changed",
+                _ => "check",
+            };
+            format!("{impact} {} ({}): {}", f.field, f.code.as_str(), f.problem)
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    Some((reason, message))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gatewayapi::Code;
+    use serde_json::json;
+
+    fn parent() -> Parent {
+        Parent {
+            namespace: "infra".into(),
+            name: "shared".into(),
+            section: None,
+        }
+    }
+
+    fn status(accepted: (&str, &str), resolved: (&str, &str), generation: i64) -> Value {
+        let c = |t: &str, (s, r): (&str, &str)| {
+            json!({ "type": t, "status": s, "reason": r, "message": "said",
+                    "observedGeneration": generation })
+        };
+        json!({ "parents": [{
+            "parentRef": { "group": "gateway.networking.k8s.io", "kind": "Gateway",
+                           "namespace": "infra", "name": "shared" },
+            "controllerName": "traefik.io/gateway-controller",
+            "conditions": [c("Accepted", accepted), c("ResolvedRefs", resolved)],
+        }] })
+    }
+
+    #[test]
+    fn the_implementations_conditions_decide_ready() {
+        let ok = ("True", "Accepted");
+        let rows: [(Value, i64, Option<Reason>); 7] = [
+            (status(ok, ("True", "ResolvedRefs"), 2), 2, None),
+            (status(ok, ("True", "ResolvedRefs"), 3), 2, None),
+            // About an earlier generation: not yet known.
+            (
+                status(ok, ("True", "ResolvedRefs"), 1),
+                2,
+                Some(Reason::GatewayPending),
+            ),
+            (json!({}), 1, Some(Reason::GatewayPending)),
+            (
+                status(("False", "NotAllowedByListeners"), ("True", "x"), 1),
+                1,
+                Some(Reason::RouteNotAccepted),
+            ),
+            (
+                status(ok, ("False", "BackendNotFound"), 1),
+                1,
+                Some(Reason::BackendRefsUnresolved),
+            ),
+            // Another Gateway's entry says nothing about ours.
+            (
+                json!({ "parents": [{ "parentRef": { "name": "shared", "namespace": "other" },
+                    "conditions": status(ok, ok, 1)["parents"][0]["conditions"] }] }),
+                1,
+                Some(Reason::GatewayPending),
+            ),
+        ];
+        for (i, (s, generation, want)) in rows.into_iter().enumerate() {
+            let got = judge(
+                &s,
+                Some(generation),
+                "HTTPRoute team/web",
+                &parent(),
+                "team",
+            );
+            assert_eq!(
+                got.as_ref().err().map(|p| p.reason),
+                want,
+                "row {i}: {got:?}"
+            );
+            match got {
+                Ok(message) => assert!(
+                    message.contains("traefik.io/gateway-controller"),
+                    "{message}"
+                ),
+                Err(p) if p.reason != Reason::GatewayPending => {
+                    assert!(
+                        p.message.contains("(NotAllowedByListeners): said")
+                            || p.message.contains("(BackendNotFound): said"),
+                        "{}",
+                        p.message
+                    )
+                }
+                Err(_) => {}
+            }
+        }
+        // A parentRef without a namespace is in the route's own.
+        let mut own = status(("True", "A"), ("True", "R"), 1);
+        own["parents"][0]["parentRef"]["namespace"] = Value::Null;
+        assert!(judge(&own, Some(1), "r", &parent(), "infra").is_ok());
+        assert!(judge(&own, Some(1), "r", &parent(), "team").is_err());
+    }
+
+    #[test]
+    fn findings_become_one_condition_led_by_a_changed_one() {
+        let finding = |code: Code| Finding {
+            object: "team/web".into(),
+            field: "spec.httpRoute".into(),
+            code,
+            impact: code.impact(),
+            problem: format!("{} happened", code.as_str()),
+            advice: String::new(),
+            accepted: false,
+        };
+        assert_eq!(findings_condition(&[]), None);
+        assert_eq!(findings_condition(&[finding(Code::HeaderInverted)]), None);
+        let (reason, message) = findings_condition(&[
+            finding(Code::BackendPortAssumed),
+            finding(Code::PrefixSegments),
+        ])
+        .unwrap();
+        assert_eq!(reason, "PrefixSegments");
+        assert_eq!(
+            message,
+            "check spec.httpRoute (backend-port-assumed): backend-port-assumed happened; \
+             changed spec.httpRoute (prefix-segments): prefix-segments happened"
+        );
+    }
+}

@@ -1,0 +1,246 @@
+//! Which backend serves each virtual gateway's routes (`--serve`): App Mesh (the default), a
+//! Gateway API Gateway, or both while traffic moves from one to the other. A team cuts over one
+//! gateway at a time, and back, without touching its GatewayRoutes. Pure.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde_json::{Value, json};
+
+use crate::api::GatewayRoute;
+
+/// The Gateway (and listener) the Gateway API routes of a virtual gateway attach to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parent {
+    pub namespace: String,
+    pub name: String,
+    /// The listener's name, if the routes attach to one listener only.
+    pub section: Option<String>,
+}
+
+impl Parent {
+    /// The parentRef routes carry (the mapping adds a port where the route matches one).
+    pub fn reference(&self) -> Value {
+        let mut parent = json!({ "namespace": self.namespace, "name": self.name });
+        if let Some(section) = &self.section {
+            parent["sectionName"] = json!(section);
+        }
+        parent
+    }
+}
+
+impl fmt::Display for Parent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Gateway {}/{}", self.namespace, self.name)?;
+        if let Some(section) = &self.section {
+            write!(f, " listener {section}")?;
+        }
+        Ok(())
+    }
+}
+
+/// What serves one virtual gateway's routes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Serving {
+    /// App Mesh holds a gateway route for each GatewayRoute.
+    pub app_mesh: bool,
+    /// Each GatewayRoute has an HTTPRoute or GRPCRoute attached to this Gateway.
+    pub gateway_api: Option<Parent>,
+}
+
+impl Serving {
+    /// A virtual gateway no `--serve` rule names.
+    pub const APP_MESH: Serving = Serving {
+        app_mesh: true,
+        gateway_api: None,
+    };
+}
+
+/// One `--serve` rule: `MESH/VIRTUAL_GATEWAY=BACKEND`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    pub mesh: String,
+    /// `None`: every virtual gateway of the mesh (written `*`).
+    pub gateway: Option<String>,
+    pub serving: Serving,
+}
+
+/// Parses `MESH/VIRTUAL_GATEWAY=BACKEND`, BACKEND being `app-mesh`,
+/// `gateway-api:NAMESPACE/GATEWAY[/LISTENER]` or `both:NAMESPACE/GATEWAY[/LISTENER]`.
+pub fn rule(text: &str) -> Result<Rule, String> {
+    let usage = || {
+        format!(
+            "'{text}': write MESH/VIRTUAL_GATEWAY=BACKEND (VIRTUAL_GATEWAY may be *), BACKEND \
+             being app-mesh, gateway-api:NAMESPACE/GATEWAY[/LISTENER] or \
+             both:NAMESPACE/GATEWAY[/LISTENER]"
+        )
+    };
+    let (gateway, backend) = text.split_once('=').ok_or_else(usage)?;
+    let (mesh, gateway) = gateway.split_once('/').ok_or_else(usage)?;
+    if mesh.is_empty() || gateway.is_empty() {
+        return Err(usage());
+    }
+    let (kind, parent) = backend
+        .split_once(':')
+        .map_or((backend, None), |(k, p)| (k, Some(p)));
+    let parse_parent = |p: Option<&str>| -> Result<Parent, String> {
+        let parts: Vec<&str> = p.ok_or_else(usage)?.split('/').collect();
+        match parts[..] {
+            [namespace, name] | [namespace, name, _]
+                if !namespace.is_empty() && !name.is_empty() =>
+            {
+                Ok(Parent {
+                    namespace: namespace.into(),
+                    name: name.into(),
+                    section: parts
+                        .get(2)
+                        .filter(|s| !s.is_empty())
+                        .map(|s| s.to_string()),
+                })
+            }
+            _ => Err(usage()),
+        }
+    };
+    let serving = match (kind, parent) {
+        ("app-mesh", None) => Serving::APP_MESH,
+        ("gateway-api", p) => Serving {
+            app_mesh: false,
+            gateway_api: Some(parse_parent(p)?),
+        },
+        ("both", p) => Serving {
+            app_mesh: true,
+            gateway_api: Some(parse_parent(p)?),
+        },
+        _ => return Err(usage()),
+    };
+    Ok(Rule {
+        mesh: mesh.into(),
+        gateway: (gateway != "*").then(|| gateway.to_string()),
+        serving,
+    })
+}
+
+/// Every rule, looked up by (mesh, virtual gateway); a gateway's own rule wins over its mesh's.
+#[derive(Debug, Clone, Default)]
+pub struct Servings {
+    rules: BTreeMap<(String, Option<String>), Serving>,
+}
+
+impl Servings {
+    /// The rules in order: a later rule for the same gateway replaces an earlier one.
+    pub fn new(rules: Vec<Rule>) -> Servings {
+        Servings {
+            rules: rules
+                .into_iter()
+                .map(|r| ((r.mesh, r.gateway), r.serving))
+                .collect(),
+        }
+    }
+
+    /// What serves `route`'s virtual gateway.
+    pub fn of(&self, route: &GatewayRoute) -> &Serving {
+        let mesh = &route.spec.mesh_name;
+        self.rules
+            .get(&(mesh.clone(), Some(route.spec.virtual_gateway_name.clone())))
+            .or_else(|| self.rules.get(&(mesh.clone(), None)))
+            .unwrap_or(&Serving::APP_MESH)
+    }
+
+    /// Whether any gateway is served by Gateway API (the operator then watches its routes).
+    pub fn any_gateway_api(&self) -> bool {
+        self.rules.values().any(|s| s.gateway_api.is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reconcile::testing::object;
+
+    fn route_on(mesh: &str, gateway: &str) -> GatewayRoute {
+        let mut route = object("r", "/", "svc");
+        route.spec.mesh_name = mesh.into();
+        route.spec.virtual_gateway_name = gateway.into();
+        route
+    }
+
+    fn parent(ns: &str, name: &str, section: Option<&str>) -> Option<Parent> {
+        Some(Parent {
+            namespace: ns.into(),
+            name: name.into(),
+            section: section.map(String::from),
+        })
+    }
+
+    #[test]
+    fn rules_parse_or_say_how_to_write_them() {
+        // (text, (mesh, gateway, serving) parsed, or an error).
+        type Parsed<'a> = Option<(&'a str, Option<&'a str>, Serving)>;
+        let rows: [(&str, Parsed); 9] = [
+            ("m/vg=app-mesh", Some(("m", Some("vg"), Serving::APP_MESH))),
+            (
+                "m/vg=gateway-api:infra/shared",
+                Some((
+                    "m",
+                    Some("vg"),
+                    Serving {
+                        app_mesh: false,
+                        gateway_api: parent("infra", "shared", None),
+                    },
+                )),
+            ),
+            (
+                "m/*=both:infra/shared/http",
+                Some((
+                    "m",
+                    None,
+                    Serving {
+                        app_mesh: true,
+                        gateway_api: parent("infra", "shared", Some("http")),
+                    },
+                )),
+            ),
+            ("m/vg=gateway-api", None),
+            ("m/vg=both:shared", None),
+            ("m/vg=app-mesh:infra/shared", None),
+            ("m=app-mesh", None),
+            ("/vg=app-mesh", None),
+            ("m/vg=lattice:a/b", None),
+        ];
+        for (text, want) in rows {
+            let got = rule(text);
+            match want {
+                Some((mesh, gateway, serving)) => assert_eq!(
+                    got,
+                    Ok(Rule {
+                        mesh: mesh.into(),
+                        gateway: gateway.map(String::from),
+                        serving
+                    }),
+                    "{text}"
+                ),
+                None => assert!(
+                    got.as_ref()
+                        .is_err_and(|e| e.contains("MESH/VIRTUAL_GATEWAY=")),
+                    "{text}: {got:?}"
+                ),
+            }
+        }
+    }
+
+    #[test]
+    fn a_gateways_rule_wins_over_its_meshs_and_others_stay_on_app_mesh() {
+        let servings = Servings::new(vec![
+            rule("m/*=gateway-api:infra/all").unwrap(),
+            rule("m/vg=both:infra/one").unwrap(),
+        ]);
+        let on = |mesh: &str, vg: &str| servings.of(&route_on(mesh, vg)).clone();
+        assert_eq!(on("m", "vg").gateway_api, parent("infra", "one", None));
+        assert!(on("m", "vg").app_mesh);
+        assert_eq!(on("m", "other").gateway_api, parent("infra", "all", None));
+        assert!(!on("m", "other").app_mesh);
+        assert_eq!(on("n", "vg"), Serving::APP_MESH);
+        assert!(servings.any_gateway_api());
+        assert!(!Servings::default().any_gateway_api());
+    }
+}

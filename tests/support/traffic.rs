@@ -1,0 +1,260 @@
+//! Requests through a gateway and the echo backends behind it, shared by the tests that send
+//! traffic: a request as curl sends it (HTTP/1.1, h2c, gRPC), what it reached, and the Services
+//! and EndpointSlices that lead a Gateway API implementation to the backends.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::run;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proto {
+    Http,
+    Http2,
+    Grpc,
+}
+
+impl Proto {
+    pub fn listener(self) -> &'static str {
+        match self {
+            Proto::Http => "http",
+            Proto::Http2 => "http2",
+            Proto::Grpc => "grpc",
+        }
+    }
+}
+
+/// One request, sent to one listener of the case's gateway.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    pub listener: usize,
+    pub method: &'static str,
+    /// Path and query.
+    pub path: String,
+    pub host: String,
+    pub headers: Vec<(String, String)>,
+}
+
+/// A probe on the first listener.
+pub fn get(path: &str) -> Probe {
+    Probe {
+        listener: 0,
+        method: "GET",
+        path: path.into(),
+        host: "www.example.com".into(),
+        headers: vec![],
+    }
+}
+
+impl Probe {
+    pub fn host(mut self, host: &str) -> Probe {
+        self.host = host.into();
+        self
+    }
+    pub fn header(mut self, name: &str, value: &str) -> Probe {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+    pub fn method(mut self, method: &'static str) -> Probe {
+        self.method = method;
+        self
+    }
+    pub fn on(mut self, listener: usize) -> Probe {
+        self.listener = listener;
+        self
+    }
+    /// A gRPC call of `service`'s method `Call`.
+    pub fn grpc(service: &str) -> Probe {
+        get(&format!("/{service}/Call")).method("POST")
+    }
+}
+
+/// What a request got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Reached {
+        service: String,
+        path: String,
+        host: String,
+    },
+    Status(u16),
+    Failed(String),
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Reached {
+                service,
+                path,
+                host,
+            } => write!(f, "{service} {path} Host {host}"),
+            Outcome::Status(s) => write!(f, "HTTP {s}"),
+            Outcome::Failed(e) => write!(f, "failed: {e}"),
+        }
+    }
+}
+
+/// Sends `probe` with curl to `to`, as HTTP/1.1, h2c or a gRPC call.
+pub fn send(to: SocketAddr, proto: Proto, probe: &Probe) -> Outcome {
+    let mut args: Vec<String> = ["-sS", "-o", "/dev/null", "-D", "-", "--max-time", "5"]
+        .map(String::from)
+        .to_vec();
+    if proto != Proto::Http {
+        args.push("--http2-prior-knowledge".into());
+    }
+    args.extend(["-X".into(), probe.method.into()]);
+    args.extend(["-H".into(), format!("Host: {}", probe.host)]);
+    if proto == Proto::Grpc {
+        for h in ["content-type: application/grpc", "te: trailers"] {
+            args.extend(["-H".into(), h.into()]);
+        }
+        args.extend(["--data-binary".into(), String::new()]);
+    }
+    for (name, value) in &probe.headers {
+        // `name;` sends a header with an empty value.
+        let header = if value.is_empty() {
+            format!("{name};")
+        } else {
+            format!("{name}: {value}")
+        };
+        args.extend(["-H".into(), header]);
+    }
+    args.push(format!("http://{to}{}", probe.path));
+    let out = std::process::Command::new("curl")
+        .args(&args)
+        .output()
+        .unwrap_or_else(|e| panic!("curl is needed for this test ({e}); install it (make tools)"));
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let header = |name: &str| {
+        text.lines().find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_string())
+        })
+    };
+    let status = text
+        .lines()
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse::<u16>().ok());
+    match (status, header("x-echo-virtual-service")) {
+        (Some(_), Some(service)) => Outcome::Reached {
+            service,
+            path: unreserved_decoded(&header("x-echo-path").unwrap_or_default()),
+            host: header("x-echo-host").unwrap_or_default(),
+        },
+        (Some(status), None) => Outcome::Status(status),
+        (None, _) => Outcome::Failed(String::from_utf8_lossy(&out.stderr).trim().to_string()),
+    }
+}
+
+/// The path with percent-encoded unreserved characters decoded (RFC 3986, 6.2.2.2: `/%7Euser`
+/// and `/~user` are the same URI). Traefik decodes them before forwarding and App Mesh's Envoy
+/// does not; a backend sees the same resource either way, so the comparison does not count it.
+pub fn unreserved_decoded(path: &str) -> String {
+    let bytes = path.as_bytes();
+    let mut out = String::with_capacity(path.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let decoded = (bytes[i] == b'%')
+            .then(|| path.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+            .filter(|b| b.is_ascii_alphanumeric() || b"-._~".contains(b));
+        match decoded {
+            Some(b) => {
+                out.push(char::from(b));
+                i += 3;
+            }
+            None => {
+                out.push(char::from(bytes[i]));
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// A Service and EndpointSlice per backend (the bed runs no controllers to make them): port 80
+/// and the route's target port, both to the echo backend; h2c where App Mesh spoke HTTP/2.
+pub fn apply_backends(backends: &[(String, String, SocketAddr, Option<i64>, bool)]) {
+    let mut items = Vec::new();
+    for (ns, name, echo, target_port, h2c) in backends {
+        let mut ports = vec![("http".to_string(), 80)];
+        if let Some(p) = target_port {
+            ports.push((format!("p{p}"), *p));
+        }
+        let app = if *h2c {
+            json!("kubernetes.io/h2c")
+        } else {
+            Value::Null
+        };
+        items.push(json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": { "name": name, "namespace": ns },
+            "spec": { "ports": ports.iter().map(|(n, p)| json!({
+                "name": n, "port": p, "targetPort": echo.port(), "appProtocol": app })).collect::<Vec<_>>() },
+        }));
+        items.push(json!({
+            "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": { "name": name, "namespace": ns,
+                          "labels": { "kubernetes.io/service-name": name } },
+            "addressType": "IPv4",
+            "endpoints": [{ "addresses": [echo.ip().to_string()], "conditions": { "ready": true } }],
+            "ports": ports.iter().map(|(n, _)| json!({
+                "name": n, "port": echo.port(), "protocol": "TCP", "appProtocol": app })).collect::<Vec<_>>(),
+        }));
+    }
+    let list = json!({ "apiVersion": "v1", "kind": "List", "items": items }).to_string();
+    let (ok, out, err) = run("kubectl", &["apply", "-f", "-"], Some(&list));
+    assert!(ok, "apply backends: {out}{err}");
+}
+
+/// Waits until Traefik has accepted every exported route and resolved its backends.
+pub fn wait_accepted(namespaces: &[String]) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let mut pending = Vec::new();
+        for ns in namespaces {
+            let (ok, out, err) = run(
+                "kubectl",
+                &["get", "httproutes,grpcroutes", "-n", ns, "-o", "json"],
+                None,
+            );
+            assert!(ok, "{out}{err}");
+            let list: Value = serde_json::from_str(&out).unwrap();
+            for route in list["items"].as_array().unwrap() {
+                let conditions: Vec<&Value> = route["status"]["parents"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .flat_map(|p| p["conditions"].as_array().into_iter().flatten())
+                    .collect();
+                let good = |t: &str| {
+                    conditions
+                        .iter()
+                        .any(|c| c["type"] == t && c["status"] == "True")
+                };
+                if !(good("Accepted") && good("ResolvedRefs")) {
+                    pending.push(format!(
+                        "{ns}/{}: {}",
+                        route["metadata"]["name"], route["status"]
+                    ));
+                }
+            }
+        }
+        if pending.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Traefik did not accept these routes within 90 s:\n{}",
+            pending.join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
