@@ -392,7 +392,123 @@ async fn one_gateway_cut_over_to_gateway_api_and_back_without_a_failed_request()
     if let Some((_, mut op)) = previous.take() {
         op.terminate(Duration::from_secs(10)).await;
     }
+    examples(&mut bed, &gateways, host).await;
     lifecycle(&mut bed, &gateways, &names).await;
+}
+
+/// The examples in examples/, applied as they are with both backends serving their gateway:
+/// what Gateway API can say is served by both alike; what it cannot (`notExported`) is not
+/// Ready, names the finding, and App Mesh still serves it.
+async fn examples(bed: &mut Bed, gateways: &Gateways, host: std::net::IpAddr) {
+    let ns = bed.ns.clone();
+    let mut backends = Vec::new();
+    for vs in meshroute_testbed::SERVICES {
+        let echo = bed.emulator.serve_echo_on(MESH, vs, host).await.unwrap();
+        // `myservicea.svc.cluster.local` names no namespace: the route's own is taken.
+        let svc = vs.trim_end_matches(".svc.cluster.local").to_string();
+        backends.push((
+            ns.clone(),
+            svc,
+            echo,
+            None,
+            *vs == "grpc-echo.svc.cluster.local",
+        ));
+    }
+    apply_backends(&backends);
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(meshroute_testbed::repo_root().join("examples")).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        let mut object: Value = serde_yaml::from_str(&text).unwrap();
+        object["metadata"]["namespace"] = json!(ns);
+        object["metadata"]["labels"] = json!({ "meshroute-test": ns });
+        names.push(object["metadata"]["name"].as_str().unwrap().to_string());
+        let (ok, out, err) = run("kubectl", &["apply", "-f", "-"], Some(&object.to_string()));
+        assert!(ok, "{out}{err}");
+    }
+    names.sort();
+    let op = bed.operator(&["--serve", &Mode::Both.serve(&ns)]);
+    let reached = |vs: &str, path: &str, host: &str| Outcome::Reached {
+        service: vs.into(),
+        path: path.into(),
+        host: host.into(),
+    };
+    let a = "myservicea.svc.cluster.local";
+    let exported = [
+        (
+            "health-check",
+            Proto::Http,
+            get("/healthz").host("a.example.com"),
+            reached(a, "/status", a),
+        ),
+        (
+            "my-gateway-route",
+            Proto::Http2,
+            get("/any/path?x=1"),
+            reached(a, "/any/path?x=1", a),
+        ),
+    ];
+    for (name, proto, probe, want) in &exported {
+        wait_all(bed, &[name], &op, name, |r| served_as(r, Mode::Both)).await;
+        wait_serving(
+            gateways,
+            Mode::Both,
+            &[(*proto, probe.clone(), want.clone())],
+        );
+    }
+    // What Gateway API cannot say: an inverted header match, a metadata range.
+    let b = "myserviceb.svc.cluster.local";
+    for (name, code, probe, want) in [
+        (
+            "payments-api-canary",
+            "header-inverted",
+            get("/v1/pay?tenant=gold")
+                .host("api.example.com")
+                .header("x-canary", "true"),
+            reached(b, "/v2/pay?tenant=gold", "api.example.com"),
+        ),
+        (
+            "echo-gold",
+            "header-range",
+            Probe::grpc("echo.v1.Echo")
+                .header("x-tenant", "gold-1")
+                .header("x-shard", "3"),
+            reached(
+                "grpc-echo.svc.cluster.local",
+                "/echo.v1.Echo/Call",
+                "grpc-echo.svc.cluster.local",
+            ),
+        ),
+    ] {
+        let route = bed.wait_reason(name, "NotExported", &op).await;
+        let said = ready_message(&route).unwrap().1;
+        assert!(said.contains(code), "{name}: {said}");
+        assert!(
+            route.status.as_ref().unwrap().arn.is_some(),
+            "{name}: in App Mesh"
+        );
+        let proto = if name == "echo-gold" {
+            Proto::Grpc
+        } else {
+            Proto::Http
+        };
+        let to = gateways.targets(Mode::AppMesh, proto)[0].1;
+        assert_eq!(
+            send(to, proto, &probe),
+            want,
+            "{name}: App Mesh still serves it"
+        );
+    }
+    for name in &names {
+        bed.delete(name).await;
+    }
+    for name in &names {
+        bed.wait(name, "deleted", &op, |r| r.is_none()).await;
+    }
+    drop(op);
+    eprintln!(
+        "examples: {} served by both alike, 2 not exported and served by App Mesh",
+        exported.len()
+    );
 }
 
 /// The Gateway API side's lifecycle, with Gateway API alone serving the gateway.
