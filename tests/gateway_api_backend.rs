@@ -375,6 +375,9 @@ async fn one_gateway_cut_over_to_gateway_api_and_back_without_a_failed_request()
         );
         wait_serving(&gateways, mode, &probes);
         check_requests(&gateways, mode, &probes);
+        // What docs/migration.md shows of a real run.
+        let web = bed.api().get("web").await.unwrap();
+        eprintln!("{mode:?}: web's status: {}", json!(web.status));
         if let Some(steady) = steady {
             let (sent, failed) = steady.finish();
             assert!(

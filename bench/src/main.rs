@@ -51,6 +51,13 @@ struct Args {
     /// Where the JSON and markdown results go.
     #[arg(long, default_value = "docs")]
     out: PathBuf,
+    /// Object counts of the Gateway API backend scenario (Traefik as the implementation).
+    #[arg(long, value_delimiter = ',', default_value = "1000,10000")]
+    gateway_api_n: Vec<usize>,
+    /// Measure only the Gateway API backend scenario and replace its part of the benchmarks.json
+    /// in --out (the rest is kept).
+    #[arg(long)]
+    only_gateway_api: bool,
     /// Only re-render benchmarks.md from the benchmarks.json in --out; measure nothing.
     #[arg(long)]
     render: bool,
@@ -742,6 +749,201 @@ async fn kubernetes_floor(plane: &ControlPlane, n: usize, concurrency: usize) ->
     start.elapsed().as_secs_f64()
 }
 
+/// Applies `objects` (JSON) with the bed's kubectl.
+fn kubectl_apply(plane: &ControlPlane, objects: &Value) {
+    use std::io::Write;
+    let bin = meshroute_testbed::testbin_dir().unwrap_or_else(|e| panic!("{e}"));
+    let mut apply = std::process::Command::new(bin.join("kubectl"))
+        .args(["apply", "--server-side", "-f", "-"])
+        .env("KUBECONFIG", &plane.kubeconfig)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("kubectl apply");
+    apply
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(objects.to_string().as_bytes())
+        .unwrap();
+    assert!(apply.wait().unwrap().success(), "kubectl apply {objects}");
+}
+
+/// The Gateway API CRDs, a GatewayClass served by Traefik and a Gateway that takes routes from
+/// every namespace; Traefik started on its listener. Returns Traefik and the Gateway's namespace.
+async fn gateway_api_bed(plane: &ControlPlane) -> (meshroute_testbed::Traefik, String) {
+    let crds = meshroute_testbed::testbin_tool("gateway-api").unwrap_or_else(|e| panic!("{e}"));
+    let bin = meshroute_testbed::testbin_dir().unwrap_or_else(|e| panic!("{e}"));
+    for args in [
+        vec!["apply", "--server-side", "-f", crds.to_str().unwrap()],
+        vec![
+            "wait",
+            "--for",
+            "condition=Established",
+            "--timeout",
+            "60s",
+            "-f",
+            crds.to_str().unwrap(),
+        ],
+    ] {
+        let status = std::process::Command::new(bin.join("kubectl"))
+            .args(&args)
+            .env("KUBECONFIG", &plane.kubeconfig)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("kubectl");
+        assert!(status.success(), "kubectl {args:?}");
+    }
+    let client = plane.client().await.unwrap();
+    let ns = meshroute_testbed::namespace(&client, "gateway")
+        .await
+        .unwrap();
+    let [port] = meshroute_testbed::free_ports::<1>().unwrap();
+    kubectl_apply(
+        plane,
+        &json!({ "apiVersion": "v1", "kind": "List", "items": [
+            { "apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+              "metadata": { "name": "meshroute-bench" },
+              "spec": { "controllerName": meshroute_testbed::TRAEFIK_CONTROLLER } },
+            { "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+              "metadata": { "name": "gw", "namespace": ns },
+              "spec": { "gatewayClassName": "meshroute-bench", "listeners": [{
+                  "name": "http", "protocol": "HTTP", "port": port,
+                  "allowedRoutes": { "namespaces": { "from": "All" } } }] } },
+        ] }),
+    );
+    let traefik = meshroute_testbed::Traefik::start(&plane.kubeconfig, &[port], plane.dir())
+        .unwrap_or_else(|e| panic!("start Traefik: {e}"));
+    (traefik, ns)
+}
+
+/// The Service every benchmark route's backend names (`myservicea`, the route's namespace), and
+/// its EndpointSlice (Traefik resolves a backend by its endpoints; nothing listens there).
+fn backend_service(plane: &ControlPlane, ns: &str) {
+    let host = meshroute_testbed::host_address().unwrap_or_else(|e| panic!("{e}"));
+    kubectl_apply(
+        plane,
+        &json!({ "apiVersion": "v1", "kind": "List", "items": [
+            { "apiVersion": "v1", "kind": "Service",
+              "metadata": { "name": "myservicea", "namespace": ns },
+              "spec": { "ports": [{ "name": "http", "port": 80 }] } },
+            { "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+              "metadata": { "name": "myservicea", "namespace": ns,
+                            "labels": { "kubernetes.io/service-name": "myservicea" } },
+              "addressType": "IPv4",
+              "endpoints": [{ "addresses": [host.to_string()], "conditions": { "ready": true } }],
+              "ports": [{ "name": "http", "port": 80, "protocol": "TCP" }] },
+        ] }),
+    );
+}
+
+/// Whether a Gateway API route's implementation accepted it, backends resolved, at its
+/// generation.
+fn accepted(route: &kube::api::DynamicObject) -> bool {
+    let generation = route.metadata.generation;
+    let conditions: Vec<&Value> = route.data["status"]["parents"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|p| p["conditions"].as_array().into_iter().flatten())
+        .collect();
+    ["Accepted", "ResolvedRefs"].iter().all(|t| {
+        conditions.iter().any(|c| {
+            c["type"] == *t
+                && c["status"] == "True"
+                && c["observedGeneration"].as_i64() == generation
+        })
+    })
+}
+
+/// The Gateway API backend at `n` GatewayRoutes on one Gateway: the operator's create wave
+/// (time to all Ready, which needs Traefik's status on every route), its writes, and the floor:
+/// the same N HTTPRoutes applied straight (server-side apply, the operator's concurrency) and
+/// accepted by Traefik.
+async fn gateway_api_scenario(plane: &ControlPlane, args: &Args, n: usize) -> Value {
+    let (traefik, gateway_ns) = gateway_api_bed(plane).await;
+    let serve = format!(
+        "{}/{}=gateway-api:{gateway_ns}/gw",
+        meshroute_testbed::MESH,
+        meshroute_testbed::GATEWAY
+    );
+    let run = start_run(plane, args, &["--serve", &serve], 0).await;
+    backend_service(plane, &run.ns);
+    let resource = kube::api::ApiResource {
+        group: "gateway.networking.k8s.io".into(),
+        version: "v1".into(),
+        api_version: "gateway.networking.k8s.io/v1".into(),
+        kind: "HTTPRoute".into(),
+        plural: "httproutes".into(),
+    };
+    let client = plane.client().await.unwrap();
+    let routes: Api<kube::api::DynamicObject> =
+        Api::namespaced_with(client.clone(), &run.ns, &resource);
+    let route_events = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counting = route_events.clone();
+    let watch = tokio::spawn(
+        watcher(routes.clone(), watcher::Config::default()).for_each(move |e| {
+            if matches!(e, Ok(watcher::Event::Apply(_) | watcher::Event::Delete(_))) {
+                counting.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            std::future::ready(())
+        }),
+    );
+    let create = create_wave(&run, n).await;
+    watch.abort();
+    let route_writes = route_events.load(std::sync::atomic::Ordering::Relaxed) as f64 / n as f64;
+    let operator = usage(run.operator.pid());
+    eprintln!(
+        "  gateway api create: {create}; HTTPRoute changes per object {route_writes:.2}; {operator}"
+    );
+    drop(run);
+
+    // The floor: the HTTPRoutes meshroute wrote, applied straight.
+    let floor_ns = meshroute_testbed::namespace(&client, "gwfloor")
+        .await
+        .unwrap();
+    backend_service(plane, &floor_ns);
+    let floor_routes: Api<kube::api::DynamicObject> =
+        Api::namespaced_with(client, &floor_ns, &resource);
+    let start = Instant::now();
+    futures::stream::iter(0..n)
+        .map(|i| {
+            let api = floor_routes.clone();
+            let gateway_ns = gateway_ns.clone();
+            async move {
+                let route = json!({ "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+                    "metadata": { "name": format!("r{i}") },
+                    "spec": { "parentRefs": [{ "name": "gw", "namespace": gateway_ns }],
+                        "rules": [{ "matches": [{ "path": { "type": "PathPrefix", "value": format!("/r{i}") } }],
+                            "backendRefs": [{ "name": "myservicea", "port": 80 }] }] } });
+                api.patch(&format!("r{i}"), &PatchParams::apply("bench").force(), &Patch::Apply(&route))
+                    .await
+                    .expect("apply an HTTPRoute");
+            }
+        })
+        .buffer_unordered(args.concurrency)
+        .collect::<Vec<_>>()
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(120 + n as u64 / 10);
+    loop {
+        let listed = floor_routes.list(&Default::default()).await.unwrap();
+        if listed.items.iter().filter(|r| accepted(r)).count() == n {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Traefik did not accept {n} HTTPRoutes in time"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let floor_s = start.elapsed().as_secs_f64();
+    drop(traefik);
+    let ratio = create["seconds_to_all_ready"].as_f64().unwrap() / floor_s;
+    eprintln!("  floor: {floor_s:.1} s; ratio {ratio:.2}");
+    json!({ "n": n, "create": create, "httproute_changes_per_object": round(route_writes),
+            "operator": operator, "floor_seconds": round(floor_s), "ratio_to_floor": round(ratio) })
+}
+
 fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .unwrap_or_default()
@@ -766,16 +968,8 @@ fn machine() -> String {
     )
 }
 
-#[tokio::main]
-async fn main() {
-    let args = Args::parse();
-    if args.render {
-        let json = std::fs::read_to_string(args.out.join("benchmarks.json"))
-            .expect("read benchmarks.json");
-        let result: Value = serde_json::from_str(&json).expect("parse benchmarks.json");
-        std::fs::write(args.out.join("benchmarks.md"), markdown(&result)).unwrap();
-        return;
-    }
+/// The control plane, with meshroute's CRDs.
+async fn start_plane(args: &Args) -> ControlPlane {
     assert!(
         args.operator.exists(),
         "{} is missing: build it with `make release` (make bench does)",
@@ -795,6 +989,40 @@ async fn main() {
         plane.started_in.as_secs_f64(),
         machine()
     );
+    plane
+}
+
+/// The Gateway API backend scenario at every --gateway-api-n.
+async fn gateway_api_sizes(plane: &ControlPlane, args: &Args) -> Value {
+    let mut sizes = Vec::new();
+    for &n in &args.gateway_api_n {
+        eprintln!("bench: the Gateway API backend at N = {n} (Traefik)");
+        sizes.push(gateway_api_scenario(plane, args, n).await);
+    }
+    Value::Array(sizes)
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    if args.only_gateway_api {
+        let path = args.out.join("benchmarks.json");
+        let json = std::fs::read_to_string(&path).expect("read benchmarks.json");
+        let mut result: Value = serde_json::from_str(&json).expect("parse benchmarks.json");
+        let plane = start_plane(&args).await;
+        result["gateway_api"] = gateway_api_sizes(&plane, &args).await;
+        std::fs::write(&path, serde_json::to_string_pretty(&result).unwrap() + "\n").unwrap();
+        std::fs::write(args.out.join("benchmarks.md"), markdown(&result)).unwrap();
+        return;
+    }
+    if args.render {
+        let json = std::fs::read_to_string(args.out.join("benchmarks.json"))
+            .expect("read benchmarks.json");
+        let result: Value = serde_json::from_str(&json).expect("parse benchmarks.json");
+        std::fs::write(args.out.join("benchmarks.md"), markdown(&result)).unwrap();
+        return;
+    }
+    let plane = start_plane(&args).await;
     // A first wave pays for the apiserver's and the binaries' cold caches; keep it out of the numbers.
     let warm_up = start_run(&plane, &args, &[], 0).await;
     create_wave(&warm_up, 50).await;
@@ -869,7 +1097,10 @@ async fn main() {
         drift.push(d);
     }
 
+    let gateway_api = gateway_api_sizes(&plane, &args).await;
+
     let result = json!({
+        "gateway_api": gateway_api,
         "machine": machine(),
         "command": format!("make bench (cargo run --release -p meshroute-bench -- --n {} --concurrency {})",
             args.n.iter().map(usize::to_string).collect::<Vec<_>>().join(","), args.concurrency),
@@ -999,6 +1230,29 @@ applied across them; between the restart and the passes, one drift period at res
                 f(&d["operator"]["peak_rss_mib"]),
                 d["operator"]["rss_anon_mib"],
                 d["operator"]["rss_file_mib"]
+            );
+        }
+    }
+    if let Some(sizes) = r["gateway_api"].as_array().filter(|d| !d.is_empty()) {
+        md += "\nThe Gateway API backend (`--serve MESH/VG=gateway-api:NS/GATEWAY`): N GatewayRoutes \
+created at once on one virtual gateway served by one Traefik Gateway; Ready needs Traefik's `Accepted` and \
+`ResolvedRefs` on each HTTPRoute. The floor: the same N HTTPRoutes applied straight (server-side apply, the \
+operator's concurrency) until Traefik has accepted them all:\n\n\
+| N | all Ready (s) | p50 / p99 apply -> Ready (s) | floor (s) | ratio | App Mesh calls per object | GatewayRoute writes per object (status, Events) | HTTPRoute changes per object (meshroute's and Traefik's) | peak RSS (MiB) |\n|---|---|---|---|---|---|---|---|---|\n";
+        for d in sizes {
+            let c = &d["create"];
+            md += &format!(
+                "| {} | {} | {} / {} | {} | {} | {} | {} | {} | {:.1} |\n",
+                d["n"],
+                c["seconds_to_all_ready"],
+                c["p50_apply_to_ready"],
+                c["p99_apply_to_ready"],
+                d["floor_seconds"],
+                d["ratio_to_floor"],
+                c["appmesh_calls_per_object"]["total"],
+                c["kubernetes_writes_per_object"]["total"],
+                d["httproute_changes_per_object"],
+                f(&d["operator"]["peak_rss_mib"])
             );
         }
     }

@@ -465,7 +465,10 @@ fn report(
             ),
         ));
     }
-    if reason != Reason::Synced && status::current_reason(route) != Some(reason.as_str()) {
+    // Waiting for a Gateway API implementation's status is the normal course after every
+    // write, not worth a Warning; the status says it.
+    let warn = !matches!(reason, Reason::Synced | Reason::GatewayPending);
+    if warn && status::current_reason(route) != Some(reason.as_str()) {
         notes.push(Note::warning(reason.as_str(), message));
     }
     next.shard = Some(shard.to_string());
