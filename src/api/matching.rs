@@ -57,6 +57,13 @@ enum Path {
     Service(Box<str>),
 }
 
+/// [`Matcher::path_key`]'s kind of a match on every path.
+pub const PATH_ANY: u8 = 0;
+/// [`Matcher::path_key`]'s kind of a path prefix match.
+pub const PATH_PREFIX: u8 = 1;
+/// [`Matcher::path_key`]'s kind of an exact path match.
+pub const PATH_EXACT: u8 = 2;
+
 fn digest(value: &impl Hash) -> u64 {
     let mut h = DefaultHasher::new();
     value.hash(&mut h);
@@ -174,6 +181,20 @@ impl Matcher {
             Path::Prefix(p) | Path::Exact(p) => Some(std::borrow::Cow::Borrowed(p)),
             Path::Service(s) => Some(format!("/{s}/").into()),
             Path::Any | Path::Regex(_) => None,
+        }
+    }
+
+    /// The path part of the match as (kind, value), kind being [`PATH_ANY`], [`PATH_PREFIX`],
+    /// or another for an exact path, a regular expression or a gRPC service: what an index needs
+    /// to find the matches that may cover this one, or that it may cover, without comparing
+    /// every one (`covers` needs the other's path to be `Any`, a prefix of this one's, or equal).
+    pub fn path_key(&self) -> (u8, &str) {
+        match &self.path {
+            Path::Any => (PATH_ANY, ""),
+            Path::Prefix(p) => (PATH_PREFIX, p),
+            Path::Exact(p) => (PATH_EXACT, p),
+            Path::Regex(r) => (3, r),
+            Path::Service(s) => (4, s),
         }
     }
 

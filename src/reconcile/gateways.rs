@@ -4,7 +4,7 @@
 //! route has is refused (`RouteConflict`); a route that an earlier route (by App Mesh's order)
 //! takes every request of is `Shadowed` (a warning). The comparisons are `api::matching`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Mutex;
 
@@ -12,7 +12,7 @@ use kube::ResourceExt;
 
 use super::cache::Key;
 use crate::api::GatewayRoute;
-use crate::api::matching::{Matcher, tries_first};
+use crate::api::matching::{Matcher, PATH_ANY, PATH_EXACT, PATH_PREFIX, tries_first};
 
 /// (mesh, mesh owner, virtual gateway).
 type Gateway = (String, Option<String>, String);
@@ -54,8 +54,82 @@ pub enum Verdict {
 /// The index, shared by the watch (which keeps it) and the reconciles (which read it).
 #[derive(Default)]
 pub struct Gateways {
-    /// Per gateway, each route by a digest of its namespace and name.
-    by_gateway: Mutex<HashMap<Gateway, HashMap<u64, Entry>>>,
+    by_gateway: Mutex<HashMap<Gateway, OnGateway>>,
+}
+
+/// The routes of one gateway.
+#[derive(Default)]
+struct OnGateway {
+    /// Each route by a digest of its namespace and name.
+    entries: HashMap<u64, Entry>,
+    /// The same ids by (path value, path kind), so that the routes that may cover a route, or
+    /// that it may cover, are found without comparing every route on the gateway (10 000 on
+    /// one gateway are common).
+    by_path: BTreeMap<(Box<str>, u8), HashSet<u64>>,
+}
+
+impl OnGateway {
+    fn insert(&mut self, id: u64, entry: Entry) {
+        let (kind, path) = entry.matcher.path_key();
+        self.by_path
+            .entry((path.into(), kind))
+            .or_default()
+            .insert(id);
+        self.entries.insert(id, entry);
+    }
+
+    fn remove(&mut self, id: u64) -> Option<Entry> {
+        let entry = self.entries.remove(&id)?;
+        let (kind, path) = entry.matcher.path_key();
+        let key = (Box::from(path), kind);
+        if let Some(ids) = self.by_path.get_mut(&key) {
+            ids.remove(&id);
+            if ids.is_empty() {
+                self.by_path.remove(&key);
+            }
+        }
+        Some(entry)
+    }
+
+    fn bucket(&self, path: &str, kind: u8) -> impl Iterator<Item = u64> + '_ {
+        self.by_path
+            .get(&(Box::from(path), kind))
+            .into_iter()
+            .flatten()
+            .copied()
+    }
+
+    /// The routes whose path may cover `m`'s: every path, a prefix of its path, or its path.
+    fn may_cover(&self, m: &Matcher) -> HashSet<u64> {
+        let (kind, path) = m.path_key();
+        let mut ids: HashSet<u64> = self
+            .bucket("", PATH_ANY)
+            .chain(self.bucket(path, kind))
+            .collect();
+        if kind == PATH_PREFIX || kind == PATH_EXACT {
+            for end in (0..=path.len()).filter(|end| path.is_char_boundary(*end)) {
+                ids.extend(self.bucket(&path[..end], PATH_PREFIX));
+            }
+        }
+        ids
+    }
+
+    /// The routes whose path `m`'s may cover: all for every path, the prefixes and exact paths
+    /// under its prefix, or its own path.
+    fn may_be_covered(&self, m: &Matcher) -> HashSet<u64> {
+        let (kind, path) = m.path_key();
+        match kind {
+            PATH_ANY => self.entries.keys().copied().collect(),
+            PATH_PREFIX => self
+                .by_path
+                .range((Box::from(path), 0)..)
+                .take_while(|((p, _), _)| p.starts_with(path))
+                .filter(|((_, k), _)| *k == PATH_PREFIX || *k == PATH_EXACT)
+                .flat_map(|(_, ids)| ids.iter().copied())
+                .collect(),
+            _ => self.bucket(path, kind).collect(),
+        }
+    }
 }
 
 fn gateway_of(route: &GatewayRoute) -> Gateway {
@@ -106,7 +180,7 @@ impl Gateways {
         let mut all = self.by_gateway.lock().unwrap_or_else(|e| e.into_inner());
         // A route's gateway never changes (the CRD makes it immutable).
         let routes = all.entry(gateway_of(route)).or_default();
-        let before = routes.remove(&id);
+        let before = routes.remove(id);
         let now = if deleted { None } else { entry_of(route) };
         // A status write or any change that leaves the match as it was changes no verdict.
         let unchanged = match (&before, &now) {
@@ -116,8 +190,18 @@ impl Gateways {
         let affected = if listing || unchanged {
             Vec::new()
         } else {
-            routes
-                .values()
+            let candidates: HashSet<u64> = [&before, &now]
+                .into_iter()
+                .flatten()
+                .flat_map(|x| {
+                    let mut ids = routes.may_cover(&x.matcher);
+                    ids.extend(routes.may_be_covered(&x.matcher));
+                    ids
+                })
+                .collect();
+            candidates
+                .iter()
+                .filter_map(|other| routes.entries.get(other))
                 .filter(|e| {
                     [&before, &now]
                         .into_iter()
@@ -142,8 +226,12 @@ impl Gateways {
         let Some(routes) = all.get(&gateway_of(route)) else {
             return Verdict::Clear;
         };
-        let others = routes
-            .values()
+        // Only a route that may cover this one can conflict with it (the same match) or
+        // shadow it.
+        let candidates = routes.may_cover(&me.matcher);
+        let others = candidates
+            .iter()
+            .filter_map(|id| routes.entries.get(id))
             .filter(|e| e.name != me.name && e.app_mesh != me.app_mesh);
         // Of the routes that shadow it, the one App Mesh tries first (then the oldest).
         let mut shadowed: Option<&Entry> = None;
@@ -210,5 +298,59 @@ mod tests {
         );
         assert_eq!(g.verdict(&b), Verdict::Clear);
         assert_eq!(g.verdict(&c), Verdict::Shadowed("ns/b".into()));
+    }
+
+    /// The path index finds exactly the routes a comparison with every route would: each
+    /// route's verdict and the routes a change wakes, over every kind of path.
+    #[test]
+    fn the_path_index_finds_what_comparing_every_route_finds() {
+        let matches = [
+            json!({}),
+            json!({ "prefix": "/" }),
+            json!({ "prefix": "/a" }),
+            json!({ "prefix": "/a/" }),
+            json!({ "prefix": "/ab" }),
+            json!({ "prefix": "/é/" }),
+            json!({ "path": { "exact": "/a/b" } }),
+            json!({ "path": { "exact": "/é/x" } }),
+            json!({ "path": { "regex": "/a/.*" } }),
+            json!({ "prefix": "/a/", "hostname": { "exact": "x.example" } }),
+        ];
+        let g = Gateways::default();
+        let mut routes = Vec::new();
+        for (i, m) in matches.iter().enumerate() {
+            let created = format!("2026-01-{:02}T00:00:00Z", i + 1);
+            // Priorities from wide to narrow, so that many routes shadow others.
+            routes.push(route(&format!("r{i}"), &created, i as i32, m.clone()));
+        }
+        for (_, r) in &routes {
+            g.record(r, false, true);
+        }
+        let entries: Vec<Entry> = routes.iter().map(|(_, r)| entry_of(r).unwrap()).collect();
+        for (i, (_, r)) in routes.iter().enumerate() {
+            let me = &entries[i];
+            // Of the routes tried first that cover it, the first in App Mesh's order.
+            let shadowed = entries
+                .iter()
+                .filter(|o| o.name != me.name)
+                .filter(|o| tries_first(o.matcher.priority, me.matcher.priority) == Some(true))
+                .filter(|o| o.matcher.covers(&me.matcher))
+                .min_by_key(|o| (o.matcher.priority, o.age()))
+                .map(|o| Verdict::Shadowed(o.name.to_string()));
+            assert_eq!(
+                g.verdict(r),
+                shadowed.unwrap_or(Verdict::Clear),
+                "{}",
+                me.name
+            );
+            let related_ones: HashSet<Key> = entries
+                .iter()
+                .filter(|o| o.name != me.name && related(&me.matcher, &o.matcher))
+                .map(Entry::key)
+                .collect();
+            let woken: HashSet<Key> = g.record(r, true, false).into_iter().collect();
+            assert_eq!(woken, related_ones, "{}", me.name);
+            g.record(r, false, true);
+        }
     }
 }

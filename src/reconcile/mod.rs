@@ -1,7 +1,8 @@
 //! The controller's wiring: watches GatewayRoutes and reconciles each as read -> desired (pure)
-//! -> plan and execute against App Mesh -> what follows (pure, `outcome`) -> status and Events,
-//! with a finalizer for deletion. Every choice is made in a pure module; this one carries them
-//! out in order.
+//! -> plan and execute against the backends that serve its virtual gateway (`serving`): App Mesh,
+//! a Gateway API implementation through the HTTPRoute or GRPCRoute meshroute writes (`routes`),
+//! or both -> what follows (pure, `outcome`, `served`) -> status and Events, with a finalizer for
+//! deletion. Every choice is made in a pure module; this one carries them out in order.
 
 mod cache;
 mod deps;
