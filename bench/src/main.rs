@@ -637,21 +637,7 @@ fn install_finalizer_policy(plane: &ControlPlane, label: &str) {
         "{}",
         String::from_utf8_lossy(&rendered.stderr)
     );
-    let mut apply = Command::new(bin.join("kubectl"))
-        .args(["apply", "-f", "-"])
-        .env("KUBECONFIG", &plane.kubeconfig)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("kubectl apply");
-    use std::io::Write;
-    apply
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(&rendered.stdout)
-        .unwrap();
-    assert!(apply.wait().unwrap().success());
+    kubectl_apply(plane, &rendered.stdout);
     // Enforced a moment after it is created: wait until a labelled object (a server-side dry
     // run, which runs admission and stores nothing) gets the finalizer.
     let (key, value) = label.split_once('=').unwrap();
@@ -659,30 +645,20 @@ fn install_finalizer_policy(plane: &ControlPlane, label: &str) {
         let probe = format!(
             r#"{{"apiVersion":"meshroute.io/v1alpha1","kind":"GatewayRoute","metadata":{{"name":"policy-probe-{i}","namespace":"default","labels":{{"{key}":"{value}"}}}},"spec":{{"meshName":"m","virtualGatewayName":"g","httpRoute":{{"match":{{"prefix":"/"}},"action":{{"target":{{"virtualService":{{"virtualServiceName":"s"}}}}}}}}}}}}"#
         );
-        let mut create = Command::new(bin.join("kubectl"))
-            .args([
+        // Until the CRD is served the dry run fails: expected, and retried.
+        let out = meshroute_testbed::kubectl(
+            &plane.kubeconfig,
+            &[
                 "create",
                 "--dry-run=server",
                 "-o",
                 "jsonpath={.metadata.finalizers}",
                 "-f",
                 "-",
-            ])
-            .env("KUBECONFIG", &plane.kubeconfig)
-            // Until the CRD is served the dry run fails: expected, and retried.
-            .stderr(std::process::Stdio::null())
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        create
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(probe.as_bytes())
-            .unwrap();
-        let out = create.wait_with_output().unwrap();
-        if String::from_utf8_lossy(&out.stdout).contains("meshroute.io/finalizer") {
+            ],
+            Some(probe.as_bytes()),
+        );
+        if out.is_ok_and(|o| o.contains("meshroute.io/finalizer")) {
             return;
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -749,59 +725,26 @@ async fn kubernetes_floor(plane: &ControlPlane, n: usize, concurrency: usize) ->
     start.elapsed().as_secs_f64()
 }
 
-/// Applies `objects` (JSON) with the bed's kubectl.
-fn kubectl_apply(plane: &ControlPlane, objects: &Value) {
-    use std::io::Write;
-    let bin = meshroute_testbed::testbin_dir().unwrap_or_else(|e| panic!("{e}"));
-    let mut apply = std::process::Command::new(bin.join("kubectl"))
-        .args(["apply", "--server-side", "-f", "-"])
-        .env("KUBECONFIG", &plane.kubeconfig)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("kubectl apply");
-    apply
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(objects.to_string().as_bytes())
-        .unwrap();
-    assert!(apply.wait().unwrap().success(), "kubectl apply {objects}");
+/// Applies `objects` (YAML or JSON) with the bed's kubectl, server-side.
+fn kubectl_apply(plane: &ControlPlane, objects: &[u8]) {
+    meshroute_testbed::kubectl(
+        &plane.kubeconfig,
+        &["apply", "--server-side", "-f", "-"],
+        Some(objects),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
 }
 
 /// The Gateway API CRDs, a GatewayClass served by Traefik and a Gateway that takes routes from
 /// every namespace; Traefik started on its listener. Returns Traefik and the Gateway's namespace.
 async fn gateway_api_bed(plane: &ControlPlane) -> (meshroute_testbed::Traefik, String) {
-    let crds = meshroute_testbed::testbin_tool("gateway-api").unwrap_or_else(|e| panic!("{e}"));
-    let bin = meshroute_testbed::testbin_dir().unwrap_or_else(|e| panic!("{e}"));
-    for args in [
-        vec!["apply", "--server-side", "-f", crds.to_str().unwrap()],
-        vec![
-            "wait",
-            "--for",
-            "condition=Established",
-            "--timeout",
-            "60s",
-            "-f",
-            crds.to_str().unwrap(),
-        ],
-    ] {
-        let status = std::process::Command::new(bin.join("kubectl"))
-            .args(&args)
-            .env("KUBECONFIG", &plane.kubeconfig)
-            .stdout(std::process::Stdio::null())
-            .status()
-            .expect("kubectl");
-        assert!(status.success(), "kubectl {args:?}");
-    }
+    meshroute_testbed::install_gateway_api(&plane.kubeconfig).unwrap_or_else(|e| panic!("{e}"));
     let client = plane.client().await.unwrap();
     let ns = meshroute_testbed::namespace(&client, "gateway")
         .await
         .unwrap();
     let [port] = meshroute_testbed::free_ports::<1>().unwrap();
-    kubectl_apply(
-        plane,
-        &json!({ "apiVersion": "v1", "kind": "List", "items": [
+    let gateway = json!({ "apiVersion": "v1", "kind": "List", "items": [
             { "apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
               "metadata": { "name": "meshroute-bench" },
               "spec": { "controllerName": meshroute_testbed::TRAEFIK_CONTROLLER } },
@@ -810,8 +753,8 @@ async fn gateway_api_bed(plane: &ControlPlane) -> (meshroute_testbed::Traefik, S
               "spec": { "gatewayClassName": "meshroute-bench", "listeners": [{
                   "name": "http", "protocol": "HTTP", "port": port,
                   "allowedRoutes": { "namespaces": { "from": "All" } } }] } },
-        ] }),
-    );
+        ] });
+    kubectl_apply(plane, gateway.to_string().as_bytes());
     let traefik = meshroute_testbed::Traefik::start(&plane.kubeconfig, &[port], plane.dir())
         .unwrap_or_else(|e| panic!("start Traefik: {e}"));
     (traefik, ns)
@@ -821,9 +764,7 @@ async fn gateway_api_bed(plane: &ControlPlane) -> (meshroute_testbed::Traefik, S
 /// its EndpointSlice (Traefik resolves a backend by its endpoints; nothing listens there).
 fn backend_service(plane: &ControlPlane, ns: &str) {
     let host = meshroute_testbed::host_address().unwrap_or_else(|e| panic!("{e}"));
-    kubectl_apply(
-        plane,
-        &json!({ "apiVersion": "v1", "kind": "List", "items": [
+    let backend = json!({ "apiVersion": "v1", "kind": "List", "items": [
             { "apiVersion": "v1", "kind": "Service",
               "metadata": { "name": "myservicea", "namespace": ns },
               "spec": { "ports": [{ "name": "http", "port": 80 }] } },
@@ -833,8 +774,8 @@ fn backend_service(plane: &ControlPlane, ns: &str) {
               "addressType": "IPv4",
               "endpoints": [{ "addresses": [host.to_string()], "conditions": { "ready": true } }],
               "ports": [{ "name": "http", "port": 80, "protocol": "TCP" }] },
-        ] }),
-    );
+        ] });
+    kubectl_apply(plane, backend.to_string().as_bytes());
 }
 
 /// Whether a Gateway API route's implementation accepted it, backends resolved, at its

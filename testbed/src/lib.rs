@@ -47,6 +47,51 @@ pub enum Error {
     Kubeconfig(#[from] kube::config::KubeconfigError),
     #[error("kube client: {0}")]
     Kube(#[from] kube::Error),
+    #[error("kubectl {args} failed: {output}")]
+    Kubectl { args: String, output: String },
+}
+
+/// Runs the bed's kubectl against the cluster of `kubeconfig`, `stdin` piped in; its stdout.
+pub fn kubectl(kubeconfig: &Path, args: &[&str], stdin: Option<&[u8]>) -> Result<String, Error> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(testbin_tool("kubectl")?)
+        .args(args)
+        .env("KUBECONFIG", kubeconfig)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|source| Error::Spawn {
+            name: "kubectl",
+            source,
+        })?;
+    let mut input = child.stdin.take().expect("piped");
+    input.write_all(stdin.unwrap_or_default())?;
+    drop(input);
+    let out = child.wait_with_output()?;
+    if !out.status.success() {
+        return Err(Error::Kubectl {
+            args: args.join(" "),
+            output: String::from_utf8_lossy(&out.stderr).into_owned(),
+        });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Installs the Gateway API CRDs (standard channel, fetched by hack/testbin.sh) into the
+/// cluster of `kubeconfig` and waits until the apiserver serves them.
+pub fn install_gateway_api(kubeconfig: &Path) -> Result<(), Error> {
+    let dir = testbin_tool("gateway-api")?;
+    let dir = dir.to_string_lossy();
+    kubectl(kubeconfig, &["apply", "--server-side", "-f", &dir], None)?;
+    let established = ["--for", "condition=Established", "--timeout", "60s"];
+    kubectl(
+        kubeconfig,
+        &[&["wait"][..], &established, &["-f", &dir]].concat(),
+        None,
+    )?;
+    Ok(())
 }
 
 /// The repository root (the workspace this crate belongs to).

@@ -443,24 +443,8 @@ pub fn run_program(
 pub fn install_gateway_api() {
     static DONE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
     DONE.get_or_init(|| {
-        let dir = meshroute_testbed::testbin_tool("gateway-api").unwrap_or_else(|e| panic!("{e}"));
-        let dir = dir.to_string_lossy().to_string();
-        let (ok, out, err) = run("kubectl", &["apply", "--server-side", "-f", &dir], None);
-        assert!(ok, "install the Gateway API CRDs: {out}{err}");
-        let (ok, out, err) = run(
-            "kubectl",
-            &[
-                "wait",
-                "--for",
-                "condition=Established",
-                "--timeout",
-                "60s",
-                "-f",
-                &dir,
-            ],
-            None,
-        );
-        assert!(ok, "Gateway API CRDs not established: {out}{err}");
+        let kubeconfig = &meshroute_testbed::shared().kubeconfig;
+        meshroute_testbed::install_gateway_api(kubeconfig).unwrap_or_else(|e| panic!("{e}"));
     });
 }
 
