@@ -280,10 +280,22 @@ pub fn gateway_api(
     shard: &str,
     now: Time,
 ) -> After {
-    if let Some(a) = &app_mesh
-        && a.counted != Counted::Ready(Reason::Synced)
+    if let Some(mut a) = app_mesh
+        .clone()
+        .filter(|a| a.counted != Counted::Ready(Reason::Synced))
     {
-        return app_mesh.expect("checked");
+        // The App Mesh part speaks, but the status still records the Gateway API route, so
+        // that it is deleted if the gateway goes back to App Mesh alone.
+        let recorded = route
+            .status
+            .as_ref()
+            .and_then(|s| s.gateway_api_route.as_ref());
+        if recorded != gw.route.as_ref() || a.status.is_some() {
+            a.status
+                .get_or_insert_with(|| route.status.clone().unwrap_or_default())
+                .gateway_api_route = gw.route;
+        }
+        return a;
     }
     let (notes, changed) = app_mesh
         .as_ref()
@@ -550,6 +562,114 @@ mod tests {
             "status": status,
         }))
         .unwrap()
+    }
+
+    /// Ready's (status, reason, message) in what follows.
+    fn ready_of(after: &After) -> Option<(String, String, String)> {
+        let c = after
+            .status
+            .as_ref()?
+            .conditions
+            .iter()
+            .find(|c| c.type_ == crate::api::READY)?;
+        Some((c.status.clone(), c.reason.clone(), c.message.clone()))
+    }
+
+    #[test]
+    fn ready_needs_every_backend_that_serves_the_route() {
+        let http = Some(GatewayApiRoute {
+            kind: "HTTPRoute".into(),
+            parent: "infra/gw".into(),
+        });
+        let served = |result: Result<String, Problem>| OnGatewayApi {
+            route: http.clone(),
+            result,
+        };
+        let accepted = || Ok("HTTPRoute n/r is accepted by Gateway infra/gw".to_string());
+        let fresh = object(None, 0, SHARD);
+        let in_app_mesh = after(
+            &fresh,
+            Ended::Synced {
+                route: &observed(),
+                change: Change::Created,
+                desired: &Desired::of(&fresh, "prod"),
+            },
+            SHARD,
+            now(),
+        );
+
+        // Both, both in sync: Ready names both; App Mesh's Created Event is kept.
+        let both = gateway_api(
+            &fresh,
+            Some(in_app_mesh.clone()),
+            true,
+            served(accepted()),
+            SHARD,
+            now(),
+        );
+        let (ready, reason, message) = ready_of(&both).unwrap();
+        assert_eq!((ready.as_str(), reason.as_str()), ("True", "Synced"));
+        assert!(
+            message.starts_with("App Mesh gateway route arn:") && message.ends_with("infra/gw"),
+            "{message}"
+        );
+        assert_eq!(both.status.as_ref().unwrap().gateway_api_route, http);
+        assert!(both.notes.iter().any(|n| n.reason == "Created"));
+
+        // Both, Gateway API not there yet: not Ready, and App Mesh's facts are kept.
+        let pending = problem(GatewayPending, Retry::AwaitChange);
+        let waiting = gateway_api(
+            &fresh,
+            Some(in_app_mesh.clone()),
+            true,
+            served(Err(pending)),
+            SHARD,
+            now(),
+        );
+        assert_eq!(ready_of(&waiting).unwrap().1, "GatewayPending");
+        assert!(waiting.status.as_ref().unwrap().arn.is_some());
+        assert_eq!(waiting.next, Next::Retry(Retry::AwaitChange));
+        assert!(
+            waiting.notes.iter().all(|n| n.reason != "GatewayPending"),
+            "no Warning for waiting"
+        );
+
+        // Both, App Mesh failing: its problem speaks, and the route written is still recorded.
+        let failing = after(
+            &fresh,
+            Ended::Failed(&problem(DependencyNotFound, Retry::Dependency)),
+            SHARD,
+            now(),
+        );
+        let failed = gateway_api(
+            &fresh,
+            Some(failing),
+            true,
+            served(accepted()),
+            SHARD,
+            now(),
+        );
+        assert_eq!(ready_of(&failed).unwrap().1, "DependencyNotFound");
+        assert_eq!(failed.status.as_ref().unwrap().gateway_api_route, http);
+
+        // Gateway API alone: App Mesh's facts go, its route's uid stays.
+        let retired = gateway_api(
+            &fresh,
+            Some(in_app_mesh),
+            false,
+            served(accepted()),
+            SHARD,
+            now(),
+        );
+        let status = retired.status.as_ref().unwrap();
+        assert_eq!(
+            (status.arn.as_deref(), status.uid.as_deref()),
+            (None, Some("am-1"))
+        );
+        assert_eq!(
+            ready_of(&retired).unwrap().2,
+            "HTTPRoute n/r is accepted by Gateway infra/gw"
+        );
     }
 
     fn observed() -> ObservedRoute {
