@@ -584,6 +584,11 @@ async fn lifecycle(bed: &mut Bed, gateways: &Gateways, names: &[&str]) {
     })
     .await;
     wait_serving(gateways, Mode::GatewayApi, &[web("/site/")]);
+    // Ready again once the implementation has accepted the new route.
+    wait_all(bed, &["web"], &op, "the re-created route", |r| {
+        served_as(r, Mode::GatewayApi)
+    })
+    .await;
 
     // A route meshroute did not write is left alone until the object asks to adopt it.
     let spec = |prefix: &str, svc: &str| {
@@ -660,7 +665,12 @@ async fn lifecycle(bed: &mut Bed, gateways: &Gateways, names: &[&str]) {
             .contains(&"GatewayAPIFindings".to_string())
     );
 
-    // GitOps tools read it as they read App Mesh's.
+    // GitOps tools read it as they read App Mesh's (web's findings, an Event above, leave it
+    // Ready).
+    wait_all(bed, &["web"], &op, "web Ready", |r| {
+        served_as(r, Mode::GatewayApi)
+    })
+    .await;
     let seen = support::gitops_judged(bed).await;
     for (name, kstatus, argocd) in [
         ("web", "Current", "Healthy"),
