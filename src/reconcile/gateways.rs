@@ -27,6 +27,9 @@ struct Entry {
     /// A digest of its App Mesh route's name: two objects for one App Mesh route are a name
     /// conflict (NameInUse, decided by ownership), not two colliding routes.
     app_mesh: u64,
+    /// Being deleted: its verdict no longer matters, so changes of others do not wake it (a
+    /// mass delete would otherwise wake every related object once per deletion).
+    deleting: bool,
 }
 
 impl Entry {
@@ -163,6 +166,7 @@ fn entry_of(route: &GatewayRoute) -> Option<Entry> {
             .map_or(i64::MAX, |t| t.0.as_second()),
         name: name_of(route).into(),
         app_mesh: id_of(&route.app_mesh_name()),
+        deleting: route.metadata.deletion_timestamp.is_some(),
     })
 }
 
@@ -202,6 +206,7 @@ impl Gateways {
             candidates
                 .iter()
                 .filter_map(|other| routes.entries.get(other))
+                .filter(|e| !e.deleting)
                 .filter(|e| {
                     [&before, &now]
                         .into_iter()
