@@ -193,13 +193,7 @@ impl Steady {
 }
 
 fn gateway_api_routes(client: &kube::Client, ns: &str, kind: &str) -> Api<DynamicObject> {
-    let resource = kube::api::ApiResource {
-        group: "gateway.networking.k8s.io".into(),
-        version: "v1".into(),
-        api_version: "gateway.networking.k8s.io/v1".into(),
-        kind: kind.into(),
-        plural: format!("{}s", kind.to_lowercase()),
-    };
+    let resource = meshroute::gatewayapi::api_resource(kind);
     Api::namespaced_with(client.clone(), ns, &resource)
 }
 

@@ -810,13 +810,7 @@ async fn gateway_api_scenario(plane: &ControlPlane, args: &Args, n: usize) -> Va
     );
     let run = start_run(plane, args, &["--serve", &serve], 0).await;
     backend_service(plane, &run.ns);
-    let resource = kube::api::ApiResource {
-        group: "gateway.networking.k8s.io".into(),
-        version: "v1".into(),
-        api_version: "gateway.networking.k8s.io/v1".into(),
-        kind: "HTTPRoute".into(),
-        plural: "httproutes".into(),
-    };
+    let resource = meshroute::gatewayapi::api_resource("HTTPRoute");
     let client = plane.client().await.unwrap();
     let routes: Api<kube::api::DynamicObject> =
         Api::namespaced_with(client.clone(), &run.ns, &resource);

@@ -303,6 +303,17 @@ impl Export {
 /// The apiVersion of every object the mapping makes.
 pub const GATEWAY_API: &str = "gateway.networking.k8s.io/v1";
 
+/// The API resource of a Gateway API `kind` (HTTPRoute, GRPCRoute, ...) at [`GATEWAY_API`].
+pub fn api_resource(kind: &str) -> kube::api::ApiResource {
+    kube::api::ApiResource {
+        group: "gateway.networking.k8s.io".into(),
+        version: "v1".into(),
+        api_version: GATEWAY_API.into(),
+        kind: kind.into(),
+        plural: format!("{}s", kind.to_lowercase()),
+    }
+}
+
 /// One GatewayRoute's findings as they are made, and what else its objects need.
 struct Findings<'a> {
     object: String,

@@ -717,7 +717,7 @@ fn error_policy(cached: Arc<CachedRoute>, error: &Error, ctx: Arc<Context>) -> A
 /// GatewayRoute that owns one whenever it changes or goes: its implementation's status, a hand
 /// edit to put back, a deletion to undo. Their metadata is all it keeps.
 async fn watch_routes(ctx: Arc<Context>, kind: &'static str) {
-    let resource = routes::resource(kind);
+    let resource = crate::gatewayapi::api_resource(kind);
     type Meta = kube::api::PartialObjectMeta<kube::api::DynamicObject>;
     let api: Api<Meta> = match &ctx.config.namespace {
         Some(ns) => Api::namespaced_with(ctx.client.clone(), ns, &resource),

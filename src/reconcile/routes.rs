@@ -5,7 +5,7 @@
 //! meshroute did not write is never touched unless the object asks to adopt it. What the route's
 //! status means is `served` (pure).
 
-use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, Preconditions};
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, Preconditions};
 use kube::{Resource, ResourceExt};
 use serde_json::{Value, json};
 
@@ -16,7 +16,7 @@ use crate::Error;
 use crate::api::ownership::wants_adoption;
 use crate::api::{GatewayApiRoute, GatewayRoute, Reason};
 use crate::backoff::Retry;
-use crate::gatewayapi::{self, Finding, GATEWAY_API, Options};
+use crate::gatewayapi::{self, Finding, Options};
 
 /// The label on every Gateway API route meshroute writes: what its watch selects.
 pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "meshroute");
@@ -24,19 +24,8 @@ pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "meshroute
 /// The kinds meshroute writes.
 pub const KINDS: [&str; 2] = ["HTTPRoute", "GRPCRoute"];
 
-/// The API resource of `kind` (one of [`KINDS`]).
-pub fn resource(kind: &str) -> ApiResource {
-    ApiResource {
-        group: "gateway.networking.k8s.io".into(),
-        version: "v1".into(),
-        api_version: GATEWAY_API.into(),
-        kind: kind.into(),
-        plural: format!("{}s", kind.to_lowercase()),
-    }
-}
-
 fn api(client: &kube::Client, kind: &str, namespace: &str) -> Api<DynamicObject> {
-    Api::namespaced_with(client.clone(), namespace, &resource(kind))
+    Api::namespaced_with(client.clone(), namespace, &gatewayapi::api_resource(kind))
 }
 
 /// Whether `existing` is the route meshroute wrote for a GatewayRoute of `route`'s name (this
