@@ -147,7 +147,7 @@ fn helm_template_renders_with_helms_defaults() {
     ] {
         assert!(rule.contains(alert), "{rule}");
     }
-    let parsed: serde_yaml::Value = serde_yaml::from_str(rule).expect("valid YAML");
+    let parsed: serde_json::Value = serde_saphyr::from_str(rule).expect("valid YAML");
     assert!(
         rule.contains("{{ $labels.reason }}"),
         "Prometheus templates survive helm: {parsed:?}"
@@ -360,7 +360,7 @@ async fn deploy_is_the_chart_rendered_and_applies() {
     assert!(ok, "kubectl kustomize deploy: {err}");
     let client = meshroute_testbed::shared().client().await.unwrap();
     // The namespace must exist for a dry run of what goes into it.
-    let namespace: Namespace = serde_yaml::from_str(
+    let namespace: Namespace = serde_saphyr::from_str(
         &std::fs::read_to_string(repo().join("deploy/namespace.yaml")).unwrap(),
     )
     .unwrap();

@@ -36,7 +36,7 @@ fn examples() -> Vec<(String, Value)> {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "yaml") {
             let value: Value =
-                serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+                serde_saphyr::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
             out.push((
                 path.file_name().unwrap().to_string_lossy().into_owned(),
                 value,

@@ -415,7 +415,7 @@ async fn examples(bed: &mut Bed, gateways: &Gateways, host: std::net::IpAddr) {
     let mut names = Vec::new();
     for entry in std::fs::read_dir(meshroute_testbed::repo_root().join("examples")).unwrap() {
         let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
-        let mut object: Value = serde_yaml::from_str(&text).unwrap();
+        let mut object: Value = serde_saphyr::from_str(&text).unwrap();
         object["metadata"]["namespace"] = json!(ns);
         object["metadata"]["labels"] = json!({ "meshroute-test": ns });
         names.push(object["metadata"]["name"].as_str().unwrap().to_string());

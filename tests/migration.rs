@@ -140,9 +140,9 @@ fn label_all(bed: &Bed) {
 }
 
 fn documents(yaml: &str) -> Vec<Value> {
-    use serde::Deserialize;
-    serde_yaml::Deserializer::from_str(yaml)
-        .map(|d| Value::deserialize(d).unwrap())
+    serde_saphyr::from_multiple::<Value>(yaml)
+        .unwrap()
+        .into_iter()
         .filter(|v| !v.is_null())
         .collect()
 }
@@ -1062,7 +1062,8 @@ async fn import_records_what_the_mesh_knows_so_export_assumes_less() {
     let mut examples = 0;
     for entry in std::fs::read_dir(meshroute_testbed::repo_root().join("examples")).unwrap() {
         let object: Value =
-            serde_yaml::from_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap()).unwrap();
+            serde_saphyr::from_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap())
+                .unwrap();
         let spec = &object["spec"];
         let mut app_mesh = serde_json::Map::new();
         for field in ["priority", "httpRoute", "http2Route", "grpcRoute"] {

@@ -62,7 +62,7 @@ async fn capture_one(listener: TcpListener) -> (String, Value) {
 async fn the_sample_manifest_is_the_sample_request() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/http2-sample.yaml");
     let mut route: GatewayRoute =
-        serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        serde_saphyr::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     route.metadata.namespace = Some("default".into());
     route.metadata.uid = Some("1aa1111a-1111-1111-111a-a1a1a1aa111a".into());
 

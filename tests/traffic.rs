@@ -626,7 +626,7 @@ fn examples() -> Vec<Case> {
     for entry in std::fs::read_dir(meshroute_testbed::repo_root().join("examples")).unwrap() {
         let path = entry.unwrap().path();
         let text = std::fs::read_to_string(&path).unwrap();
-        let object: Value = serde_yaml::from_str(&text).unwrap();
+        let object: Value = serde_saphyr::from_str(&text).unwrap();
         let name = object["metadata"]["name"].as_str().unwrap().to_string();
         let case_name = format!("example-{name}");
         let mut spec = object["spec"].clone();

@@ -4,6 +4,7 @@
 
 pub mod export;
 pub mod import;
+pub mod input;
 mod yaml;
 
 use crate::appmesh::AppMeshError;
@@ -19,6 +20,8 @@ pub enum Error {
     Kube(#[from] kube::Error),
     #[error("{path}: {message}")]
     Input { path: String, message: String },
+    #[error("{0} input(s) could not be read; each is listed above with its file and line")]
+    Unreadable(usize),
     #[error(
         "{0} finding(s) change or drop App Mesh behaviour and --strict is set; nothing was printed"
     )]

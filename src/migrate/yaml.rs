@@ -1,4 +1,4 @@
-//! YAML that every Kubernetes client reads back as written. serde_yaml writes YAML 1.2, where
+//! YAML that every Kubernetes client reads back as written. YAML 1.2 writers write, where
 //! `no`, `on` or `y` are plain strings; kubectl, helm and Argo CD read YAML 1.1, where they are
 //! booleans, so a header value `no` came back as `false` and the apiserver refused the object.
 //! Here any string that is not plainly a string in both is written double-quoted.
@@ -127,7 +127,7 @@ mod tests {
         );
         // Read back as YAML 1.2 it is the same value; the YAML 1.1 readers differ only in
         // unquoted scalars, and every ambiguous one is quoted.
-        let back: Value = serde_yaml::from_str(&yaml).unwrap();
+        let back: Value = serde_saphyr::from_str(&yaml).unwrap();
         assert_eq!(back, value, "{yaml}");
     }
 }

@@ -252,8 +252,10 @@ pub async fn install_crds(client: &kube::Client) -> Result<(), Error> {
         if path.extension().is_none_or(|e| e != "yaml") {
             continue;
         }
-        let crd: CustomResourceDefinition = serde_yaml::from_str(&std::fs::read_to_string(&path)?)
-            .map_err(|e| Error::Io(std::io::Error::other(format!("{}: {e}", path.display()))))?;
+        let crd: CustomResourceDefinition =
+            serde_saphyr::from_str(&std::fs::read_to_string(&path)?).map_err(|e| {
+                Error::Io(std::io::Error::other(format!("{}: {e}", path.display())))
+            })?;
         let name = crd.metadata.name.clone().unwrap_or_default();
         api.patch(
             &name,

@@ -23,10 +23,15 @@ pub struct ExportArgs {
     #[arg(long, short = 'A')]
     pub all_namespaces: bool,
     /// Read GatewayRoutes from these files or directories (YAML or JSON, several documents or a
-    /// List; `-` is stdin; a directory's .yaml, .yml and .json files) instead of the cluster.
-    /// Objects without a namespace take -n's, or `default`.
+    /// List; `-` is stdin; a directory recursively) instead of the cluster, and the routes of
+    /// every format `import -f` reads (the official controller's objects, CloudFormation,
+    /// Terraform, CLI JSON), imported on the way. Objects without a namespace take -n's, or
+    /// `default`.
     #[arg(long = "filename", short = 'f')]
     pub files: Vec<PathBuf>,
+    /// With -f: a CloudFormation parameter's or Terraform variable's value (repeatable).
+    #[arg(long, value_parser = crate::migrate::import::name_value)]
+    pub set: Vec<(String, String)>,
     /// Also print a Gateway of this GatewayClass for every virtual gateway the routes use.
     #[arg(long)]
     pub gateway_class: Option<String>,
@@ -105,7 +110,11 @@ pub async fn run(args: ExportArgs) -> Result<(), Error> {
     let mut routes = if args.files.is_empty() {
         read::cluster(&args).await?
     } else {
-        read::files(&args.files, args.namespace.as_deref().unwrap_or("default"))?
+        read::files(
+            &args.files,
+            args.namespace.as_deref().unwrap_or("default"),
+            &args.set,
+        )?
     };
     routes.sort_by(|a, b| {
         (&a.metadata.namespace, &a.metadata.name).cmp(&(&b.metadata.namespace, &b.metadata.name))

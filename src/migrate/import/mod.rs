@@ -10,18 +10,42 @@ use clap::{Args, ValueEnum};
 use futures::{StreamExt, TryStreamExt, stream};
 use kube::api::ObjectMeta;
 
+mod files;
+
+pub use files::SOURCE_ANNOTATION;
+
 use super::Error;
+use super::input::{self, Format};
 use crate::api::ownership::{ADOPT_ANNOTATION, APP_MESH_MAX_TAGS, MAX_USER_TAGS, Owner, TAG_KEYS};
 use crate::api::{GatewayRoute, GatewayRouteSpec, Tag, object_name, recorded, short_hash};
-use crate::appmesh::{AppMesh, AppMeshArgs, ListedRoute, ObservedRoute, RouteKey};
+use crate::appmesh::{AppMesh, AppMeshArgs, ListedRoute, RouteKey, RouteSpec};
 use crate::telemetry::Metrics;
 
 /// `meshroute import`: every flag.
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// The mesh whose gateway routes to import.
-    #[arg(long)]
-    pub mesh: String,
+    /// The mesh whose gateway routes to import from App Mesh's API (or an emulator).
+    #[arg(long, required_unless_present_any = ["files", "from_cluster"])]
+    pub mesh: Option<String>,
+    /// Read routes from these files or directories instead (read recursively; `-` is stdin):
+    /// the official App Mesh controller's objects, CloudFormation or CDK templates (and
+    /// parameters files), Terraform `.tf`/`.tfvars` or `terraform show -json` output, AWS CLI
+    /// JSON. No App Mesh and no cluster are needed.
+    #[arg(long = "filename", short = 'f', conflicts_with_all = ["mesh", "from_cluster"])]
+    pub files: Vec<std::path::PathBuf>,
+    /// Read the official App Mesh controller's objects (appmesh.k8s.aws) from the kubeconfig's
+    /// cluster: the namespace of -n, or every namespace with -A.
+    #[arg(long, conflicts_with = "mesh")]
+    pub from_cluster: bool,
+    /// With --from-cluster: read every namespace.
+    #[arg(long, short = 'A', requires = "from_cluster")]
+    pub all_namespaces: bool,
+    /// The format of every file (default: detected per file).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// A CloudFormation parameter's or Terraform variable's value (repeatable).
+    #[arg(long, value_parser = name_value)]
+    pub set: Vec<(String, String)>,
     /// The 12-digit account id that owns the mesh, when another account shares it with this one.
     #[arg(long)]
     pub mesh_owner: Option<String>,
@@ -42,17 +66,24 @@ pub struct ImportArgs {
     pub appmesh: AppMeshArgs,
 }
 
+/// `NAME=VALUE`.
+pub fn name_value(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("`{text}` is not NAME=VALUE"))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {
     Yaml,
     Json,
 }
 
-/// One App Mesh route, as read for import.
+/// One App Mesh route, as read for import (from App Mesh, or from where it is written).
 #[derive(Debug, Clone)]
 pub struct Read {
     pub key: RouteKey,
-    pub route: ObservedRoute,
+    pub spec: RouteSpec,
     pub tags: Vec<Tag>,
 }
 
@@ -63,8 +94,9 @@ pub enum Entry {
     Adopt(Box<GatewayRoute>),
     /// A meshroute object owns the route already: listed, not emitted.
     Owned { key: RouteKey, owner: Owner },
-    /// The route cannot be expressed as a GatewayRoute.
-    Skipped { key: RouteKey, why: String },
+    /// The route cannot be expressed as a GatewayRoute: what it is (App Mesh's name, or the
+    /// source's and where it is written) and why.
+    Skipped { what: String, why: String },
 }
 
 fn describe(key: &RouteKey) -> String {
@@ -91,7 +123,7 @@ pub fn manifest(
             TAG_KEYS.len(),
         ));
     }
-    let spec = &read.route.spec;
+    let spec = &read.spec;
     let mut route = GatewayRoute::new(
         &name,
         GatewayRouteSpec {
@@ -155,7 +187,7 @@ pub fn entries(reads: &[Read], namespace: Option<&str>, taken: &Taken) -> Vec<En
             match manifest(read, name, namespace) {
                 Ok(route) => Entry::Adopt(Box::new(route)),
                 Err(why) => Entry::Skipped {
-                    key: read.key.clone(),
+                    what: describe(&read.key),
                     why,
                 },
             }
@@ -201,7 +233,7 @@ async fn record(
     for (read, entry) in reads.iter().zip(entries) {
         let Entry::Adopt(route) = entry else { continue };
         let (mesh, gateway) = (&read.key.mesh, &read.key.gateway);
-        let service = read.route.spec.target().to_string();
+        let service = read.spec.target().to_string();
         let backend = match backends.entry((mesh.clone(), service)) {
             btree_map::Entry::Occupied(known) => known.into_mut(),
             btree_map::Entry::Vacant(slot) => {
@@ -270,7 +302,7 @@ async fn refused_by_the_crd(
     for (entry, refused) in entries.iter_mut().zip(answers) {
         if let (Entry::Adopt(route), Some(kube::Error::Api(status))) = (&*entry, refused) {
             *entry = Entry::Skipped {
-                key: RouteKey::of(route),
+                what: describe(&RouteKey::of(route)),
                 why: format!(
                     "the GatewayRoute CRD or the cluster's admission refuses it as App Mesh holds it: {}",
                     status.message
@@ -299,52 +331,68 @@ async fn taken_in(namespace: Option<&str>) -> Result<Taken, kube::Error> {
         .collect())
 }
 
-/// Runs `meshroute import`: reads the mesh, prints manifests on stdout and progress on stderr.
+/// Runs `meshroute import`: reads App Mesh, files or the cluster, prints manifests on stdout
+/// and progress on stderr.
 pub async fn run(args: ImportArgs) -> Result<(), Error> {
-    let appmesh = AppMesh::new(&args.appmesh.settings(), Arc::new(Metrics::default())).await;
-    let owner = args.mesh_owner.as_deref();
-    let gateways = match &args.virtual_gateway {
-        Some(gateway) => vec![gateway.clone()],
-        None => appmesh.list_gateways(&args.mesh, owner).await?,
-    };
-    let mut listed: Vec<ListedRoute> = Vec::new();
-    for gateway in &gateways {
-        listed.extend(appmesh.list_routes(&args.mesh, owner, gateway).await?);
+    match &args.mesh {
+        Some(mesh) => from_app_mesh(mesh, &args).await,
+        None => from_sources(&args).await,
     }
-    let total = listed.len();
-    eprintln!(
-        "meshroute import: {total} gateway routes on {} virtual gateways of mesh {}",
-        gateways.len(),
-        args.mesh
-    );
-    let mut done = 0;
-    let reads: Vec<Option<Read>> = stream::iter(listed)
-        .map(|listed| {
-            let appmesh = &appmesh;
-            async move {
-                // Gone between the list and now: nothing to import.
-                let Some(route) = appmesh.describe_route(&listed.key).await? else {
-                    return Ok::<_, Error>(None);
-                };
-                let tags = appmesh.tags_of(&route.arn).await?.unwrap_or_default();
-                Ok(Some(Read {
-                    key: listed.key,
-                    route,
-                    tags,
-                }))
-            }
+}
+
+/// The input's routes, printed like App Mesh's; a file that could not be read fails the
+/// command after everything else is printed.
+async fn from_sources(args: &ImportArgs) -> Result<(), Error> {
+    let opts = input::Options {
+        format: args.format,
+        set: args.set.iter().cloned().collect(),
+        namespace: args.namespace.clone(),
+    };
+    let inventory = if args.from_cluster {
+        input::cluster(args.namespace.as_deref(), args.all_namespaces).await?
+    } else {
+        input::read(&args.files, &opts)
+    };
+    let (reads, mut skipped) = files::reads(&inventory);
+    let plain: Vec<Read> = reads.iter().map(|s| s.read.clone()).collect();
+    let taken = taken_or_warn(args.namespace.as_deref()).await;
+    let mut entries = entries(&plain, args.namespace.as_deref(), &taken);
+    files::record(&inventory, &reads, &mut entries);
+    entries.append(&mut skipped);
+    finish(entries, args).await?;
+    for error in &inventory.errors {
+        eprintln!("meshroute import: error: {error}");
+    }
+    match inventory.errors.len() {
+        0 => Ok(()),
+        n => Err(Error::Unreadable(n)),
+    }
+}
+
+/// The GatewayRoutes `import -f` would print for `inventory`'s routes (names unique within
+/// them), for `export gateway-api -f`; what cannot be imported is listed on stderr.
+pub fn imported(inventory: &input::Inventory) -> Vec<GatewayRoute> {
+    let (reads, skipped) = files::reads(inventory);
+    let plain: Vec<Read> = reads.iter().map(|s| s.read.clone()).collect();
+    let mut entries = entries(&plain, None, &Taken::new());
+    files::record(inventory, &reads, &mut entries);
+    for entry in &skipped {
+        if let Entry::Skipped { what, why } = entry {
+            eprintln!("meshroute export: {what}: skipped: {why}");
+        }
+    }
+    entries
+        .into_iter()
+        .filter_map(|e| match e {
+            Entry::Adopt(route) => Some(*route),
+            _ => None,
         })
-        .buffered(args.concurrency.max(1))
-        .inspect_ok(|_| {
-            done += 1;
-            if done % 100 == 0 && done < total {
-                eprintln!("meshroute import: {done}/{total} routes read");
-            }
-        })
-        .try_collect()
-        .await?;
-    let reads: Vec<Read> = reads.into_iter().flatten().collect();
-    let taken = match taken_in(args.namespace.as_deref()).await {
+        .collect()
+}
+
+/// The GatewayRoutes the namespace holds, or none (with a warning) without a cluster.
+async fn taken_or_warn(namespace: Option<&str>) -> Taken {
+    match taken_in(namespace).await {
         Ok(taken) => taken,
         Err(e) => {
             eprintln!(
@@ -354,9 +402,11 @@ pub async fn run(args: ImportArgs) -> Result<(), Error> {
             );
             Taken::new()
         }
-    };
-    let mut entries = entries(&reads, args.namespace.as_deref(), &taken);
-    record(&appmesh, owner, &reads, &mut entries).await?;
+    }
+}
+
+/// Checks the manifests against the cluster's CRD when there is one, prints them and counts.
+async fn finish(mut entries: Vec<Entry>, args: &ImportArgs) -> Result<(), Error> {
     if let Err(e) = refused_by_the_crd(&mut entries, args.namespace.as_deref()).await {
         eprintln!(
             "meshroute import: could not check the manifests against the GatewayRoute CRD ({e}); \
@@ -378,6 +428,56 @@ pub async fn run(args: ImportArgs) -> Result<(), Error> {
     Ok(())
 }
 
+async fn from_app_mesh(mesh: &str, args: &ImportArgs) -> Result<(), Error> {
+    let appmesh = AppMesh::new(&args.appmesh.settings(), Arc::new(Metrics::default())).await;
+    let owner = args.mesh_owner.as_deref();
+    let gateways = match &args.virtual_gateway {
+        Some(gateway) => vec![gateway.clone()],
+        None => appmesh.list_gateways(mesh, owner).await?,
+    };
+    let mut listed: Vec<ListedRoute> = Vec::new();
+    for gateway in &gateways {
+        listed.extend(appmesh.list_routes(mesh, owner, gateway).await?);
+    }
+    let total = listed.len();
+    eprintln!(
+        "meshroute import: {total} gateway routes on {} virtual gateways of mesh {}",
+        gateways.len(),
+        mesh
+    );
+    let mut done = 0;
+    let reads: Vec<Option<Read>> = stream::iter(listed)
+        .map(|listed| {
+            let appmesh = &appmesh;
+            async move {
+                // Gone between the list and now: nothing to import.
+                let Some(route) = appmesh.describe_route(&listed.key).await? else {
+                    return Ok::<_, Error>(None);
+                };
+                let tags = appmesh.tags_of(&route.arn).await?.unwrap_or_default();
+                Ok(Some(Read {
+                    key: listed.key,
+                    spec: route.spec,
+                    tags,
+                }))
+            }
+        })
+        .buffered(args.concurrency.max(1))
+        .inspect_ok(|_| {
+            done += 1;
+            if done % 100 == 0 && done < total {
+                eprintln!("meshroute import: {done}/{total} routes read");
+            }
+        })
+        .try_collect()
+        .await?;
+    let reads: Vec<Read> = reads.into_iter().flatten().collect();
+    let taken = taken_or_warn(args.namespace.as_deref()).await;
+    let mut entries = entries(&reads, args.namespace.as_deref(), &taken);
+    record(&appmesh, owner, &reads, &mut entries).await?;
+    finish(entries, args).await
+}
+
 fn print(entries: &[Entry], output: Output) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     let note = |entry: &Entry| match entry {
@@ -385,7 +485,7 @@ fn print(entries: &[Entry], output: Output) -> std::io::Result<()> {
         Entry::Owned { key, owner } => {
             Some(format!("{}: owned by {owner}; not printed", describe(key)))
         }
-        Entry::Skipped { key, why } => Some(format!("{}: skipped: {why}", describe(key))),
+        Entry::Skipped { what, why } => Some(format!("{what}: skipped: {why}")),
     };
     match output {
         Output::Yaml => {
@@ -421,7 +521,6 @@ fn print(entries: &[Entry], output: Output) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::appmesh::RouteSpec;
 
     fn read(gateway: &str, name: &str, tags: &[(&str, &str)]) -> Read {
         let spec: GatewayRouteSpec = serde_json::from_value(serde_json::json!({
@@ -439,19 +538,7 @@ mod tests {
                 gateway: gateway.into(),
                 name: name.into(),
             },
-            route: ObservedRoute {
-                arn: format!(
-                    "arn:aws:appmesh:us-west-2:1:mesh/m/virtualGateway/{gateway}/gatewayRoute/{name}"
-                ),
-                uid: "u".into(),
-                version: 4,
-                mesh_owner: "1".into(),
-                resource_owner: "1".into(),
-                created_at: None,
-                last_updated_at: None,
-                status: "ACTIVE".into(),
-                spec: RouteSpec::of(&spec),
-            },
+            spec: RouteSpec::of(&spec),
             tags: tags
                 .iter()
                 .map(|(k, v)| Tag {
@@ -480,7 +567,7 @@ mod tests {
         );
         assert_eq!(route.spec.gateway_route_name.as_deref(), Some("Web_Route"));
         assert_eq!(route.spec.virtual_gateway_name, "gw");
-        assert_eq!(RouteSpec::of(&route.spec), r.route.spec);
+        assert_eq!(RouteSpec::of(&route.spec), r.spec);
         assert_eq!(route.spec.tags.as_ref().unwrap().len(), 1);
         assert!(route.status.is_none());
     }
