@@ -1,5 +1,5 @@
-//! YAML that every Kubernetes client reads back as written. YAML 1.2 writers write, where
-//! `no`, `on` or `y` are plain strings; kubectl, helm and Argo CD read YAML 1.1, where they are
+//! YAML that every Kubernetes client reads back as written. A YAML 1.2 writer leaves `no`,
+//! `on` or `y` plain, as strings; kubectl, helm and Argo CD read YAML 1.1, where they are
 //! booleans, so a header value `no` came back as `false` and the apiserver refused the object.
 //! Here any string that is not plainly a string in both is written double-quoted.
 

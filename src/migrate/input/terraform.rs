@@ -193,11 +193,13 @@ fn module(
     let mut results: Vec<Option<Instances>> = (0..resources.len()).map(|_| None).collect();
     for _ in 0..=resources.len() {
         let mut progress = false;
+        // What earlier passes resolved; what this pass resolves is seen by the next one.
+        let ctx = context(&scope, scope["local"].as_object().unwrap_or(&Map::new()));
         for (i, resource) in resources.iter().enumerate() {
             if matches!(results[i], Some(Ok(_))) {
                 continue;
             }
-            let result = instances(resource, &scope);
+            let result = instances(resource, &ctx);
             if let Ok(done) = &result {
                 let attrs = &mut scope
                     .entry(resource.kind.clone())
@@ -269,8 +271,7 @@ type Instances = Result<Vec<(String, Value)>, String>;
 
 /// A resource's instances (one, or one per `count` index or `for_each` key), each with its
 /// address suffix (`[0]`, `["a"]`) and its attributes as Terraform's JSON gives them.
-fn instances(resource: &Resource, scope: &Map<String, Value>) -> Instances {
-    let base = context(scope, scope["local"].as_object().unwrap_or(&Map::new()));
+fn instances(resource: &Resource, base: &Context) -> Instances {
     let body = resource.block.body();
     let eval = |e: &Expression, ctx: &Context| {
         e.evaluate(ctx)
@@ -278,14 +279,14 @@ fn instances(resource: &Resource, scope: &Map<String, Value>) -> Instances {
             .map_err(|err| format!("{err}"))
     };
     let keyed: Vec<(String, Value, Value)> = if let Some(count) = attribute(body, "count") {
-        let n = eval(count, &base)?
+        let n = eval(count, base)?
             .as_u64()
             .ok_or("count is not a whole number")?;
         (0..n)
             .map(|i| (format!("[{i}]"), Value::from(i), Value::Null))
             .collect()
     } else if let Some(each) = attribute(body, "for_each") {
-        match eval(each, &base)? {
+        match eval(each, base)? {
             Value::Object(map) => map
                 .into_iter()
                 .map(|(k, v)| (format!("[\"{k}\"]"), Value::String(k), v))
@@ -303,10 +304,14 @@ fn instances(resource: &Resource, scope: &Map<String, Value>) -> Instances {
         vec![(String::new(), Value::Null, Value::Null)]
     };
     let is_count = attribute(body, "count").is_some();
+    let repeated = is_count || attribute(body, "for_each").is_some();
     keyed
         .into_iter()
         .map(|(suffix, key, value)| {
-            let mut ctx = context(scope, scope["local"].as_object().unwrap_or(&Map::new()));
+            if !repeated {
+                return Ok((suffix, body_json(body, base)?));
+            }
+            let mut ctx = base.clone();
             if is_count {
                 ctx.declare_var("count", hcl_value(&serde_json::json!({ "index": key })));
             } else {
