@@ -11,11 +11,39 @@ use std::path::PathBuf;
 use meshroute::api::GatewayRoute;
 use meshroute::migrate::input::{self, Inventory, Kind};
 use serde_json::{Value, json};
-use support::{Bed, run_program};
+use support::traffic::{Outcome, Probe, Proto, apply_backends, get, send};
+use support::{Bed, install_gateway_api, run, run_program};
 
-fn fixture(format: &str) -> PathBuf {
+const CLASS: &str = "meshroute-import";
+
+fn fixture(format: &str, case: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join(format!("tests/fixtures/import/{format}/basic/input"))
+        .join(format!("tests/fixtures/import/{format}/{case}/input"))
+}
+
+/// `meshroute import -f` of a fixture into the bed's namespace, as a user runs it (the
+/// cluster is there: names are checked against it and the manifests dry-run), each labelled
+/// for the bed's operator.
+fn imported(bed: &Bed, format: &str, case: &str, set: &[&str]) -> Vec<GatewayRoute> {
+    let dir = fixture(format, case).display().to_string();
+    let mut args = vec!["import", "-f", &dir, "-n", &bed.ns];
+    for s in set {
+        args.extend(["--set", s]);
+    }
+    let binary = std::path::Path::new(env!("CARGO_BIN_EXE_meshroute"));
+    let (ok, out, err) = run_program(binary, &args, &[], None);
+    assert!(ok, "{format}: import failed: {err}");
+    let routes: Vec<GatewayRoute> = serde_saphyr::from_multiple::<Value>(&out)
+        .unwrap()
+        .into_iter()
+        .filter(|v| !v.is_null())
+        .map(|mut v| {
+            v["metadata"]["labels"] = json!({ "meshroute-test": bed.ns });
+            serde_json::from_value(v).unwrap()
+        })
+        .collect();
+    assert!(!routes.is_empty(), "{format}: nothing imported: {err}");
+    routes
 }
 
 /// Creates in the emulator what the input says of the mesh around its routes, and a plain
@@ -121,7 +149,7 @@ fn seed(bed: &Bed, inventory: &Inventory) {
 /// Ready with App Mesh (the emulator) holding the printed spec. Returns the count.
 async fn import_and_apply(format: &str, set: &[&str]) -> usize {
     let mut bed = Bed::new(&format!("import-{format}")).await;
-    let dir = fixture(format);
+    let dir = fixture(format, "basic");
     let opts = input::Options {
         format: None,
         set: set
@@ -132,34 +160,7 @@ async fn import_and_apply(format: &str, set: &[&str]) -> usize {
         namespace: Some(bed.ns.clone()),
     };
     seed(&bed, &input::read(std::slice::from_ref(&dir), &opts));
-    let mut args = vec![
-        "import".to_string(),
-        "-f".into(),
-        dir.display().to_string(),
-        "-n".into(),
-        bed.ns.clone(),
-    ];
-    for s in set {
-        args.extend(["--set".to_string(), s.to_string()]);
-    }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let (ok, out, err) = run_program(
-        std::path::Path::new(env!("CARGO_BIN_EXE_meshroute")),
-        &args,
-        &[],
-        None,
-    );
-    assert!(ok, "{format}: import failed: {err}");
-    let routes: Vec<GatewayRoute> = serde_saphyr::from_multiple::<Value>(&out)
-        .unwrap()
-        .into_iter()
-        .filter(|v| !v.is_null())
-        .map(|mut v| {
-            v["metadata"]["labels"] = json!({ "meshroute-test": bed.ns });
-            serde_json::from_value(v).unwrap()
-        })
-        .collect();
-    assert!(!routes.is_empty(), "{format}: nothing imported: {err}");
+    let routes = imported(&bed, format, "basic", set);
     for route in &routes {
         bed.create(route).await;
     }
@@ -213,4 +214,160 @@ async fn every_format_imports_applies_and_is_ready() {
             ("cli-json", 2)
         ]
     );
+}
+
+/// One format's case on the Gateway API backend: which fixture, the Services its routes'
+/// virtual services stand for (namespace, "" for the routes' own; name; h2c), the request sent
+/// through Traefik, and the path it must reach the first Service with.
+struct Served {
+    format: &'static str,
+    case: &'static str,
+    set: &'static [&'static str],
+    services: &'static [(&'static str, &'static str, bool)],
+    proto: Proto,
+    probe: Probe,
+    path: &'static str,
+}
+
+/// The same imports served by Traefik: each format's output applied with every virtual gateway
+/// of mesh `apps` on Gateway API (`--serve apps/*=gateway-api:NS/gw`), and a request through
+/// Traefik reaches the Service the route's virtual service stands for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_case_per_format_is_served_by_gateway_api_through_traefik() {
+    install_gateway_api();
+    let host = meshroute_testbed::host_address().unwrap_or_else(|e| panic!("{e}"));
+    let cases = [
+        Served {
+            format: "appmesh-k8s",
+            case: "basic",
+            set: &[],
+            services: &[("shop", "web-v1", false), ("shop", "api", true)],
+            proto: Proto::Http,
+            probe: get("/web/cart"),
+            path: "/cart",
+        },
+        Served {
+            format: "cloudformation",
+            case: "basic",
+            set: &["AWS::Region=eu-west-1"],
+            services: &[("prod", "web", false), ("prod", "orders", true)],
+            proto: Proto::Http,
+            probe: get("/web/cart").host("www.example.com"),
+            path: "/cart",
+        },
+        Served {
+            format: "terraform",
+            case: "services",
+            set: &[],
+            services: &[("shop", "web-v1", false)],
+            proto: Proto::Http,
+            probe: get("/web/cart"),
+            path: "/cart",
+        },
+        Served {
+            format: "cli-json",
+            case: "basic",
+            set: &[],
+            services: &[("", "myservicea", false), ("", "orders", true)],
+            proto: Proto::Http2,
+            probe: get("/any/path"),
+            path: "/any/path",
+        },
+    ];
+    let ports = meshroute_testbed::free_ports::<4>().unwrap();
+    let (ok, out, err) = run(
+        "kubectl",
+        &["apply", "-f", "-"],
+        Some(
+            &json!({ "apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+                     "metadata": { "name": CLASS },
+                     "spec": { "controllerName": meshroute_testbed::TRAEFIK_CONTROLLER } })
+            .to_string(),
+        ),
+    );
+    assert!(ok, "{out}{err}");
+    let plane = meshroute_testbed::shared();
+    let _traefik = meshroute_testbed::Traefik::start(&plane.kubeconfig, &ports, plane.dir())
+        .unwrap_or_else(|e| panic!("start Traefik: {e}"));
+    for (case, port) in cases.iter().zip(ports) {
+        let mut bed = Bed::new(&format!("served-{}", case.format)).await;
+        let ns = bed.ns.clone();
+        let in_ns = |service_ns: &'static str| {
+            if service_ns.is_empty() {
+                ns.clone()
+            } else {
+                service_ns.to_string()
+            }
+        };
+        let service_ns = in_ns(case.services[0].0);
+        let mut objects = vec![
+            json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": service_ns } }),
+            json!({ "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+                    "metadata": { "name": "gw", "namespace": ns },
+                    "spec": { "gatewayClassName": CLASS, "listeners": [
+                        { "name": "http", "protocol": "HTTP", "port": port }] } }),
+        ];
+        if service_ns != ns {
+            // The routes refer to a Service in another namespace: that namespace's owner allows
+            // it, as Gateway API asks (the backend does not write ReferenceGrants).
+            objects.push(json!({
+                "apiVersion": "gateway.networking.k8s.io/v1beta1", "kind": "ReferenceGrant",
+                "metadata": { "name": format!("from-{ns}"), "namespace": service_ns },
+                "spec": { "from": [
+                    { "group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "namespace": ns },
+                    { "group": "gateway.networking.k8s.io", "kind": "GRPCRoute", "namespace": ns }],
+                          "to": [{ "group": "", "kind": "Service" }] } }));
+        }
+        let list = json!({ "apiVersion": "v1", "kind": "List", "items": objects });
+        let (ok, out, err) = run("kubectl", &["apply", "-f", "-"], Some(&list.to_string()));
+        assert!(ok, "{out}{err}");
+        let mut backends = Vec::new();
+        for (service_ns, name, h2c) in case.services {
+            let service_ns = in_ns(service_ns);
+            let identity = format!("{service_ns}/{name}");
+            let echo = bed
+                .emulator
+                .serve_echo_on("apps", &identity, host)
+                .await
+                .unwrap();
+            backends.push((service_ns, name.to_string(), echo, Some(8080), *h2c));
+        }
+        apply_backends(&backends);
+        let identity = format!("{service_ns}/{}", case.services[0].1);
+        let routes = imported(&bed, case.format, case.case, case.set);
+        for route in &routes {
+            bed.create(route).await;
+        }
+        let operator = bed.operator(&["--serve", &format!("apps/*=gateway-api:{ns}/gw")]);
+        for route in &routes {
+            bed.wait_ready(route.metadata.name.as_deref().unwrap(), &operator)
+                .await;
+        }
+        let to = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let got = send(to, case.proto, &case.probe);
+            match &got {
+                Outcome::Reached { service, path, .. }
+                    if *service == identity && path == case.path =>
+                {
+                    break;
+                }
+                _ if std::time::Instant::now() < deadline => {
+                    tokio::time::sleep(std::time::Duration::from_millis(250)).await
+                }
+                other => panic!(
+                    "{}: {} through Traefik reached {other}, not {identity} {}\n{}",
+                    case.format,
+                    case.probe.path,
+                    case.path,
+                    operator.log_tail()
+                ),
+            }
+        }
+        eprintln!(
+            "{}: {} through Traefik reached {identity}",
+            case.format, case.probe.path
+        );
+    }
 }
