@@ -204,6 +204,34 @@ async fn every_format_imports_applies_and_is_ready() {
     ] {
         counts.push((format, import_and_apply(format, &set).await));
     }
+    // `-o json` lists what it skipped beside the items, and kubectl applies the List as it is.
+    let dir = fixture("cli-json", "basic").display().to_string();
+    let binary = std::path::Path::new(env!("CARGO_BIN_EXE_meshroute"));
+    let (ok, out, err) = run_program(binary, &["import", "-f", &dir, "-o", "json"], &[], None);
+    assert!(ok, "{err}");
+    let list: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(list["items"].as_array().unwrap().len(), 2, "{out}");
+    let skipped = &list["notPrinted"][0];
+    assert!(
+        skipped["route"]
+            .as_str()
+            .unwrap()
+            .contains("list-gateway-routes.json:3")
+            && skipped["skipped"]
+                .as_str()
+                .unwrap()
+                .contains("holds no spec"),
+        "{out}"
+    );
+    let (ok, applied, err) = run(
+        "kubectl",
+        &["apply", "--dry-run=server", "-n", "default", "-f", "-"],
+        Some(&out),
+    );
+    assert!(
+        ok && applied.matches("created (server dry run)").count() == 2,
+        "{applied}{err}"
+    );
     eprintln!("Ready after import: {counts:?}");
     assert_eq!(
         counts,

@@ -56,7 +56,8 @@ pub struct ImportArgs {
     /// context's namespace).
     #[arg(long, short = 'n')]
     pub namespace: Option<String>,
-    /// Print a YAML stream (with comments for what is not imported) or one JSON List.
+    /// Print a YAML stream (with a comment for each route not printed) or one JSON List (with a
+    /// `notPrinted` entry for each).
     #[arg(long, short = 'o', value_enum, default_value = "yaml")]
     pub output: Output,
     /// App Mesh routes read at the same time (each costs a Describe and a ListTags call).
@@ -507,7 +508,24 @@ fn print(entries: &[Entry], output: Output) -> std::io::Result<()> {
                     _ => None,
                 })
                 .collect();
-            let list = serde_json::json!({ "apiVersion": "v1", "kind": "List", "items": items });
+            // What is not printed, an entry each beside the items (kubectl apply reads only
+            // `items` of a List), and on stderr.
+            let not_printed: Vec<serde_json::Value> = entries
+                .iter()
+                .filter_map(|e| match e {
+                    Entry::Adopt(_) => None,
+                    Entry::Owned { key, owner } => Some(serde_json::json!({
+                        "route": describe(key), "owned": owner.to_string() })),
+                    Entry::Skipped { what, why } => {
+                        Some(serde_json::json!({ "route": what, "skipped": why }))
+                    }
+                })
+                .collect();
+            let mut list =
+                serde_json::json!({ "apiVersion": "v1", "kind": "List", "items": items });
+            if !not_printed.is_empty() {
+                list["notPrinted"] = serde_json::Value::Array(not_printed);
+            }
             serde_json::to_writer_pretty(&mut out, &list)?;
             writeln!(out)?;
             for line in entries.iter().filter_map(note) {
