@@ -399,3 +399,93 @@ async fn one_case_per_format_is_served_by_gateway_api_through_traefik() {
         );
     }
 }
+
+/// The official controller's objects read from the cluster: its kinds stored under a stand-in
+/// CRD of ours (schemaless; the controller's own CRDs are not needed to hold them), the fixture
+/// applied with kubectl, and `import --from-cluster -n shop` prints what `import -f` prints of
+/// the same objects, each marked as read from the cluster.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn from_cluster_reads_the_official_controllers_objects() {
+    let _bed = Bed::new("from-cluster").await;
+    let kinds = [
+        ("Mesh", "meshes", "Cluster"),
+        ("VirtualGateway", "virtualgateways", "Namespaced"),
+        ("GatewayRoute", "gatewayroutes", "Namespaced"),
+        ("VirtualService", "virtualservices", "Namespaced"),
+        ("VirtualNode", "virtualnodes", "Namespaced"),
+        ("VirtualRouter", "virtualrouters", "Namespaced"),
+    ];
+    let crds: Vec<Value> = kinds
+        .iter()
+        .map(|(kind, plural, scope)| {
+            json!({ "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+                "metadata": { "name": format!("{plural}.appmesh.k8s.aws") },
+                "spec": { "group": "appmesh.k8s.aws", "scope": scope,
+                    "names": { "kind": kind, "plural": plural, "singular": kind.to_lowercase(),
+                               "listKind": format!("{kind}List") },
+                    "versions": [{ "name": "v1beta2", "served": true, "storage": true,
+                        "schema": { "openAPIV3Schema": { "type": "object",
+                            "x-kubernetes-preserve-unknown-fields": true } } }] } })
+        })
+        .collect();
+    let list = json!({ "apiVersion": "v1", "kind": "List", "items": crds }).to_string();
+    let (ok, out, err) = run("kubectl", &["apply", "-f", "-"], Some(&list));
+    assert!(ok, "{out}{err}");
+    let mut wait = vec![
+        "wait".to_string(),
+        "--for=condition=Established".into(),
+        "--timeout=60s".into(),
+    ];
+    wait.extend(
+        kinds
+            .iter()
+            .map(|(_, plural, _)| format!("crd/{plural}.appmesh.k8s.aws")),
+    );
+    let wait: Vec<&str> = wait.iter().map(String::as_str).collect();
+    let (ok, out, err) = run("kubectl", &wait, None);
+    assert!(ok, "{out}{err}");
+    let input = fixture("appmesh-k8s", "basic").join("input.yaml");
+    let (ok, out, err) = run(
+        "kubectl",
+        &["apply", "-f", &input.display().to_string()],
+        None,
+    );
+    assert!(ok, "{out}{err}");
+
+    let binary = std::path::Path::new(env!("CARGO_BIN_EXE_meshroute"));
+    let (ok, from_cluster, err) = run_program(
+        binary,
+        &["import", "--from-cluster", "-n", "shop"],
+        &[],
+        None,
+    );
+    assert!(ok, "{err}");
+    let (ok, from_files, err) = run_program(
+        binary,
+        &["import", "-f", &input.display().to_string(), "-n", "shop"],
+        &[],
+        None,
+    );
+    assert!(ok, "{err}");
+    // The same manifests and the same skipped route; only where each was read differs.
+    let without_sources = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| !l.contains("meshroute.io/source"))
+            .map(|l| l.split(" (").next().unwrap_or(l).to_string())
+            .collect()
+    };
+    assert_eq!(
+        without_sources(&from_cluster),
+        without_sources(&from_files),
+        "{from_cluster}"
+    );
+    assert!(
+        from_cluster.contains("meshroute.io/source: \"cluster: GatewayRoute shop/web\""),
+        "{from_cluster}"
+    );
+    assert!(from_cluster.contains("# appmesh.k8s.aws GatewayRoute shop/internal (cluster: GatewayRoute shop/internal): skipped"), "{from_cluster}");
+    assert!(
+        !from_cluster.contains("hunter2"),
+        "a Secret's data is never printed"
+    );
+}
