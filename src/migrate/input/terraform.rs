@@ -491,16 +491,17 @@ fn add_resource(kind: Kind, body: &Value, inventory: &mut Inventory) {
 /// `terraform show -json` of a state (`values`) or a plan (`planned_values`): every
 /// `aws_appmesh_*` resource of the root module and its child modules.
 pub fn read_json(path: &str, document: &Node, inventory: &mut Inventory) {
-    let value = document.to_json();
-    let root = if value["values"].is_object() {
-        &value["values"]["root_module"]
-    } else {
-        &value["planned_values"]["root_module"]
-    };
-    let mut modules = vec![root];
+    let values = document
+        .get("values")
+        .or_else(|| document.get("planned_values"));
+    let mut modules: Vec<&Node> = values
+        .and_then(|v| v.get("root_module"))
+        .into_iter()
+        .collect();
     while let Some(module) = modules.pop() {
-        modules.extend(module["child_modules"].as_array().into_iter().flatten());
-        for resource in module["resources"].as_array().into_iter().flatten() {
+        modules.extend(items(module.get("child_modules")));
+        for node in items(module.get("resources")) {
+            let resource = node.to_json();
             let kind = resource["type"].as_str().unwrap_or_default();
             let Some((_, target)) = RESOURCES.iter().find(|(k, _)| *k == kind) else {
                 continue;
@@ -508,16 +509,48 @@ pub fn read_json(path: &str, document: &Node, inventory: &mut Inventory) {
             if resource["mode"].as_str() == Some("data") {
                 continue;
             }
+            let mut values = resource["values"].clone();
+            state_defaults(&mut values);
             if kind == "aws_appmesh_gateway_route" {
-                let body = route_body(&resource["values"]);
                 inventory.routes.push(Found {
-                    source: format!("{path}:{}", document.line),
+                    source: format!("{path}:{}", node.line),
                     what: resource["address"].as_str().unwrap_or(kind).to_string(),
-                    route: route_of_request(&body),
+                    route: route_of_request(&route_body(&values)),
                 });
             } else if let Some(kind) = target {
-                add_resource(*kind, &request(&resource["values"]), inventory);
+                add_resource(*kind, &request(&values), inventory);
             }
         }
     }
+}
+
+fn items(node: Option<&Node>) -> &[Node] {
+    match node.map(|n| &n.value) {
+        Some(super::node::Tree::Seq(items)) => items,
+        _ => &[],
+    }
+}
+
+/// What the AWS provider stores for arguments that were never set, taken back out: a `port` of
+/// 0 (App Mesh's ports are 1 to 65535), and `mesh_owner` when it is the resource's own account
+/// (the provider records it for every mesh; a GatewayRoute names it only for a shared mesh).
+fn state_defaults(values: &mut Value) {
+    if values["mesh_owner"] == values["resource_owner"]
+        && let Some(map) = values.as_object_mut()
+    {
+        map.remove("mesh_owner");
+    }
+    fn zero_ports(value: &mut Value) {
+        match value {
+            Value::Object(map) => {
+                if map.get("port").and_then(Value::as_i64) == Some(0) {
+                    map.remove("port");
+                }
+                map.values_mut().for_each(zero_ports);
+            }
+            Value::Array(items) => items.iter_mut().for_each(zero_ports),
+            _ => {}
+        }
+    }
+    zero_ports(values);
 }
