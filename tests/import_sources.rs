@@ -467,12 +467,26 @@ async fn from_cluster_reads_the_official_controllers_objects() {
         None,
     );
     assert!(ok, "{err}");
-    // The same manifests and the same skipped route; only where each was read differs.
+    // The same manifests and the same skipped route, in the cluster's order (by name); only
+    // where each was read differs.
     let without_sources = |text: &str| -> Vec<String> {
-        text.lines()
-            .filter(|l| !l.contains("meshroute.io/source"))
-            .map(|l| l.split(" (").next().unwrap_or(l).to_string())
-            .collect()
+        let mut documents: Vec<String> = text
+            .split("---\n")
+            .map(|d| {
+                d.lines()
+                    .filter(|l| !l.contains("meshroute.io/source") && !l.starts_with('#'))
+                    .map(|l| format!("{l}\n"))
+                    .collect()
+            })
+            .collect();
+        // What is skipped, by route (the comment names where it was read after the route).
+        documents.extend(
+            text.lines()
+                .filter(|l| l.starts_with('#'))
+                .map(|l| l.split(" (").next().unwrap_or(l).to_string()),
+        );
+        documents.sort();
+        documents
     };
     assert_eq!(
         without_sources(&from_cluster),

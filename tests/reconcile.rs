@@ -623,7 +623,15 @@ async fn a_finalizer_removed_by_hand_leaves_no_state_behind() {
             &format!("meshroute_gatewayroutes{{reason=\"{reason}\"}}"),
         )
     };
-    let (_, metrics) = op.get("/metrics").await;
+    // The gauge follows the status write; under load it may lag it by a moment.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let metrics = loop {
+        let (_, metrics) = op.get("/metrics").await;
+        if gauge(&metrics, "DeleteFailed") == Some(1.0) || std::time::Instant::now() > deadline {
+            break metrics;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert_eq!(gauge(&metrics, "DeleteFailed"), Some(1.0), "{metrics}");
     let delete_errors = support::series_value(
         &metrics,
