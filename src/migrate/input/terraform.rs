@@ -336,10 +336,18 @@ fn body_json(body: &Body, ctx: &Context) -> Result<Value, String> {
                 if ["count", "for_each", "provider", "depends_on", "lifecycle"].contains(&a.key()) {
                     continue;
                 }
-                let v = a
-                    .expr()
-                    .evaluate(ctx)
-                    .map_err(|e| format!("{} = {}: {e}", a.key(), a.expr()))?;
+                let v = a.expr().evaluate(ctx).map_err(|e| {
+                    let expr = a.expr().to_string();
+                    if expr.starts_with("data.") || expr.contains("${data.") {
+                        format!(
+                            "{} = {expr}: a data source, which Terraform reads only when it plans; \
+                             import `terraform show -json` of a plan or state instead",
+                            a.key()
+                        )
+                    } else {
+                        format!("{} = {expr}: {e}", a.key())
+                    }
+                })?;
                 out.insert(a.key().to_string(), json(&v));
             }
             Structure::Block(b) if b.identifier() == "dynamic" => {
