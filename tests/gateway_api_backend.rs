@@ -19,7 +19,7 @@ use kube::api::{Api, DynamicObject};
 use meshroute_testbed::{GATEWAY, MESH};
 use serde_json::{Value, json};
 use support::traffic::{Outcome, Probe, Proto, apply_backends, get, send};
-use support::{Bed, Operator, install_gateway_api, run};
+use support::{Bed, Operator, install_gateway_api, reason, run};
 
 const CLASS: &str = "meshroute-backend";
 
@@ -454,7 +454,7 @@ async fn examples(bed: &mut Bed, gateways: &Gateways, host: std::net::IpAddr) {
     }
     // What Gateway API cannot say: an inverted header match, a metadata range.
     let b = "myserviceb.svc.cluster.local";
-    for (name, code, probe, want) in [
+    let not_exported = [
         (
             "payments-api-canary",
             "header-inverted",
@@ -475,7 +475,8 @@ async fn examples(bed: &mut Bed, gateways: &Gateways, host: std::net::IpAddr) {
                 "grpc-echo.svc.cluster.local",
             ),
         ),
-    ] {
+    ];
+    for (name, code, probe, want) in &not_exported {
         let route = bed.wait_reason(name, "NotExported", &op).await;
         let said = ready_message(&route).unwrap().1;
         assert!(said.contains(code), "{name}: {said}");
@@ -483,17 +484,51 @@ async fn examples(bed: &mut Bed, gateways: &Gateways, host: std::net::IpAddr) {
             route.status.as_ref().unwrap().arn.is_some(),
             "{name}: in App Mesh"
         );
-        let proto = if name == "echo-gold" {
+        let proto = if *name == "echo-gold" {
             Proto::Grpc
         } else {
             Proto::Http
         };
         let to = gateways.targets(Mode::AppMesh, proto)[0].1;
         assert_eq!(
-            send(to, proto, &probe),
+            &send(to, proto, probe),
             want,
             "{name}: App Mesh still serves it"
         );
+    }
+    // Gateway API alone on the gateway: what it cannot say keeps its App Mesh route and is
+    // still served (the switch used to delete it, leaving it served by nothing), Stalled with
+    // a message that says so; what it can say leaves App Mesh.
+    let mut op = op;
+    op.terminate(Duration::from_secs(10)).await;
+    let op = bed.operator(&["--serve", &Mode::GatewayApi.serve(&ns)]);
+    for (name, code, probe, want) in &not_exported {
+        let route = bed
+            .wait(name, "kept on App Mesh", &op, |r| {
+                r.and_then(ready_message)
+                    .is_some_and(|(_, m)| m.starts_with("App Mesh still serves it"))
+            })
+            .await
+            .unwrap();
+        let said = ready_message(&route).unwrap().1;
+        assert!(said.contains(code), "{name}: {said}");
+        assert_eq!(reason(&route), Some("NotExported"), "{name}");
+        let proto = if *name == "echo-gold" {
+            Proto::Grpc
+        } else {
+            Proto::Http
+        };
+        let to = gateways.targets(Mode::AppMesh, proto)[0].1;
+        for _ in 0..20 {
+            assert_eq!(
+                &send(to, proto, probe),
+                want,
+                "{name}: App Mesh still serves it with Gateway API alone on its gateway"
+            );
+        }
+    }
+    for (name, _, _, _) in &exported {
+        wait_all(bed, &[name], &op, name, |r| served_as(r, Mode::GatewayApi)).await;
     }
     for name in &names {
         bed.delete(name).await;

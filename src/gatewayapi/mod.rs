@@ -484,16 +484,16 @@ pub fn export(routes: &[GatewayRoute], opts: &Options) -> Export {
     out
 }
 
+/// One route mapped: its Gateway API object (`None` when a `notExported` finding drops it) and
+/// the findings.
+pub type Mapped = (Option<Value>, Vec<Finding>);
+
 /// One GatewayRoute's HTTPRoute or GRPCRoute attached to `parent` (a Gateway API parentRef),
 /// with its findings, as the operator's Gateway API backend serves it: the mapping `export`
 /// makes, object by object. `None` when a `notExported` finding drops it. Checks across routes
 /// (priority order, same requests) are `export`'s; the operator checks collisions itself
 /// (`reconcile::gateways`).
-pub fn route_object(
-    route: &GatewayRoute,
-    parent: Value,
-    opts: &Options,
-) -> (Option<Value>, Vec<Finding>) {
+pub fn route_object(route: &GatewayRoute, parent: Value, opts: &Options) -> Mapped {
     let mut found = Vec::new();
     let mut findings = Findings {
         object: format!(

@@ -48,6 +48,7 @@ use crate::api::ownership::FINALIZER;
 use crate::appmesh::AppMesh;
 use crate::backoff::{self, Retry};
 use crate::fair::{Class, Gate};
+use crate::gatewayapi;
 use crate::telemetry::Metrics;
 use cache::{CachedRoute, Key};
 use deps::{Dependencies, Wait};
@@ -472,7 +473,17 @@ async fn apply_step(
         Verdict::Shadowed(other) => Some(other.as_str()),
         _ => None,
     };
-    let serving = ctx.config.serving.of(route).clone();
+    let mut serving = ctx.config.serving.of(route).clone();
+    // Mapped once: what Gateway API can say decides whether App Mesh must keep serving it.
+    let mapped = serving
+        .gateway_api
+        .as_ref()
+        .map(|p| gatewayapi::route_object(route, p.reference(), &ctx.config.gateway_api));
+    // A route Gateway API cannot say keeps its App Mesh route even where its gateway is served
+    // by Gateway API alone: a cut-over never leaves a route served by nothing.
+    let kept_on_app_mesh =
+        !serving.app_mesh && mapped.as_ref().is_some_and(|(object, _)| object.is_none());
+    serving.app_mesh |= kept_on_app_mesh;
     let shard = &ctx.config.shard;
     let had_app_mesh = route.status.as_ref().is_some_and(|s| s.arn.is_some());
     let app_mesh = if serving.app_mesh {
@@ -490,14 +501,21 @@ async fn apply_step(
     } else {
         None
     };
-    let after = match &serving.gateway_api {
-        Some(parent) => {
-            let (gw, findings) = gateway_api_step(route, parent, ctx).await?;
+    let after = match (&serving.gateway_api, mapped) {
+        (Some(parent), Some(mapped)) => {
+            let (mut gw, findings) = gateway_api_step(route, parent, mapped, ctx).await?;
+            if kept_on_app_mesh && let Err(problem) = &mut gw.result {
+                problem.message = format!(
+                    "App Mesh still serves it: its virtual gateway is served by Gateway API \
+                     alone, but {}",
+                    problem.message
+                );
+            }
             let after = outcome::gateway_api(route, app_mesh, serving.app_mesh, gw, shard, now());
             let said = served::findings_condition(&findings);
             outcome::warning(after, route, served::FINDINGS, said, now())
         }
-        None => {
+        _ => {
             let mut after = app_mesh.expect("App Mesh serves what Gateway API does not");
             // Gateway API served it before (a cut-over taken back): its route goes.
             if route
@@ -568,10 +586,11 @@ async fn app_mesh_step(route: &GatewayRoute, status_digest: u64, ctx: &Context) 
 async fn gateway_api_step(
     route: &GatewayRoute,
     parent: &serving::Parent,
+    mapped: gatewayapi::Mapped,
     ctx: &Context,
 ) -> Result<(outcome::OnGatewayApi, Vec<crate::gatewayapi::Finding>), Error> {
     let namespace = route.namespace().unwrap_or_default();
-    match routes::apply(&ctx.client, route, parent, &ctx.config.gateway_api).await {
+    match routes::apply(&ctx.client, route, parent, mapped).await {
         Ok((applied, findings)) => {
             let shown = format!("{} {namespace}/{}", applied.record.kind, route.name_any());
             let result = served::judge(

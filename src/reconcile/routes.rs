@@ -16,7 +16,7 @@ use crate::Error;
 use crate::api::ownership::wants_adoption;
 use crate::api::{GatewayApiRoute, GatewayRoute, Reason};
 use crate::backoff::Retry;
-use crate::gatewayapi::{self, Finding, Options};
+use crate::gatewayapi::{self, Finding};
 
 /// The label on every Gateway API route meshroute writes: what its watch selects.
 pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "meshroute");
@@ -45,15 +45,15 @@ pub struct Applied {
     pub record: GatewayApiRoute,
 }
 
-/// Writes `route`'s Gateway API route under `parent`, mapped as `export gateway-api` maps it.
-/// `Err(Ok(problem))` says why it is not there; `Err(Err(e))` is a Kubernetes failure to retry.
+/// Writes `route`'s Gateway API route, `mapped` as `export gateway-api` maps it
+/// (`gatewayapi::route_object` under its parent). `Err(Ok(problem))` says why it is not there;
+/// `Err(Err(e))` is a Kubernetes failure to retry.
 pub async fn apply(
     client: &kube::Client,
     route: &GatewayRoute,
     parent: &Parent,
-    opts: &Options,
+    (object, findings): gatewayapi::Mapped,
 ) -> Result<(Applied, Vec<Finding>), Result<Problem, Error>> {
-    let (object, findings) = gatewayapi::route_object(route, parent.reference(), opts);
     let Some(mut object) = object else {
         return Err(Ok(not_exported(&findings)));
     };
