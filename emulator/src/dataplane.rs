@@ -1,8 +1,9 @@
 //! A virtual gateway's data plane: each of its listeners served on loopback (HTTP/1.1 and h2c on
 //! one port), every request routed by the gateway routes the emulator holds at that moment
 //! (`routing`), and forwarded to the address given for the target virtual service: HTTP/1.1
-//! for an `http` listener, h2c for `http2` and `grpc`. No route: 404, as Envoy answers; no
-//! address for the virtual service, or none answering: 503.
+//! for an `http` listener, h2c for `http2` and `grpc`. No route: 404, as Envoy answers, and on
+//! a `grpc` listener Envoy's gRPC answer, HTTP 200 with `grpc-status: 12` (UNIMPLEMENTED) and no
+//! body (trailers only); no address for the virtual service, or none answering: 503.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -106,7 +107,14 @@ pub async fn serve_echo(service: &str, bind: SocketAddr) -> std::io::Result<Sock
             tokio::spawn(async move {
                 let answer = service_fn(move |req: Request<Incoming>| {
                     let service = service.clone();
-                    async move { Ok::<_, Infallible>(echo(&service, &req)) }
+                    async move {
+                        // The whole request is read before the answer: answering first ends the
+                        // HTTP/2 stream while the client still sends, which resets it (a gRPC
+                        // call through the gateway then failed now and then).
+                        let (parts, body) = req.into_parts();
+                        let _ = body.collect().await;
+                        Ok::<_, Infallible>(echo(&service, &Request::from_parts(parts, ())))
+                    }
                 });
                 let _ = auto::Builder::new(TokioExecutor::new())
                     .serve_connection(TokioIo::new(stream), answer)
@@ -118,7 +126,7 @@ pub async fn serve_echo(service: &str, bind: SocketAddr) -> std::io::Result<Sock
 }
 
 /// The request's authority: `:authority` (HTTP/2), else the Host header (HTTP/1.1).
-fn authority(req: &Request<Incoming>) -> Option<String> {
+fn authority<B>(req: &Request<B>) -> Option<String> {
     req.uri()
         .authority()
         .map(|a| a.as_str().to_string())
@@ -130,7 +138,7 @@ fn authority(req: &Request<Incoming>) -> Option<String> {
         })
 }
 
-fn echo(service: &str, req: &Request<Incoming>) -> Response<Body> {
+fn echo<B>(service: &str, req: &Request<B>) -> Response<Body> {
     let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
     let host = authority(req).unwrap_or_default();
     let headers: serde_json::Map<String, serde_json::Value> = req
@@ -167,6 +175,21 @@ fn plain(status: StatusCode, text: &str) -> Response<Body> {
         .expect("a valid response")
 }
 
+/// What Envoy answers a gRPC call no route takes: a trailers-only response (the gRPC status in
+/// the only HEADERS frame, which ends the stream), status 12, UNIMPLEMENTED.
+fn grpc_unimplemented() -> Response<Body> {
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/grpc")
+        .header("grpc-status", "12")
+        .body(
+            Full::new(Bytes::new())
+                .map_err(|never| match never {})
+                .boxed(),
+        )
+        .expect("a valid response")
+}
+
 async fn handle(emulator: &Emulator, l: &Listener, req: Request<Incoming>) -> Response<Body> {
     let routes = emulator.gateway_routes(&l.mesh, &l.gateway);
     let headers: Vec<(String, String)> = req
@@ -194,14 +217,17 @@ async fn handle(emulator: &Emulator, l: &Listener, req: Request<Incoming>) -> Re
         protocol: l.protocol,
     };
     let Some(routed) = routing::route(&routes, &incoming) else {
-        return plain(StatusCode::NOT_FOUND, "");
+        return match l.protocol {
+            routing::Protocol::Grpc => grpc_unimplemented(),
+            _ => plain(StatusCode::NOT_FOUND, ""),
+        };
     };
     let Some(backend) = emulator.backend(&l.mesh, &routed.virtual_service) else {
         return plain(StatusCode::SERVICE_UNAVAILABLE, "no healthy upstream");
     };
     tracing::debug!(route = routed.route, backend = %backend, path = routed.path_and_query, "routed");
     match forward(req, &routed, backend, l.protocol).await {
-        Ok(response) => response.map(BodyExt::boxed),
+        Ok(response) => response,
         Err(e) => plain(
             StatusCode::SERVICE_UNAVAILABLE,
             &format!("upstream connect error or disconnect/reset before headers: {e}"),
@@ -226,7 +252,7 @@ async fn forward(
     routed: &routing::Routed,
     backend: SocketAddr,
     protocol: Protocol,
-) -> Result<Response<Incoming>, Box<dyn std::error::Error + Send + Sync>> {
+) -> Result<Response<Body>, Box<dyn std::error::Error + Send + Sync>> {
     let (mut parts, body) = req.into_parts();
     let host = routed.host.clone().unwrap_or_else(|| backend.to_string());
     let te_trailers = parts
@@ -248,7 +274,8 @@ async fn forward(
         tokio::spawn(connection);
         return Ok(sender
             .send_request(Request::from_parts(parts, body))
-            .await?);
+            .await?
+            .map(BodyExt::boxed));
     }
     parts.uri = format!("http://{host}{}", routed.path_and_query).parse()?;
     parts.version = http::Version::HTTP_2;
@@ -262,5 +289,6 @@ async fn forward(
     tokio::spawn(connection);
     Ok(sender
         .send_request(Request::from_parts(parts, body))
-        .await?)
+        .await?
+        .map(BodyExt::boxed))
 }

@@ -78,10 +78,12 @@ pub fn route(routes: &[StoredRoute], req: &Incoming) -> Option<Routed> {
         .filter_map(|r| Some((r, r.spec.get(kind).filter(|v| !v.is_null())?)))
         .collect();
     candidates.sort_by(|(a, ra), (b, rb)| order(a, ra, b, rb));
-    let (path, query) = req
+    let (raw_path, query) = req
         .path_and_query
         .split_once('?')
         .unwrap_or((req.path_and_query, ""));
+    let normalized = normalize(raw_path);
+    let path = normalized.as_str();
     candidates.into_iter().find_map(|(stored, r)| {
         let m = &r["match"];
         let matched = if req.protocol == Protocol::Grpc {
@@ -259,6 +261,28 @@ fn full_match(regex: &str, value: &str) -> bool {
     regex::Regex::new(&format!("^(?:{regex})$")).is_ok_and(|re| re.is_match(value))
 }
 
+/// The path App Mesh's gateway matches and forwards: dot segments removed (RFC 3986, 5.2.4) and
+/// adjacent slashes merged, as the Envoy options App Mesh turned on (`normalize_path`,
+/// `merge_slashes`) do; docs/testing.md cites the user guide.
+fn normalize(path: &str) -> String {
+    let mut segments: Vec<&str> = Vec::new();
+    let trailing = path.ends_with('/') || path.ends_with("/.") || path.ends_with("/..");
+    for segment in path.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                segments.pop();
+            }
+            other => segments.push(other),
+        }
+    }
+    let mut out = format!("/{}", segments.join("/"));
+    if trailing && !segments.is_empty() {
+        out.push('/');
+    }
+    out
+}
+
 /// The rewrites App Mesh's gateway makes: by default the matched prefix becomes `/` and the
 /// Host the target virtual service's name (the App Mesh user guide, "Gateway routes"); an
 /// explicit prefix or path rewrite replaces the default, and either default can be disabled.
@@ -272,17 +296,18 @@ fn rewrite(stored: &StoredRoute, r: &Value, path: &str, query: &str, req: &Incom
     let mut new_path = path.to_string();
     if req.protocol != Protocol::Grpc {
         if let Some(prefix) = m["prefix"].as_str() {
-            let to = match (
+            let rest = &path[prefix.len()..];
+            match (
                 &rw["prefix"]["value"],
                 rw["prefix"]["defaultPrefix"].as_str(),
             ) {
-                (Value::String(value), _) => Some(value.as_str()),
-                (_, Some("DISABLED")) => None,
-                _ => Some("/"),
-            };
-            // Envoy's prefix_rewrite: the matched prefix is swapped for the new one.
-            if let Some(to) = to {
-                new_path = format!("{to}{}", &path[prefix.len()..]);
+                // A value given: Envoy's prefix_rewrite, the matched prefix swapped for it.
+                (Value::String(value), _) => new_path = format!("{value}{rest}"),
+                (_, Some("DISABLED")) => {}
+                // The default: the matched prefix goes with one `/` after it, and the rest is
+                // put under `/` (the user guide's "Virtual gateways": prefix `/chapter`,
+                // `/chapter/1` is "rewritten to `/1`").
+                _ => new_path = format!("/{}", rest.strip_prefix('/').unwrap_or(rest)),
             }
         } else if let Some(exact) = rw["path"]["exact"].as_str() {
             new_path = exact.to_string();
@@ -430,13 +455,13 @@ mod tests {
         );
         let rows: [Row; 11] = [
             ("/", "gw", &none, Some(("root", "/", "web.local"))),
-            // The longest prefix wins among routes without a priority; the matched prefix is
-            // swapped for `/` as Envoy's prefix_rewrite does.
+            // The longest prefix wins among routes without a priority; the matched prefix and
+            // one `/` after it go, the rest is put under `/` (AWS's default rewrite).
             (
                 "/api/users?x=1",
                 "gw",
                 &none,
-                Some(("api", "//users?x=1", "api.local")),
+                Some(("api", "/users?x=1", "api.local")),
             ),
             ("/apix", "gw", &none, Some(("api", "/x", "api.local"))),
             (
@@ -476,7 +501,7 @@ mod tests {
                 "/api/a",
                 "gw",
                 &canary,
-                Some(("canary", "//a", "canary.local")),
+                Some(("canary", "/a", "canary.local")),
             ),
             (
                 "/api",
@@ -637,5 +662,46 @@ mod tests {
         // An HTTP/2 listener serves http2Routes only.
         call.protocol = Protocol::Http2;
         assert!(route(&routes, &call).is_none());
+    }
+
+    /// What AWS wrote down, request by request: the user guide's "Virtual gateways" and "Gateway
+    /// routes" pages (prefix `/chapter`) and the howto-match-and-rewrite-at-ingress walkthrough
+    /// (prefix `/red`); paths normalised before matching (`normalize_path`, `merge_slashes`).
+    #[test]
+    fn the_default_prefix_rewrite_and_normalisation_as_aws_states_them() {
+        let routes = vec![
+            stored(
+                "chapter",
+                http(json!({ "prefix": "/chapter" }), Value::Null, "book.local"),
+                1.0,
+            ),
+            stored(
+                "red",
+                http(json!({ "prefix": "/red" }), Value::Null, "color.local"),
+                2.0,
+            ),
+        ];
+        for (sent, want) in [
+            ("/chapter/1", "/1"),
+            ("/chapter/page", "/page"),
+            ("/chapter1", "/1"),
+            ("/chapter", "/"),
+            ("/red/tell", "/tell"),
+            ("//chapter/1", "/1"),
+            ("/chapter//1", "/1"),
+            ("/x/../chapter/1", "/1"),
+            ("/chapter/./a/b/../c", "/a/c"),
+        ] {
+            let req = Incoming {
+                method: "GET",
+                path_and_query: sent,
+                authority: Some("gw"),
+                headers: &[],
+                listener_port: 8080,
+                protocol: Protocol::Http,
+            };
+            let routed = route(&routes, &req).unwrap_or_else(|| panic!("{sent}: no route"));
+            assert_eq!(routed.path_and_query, want, "{sent}");
+        }
     }
 }

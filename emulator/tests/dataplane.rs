@@ -165,7 +165,9 @@ async fn requests_reach_the_backend_app_mesh_would_send_them_to() {
         Some("echo.apps.local")
     );
     assert_eq!(header(&r, "x-echo-host"), Some("echo.apps.local"));
-    let (status, _) = curl(&[
+    // A call no route takes: Envoy's gRPC answer, HTTP 200 with grpc-status 12 (UNIMPLEMENTED)
+    // in the only HEADERS frame (trailers only), not a bare 404.
+    let (status, r) = curl(&[
         "--http2-prior-knowledge",
         "-X",
         "POST",
@@ -173,7 +175,9 @@ async fn requests_reach_the_backend_app_mesh_would_send_them_to() {
         "content-type: application/grpc",
         &format!("{}/other.v1.Svc/Say", at(8082)),
     ]);
-    assert_eq!(status, 404);
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(header(&r, "grpc-status"), Some("12"), "{r}");
+    assert_eq!(header(&r, "content-type"), Some("application/grpc"), "{r}");
 
     // Routes are read at each request: a new one serves at once, a deleted one no more.
     route(

@@ -80,6 +80,8 @@ pub enum Outcome {
         host: String,
     },
     Status(u16),
+    /// A gRPC call no backend answered: the gRPC status its client sees.
+    GrpcStatus(u16),
     Failed(String),
 }
 
@@ -92,6 +94,7 @@ impl std::fmt::Display for Outcome {
                 host,
             } => write!(f, "{service} {path} Host {host}"),
             Outcome::Status(s) => write!(f, "HTTP {s}"),
+            Outcome::GrpcStatus(s) => write!(f, "gRPC status {s}"),
             Outcome::Failed(e) => write!(f, "failed: {e}"),
         }
     }
@@ -147,6 +150,21 @@ pub fn send(to: SocketAddr, proto: Proto, probe: &Probe) -> Outcome {
             path: unreserved_decoded(&header("x-echo-path").unwrap_or_default()),
             host: header("x-echo-host").unwrap_or_default(),
         },
+        // A gRPC client reads `grpc-status` (trailers only, as Envoy answers) or, without one,
+        // maps the HTTP status (gRPC's doc/http-grpc-status-mapping.md: 404 is 12,
+        // UNIMPLEMENTED, the code Envoy sends when no route takes a call).
+        (Some(status), None) if proto == Proto::Grpc => Outcome::GrpcStatus(
+            header("grpc-status")
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(match status {
+                    400 => 13,
+                    401 => 16,
+                    403 => 7,
+                    404 => 12,
+                    429 | 502..=504 => 14,
+                    _ => 2,
+                }),
+        ),
         (Some(status), None) => Outcome::Status(status),
         (None, _) => Outcome::Failed(String::from_utf8_lossy(&out.stderr).trim().to_string()),
     }
