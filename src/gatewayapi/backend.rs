@@ -10,11 +10,11 @@ use crate::api::recorded::Backend;
 /// The Service a cluster DNS name stands for: `<service>.<namespace>`, optionally followed by
 /// `.svc` and `.svc.cluster.local`.
 fn cluster_service(host: &str) -> Option<Service> {
-    let host = host.trim_end_matches('.');
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
     let short = host
         .strip_suffix(".svc.cluster.local")
         .or_else(|| host.strip_suffix(".svc"))
-        .unwrap_or(host);
+        .unwrap_or(&host);
     match short.split('.').collect::<Vec<_>>()[..] {
         [name, ns] if is_label(name) && is_label(ns) => Some(Service {
             name: name.into(),
@@ -57,7 +57,10 @@ pub(super) fn backend(
                 );
                 return None;
             }
-            let short = vs.strip_suffix(".svc.cluster.local").unwrap_or(vs);
+            // DNS names are case-insensitive (RFC 4343) and Kubernetes names lower case:
+            // `serviceA.shop` is Service `servicea` in `shop`.
+            let lower = vs.to_ascii_lowercase();
+            let short = lower.strip_suffix(".svc.cluster.local").unwrap_or(&lower);
             let parts: Vec<&str> = short.split('.').collect();
             match parts[..] {
                 [name, ns] => Service {

@@ -402,8 +402,10 @@ struct Exported {
     port: Option<i32>,
     /// The host names and matches it takes requests by.
     matches: Value,
-    /// The virtual gateway's listener ports, as `import` recorded them.
-    listeners: Vec<i32>,
+    /// The virtual gateway's listeners (protocol, port), as `import` recorded them.
+    listeners: Vec<(String, i32)>,
+    /// The listener protocol App Mesh served the route on (`http`, `http2`, `grpc`).
+    protocol: &'static str,
 }
 
 /// Every GatewayRoute's Gateway API objects (routes first, then Gateways) and findings.
@@ -427,9 +429,12 @@ pub fn export(routes: &[GatewayRoute], opts: &Options) -> Export {
         };
         let parent = &names[&GatewayKey::of(route)];
         let converted = mapped(route, json!({ "name": parent }), opts, &mut findings);
-        if let Some((object_json, info)) = converted
+        if let Some((mut object_json, info)) = converted
             && !findings.dropped
         {
+            if opts.gateway_class.is_some() {
+                attach_to_listeners(&mut object_json, &info);
+            }
             for to in std::mem::take(&mut findings.grants) {
                 grants
                     .entry((to, info.gateway.namespace.clone()))
@@ -455,7 +460,7 @@ pub fn export(routes: &[GatewayRoute], opts: &Options) -> Export {
             let (recorded, matched) = gateways
                 .entry((e.gateway.namespace.clone(), e.parent.clone()))
                 .or_default();
-            recorded.extend(&e.listeners);
+            recorded.extend(e.listeners.iter().map(|(_, port)| port));
             matched.extend(e.port);
         }
         for ((namespace, name), (recorded, matched)) in gateways {
@@ -482,6 +487,38 @@ pub fn export(routes: &[GatewayRoute], opts: &Options) -> Export {
         }
     }
     out
+}
+
+/// On a Gateway this export prints (its listeners named `port-<port>`), a route attaches to the
+/// listeners App Mesh served it on: those of its protocol (an `httpRoute` on the virtual
+/// gateway's `http` listeners, and so on), or the one its port match names. Attached to the
+/// whole Gateway, an HTTPRoute would also take requests on the listeners App Mesh kept for
+/// gRPC. Without recorded listeners, or with none of its protocol, it stays on the Gateway.
+fn attach_to_listeners(object: &mut Value, info: &Exported) {
+    let sections: Vec<i32> = match info.port {
+        Some(port) => vec![port],
+        None => info
+            .listeners
+            .iter()
+            .filter(|(protocol, _)| protocol == info.protocol)
+            .map(|(_, port)| *port)
+            .collect(),
+    };
+    if info.listeners.is_empty() || sections.is_empty() {
+        return;
+    }
+    let parent = object["spec"]["parentRefs"][0].clone();
+    object["spec"]["parentRefs"] = sections
+        .into_iter()
+        .map(|port| {
+            let mut reference = parent.clone();
+            if let Some(fields) = reference.as_object_mut() {
+                fields.remove("port");
+                fields.insert("sectionName".into(), json!(format!("port-{port}")));
+            }
+            reference
+        })
+        .collect();
 }
 
 /// One route mapped: its Gateway API object (`None` when a `notExported` finding drops it) and
@@ -686,7 +723,15 @@ fn convert(
             precedence,
             port,
             matches,
-            listeners: recorded::listeners(route).iter().map(|l| l.port).collect(),
+            listeners: recorded::listeners(route)
+                .iter()
+                .map(|l| (l.protocol.to_string(), l.port))
+                .collect(),
+            protocol: match (&spec.http_route, &spec.http2_route) {
+                (Some(_), _) => "http",
+                (None, Some(_)) => "http2",
+                (None, None) => "grpc",
+            },
         },
     ))
 }

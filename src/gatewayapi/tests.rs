@@ -731,3 +731,97 @@ fn string_prefixes_keep_app_meshs_meaning_where_no_prefix_rewrite_is_needed() {
     );
     assert!(out.findings.iter().any(|f| f.code == Code::PrefixSegments));
 }
+
+/// A virtual service name in mixed case is the lower-case Service (DNS names are
+/// case-insensitive): `serviceA` is not a name Kubernetes can hold, and Traefik answered 500.
+#[test]
+fn a_mixed_case_virtual_service_is_its_lower_case_service() {
+    let mut spec = http(json!({ "prefix": "/" }), json!({}));
+    spec["httpRoute"]["action"]["target"]["virtualService"]["virtualServiceName"] =
+        json!("serviceA.Shop.svc.cluster.local");
+    let out = export(&[route("r", spec)], &options());
+    assert_eq!(
+        rule(&out.objects[0])["backendRefs"][0]["name"],
+        json!("servicea"),
+        "{:?}",
+        out.objects
+    );
+    // `Shop` is the route's own namespace, `shop`: no namespace on the reference.
+    assert!(
+        rule(&out.objects[0])["backendRefs"][0]
+            .get("namespace")
+            .is_none()
+    );
+    assert!(
+        out.findings.iter().all(|f| f.code != Code::BackendInvalid),
+        "{:?}",
+        out.findings
+    );
+}
+
+/// On a virtual gateway with http, http2 and grpc listeners each route attaches to the
+/// listeners of its own protocol, as App Mesh served it, not to every listener of the Gateway.
+#[test]
+fn routes_attach_to_the_listeners_of_their_protocol() {
+    use crate::api::recorded::LISTENERS_ANNOTATION;
+    let listeners = |mut r: GatewayRoute| {
+        r.metadata.annotations = Some(
+            [(
+                LISTENERS_ANNOTATION.to_string(),
+                "http:8080,http2:8081,grpc:8082,http:9080".to_string(),
+            )]
+            .into(),
+        );
+        r
+    };
+    let h1 = listeners(route("h1", http(json!({ "prefix": "/a" }), json!({}))));
+    let mut h2_spec = http(json!({ "prefix": "/b" }), json!({}));
+    h2_spec["http2Route"] = h2_spec["httpRoute"].take();
+    h2_spec.as_object_mut().unwrap().remove("httpRoute");
+    let h2 = listeners(route("h2", h2_spec));
+    let grpc = listeners(route(
+        "g",
+        json!({ "grpcRoute": { "match": { "serviceName": "echo.v1.Echo" },
+            "action": { "target": { "virtualService": { "virtualServiceName": VS } } } } }),
+    ));
+    let on_port = listeners(route(
+        "p",
+        http(json!({ "prefix": "/c", "port": 9080 }), json!({})),
+    ));
+    let opts = Options {
+        gateway_class: Some("c".into()),
+        ..options()
+    };
+    let out = export(&[h1, h2, grpc, on_port], &opts);
+    let sections = |name: &str| -> Vec<String> {
+        let object = out
+            .objects
+            .iter()
+            .find(|o| o["metadata"]["name"] == name)
+            .unwrap_or_else(|| panic!("{name}: {:?}", out.objects));
+        object["spec"]["parentRefs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                assert!(p.get("port").is_none(), "{p}");
+                p["sectionName"]
+                    .as_str()
+                    .unwrap_or("(whole Gateway)")
+                    .to_string()
+            })
+            .collect()
+    };
+    assert_eq!(sections("h1"), ["port-8080", "port-9080"]);
+    assert_eq!(sections("h2"), ["port-8081"]);
+    assert_eq!(sections("g"), ["port-8082"]);
+    assert_eq!(sections("p"), ["port-9080"]);
+    let gateway = out.objects.iter().find(|o| o["kind"] == "Gateway").unwrap();
+    let names: Vec<&str> = gateway["spec"]["listeners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["port-8080", "port-8081", "port-8082", "port-9080"]);
+}
