@@ -48,6 +48,9 @@ pub struct RunArgs {
         default_value = "generic"
     )]
     pub gateway_api_target: TargetArg,
+    /// How routes are mapped for the Gateway API backend, as `export gateway-api` maps them.
+    #[command(flatten)]
+    pub mapping: gatewayapi::args::MappingArgs,
     /// Watch only this namespace (default: all namespaces).
     #[arg(long, env = "MESHROUTE_NAMESPACE")]
     pub namespace: Option<String>,
@@ -126,11 +129,7 @@ pub async fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
             retry_max: args.retry_max,
             require_policy: args.require_policy,
             serving: reconcile::serving::Servings::new(args.serve),
-            gateway_api: gatewayapi::Options {
-                target: args.gateway_api_target.into(),
-                backend_port: 80,
-                ..Default::default()
-            },
+            gateway_api: args.mapping.options(args.gateway_api_target.into())?,
         },
         identity.clone(),
     );

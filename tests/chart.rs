@@ -586,3 +586,89 @@ async fn the_charts_rbac_runs_a_full_lifecycle_and_nothing_more() {
         );
     }
 }
+
+/// `helm upgrade --set gatewayAPI.serve=RULE` (the docs' command) gives a string: the chart takes
+/// it as well as a list; the service map becomes a mounted ConfigMap the operator reads; a bad
+/// rule is refused with a sentence, not a pattern.
+#[test]
+fn gateway_api_values_as_the_docs_write_them() {
+    use serde_json::Value;
+    let out = template(
+        "m",
+        "x",
+        &[
+            "gatewayAPI.serve=apps/gw=gateway-api:infra/gw",
+            "gatewayAPI.serviceMap.web\\.apps\\.local.name=web",
+            "gatewayAPI.serviceMap.web\\.apps\\.local.port=8080",
+            "gatewayAPI.backendPort=8080",
+        ],
+    );
+    let documents: Vec<Value> = serde_saphyr::from_multiple::<Value>(&out)
+        .unwrap()
+        .into_iter()
+        .filter(|d| !d.is_null())
+        .collect();
+    let deployment = documents
+        .iter()
+        .find(|d| d["kind"] == "Deployment")
+        .unwrap();
+    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+    let env = |name: &str| {
+        container["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == name)
+            .map(|e| e["value"].clone())
+    };
+    assert_eq!(
+        env("MESHROUTE_SERVE"),
+        Some(json!("apps/gw=gateway-api:infra/gw"))
+    );
+    assert_eq!(env("MESHROUTE_BACKEND_PORT"), Some(json!("8080")));
+    let path = env("MESHROUTE_SERVICE_MAP").unwrap();
+    assert_eq!(
+        container["volumeMounts"][0]["mountPath"],
+        json!("/etc/meshroute")
+    );
+    let map = documents
+        .iter()
+        .find(|d| d["kind"] == "ConfigMap" && d["metadata"]["name"] == "m-meshroute-service-map")
+        .unwrap();
+    assert!(path.as_str().unwrap().ends_with("service-map.yaml"));
+    let entries: Value =
+        serde_saphyr::from_str(map["data"]["service-map.yaml"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        entries,
+        json!({ "web.apps.local": { "name": "web", "port": 8080 } })
+    );
+    // The list form gives the same rule.
+    let out = template(
+        "m",
+        "x",
+        &["gatewayAPI.serve={apps/gw=gateway-api:infra/gw}"],
+    );
+    assert!(
+        out.contains("value: \"apps/gw=gateway-api:infra/gw\""),
+        "{out}"
+    );
+    // A bad rule: a sentence that says what a rule is.
+    let (ok, _, err) = run(
+        "helm",
+        &[
+            "template",
+            "m",
+            "charts/meshroute",
+            "--set",
+            "gatewayAPI.serve=apps/gw=gatewayapi:infra",
+        ],
+        None,
+    );
+    assert!(!ok);
+    assert!(
+        err.contains(
+            "\"apps/gw=gatewayapi:infra\" is not a rule: write MESH/VIRTUAL_GATEWAY=BACKEND"
+        ),
+        "{err}"
+    );
+}

@@ -366,7 +366,19 @@ async fn one_case_per_format_is_served_by_gateway_api_through_traefik() {
         for route in &routes {
             bed.create(route).await;
         }
-        let operator = bed.operator(&["--serve", &format!("apps/*=gateway-api:{ns}/gw")]);
+        // `run` maps as `export` does, with the same flags: the CLI JSON case's virtual
+        // service names no port, and the service map gives it (it would be 80 otherwise).
+        let map = plane.dir().join(format!("service-map-{ns}.yaml"));
+        std::fs::write(
+            &map,
+            format!(
+                "myservicea.svc.cluster.local: {{name: myservicea, namespace: {ns}, port: 8080}}\n"
+            ),
+        )
+        .unwrap();
+        let serve = format!("apps/*=gateway-api:{ns}/gw");
+        let map = map.display().to_string();
+        let operator = bed.operator(&["--serve", &serve, "--service-map", &map]);
         for route in &routes {
             bed.wait_ready(route.metadata.name.as_deref().unwrap(), &operator)
                 .await;
@@ -392,6 +404,22 @@ async fn one_case_per_format_is_served_by_gateway_api_through_traefik() {
                     operator.log_tail()
                 ),
             }
+        }
+        if case.format == "cli-json" {
+            let (ok, out, err) = run(
+                "kubectl",
+                &[
+                    "get",
+                    "httproute",
+                    "mygatewayroute-c16f2601",
+                    "-n",
+                    &ns,
+                    "-o",
+                    "jsonpath={.spec.rules[0].backendRefs[0].port}",
+                ],
+                None,
+            );
+            assert!(ok && out == "8080", "the service map's port: {out}{err}");
         }
         eprintln!(
             "{}: {} through Traefik reached {identity}",

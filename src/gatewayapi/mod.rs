@@ -8,6 +8,7 @@
 //! explicit `URLRewrite` filter. The table in docs/migration.md lists every mapping row; each
 //! row has a test in `tests.rs`.
 
+pub mod args;
 mod backend;
 mod grpc;
 mod http;

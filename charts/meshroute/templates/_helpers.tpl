@@ -46,3 +46,26 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   verbs: ["get", "list", "watch", "create", "patch", "delete"]
 {{- end }}
 {{- end -}}
+
+{{/*
+The Gateway API serving rules as one comma-separated string: gatewayAPI.serve may be a list or
+the string `--set gatewayAPI.serve=apps/gw=gateway-api:infra/gw` gives. Each rule is checked
+here, with a sentence, rather than by a pattern in values.schema.json.
+*/}}
+{{- define "meshroute.serveRules" -}}
+{{- $rules := .Values.gatewayAPI.serve -}}
+{{- if kindIs "string" $rules -}}
+{{- $rules = splitList "," $rules -}}
+{{- end -}}
+{{- $checked := list -}}
+{{- range $rules -}}
+{{- $rule := trim . -}}
+{{- if $rule -}}
+{{- if not (regexMatch "^[^/=]+/[^/=]+=(app-mesh|(gateway-api|both):[^/]+/[^/]+(/[^/]+)?)$" $rule) -}}
+{{- fail (printf "gatewayAPI.serve: %q is not a rule: write MESH/VIRTUAL_GATEWAY=BACKEND, where VIRTUAL_GATEWAY may be * and BACKEND is app-mesh, gateway-api:NAMESPACE/GATEWAY[/LISTENER] or both:NAMESPACE/GATEWAY[/LISTENER]" $rule) -}}
+{{- end -}}
+{{- $checked = append $checked $rule -}}
+{{- end -}}
+{{- end -}}
+{{- join "," $checked -}}
+{{- end -}}

@@ -4,7 +4,6 @@
 mod read;
 mod report;
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -38,26 +37,13 @@ pub struct ExportArgs {
     /// Port of each printed Gateway's HTTP listener.
     #[arg(long, default_value_t = 80)]
     pub gateway_port: i32,
-    /// YAML or JSON file mapping virtual service names to Services:
-    /// `my-vs.example: {name: web, namespace: shop, port: 8080}`. Without an entry, a name
-    /// `<service>.<namespace>.svc.cluster.local` is taken as that Service.
-    #[arg(long)]
-    pub service_map: Option<PathBuf>,
-    /// Service port of a backend when neither the route's target nor --service-map gives one.
-    #[arg(long, default_value_t = 80)]
-    pub backend_port: i32,
     /// The Gateway API implementation the objects are for: generic (any conformant one), or
     /// lattice (the AWS Gateway API Controller for VPC Lattice, whose limits are reported per
     /// route: see docs/migration.md).
     #[arg(long, value_enum, default_value = "generic")]
     pub target: TargetArg,
-    /// Keep App Mesh's string-prefix meaning (/api also takes /apix) exactly: a prefix match
-    /// whose route needs no prefix rewrite is exported as an anchored RegularExpression path
-    /// (for implementations that support them) instead of Gateway API's whole-segment PathPrefix.
-    /// Gateway API rewrites a prefix only on a PathPrefix match, so routes App Mesh rewrote keep
-    /// PathPrefix and their finding.
-    #[arg(long)]
-    pub string_prefixes: bool,
+    #[command(flatten)]
+    pub mapping: gatewayapi::args::MappingArgs,
     /// Format of the findings report on stderr.
     #[arg(long, value_enum, default_value = "text")]
     pub report: ReportFormat,
@@ -120,15 +106,15 @@ pub async fn run(args: ExportArgs) -> Result<(), Error> {
         (&a.metadata.namespace, &a.metadata.name).cmp(&(&b.metadata.namespace, &b.metadata.name))
     });
     let opts = Options {
-        string_prefixes: args.string_prefixes,
-        target: args.target.into(),
         gateway_class: args.gateway_class.clone(),
         gateway_port: args.gateway_port,
-        services: match &args.service_map {
-            Some(path) => read::service_map(path)?,
-            None => BTreeMap::new(),
-        },
-        backend_port: args.backend_port,
+        ..args
+            .mapping
+            .options(args.target.into())
+            .map_err(|e| Error::Input {
+                path: e.path,
+                message: e.message,
+            })?
     };
     let mut export = gatewayapi::export(&routes, &opts);
     export.accept(&args.accept);

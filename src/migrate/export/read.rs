@@ -1,13 +1,11 @@
 //! Where `export` reads from: GatewayRoutes in files or in the cluster, and the service map.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use kube::api::{Api, ListParams};
 
 use super::{Error, ExportArgs};
 use crate::api::GatewayRoute;
-use crate::gatewayapi::Service;
 use crate::migrate::{import, input};
 
 /// GatewayRoutes from files and directories: meshroute's own (YAML or JSON, streams or Lists),
@@ -62,19 +60,6 @@ pub async fn cluster(args: &ExportArgs) -> Result<Vec<GatewayRoute>, Error> {
             None => return Ok(routes),
         }
     }
-}
-
-pub fn service_map(path: &PathBuf) -> Result<BTreeMap<String, Service>, Error> {
-    let input = |message: String| Error::Input {
-        path: path.display().to_string(),
-        message,
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| input(e.to_string()))?;
-    serde_saphyr::from_str(&text).map_err(|e| {
-        input(format!(
-            "{e}; expected `<virtual service name>: {{name: <service>, namespace: <ns>, port: <port>}}` entries"
-        ))
-    })
 }
 
 #[cfg(test)]
