@@ -209,6 +209,41 @@ impl Matcher {
         }
     }
 
+    /// Whether no request can match both, by App Mesh's reading or Gateway API's (where a
+    /// prefix ending in `/` also takes the bare path): different route kinds, listener ports,
+    /// host names, paths or methods. Header and query conditions are not compared, so two
+    /// routes told apart only by them are taken to overlap.
+    pub fn disjoint(&self, other: &Matcher) -> bool {
+        let ports = matches!((self.port, other.port), (Some(a), Some(b)) if a != b);
+        let ends = |host: &str, suffix: &str| {
+            host.to_ascii_lowercase()
+                .ends_with(&suffix.to_ascii_lowercase())
+        };
+        let hosts = match (&self.host, &other.host) {
+            (Some(Host::Exact(a)), Some(Host::Exact(b))) => !a.eq_ignore_ascii_case(b),
+            (Some(Host::Exact(e)), Some(Host::Suffix(s)))
+            | (Some(Host::Suffix(s)), Some(Host::Exact(e))) => !ends(e, s),
+            (Some(Host::Suffix(a)), Some(Host::Suffix(b))) => !ends(a, b) && !ends(b, a),
+            _ => false,
+        };
+        // A prefix takes the paths that start with it, and (Gateway API) `/x/` also takes `/x`.
+        let takes = |prefix: &str, path: &str| {
+            path.starts_with(prefix)
+                || prefix
+                    .strip_suffix('/')
+                    .is_some_and(|bare| !bare.is_empty() && path == bare)
+        };
+        let paths = match (&self.path, &other.path) {
+            (Path::Exact(a), Path::Exact(b)) => a != b,
+            (Path::Prefix(p), Path::Exact(e)) | (Path::Exact(e), Path::Prefix(p)) => !takes(p, e),
+            (Path::Prefix(a), Path::Prefix(b)) => !takes(a, b) && !takes(b, a),
+            (Path::Service(a), Path::Service(b)) => a != b,
+            _ => false,
+        };
+        let methods = matches!((&self.method, &other.method), (Some(a), Some(b)) if a != b);
+        self.kind != other.kind || ports || hosts || paths || methods
+    }
+
     /// Whether every request `other` matches, this matches too (a sufficient condition: a
     /// regular expression covers only the same expression).
     pub fn covers(&self, other: &Matcher) -> bool {
@@ -349,6 +384,74 @@ mod tests {
                 covers,
                 "{a} covers {b}"
             );
+        }
+    }
+
+    #[test]
+    fn disjoint_matches_are_those_no_request_can_take_both() {
+        let m = |v: Value| http(None, v);
+        for (a, b, disjoint) in [
+            // The pair: no path both take.
+            (
+                json!({ "prefix": "/orders" }),
+                json!({ "path": { "exact": "/api/v1/orders" }, "hostname": { "exact": "a.example.com" } }),
+                true,
+            ),
+            (
+                json!({ "prefix": "/api" }),
+                json!({ "path": { "exact": "/api/v1/orders" } }),
+                false,
+            ),
+            (
+                json!({ "prefix": "/api/" }),
+                json!({ "path": { "exact": "/api" } }),
+                false,
+            ),
+            (json!({ "prefix": "/a" }), json!({ "prefix": "/b" }), true),
+            (json!({ "prefix": "/a" }), json!({ "prefix": "/ab" }), false),
+            (
+                json!({ "path": { "exact": "/a" } }),
+                json!({ "path": { "exact": "/b" } }),
+                true,
+            ),
+            (
+                json!({ "prefix": "/", "hostname": { "exact": "a.com" } }),
+                json!({ "prefix": "/", "hostname": { "exact": "B.com" } }),
+                true,
+            ),
+            (
+                json!({ "prefix": "/", "hostname": { "suffix": ".a.com" } }),
+                json!({ "prefix": "/", "hostname": { "exact": "x.A.com" } }),
+                false,
+            ),
+            (
+                json!({ "prefix": "/", "hostname": { "suffix": ".a.com" } }),
+                json!({ "prefix": "/", "hostname": { "suffix": ".b.com" } }),
+                true,
+            ),
+            (
+                json!({ "prefix": "/", "port": 8080 }),
+                json!({ "prefix": "/", "port": 8081 }),
+                true,
+            ),
+            (
+                json!({ "prefix": "/", "method": "GET" }),
+                json!({ "prefix": "/", "method": "POST" }),
+                true,
+            ),
+            (
+                json!({ "path": { "regex": "/a.*" } }),
+                json!({ "path": { "exact": "/b" } }),
+                false,
+            ),
+            (
+                json!({ "prefix": "/", "headers": [{ "name": "x", "match": { "exact": "1" } }] }),
+                json!({ "prefix": "/", "headers": [{ "name": "x", "match": { "exact": "2" } }] }),
+                false,
+            ),
+        ] {
+            assert_eq!(m(a.clone()).disjoint(&m(b.clone())), disjoint, "{a} / {b}");
+            assert_eq!(m(b.clone()).disjoint(&m(a.clone())), disjoint, "{b} / {a}");
         }
     }
 }

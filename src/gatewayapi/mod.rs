@@ -407,6 +407,8 @@ struct Exported {
     listeners: Vec<(String, i32)>,
     /// The listener protocol App Mesh served the route on (`http`, `http2`, `grpc`).
     protocol: &'static str,
+    /// What it matches, to tell routes no request can take both of.
+    matcher: Option<matching::Matcher>,
 }
 
 /// Every GatewayRoute's Gateway API objects (routes first, then Gateways) and findings.
@@ -578,10 +580,12 @@ fn order_findings(exported: &[(String, Exported)], found: &mut Vec<Finding>) {
                 && a.matches == b.matches
                 && a.port != b.port
                 && (a.port.is_none() || b.port.is_none());
+            let disjoint = matches!((&a.matcher, &b.matcher), (Some(x), Some(y)) if x.disjoint(y));
             if a.gateway == b.gateway
                 && a.kind == b.kind
                 && first == Some(true)
                 && (b.precedence > a.precedence || tie)
+                && !disjoint
             {
                 let why = if tie {
                     "Gateway API orders routes with the same match by age and name, not priority"
@@ -728,6 +732,7 @@ fn convert(
                 .iter()
                 .map(|l| (l.protocol.to_string(), l.port))
                 .collect(),
+            matcher: matching::Matcher::of(spec),
             protocol: match (&spec.http_route, &spec.http2_route) {
                 (Some(_), _) => "http",
                 (None, Some(_)) => "http2",

@@ -825,3 +825,51 @@ fn routes_attach_to_the_listeners_of_their_protocol() {
         .collect();
     assert_eq!(names, ["port-8080", "port-8081", "port-8082", "port-9080"]);
 }
+
+/// Two routes no request can take both of are never reported as ordered differently: the
+/// false positive that blocked `--strict` (a prefix `/orders` at priority 5, an exact
+/// `/api/v1/orders` on one host at priority 10). Routes that do overlap still are.
+#[test]
+fn priority_order_only_for_routes_that_can_take_the_same_request() {
+    let with_priority = |mut spec: Value, p: i32| {
+        spec["priority"] = json!(p);
+        spec
+    };
+    let orders = route(
+        "orders",
+        with_priority(http(json!({ "prefix": "/orders" }), json!({})), 5),
+    );
+    let exact = route(
+        "exact",
+        with_priority(
+            http(
+                json!({ "path": { "exact": "/api/v1/orders" }, "hostname": { "exact": "a.example.com" } }),
+                json!({}),
+            ),
+            10,
+        ),
+    );
+    let out = export(&[orders, exact], &options());
+    assert!(
+        out.findings.iter().all(|f| f.code != Code::PriorityOrder),
+        "{:?}",
+        out.findings
+    );
+    let api = route(
+        "api",
+        with_priority(http(json!({ "prefix": "/api" }), json!({})), 5),
+    );
+    let exact = route(
+        "exact",
+        with_priority(
+            http(json!({ "path": { "exact": "/api/v1/orders" } }), json!({})),
+            10,
+        ),
+    );
+    let out = export(&[api, exact], &options());
+    assert!(
+        out.findings.iter().any(|f| f.code == Code::PriorityOrder),
+        "{:?}",
+        out.findings
+    );
+}
