@@ -105,6 +105,10 @@ pub struct RunArgs {
 /// Runs the operator until SIGTERM or Ctrl-C (or, with leader election, until the Lease is lost):
 /// the HTTP endpoints, then the controller once this replica leads.
 pub async fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let serving = reconcile::serving::Servings::new(args.serve.clone())?;
+    for rule in serving.describe() {
+        tracing::info!(rule, "serving");
+    }
     let metrics = Arc::new(Metrics::default());
     let client = kube::Client::try_default().await?;
     let appmesh = AppMesh::new(&args.appmesh.settings(), metrics.clone()).await;
@@ -128,7 +132,7 @@ pub async fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
             retry_base: args.retry_base,
             retry_max: args.retry_max,
             require_policy: args.require_policy,
-            serving: reconcile::serving::Servings::new(args.serve),
+            serving: serving.clone(),
             gateway_api: args.mapping.options(args.gateway_api_target.into())?,
         },
         identity.clone(),

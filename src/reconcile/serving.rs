@@ -56,6 +56,22 @@ impl Serving {
     };
 }
 
+/// A rule's BACKEND, as written in `--serve`.
+impl fmt::Display for Serving {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let written = |p: &Parent| match &p.section {
+            Some(section) => format!("{}/{}/{section}", p.namespace, p.name),
+            None => format!("{}/{}", p.namespace, p.name),
+        };
+        match (self.app_mesh, &self.gateway_api) {
+            (true, None) => f.write_str("app-mesh"),
+            (false, Some(parent)) => write!(f, "gateway-api:{}", written(parent)),
+            (true, Some(parent)) => write!(f, "both:{}", written(parent)),
+            (false, None) => f.write_str("nothing"),
+        }
+    }
+}
+
 /// One `--serve` rule: `MESH/VIRTUAL_GATEWAY=BACKEND`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
@@ -127,14 +143,35 @@ pub struct Servings {
 }
 
 impl Servings {
-    /// The rules in order: a later rule for the same gateway replaces an earlier one.
-    pub fn new(rules: Vec<Rule>) -> Servings {
-        Servings {
-            rules: rules
-                .into_iter()
-                .map(|r| ((r.mesh, r.gateway), r.serving))
-                .collect(),
+    /// The rules; two that say different things of the same gateway (or of the same mesh's
+    /// `*`) are refused, naming both: which one was meant cannot be guessed.
+    pub fn new(rules: Vec<Rule>) -> Result<Servings, String> {
+        let mut by_gateway: BTreeMap<(String, Option<String>), Serving> = BTreeMap::new();
+        for rule in rules {
+            let key = (rule.mesh.clone(), rule.gateway.clone());
+            if let Some(earlier) = by_gateway.get(&key)
+                && *earlier != rule.serving
+            {
+                let gateway = rule.gateway.as_deref().unwrap_or("*");
+                return Err(format!(
+                    "--serve names {}/{gateway} twice, as {earlier} and as {}: keep one rule per \
+                     virtual gateway",
+                    rule.mesh, rule.serving
+                ));
+            }
+            by_gateway.insert(key, rule.serving);
         }
+        Ok(Servings { rules: by_gateway })
+    }
+
+    /// Each rule as `MESH/VIRTUAL_GATEWAY=BACKEND`, for the start-up log.
+    pub fn describe(&self) -> Vec<String> {
+        self.rules
+            .iter()
+            .map(|((mesh, gateway), serving)| {
+                format!("{mesh}/{}={serving}", gateway.as_deref().unwrap_or("*"))
+            })
+            .collect()
     }
 
     /// What serves `route`'s virtual gateway.
@@ -233,7 +270,8 @@ mod tests {
         let servings = Servings::new(vec![
             rule("m/*=gateway-api:infra/all").unwrap(),
             rule("m/vg=both:infra/one").unwrap(),
-        ]);
+        ])
+        .unwrap();
         let on = |mesh: &str, vg: &str| servings.of(&route_on(mesh, vg)).clone();
         assert_eq!(on("m", "vg").gateway_api, parent("infra", "one", None));
         assert!(on("m", "vg").app_mesh);
@@ -242,5 +280,26 @@ mod tests {
         assert_eq!(on("n", "vg"), Serving::APP_MESH);
         assert!(servings.any_gateway_api());
         assert!(!Servings::default().any_gateway_api());
+    }
+
+    #[test]
+    fn contradictory_rules_are_refused_and_the_rules_are_described_as_written() {
+        let rules =
+            |texts: &[&str]| Servings::new(texts.iter().map(|t| rule(t).unwrap()).collect());
+        let e = rules(&["m/vg=app-mesh", "m/vg=gateway-api:infra/gw"]).unwrap_err();
+        assert_eq!(
+            e,
+            "--serve names m/vg twice, as app-mesh and as gateway-api:infra/gw: keep one rule per \
+             virtual gateway"
+        );
+        assert!(rules(&["m/*=both:a/b", "m/*=gateway-api:a/b"]).is_err());
+        // The same rule twice says one thing.
+        let same = rules(&[
+            "m/vg=both:infra/gw/http",
+            "m/vg=both:infra/gw/http",
+            "m/*=app-mesh",
+        ])
+        .unwrap();
+        assert_eq!(same.describe(), ["m/*=app-mesh", "m/vg=both:infra/gw/http"]);
     }
 }
