@@ -383,6 +383,18 @@ async fn one_case_per_format_is_served_by_gateway_api_through_traefik() {
             bed.wait_ready(route.metadata.name.as_deref().unwrap(), &operator)
                 .await;
         }
+        // `kubectl get gwr -o wide` says which backend serves each route.
+        let (ok, wide, err) = run("kubectl", &["get", "gwr", "-n", &ns, "-o", "wide"], None);
+        assert!(ok, "{err}");
+        assert!(wide.contains("SERVED BY"), "{wide}");
+        assert_eq!(
+            wide.lines()
+                .skip(1)
+                .filter(|l| l.contains("Gateway API"))
+                .count(),
+            routes.len(),
+            "{wide}"
+        );
         let to = std::net::SocketAddr::from(([127, 0, 0, 1], port));
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
         loop {

@@ -40,6 +40,7 @@ pub use route::*;
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
+    printcolumn = r#"{"name":"Served By","type":"string","jsonPath":".status.servedBy","priority":1}"#,
     printcolumn = r#"{"name":"ARN","type":"string","jsonPath":".status.arn","priority":1}"#
 )]
 #[serde(rename_all = "camelCase")]
@@ -184,6 +185,10 @@ pub struct GatewayRouteStatus {
         skip_serializing_if = "Option::is_none"
     )]
     pub gateway_api_route: Option<GatewayApiRoute>,
+    /// Which backends hold a route for it, as recorded: `App Mesh`, `Gateway API`, or
+    /// `App Mesh, Gateway API` during a cut-over (`kubectl get gwr -o wide`: SERVED BY).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub served_by: Option<String>,
     /// The spec generation this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,

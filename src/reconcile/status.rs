@@ -255,12 +255,24 @@ impl Written {
 
 /// Writes `status` with server-side apply, unless the object already has exactly it, and
 /// remembers it in `written`. Returns whether it wrote.
+/// Which backends hold a route for the object, from what its status records: an App Mesh
+/// ARN, a Gateway API route.
+pub fn served_by(status: &GatewayRouteStatus) -> Option<String> {
+    match (status.arn.is_some(), status.gateway_api_route.is_some()) {
+        (true, true) => Some("App Mesh, Gateway API".into()),
+        (true, false) => Some("App Mesh".into()),
+        (false, true) => Some("Gateway API".into()),
+        (false, false) => None,
+    }
+}
+
 pub async fn write(
     api: &Api<GatewayRoute>,
     route: &GatewayRoute,
-    status: GatewayRouteStatus,
+    mut status: GatewayRouteStatus,
     written: &Written,
 ) -> Result<bool, kube::Error> {
+    status.served_by = served_by(&status);
     if route.status.as_ref() == Some(&status) {
         return Ok(false);
     }
@@ -488,5 +500,21 @@ mod tests {
         for (case, route, failing, class) in rows {
             assert_eq!(class_of(&route, failing), class, "{case}");
         }
+    }
+
+    #[test]
+    fn served_by_follows_what_the_status_records() {
+        let mut status = GatewayRouteStatus::default();
+        assert_eq!(served_by(&status), None);
+        status.arn =
+            Some("arn:aws:appmesh:us-west-2:1:mesh/m/virtualGateway/g/gatewayRoute/r".into());
+        assert_eq!(served_by(&status).as_deref(), Some("App Mesh"));
+        status.gateway_api_route = Some(crate::api::GatewayApiRoute {
+            kind: "HTTPRoute".into(),
+            parent: "infra/gw".into(),
+        });
+        assert_eq!(served_by(&status).as_deref(), Some("App Mesh, Gateway API"));
+        status.arn = None;
+        assert_eq!(served_by(&status).as_deref(), Some("Gateway API"));
     }
 }
