@@ -475,7 +475,12 @@ async fn the_charts_rbac_for_the_gateway_api_backend_is_enough_and_no_more() {
     // No implementation serves this Gateway here: the route is written and waits for one.
     bed.create(&bed.route("scoped", http2_spec("myservicea.svc.cluster.local", "/")))
         .await;
-    bed.wait_reason("scoped", "GatewayPending", &op).await;
+    let pending = bed.wait_reason("scoped", "GatewayPending", &op).await;
+    let said = &pending.status.as_ref().unwrap().conditions[0].message;
+    assert!(
+        said.starts_with(&format!("Gateway {ns}/gw does not exist: create it")),
+        "a missing Gateway is named: {said}"
+    );
     let (ok, out, err) = run("kubectl", &["get", "httproute", "scoped", "-n", &ns], None);
     assert!(ok, "the route was written: {out}{err}");
     bed.delete("scoped").await;
@@ -489,6 +494,7 @@ async fn the_charts_rbac_for_the_gateway_api_backend_is_enough_and_no_more() {
         ("delete", "httproutes", true),
         ("update", "httproutes", false),
         ("patch", "gateways", false),
+        ("get", "gateways", true),
         ("create", "referencegrants", false),
     ] {
         let group = "gateway.networking.k8s.io";

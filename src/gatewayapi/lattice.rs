@@ -34,7 +34,7 @@ pub(super) fn adapt(route: &mut Value, field: &str, f: &mut Findings) {
             format!(
                 "the Lattice controller refuses a {path_type} path match, and with it the route"
             ),
-            "match an exact path or a prefix in the GatewayRoute first, then export again",
+            "match an exact path or a prefix in the GatewayRoute first",
         );
     }
     if matched.get("queryParams").is_some() {
@@ -67,7 +67,7 @@ pub(super) fn adapt(route: &mut Value, field: &str, f: &mut Findings) {
                 h["name"].as_str().unwrap_or_default(),
                 h["type"].as_str().unwrap_or_default()
             ),
-            "match an exact header value in the GatewayRoute first, then export again",
+            "match an exact header value in the GatewayRoute first",
         );
     }
     if let Some(filters) = rule.as_object_mut().and_then(|r| r.remove("filters")) {

@@ -38,7 +38,7 @@ pub(super) fn header_match(
             Code::HeaderInverted,
             field,
             format!("Gateway API cannot match requests whose {name} does NOT match; without that condition the route would take requests App Mesh sent elsewhere"),
-            "express the complement as positive matches (one route per value), then export again",
+            "express the complement as positive matches (one route per value)",
         );
         return None;
     }
@@ -69,7 +69,7 @@ pub(super) fn header_match(
                     "Gateway API has no numeric range match ({name} in [{}, {}))",
                     range.start, range.end
                 ),
-                "match the values with a RegularExpression in the GatewayRoute first, then export again",
+                "match the values with a RegularExpression in the GatewayRoute first",
             );
             return None;
         }

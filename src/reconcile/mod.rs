@@ -114,6 +114,8 @@ pub struct Context {
     permits: tenancy::Permits,
     /// Every watched route's match, by gateway, for collisions.
     gateways: gateways::Gateways,
+    /// Whether the Gateways routes wait on exist.
+    parents: routes::Parents,
 }
 
 impl Context {
@@ -147,6 +149,7 @@ impl Context {
             written: Arc::default(),
             permits: tenancy::Permits::new(config.require_policy),
             gateways: gateways::Gateways::default(),
+            parents: routes::Parents::default(),
             config,
         })
     }
@@ -593,13 +596,23 @@ async fn gateway_api_step(
     match routes::apply(&ctx.client, route, parent, mapped).await {
         Ok((applied, findings)) => {
             let shown = format!("{} {namespace}/{}", applied.record.kind, route.name_any());
-            let result = served::judge(
+            let mut result = served::judge(
                 routes::status_of(&applied.object),
                 routes::generation_of(&applied.object),
                 &shown,
                 parent,
                 &namespace,
             );
+            // Waiting on a Gateway that does not exist waits for ever: say so.
+            if let Err(problem) = &mut result
+                && problem.reason == Reason::GatewayPending
+                && ctx.parents.missing(&ctx.client, parent).await
+            {
+                problem.message = format!(
+                    "{parent} does not exist: create it, or point --serve at one that does; \
+                     {shown} is written and waits for it"
+                );
+            }
             let gw = outcome::OnGatewayApi {
                 route: Some(applied.record),
                 result,

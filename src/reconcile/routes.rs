@@ -214,3 +214,30 @@ pub fn status_of(object: &DynamicObject) -> &Value {
 pub fn generation_of(object: &DynamicObject) -> Option<i64> {
     object.meta().generation
 }
+
+/// Whether the Gateways that routes wait on exist, asked of the apiserver at most every ten
+/// seconds per Gateway (thousands of routes may wait on one at once).
+#[derive(Debug, Default)]
+pub struct Parents {
+    seen: std::sync::Mutex<std::collections::HashMap<(String, String), (bool, std::time::Instant)>>,
+}
+
+impl Parents {
+    /// Whether `parent` is known not to exist. A Gateway that cannot be read (no RBAC to get
+    /// Gateways, an apiserver error) is not called missing.
+    pub async fn missing(&self, client: &kube::Client, parent: &Parent) -> bool {
+        let key = (parent.namespace.clone(), parent.name.clone());
+        let fresh = std::time::Duration::from_secs(10);
+        if let Some((exists, at)) = self.seen.lock().ok().and_then(|s| s.get(&key).copied())
+            && at.elapsed() < fresh
+        {
+            return !exists;
+        }
+        let api = api(client, "Gateway", &parent.namespace);
+        let exists = !matches!(api.get_opt(&parent.name).await, Ok(None));
+        if let Ok(mut seen) = self.seen.lock() {
+            seen.insert(key, (exists, std::time::Instant::now()));
+        }
+        !exists
+    }
+}

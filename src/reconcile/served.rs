@@ -50,13 +50,19 @@ pub fn judge(
         ),
         retry: Retry::AwaitChange,
     };
+    // The implementation's own words; some leave the message empty.
     let said = |c: &Value| {
+        let message = c["message"].as_str().unwrap_or_default();
         format!(
-            "{}={} ({}): {}",
+            "{}={} ({}){}",
             c["type"].as_str().unwrap_or_default(),
             c["status"].as_str().unwrap_or_default(),
             c["reason"].as_str().unwrap_or_default(),
-            c["message"].as_str().unwrap_or_default()
+            if message.is_empty() {
+                String::new()
+            } else {
+                format!(": {message}")
+            }
         )
     };
     let (Some(accepted), Some(resolved)) = (condition("Accepted"), condition("ResolvedRefs"))
@@ -64,9 +70,29 @@ pub fn judge(
         return Err(pending());
     };
     if accepted["status"] != "True" {
+        // Every failing condition, and the likely cause of the commonest refusal.
+        let mut failing = vec![said(accepted)];
+        if resolved["status"] != "True" {
+            failing.push(said(resolved));
+        }
+        let hint = if accepted["reason"] == "NotAllowedByListeners"
+            && parent.namespace != route_namespace
+        {
+            format!(
+                "; the route is in namespace {route_namespace} and the Gateway in {}: its \
+                 listeners' allowedRoutes admit routes from the Gateway's own namespace unless \
+                 allowedRoutes.namespaces.from is All or a Selector that takes {route_namespace}",
+                parent.namespace
+            )
+        } else {
+            String::new()
+        };
         return Err(Problem {
             reason: Reason::RouteNotAccepted,
-            message: format!("{shown} is not accepted by {parent}: {}", said(accepted)),
+            message: format!(
+                "{shown} is not accepted by {parent}: {}{hint}",
+                failing.join("; ")
+            ),
             retry: Retry::AwaitChange,
         });
     }
@@ -240,5 +266,29 @@ mod tests {
             "check spec.httpRoute (backend-port-assumed): backend-port-assumed happened; \
              changed spec.httpRoute (prefix-segments): prefix-segments happened"
         );
+    }
+
+    #[test]
+    fn a_refusal_names_every_failing_condition_and_the_likely_cause() {
+        let mut s = status(
+            ("False", "NotAllowedByListeners"),
+            ("False", "RefNotPermitted"),
+            1,
+        );
+        // Traefik leaves NotAllowedByListeners' message empty.
+        s["parents"][0]["conditions"][0]["message"] = json!("");
+        let p = judge(&s, Some(1), "HTTPRoute team/web", &parent(), "team").unwrap_err();
+        assert_eq!(p.reason, Reason::RouteNotAccepted);
+        assert_eq!(
+            p.message,
+            "HTTPRoute team/web is not accepted by Gateway infra/shared: Accepted=False \
+             (NotAllowedByListeners); ResolvedRefs=False (RefNotPermitted): said; the route is \
+             in namespace team and the Gateway in infra: its listeners' allowedRoutes admit \
+             routes from the Gateway's own namespace unless allowedRoutes.namespaces.from is All \
+             or a Selector that takes team"
+        );
+        // In the Gateway's own namespace the hint would mislead: none.
+        let p = judge(&s, Some(1), "HTTPRoute infra/web", &parent(), "infra").unwrap_err();
+        assert!(!p.message.contains("allowedRoutes"), "{}", p.message);
     }
 }

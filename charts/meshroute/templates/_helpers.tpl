@@ -44,6 +44,10 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - apiGroups: ["gateway.networking.k8s.io"]
   resources: ["httproutes", "grpcroutes"]
   verbs: ["get", "list", "watch", "create", "patch", "delete"]
+# Whether a Gateway routes wait on exists, to say so when it does not.
+- apiGroups: ["gateway.networking.k8s.io"]
+  resources: ["gateways"]
+  verbs: ["get"]
 {{- end }}
 {{- end -}}
 
