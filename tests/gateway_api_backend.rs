@@ -552,6 +552,7 @@ async fn lifecycle(bed: &mut Bed, gateways: &Gateways, names: &[&str]) {
     })
     .await;
     let calls = bed.calls();
+    let creates = bed.calls_of("CreateGatewayRoute");
     let http_routes = gateway_api_routes(&bed.client, &ns, "HTTPRoute");
     let path_of = |route: &DynamicObject| {
         route.data["spec"]["rules"][0]["matches"][0]["path"]["value"]
@@ -664,6 +665,7 @@ async fn lifecycle(bed: &mut Bed, gateways: &Gateways, names: &[&str]) {
     let dropped = bed.wait_reason("inverted", "NotExported", &op).await;
     let said = ready_message(&dropped).unwrap().1;
     assert!(said.contains("header-inverted"), "{said}");
+    assert!(said.starts_with("App Mesh still serves it"), "{said}");
     assert!(http_routes.get_opt("inverted").await.unwrap().is_none());
     let unresolved = bed.wait_reason("nosvc", "BackendRefsUnresolved", &op).await;
     let said = ready_message(&unresolved).unwrap().1;
@@ -716,7 +718,21 @@ async fn lifecycle(bed: &mut Bed, gateways: &Gateways, names: &[&str]) {
     // A deleted GatewayRoute takes its route with it (no garbage collector on the bed).
     bed.delete("web").await;
     wait_object(&http_routes, "web", "the route deleted", |r| r.is_none()).await;
-    assert_eq!(bed.calls(), calls, "Gateway API alone: no App Mesh call");
+    // Gateway API alone: App Mesh is asked for nothing but the one route Gateway API cannot
+    // say, which it keeps serving (created once).
+    assert_eq!(
+        (
+            bed.calls() - calls,
+            bed.calls_of("CreateGatewayRoute") - creates
+        ),
+        (1, 1),
+        "Gateway API alone: one App Mesh call, the create of the route Gateway API cannot say"
+    );
+    assert!(
+        bed.app_mesh_route_names()
+            .contains(&bed.mesh_name("inverted")),
+        "App Mesh serves the route Gateway API cannot say"
+    );
 }
 
 /// Waits until `check` holds for the Gateway API route `name`.

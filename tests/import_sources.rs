@@ -147,9 +147,9 @@ fn seed(bed: &Bed, inventory: &Inventory) {
 
 /// Imports `format`'s fixture into this test's namespace, applies it, and checks every route
 /// Ready with App Mesh (the emulator) holding the printed spec. Returns the count.
-async fn import_and_apply(format: &str, set: &[&str]) -> usize {
+async fn import_and_apply(format: &str, case: &str, set: &[&str]) -> usize {
     let mut bed = Bed::new(&format!("import-{format}")).await;
-    let dir = fixture(format, "basic");
+    let dir = fixture(format, case);
     let opts = input::Options {
         format: None,
         set: set
@@ -160,7 +160,7 @@ async fn import_and_apply(format: &str, set: &[&str]) -> usize {
         namespace: Some(bed.ns.clone()),
     };
     seed(&bed, &input::read(std::slice::from_ref(&dir), &opts));
-    let routes = imported(&bed, format, "basic", set);
+    let routes = imported(&bed, format, case, set);
     for route in &routes {
         bed.create(route).await;
     }
@@ -196,13 +196,14 @@ async fn import_and_apply(format: &str, set: &[&str]) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_format_imports_applies_and_is_ready() {
     let mut counts = Vec::new();
-    for (format, set) in [
-        ("appmesh-k8s", vec![]),
-        ("cloudformation", vec!["AWS::Region=eu-west-1"]),
-        ("terraform", vec![]),
-        ("cli-json", vec![]),
+    for (format, case, set) in [
+        ("appmesh-k8s", "basic", vec![]),
+        ("cloudformation", "basic", vec!["AWS::Region=eu-west-1"]),
+        ("terraform", "basic", vec![]),
+        ("terraform-json", "state", vec![]),
+        ("cli-json", "basic", vec![]),
     ] {
-        counts.push((format, import_and_apply(format, &set).await));
+        counts.push((format, import_and_apply(format, case, &set).await));
     }
     // `-o json` lists what it skipped beside the items, and kubectl applies the List as it is.
     let dir = fixture("cli-json", "basic").display().to_string();
@@ -239,6 +240,7 @@ async fn every_format_imports_applies_and_is_ready() {
             ("appmesh-k8s", 2),
             ("cloudformation", 2),
             ("terraform", 4),
+            ("terraform-json", 1),
             ("cli-json", 2)
         ]
     );
@@ -293,6 +295,15 @@ async fn one_case_per_format_is_served_by_gateway_api_through_traefik() {
             path: "/cart",
         },
         Served {
+            format: "terraform-json",
+            case: "state",
+            set: &[],
+            services: &[("shop", "cart", false)],
+            proto: Proto::Http,
+            probe: get("/cart/x").header("x-tier", "gold"),
+            path: "/x",
+        },
+        Served {
             format: "cli-json",
             case: "basic",
             set: &[],
@@ -302,7 +313,7 @@ async fn one_case_per_format_is_served_by_gateway_api_through_traefik() {
             path: "/any/path",
         },
     ];
-    let ports = meshroute_testbed::free_ports::<4>().unwrap();
+    let ports = meshroute_testbed::free_ports::<5>().unwrap();
     let (ok, out, err) = run(
         "kubectl",
         &["apply", "-f", "-"],
