@@ -733,6 +733,35 @@ async fn lifecycle(bed: &mut Bed, gateways: &Gateways, names: &[&str]) {
             .contains(&bed.mesh_name("inverted")),
         "App Mesh serves the route Gateway API cannot say"
     );
+
+    // Straight back to App Mesh alone, skipping both: served again, and warned about once.
+    let mut op = op;
+    op.terminate(Duration::from_secs(10)).await;
+    let op = bed.operator(&[]);
+    let left: Vec<&str> = names.iter().copied().filter(|n| *n != "web").collect();
+    wait_all(bed, &left, &op, "App Mesh only again", |r| {
+        served_as(r, Mode::AppMesh)
+    })
+    .await;
+    let log = op.log();
+    assert_eq!(
+        log.matches("went from gateway-api straight to app-mesh")
+            .count(),
+        1,
+        "{log}"
+    );
+    assert!(
+        log.matches("deleted its Gateway API route").count() >= left.len(),
+        "an info line per deleted route: {log}"
+    );
+    for name in &left {
+        assert!(
+            bed.event_reasons(name)
+                .await
+                .contains(&"GatewayAPIRouteDeleted".to_string()),
+            "{name}"
+        );
+    }
 }
 
 /// Waits until `check` holds for the Gateway API route `name`.

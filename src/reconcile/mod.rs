@@ -116,6 +116,8 @@ pub struct Context {
     gateways: gateways::Gateways,
     /// Whether the Gateways routes wait on exist.
     parents: routes::Parents,
+    /// Whether the skipped `both` step has been warned about (once per process).
+    warned_skipped_both: std::sync::atomic::AtomicBool,
 }
 
 impl Context {
@@ -150,6 +152,7 @@ impl Context {
             permits: tenancy::Permits::new(config.require_policy),
             gateways: gateways::Gateways::default(),
             parents: routes::Parents::default(),
+            warned_skipped_both: std::sync::atomic::AtomicBool::new(false),
             config,
         })
     }
@@ -527,6 +530,32 @@ async fn apply_step(
                 .is_some_and(|s| s.gateway_api_route.is_some())
             {
                 routes::delete_all(&ctx.client, route).await?;
+                // Straight from Gateway API alone to App Mesh alone: its requests had no App
+                // Mesh route until this one, a gap `both` avoids.
+                let had_no_app_mesh = route.status.as_ref().is_some_and(|s| s.arn.is_none());
+                if had_no_app_mesh
+                    && !ctx
+                        .warned_skipped_both
+                        .swap(true, std::sync::atomic::Ordering::Relaxed)
+                {
+                    tracing::warn!(
+                        gateway = format!(
+                            "{}/{}",
+                            route.spec.mesh_name, route.spec.virtual_gateway_name
+                        ),
+                        "a virtual gateway went from gateway-api straight to app-mesh: its routes \
+                         were served by neither until App Mesh created them; step through \
+                         both:NAMESPACE/GATEWAY next time (logged once)"
+                    );
+                }
+                tracing::info!(
+                    object = format!(
+                        "{}/{}",
+                        route.namespace().unwrap_or_default(),
+                        route.name_any()
+                    ),
+                    "deleted its Gateway API route: its virtual gateway is served by App Mesh only"
+                );
                 after = outcome::left_gateway_api(after, route, now());
             }
             outcome::warning(after, route, served::FINDINGS, None, now())

@@ -388,7 +388,15 @@ pub fn left_gateway_api(mut after: After, route: &GatewayRoute, now: Time) -> Af
         .take()
         .or_else(|| route.status.clone())
         .unwrap_or_default();
-    status.gateway_api_route = None;
+    if let Some(deleted) = status.gateway_api_route.take() {
+        after.notes.push(Note::normal(
+            "GatewayAPIRouteDeleted",
+            format!(
+                "Deleted the {} on Gateway {}: its virtual gateway is served by App Mesh only",
+                deleted.kind, deleted.parent
+            ),
+        ));
+    }
     if after.counted == Counted::Ready(Reason::Synced)
         && let Some(arn) = status.arn.clone()
     {
@@ -669,6 +677,21 @@ mod tests {
         assert_eq!(
             ready_of(&retired).unwrap().2,
             "HTTPRoute n/r is accepted by Gateway infra/gw"
+        );
+
+        // Back to App Mesh alone: the Gateway API route's record goes, with an Event saying so.
+        let mut was_served = fresh.clone();
+        was_served.status = both.status.clone();
+        let back = left_gateway_api(both, &was_served, now());
+        assert_eq!(back.status.as_ref().unwrap().gateway_api_route, None);
+        let deleted = back
+            .notes
+            .iter()
+            .find(|n| n.reason == "GatewayAPIRouteDeleted")
+            .unwrap_or_else(|| panic!("{:?}", back.notes));
+        assert_eq!(
+            deleted.note,
+            "Deleted the HTTPRoute on Gateway infra/gw: its virtual gateway is served by App Mesh only"
         );
     }
 
