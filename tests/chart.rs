@@ -488,6 +488,11 @@ async fn the_charts_rbac_for_the_gateway_api_backend_is_enough_and_no_more() {
     let (ok, _, _) = run("kubectl", &["get", "httproute", "scoped", "-n", &ns], None);
     assert!(!ok, "its route went with it");
     assert_eq!(bed.calls(), 0, "Gateway API alone: no App Mesh call");
+    let log = op.log();
+    assert!(
+        !log.contains("building the App Mesh client"),
+        "Gateway API alone: App Mesh's configuration is never looked up: {log}"
+    );
     for (verb, resource, allowed) in [
         ("watch", "httproutes", true),
         ("patch", "grpcroutes", true),

@@ -176,7 +176,10 @@ impl Fence {
 
 /// The App Mesh client meshroute uses: one per process.
 pub struct AppMesh {
-    client: aws_sdk_appmesh::Client,
+    /// Built at the first call: where Gateway API alone serves every gateway, App Mesh's
+    /// configuration (region, credentials, the instance metadata service) is never looked up.
+    client: tokio::sync::OnceCell<aws_sdk_appmesh::Client>,
+    settings: Settings,
     limiter: Limiter,
     attempts: u32,
     metrics: Arc<Metrics>,
@@ -214,36 +217,51 @@ impl AppMesh {
     /// Builds the client from the SDK's default configuration chain (so IRSA and EKS Pod
     /// Identity work unchanged) plus `settings`.
     pub async fn new(settings: &Settings, metrics: Arc<Metrics>) -> Self {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest());
-        if let Some(region) = &settings.region {
-            loader = loader.region(Region::new(region.clone()));
-        }
-        if let Some(endpoint) = &settings.endpoint {
-            loader = loader.endpoint_url(endpoint);
-        }
-        let shared = loader.load().await;
-        let config = aws_sdk_appmesh::config::Builder::from(&shared)
-            // Retries happen in `call`, so each attempt passes the rate limiter and is counted.
-            .retry_config(RetryConfig::disabled())
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .operation_attempt_timeout(settings.attempt_timeout)
-                    .connect_timeout(Duration::from_secs(5))
-                    .build(),
-            )
-            .build();
         let outcomes: Vec<&str> = std::iter::once("ok")
             .chain(ErrorKind::ANSWERED.map(ErrorKind::label))
             .collect();
         metrics.start_calls_at_zero(&OPERATIONS, &outcomes);
         AppMesh {
-            client: aws_sdk_appmesh::Client::from_conf(config),
+            client: tokio::sync::OnceCell::new(),
+            settings: settings.clone(),
             limiter: Limiter::new(settings.rate, settings.burst),
             attempts: settings.attempts.max(1),
             metrics,
             fence: Fence::default(),
             breaker: Breaker::new(PAUSE_AFTER_FAILURES, PROBE_EVERY),
         }
+    }
+
+    /// The SDK client, built (once) when App Mesh is first called.
+    async fn sdk(&self) -> &aws_sdk_appmesh::Client {
+        self.client
+            .get_or_init(|| async {
+                tracing::info!(
+                    "building the App Mesh client: a route's gateway is served by App Mesh"
+                );
+                let settings = &self.settings;
+                let mut loader = aws_config::defaults(BehaviorVersion::latest());
+                if let Some(region) = &settings.region {
+                    loader = loader.region(Region::new(region.clone()));
+                }
+                if let Some(endpoint) = &settings.endpoint {
+                    loader = loader.endpoint_url(endpoint);
+                }
+                let shared = loader.load().await;
+                let config = aws_sdk_appmesh::config::Builder::from(&shared)
+                    // Retries happen in `call`, so each attempt passes the rate limiter and is
+                    // counted.
+                    .retry_config(RetryConfig::disabled())
+                    .timeout_config(
+                        TimeoutConfig::builder()
+                            .operation_attempt_timeout(settings.attempt_timeout)
+                            .connect_timeout(Duration::from_secs(5))
+                            .build(),
+                    )
+                    .build();
+                aws_sdk_appmesh::Client::from_conf(config)
+            })
+            .await
     }
 
     /// The switch that stops every further call of this client.
@@ -334,7 +352,7 @@ impl AppMesh {
     ) -> Result<Option<ObservedRoute>, AppMeshError> {
         let out = self
             .call("DescribeGatewayRoute", || async {
-                locate!(self.client.describe_gateway_route(), key)
+                locate!(self.sdk().await.describe_gateway_route(), key)
                     .send()
                     .await
                     .map_err(|e| AppMeshError::from_sdk("DescribeGatewayRoute", e))
@@ -358,7 +376,7 @@ impl AppMesh {
         let tags = convert::tags_to_sdk(tags).map_err(conversion)?;
         let out = self
             .call("CreateGatewayRoute", || async {
-                locate!(self.client.create_gateway_route(), key)
+                locate!(self.sdk().await.create_gateway_route(), key)
                     .spec(spec.clone())
                     .set_tags(Some(tags.clone()))
                     .client_token(client_token)
@@ -386,7 +404,7 @@ impl AppMesh {
         let spec = to_sdk_spec(spec)?;
         let out = self
             .call("UpdateGatewayRoute", || async {
-                locate!(self.client.update_gateway_route(), key)
+                locate!(self.sdk().await.update_gateway_route(), key)
                     .spec(spec.clone())
                     .client_token(client_token)
                     .send()
@@ -407,7 +425,7 @@ impl AppMesh {
     pub async fn delete_route(&self, key: &RouteKey) -> Result<(), AppMeshError> {
         let out = self
             .call("DeleteGatewayRoute", || async {
-                locate!(self.client.delete_gateway_route(), key)
+                locate!(self.sdk().await.delete_gateway_route(), key)
                     .send()
                     .await
                     .map_err(|e| AppMeshError::from_sdk("DeleteGatewayRoute", e))
@@ -434,7 +452,8 @@ impl AppMesh {
         self.all_pages(|next| async move {
             let out = self
                 .call("ListTagsForResource", || async {
-                    self.client
+                    self.sdk()
+                        .await
                         .list_tags_for_resource()
                         .resource_arn(arn)
                         .set_next_token(next.clone())
@@ -470,7 +489,8 @@ impl AppMesh {
     pub async fn tag(&self, arn: &str, tags: &[Tag]) -> Result<(), AppMeshError> {
         let tags = convert::tags_to_sdk(tags).map_err(conversion)?;
         self.call("TagResource", || async {
-            self.client
+            self.sdk()
+                .await
                 .tag_resource()
                 .resource_arn(arn)
                 .set_tags(Some(tags.clone()))
@@ -484,7 +504,8 @@ impl AppMesh {
 
     pub async fn untag(&self, arn: &str, keys: &[String]) -> Result<(), AppMeshError> {
         self.call("UntagResource", || async {
-            self.client
+            self.sdk()
+                .await
                 .untag_resource()
                 .resource_arn(arn)
                 .set_tag_keys(Some(keys.to_vec()))
@@ -505,7 +526,8 @@ impl AppMesh {
         self.all_pages(|next| async move {
             let out = self
                 .call("ListVirtualGateways", || async {
-                    self.client
+                    self.sdk()
+                        .await
                         .list_virtual_gateways()
                         .mesh_name(mesh)
                         .set_mesh_owner(mesh_owner.map(String::from))
@@ -535,7 +557,8 @@ impl AppMesh {
         self.all_pages(|next| async move {
             let out = self
                 .call("ListGatewayRoutes", || async {
-                    self.client
+                    self.sdk()
+                        .await
                         .list_gateway_routes()
                         .mesh_name(mesh)
                         .set_mesh_owner(mesh_owner.map(String::from))
@@ -592,7 +615,8 @@ impl AppMesh {
                 backend.provider = Some(format!("virtualNode/{name}"));
                 let spec = self
                     .call("DescribeVirtualNode", || async {
-                        self.client
+                        self.sdk()
+                            .await
                             .describe_virtual_node()
                             .mesh_name(mesh)
                             .set_mesh_owner(owner.clone())
@@ -629,7 +653,8 @@ impl AppMesh {
                 backend.provider = Some(format!("virtualRouter/{name}"));
                 backend.port = self
                     .call("DescribeVirtualRouter", || async {
-                        self.client
+                        self.sdk()
+                            .await
                             .describe_virtual_router()
                             .mesh_name(mesh)
                             .set_mesh_owner(owner.clone())
@@ -661,7 +686,8 @@ impl AppMesh {
         AppMeshError,
     > {
         self.call("DescribeVirtualGateway", || async {
-            self.client
+            self.sdk()
+                .await
                 .describe_virtual_gateway()
                 .mesh_name(mesh)
                 .set_mesh_owner(owner.clone())
@@ -683,7 +709,8 @@ impl AppMesh {
         AppMeshError,
     > {
         self.call("DescribeVirtualService", || async {
-            self.client
+            self.sdk()
+                .await
                 .describe_virtual_service()
                 .mesh_name(mesh)
                 .set_mesh_owner(owner.clone())
@@ -747,7 +774,8 @@ impl AppMesh {
             Missing::Mesh(_) => is_not_found(
                 &self
                     .call("DescribeMesh", || async {
-                        self.client
+                        self.sdk()
+                            .await
                             .describe_mesh()
                             .mesh_name(mesh)
                             .set_mesh_owner(owner.clone())
