@@ -612,6 +612,7 @@ fn gateway_api_values_as_the_docs_write_them() {
             "gatewayAPI.serviceMap.web\\.apps\\.local.name=web",
             "gatewayAPI.serviceMap.web\\.apps\\.local.port=8080",
             "gatewayAPI.backendPort=8080",
+            "gatewayAPI.accept={prefix-segments,backend-port-assumed}",
         ],
     );
     let documents: Vec<Value> = serde_saphyr::from_multiple::<Value>(&out)
@@ -637,6 +638,10 @@ fn gateway_api_values_as_the_docs_write_them() {
         Some(json!("apps/gw=gateway-api:infra/gw"))
     );
     assert_eq!(env("MESHROUTE_BACKEND_PORT"), Some(json!("8080")));
+    assert_eq!(
+        env("MESHROUTE_ACCEPT"),
+        Some(json!("prefix-segments,backend-port-assumed"))
+    );
     let path = env("MESHROUTE_SERVICE_MAP").unwrap();
     assert_eq!(
         container["volumeMounts"][0]["mountPath"],

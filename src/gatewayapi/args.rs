@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::{Options, Service, Target};
+use super::{Code, Options, Service, Target};
 
 /// The mapping's flags.
 #[derive(Debug, Clone, Args)]
@@ -29,6 +29,22 @@ pub struct MappingArgs {
     /// PathPrefix and their finding.
     #[arg(long, env = "MESHROUTE_STRING_PREFIXES")]
     pub string_prefixes: bool,
+    /// Finding codes (as reports show them, e.g. prefix-segments,backend-port-assumed) a team
+    /// has reviewed and accepts: `export` reports them as accepted and `--strict` does not count
+    /// them; the backend leaves them out of the GatewayAPIFindings condition and its Event.
+    #[arg(long, env = "MESHROUTE_ACCEPT", value_delimiter = ',', value_parser = finding_code)]
+    pub accept: Vec<Code>,
+}
+
+/// A finding code, or the list of them in the error.
+fn finding_code(code: &str) -> Result<Code, String> {
+    Code::parse(code).ok_or_else(|| {
+        let known: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
+        format!(
+            "unknown finding code '{code}'; the codes are {}",
+            known.join(", ")
+        )
+    })
 }
 
 /// A service map that cannot be read: the file and what is wrong with it.
@@ -50,6 +66,7 @@ impl MappingArgs {
                 None => BTreeMap::new(),
             },
             backend_port: self.backend_port,
+            accept: self.accept.clone(),
             ..Default::default()
         })
     }

@@ -62,6 +62,8 @@ pub struct Options {
     pub gateway_port: i32,
     pub services: BTreeMap<String, Service>,
     pub backend_port: i32,
+    /// Finding codes a team has reviewed and accepts.
+    pub accept: Vec<Code>,
 }
 
 /// How much a finding matters.
@@ -489,6 +491,7 @@ pub fn export(routes: &[GatewayRoute], opts: &Options) -> Export {
             }));
         }
     }
+    out.accept(&opts.accept);
     out
 }
 
@@ -549,6 +552,9 @@ pub fn route_object(route: &GatewayRoute, parent: Value, opts: &Options) -> Mapp
     let object = object
         .filter(|_| !findings.dropped)
         .map(|(object, _)| object);
+    for f in &mut found {
+        f.accepted |= opts.accept.contains(&f.code);
+    }
     (object, found)
 }
 

@@ -115,9 +115,10 @@ pub fn judge(
 
 /// The reason and message of the findings condition, if the route has findings to show.
 pub fn findings_condition(findings: &[Finding]) -> Option<(String, String)> {
+    // What a team accepted (`--accept`) it has reviewed: not shown again.
     let shown: Vec<&Finding> = findings
         .iter()
-        .filter(|f| f.impact != Impact::NotExported)
+        .filter(|f| f.impact != Impact::NotExported && !f.accepted)
         .collect();
     let first = shown
         .iter()
@@ -266,6 +267,13 @@ mod tests {
             "check spec.httpRoute (backend-port-assumed): backend-port-assumed happened; \
              changed spec.httpRoute (prefix-segments): prefix-segments happened"
         );
+        // Accepted with --accept: reviewed, not shown again.
+        let mut accepted = finding(Code::PrefixSegments);
+        accepted.accepted = true;
+        let (reason, _) =
+            findings_condition(&[finding(Code::BackendPortAssumed), accepted.clone()]).unwrap();
+        assert_eq!(reason, "BackendPortAssumed");
+        assert_eq!(findings_condition(&[accepted]), None);
     }
 
     #[test]

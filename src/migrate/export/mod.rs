@@ -51,21 +51,6 @@ pub struct ExportArgs {
     /// its kind was accepted with --accept.
     #[arg(long)]
     pub strict: bool,
-    /// Finding codes (as the report shows them, e.g. prefix-segments,backend-port-assumed) a
-    /// team has reviewed and accepts: reported as accepted, and not counted by --strict.
-    #[arg(long, value_delimiter = ',', value_parser = finding_code)]
-    pub accept: Vec<gatewayapi::Code>,
-}
-
-/// A finding code, or the list of them in the error.
-fn finding_code(code: &str) -> Result<gatewayapi::Code, String> {
-    gatewayapi::Code::parse(code).ok_or_else(|| {
-        let known: Vec<&str> = gatewayapi::Code::ALL.iter().map(|c| c.as_str()).collect();
-        format!(
-            "unknown finding code '{code}'; the codes are {}",
-            known.join(", ")
-        )
-    })
 }
 
 /// `--target`.
@@ -116,8 +101,7 @@ pub async fn run(args: ExportArgs) -> Result<(), Error> {
                 message: e.message,
             })?
     };
-    let mut export = gatewayapi::export(&routes, &opts);
-    export.accept(&args.accept);
+    let export = gatewayapi::export(&routes, &opts);
     report::print(&export, routes.len(), args.report);
     if args.strict && export.losses() > 0 {
         return Err(Error::Strict(export.losses()));
