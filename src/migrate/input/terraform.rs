@@ -40,6 +40,30 @@ struct Resource {
     kind: String,
     name: String,
     block: Block,
+    repeated: Repeated,
+}
+
+/// How many instances a resource block makes, and how other resources refer to them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Repeated {
+    /// One: `type.name.attr`.
+    Once,
+    /// `count`: `type.name[i].attr`.
+    Count,
+    /// `for_each`: `type.name["key"].attr`.
+    ForEach,
+}
+
+impl Repeated {
+    fn of(body: &Body) -> Repeated {
+        if attribute(body, "count").is_some() {
+            Repeated::Count
+        } else if attribute(body, "for_each").is_some() {
+            Repeated::ForEach
+        } else {
+            Repeated::Once
+        }
+    }
 }
 
 /// Reads `.tf` and `.tfvars` files, a module per directory.
@@ -111,6 +135,7 @@ pub fn read(files: &[PathBuf], opts: &Options, inventory: &mut Inventory) {
                             source: format!("{shown}:{line}"),
                             kind: kind.to_string(),
                             name: name.to_string(),
+                            repeated: Repeated::of(block.body()),
                             block: block.clone(),
                         });
                     }
@@ -181,7 +206,8 @@ fn module(
     scope.insert("var".into(), Value::Object(vars.into_iter().collect()));
     let mut local = Map::new();
     for _ in 0..=locals.len() {
-        let ctx = context(&scope, &local);
+        let mut ctx = context(&scope);
+        ctx.declare_var("local", hcl_value(&Value::Object(local.clone())));
         for (name, expr) in locals {
             if let Ok(v) = expr.evaluate(&ctx) {
                 local.insert(name.clone(), json(&v));
@@ -194,7 +220,7 @@ fn module(
     for _ in 0..=resources.len() {
         let mut progress = false;
         // What earlier passes resolved; what this pass resolves is seen by the next one.
-        let ctx = context(&scope, scope["local"].as_object().unwrap_or(&Map::new()));
+        let ctx = context(&scope);
         for (i, resource) in resources.iter().enumerate() {
             if matches!(results[i], Some(Ok(_))) {
                 continue;
@@ -204,22 +230,10 @@ fn module(
                 let attrs = &mut scope
                     .entry(resource.kind.clone())
                     .or_insert_with(|| Value::Object(Map::new()));
-                let value = if resource
-                    .block
-                    .body()
-                    .attributes()
-                    .any(|a| a.key() == "count")
-                {
-                    Value::Array(done.iter().map(|(_, v)| v.clone()).collect())
-                } else if resource
-                    .block
-                    .body()
-                    .attributes()
-                    .any(|a| a.key() == "for_each")
-                {
-                    Value::Object(done.iter().cloned().collect())
-                } else {
-                    done.first().map(|(_, v)| v.clone()).unwrap_or_default()
+                let value = match resource.repeated {
+                    Repeated::Count => Value::Array(done.iter().map(|(_, v)| v.clone()).collect()),
+                    Repeated::ForEach => Value::Object(done.iter().cloned().collect()),
+                    Repeated::Once => done.first().map(|(_, v)| v.clone()).unwrap_or_default(),
                 };
                 attrs[&resource.name] = value;
                 progress = true;
@@ -257,12 +271,12 @@ fn module(
     }
 }
 
-fn context(scope: &Map<String, Value>, local: &Map<String, Value>) -> Context<'static> {
+/// `scope`'s names (`var`, `local`, each resource type) as HCL variables.
+fn context(scope: &Map<String, Value>) -> Context<'static> {
     let mut ctx = Context::new();
     for (k, v) in scope {
         ctx.declare_var(k.as_str(), hcl_value(v));
     }
-    ctx.declare_var("local", hcl_value(&Value::Object(local.clone())));
     ctx
 }
 
@@ -278,41 +292,40 @@ fn instances(resource: &Resource, base: &Context) -> Instances {
             .map(|v| json(&v))
             .map_err(|err| format!("{err}"))
     };
-    let keyed: Vec<(String, Value, Value)> = if let Some(count) = attribute(body, "count") {
-        let n = eval(count, base)?
-            .as_u64()
-            .ok_or("count is not a whole number")?;
-        (0..n)
-            .map(|i| (format!("[{i}]"), Value::from(i), Value::Null))
-            .collect()
-    } else if let Some(each) = attribute(body, "for_each") {
-        match eval(each, base)? {
-            Value::Object(map) => map
-                .into_iter()
-                .map(|(k, v)| (format!("[\"{k}\"]"), Value::String(k), v))
-                .collect(),
-            Value::Array(items) => items
-                .into_iter()
-                .map(|v| {
-                    let k = v.as_str().unwrap_or_default().to_string();
-                    (format!("[\"{k}\"]"), Value::String(k), v)
-                })
-                .collect(),
-            other => return Err(format!("for_each is {other}, not a map or a set")),
+    let keyed: Vec<(String, Value, Value)> = match resource.repeated {
+        Repeated::Once => return Ok(vec![(String::new(), body_json(body, base)?)]),
+        Repeated::Count => {
+            let count = attribute(body, "count").unwrap_or(&Expression::Null);
+            let n = eval(count, base)?
+                .as_u64()
+                .ok_or("count is not a whole number")?;
+            (0..n)
+                .map(|i| (format!("[{i}]"), Value::from(i), Value::Null))
+                .collect()
         }
-    } else {
-        vec![(String::new(), Value::Null, Value::Null)]
+        Repeated::ForEach => {
+            let each = attribute(body, "for_each").unwrap_or(&Expression::Null);
+            match eval(each, base)? {
+                Value::Object(map) => map
+                    .into_iter()
+                    .map(|(k, v)| (format!("[\"{k}\"]"), Value::String(k), v))
+                    .collect(),
+                Value::Array(items) => items
+                    .into_iter()
+                    .map(|v| {
+                        let k = v.as_str().unwrap_or_default().to_string();
+                        (format!("[\"{k}\"]"), Value::String(k), v)
+                    })
+                    .collect(),
+                other => return Err(format!("for_each is {other}, not a map or a set")),
+            }
+        }
     };
-    let is_count = attribute(body, "count").is_some();
-    let repeated = is_count || attribute(body, "for_each").is_some();
     keyed
         .into_iter()
         .map(|(suffix, key, value)| {
-            if !repeated {
-                return Ok((suffix, body_json(body, base)?));
-            }
             let mut ctx = base.clone();
-            if is_count {
+            if resource.repeated == Repeated::Count {
                 ctx.declare_var("count", hcl_value(&serde_json::json!({ "index": key })));
             } else {
                 ctx.declare_var(
@@ -320,8 +333,7 @@ fn instances(resource: &Resource, base: &Context) -> Instances {
                     hcl_value(&serde_json::json!({ "key": key, "value": value })),
                 );
             }
-            let out = body_json(body, &ctx)?;
-            Ok((suffix, out))
+            Ok((suffix, body_json(body, &ctx)?))
         })
         .collect()
 }
