@@ -354,12 +354,8 @@ async fn from_sources(args: &ImportArgs) -> Result<(), Error> {
     } else {
         input::read(&args.files, &opts)
     };
-    let (reads, mut skipped) = files::reads(&inventory);
-    let plain: Vec<Read> = reads.iter().map(|s| s.read.clone()).collect();
     let taken = taken_or_warn(args.namespace.as_deref()).await;
-    let mut entries = entries(&plain, args.namespace.as_deref(), &taken);
-    files::record(&inventory, &reads, &mut entries);
-    entries.append(&mut skipped);
+    let entries = files::entries(&inventory, args.namespace.as_deref(), &taken);
     finish(entries, args).await?;
     for error in &inventory.errors {
         eprintln!("meshroute import: error: {error}");
@@ -373,20 +369,15 @@ async fn from_sources(args: &ImportArgs) -> Result<(), Error> {
 /// The GatewayRoutes `import -f` would print for `inventory`'s routes (names unique within
 /// them), for `export gateway-api -f`; what cannot be imported is listed on stderr.
 pub fn imported(inventory: &input::Inventory) -> Vec<GatewayRoute> {
-    let (reads, skipped) = files::reads(inventory);
-    let plain: Vec<Read> = reads.iter().map(|s| s.read.clone()).collect();
-    let mut entries = entries(&plain, None, &Taken::new());
-    files::record(inventory, &reads, &mut entries);
-    for entry in &skipped {
-        if let Entry::Skipped { what, why } = entry {
-            eprintln!("meshroute export: {what}: skipped: {why}");
-        }
-    }
-    entries
+    files::entries(inventory, None, &Taken::new())
         .into_iter()
         .filter_map(|e| match e {
             Entry::Adopt(route) => Some(*route),
-            _ => None,
+            Entry::Skipped { what, why } => {
+                eprintln!("meshroute export: {what}: skipped: {why}");
+                None
+            }
+            Entry::Owned { .. } => None,
         })
         .collect()
 }
