@@ -22,15 +22,11 @@ pub fn files(
         namespace: Some(namespace.to_string()),
     };
     let inventory = input::read(paths, &opts);
-    if let Some(first) = inventory.errors.first() {
+    if !inventory.errors.is_empty() {
         for error in &inventory.errors {
             eprintln!("meshroute export: error: {error}");
         }
-        let (path, message) = first.split_once(": ").unwrap_or((first, ""));
-        return Err(Error::Input {
-            path: path.to_string(),
-            message: message.to_string(),
-        });
+        return Err(Error::Unreadable(inventory.errors.len()));
     }
     let mut routes = inventory.gateway_routes.clone();
     routes.extend(import::imported(&inventory));
