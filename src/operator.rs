@@ -105,7 +105,7 @@ pub struct RunArgs {
 /// Runs the operator until SIGTERM or Ctrl-C (or, with leader election, until the Lease is lost):
 /// the HTTP endpoints, then the controller once this replica leads.
 pub async fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let serving = reconcile::serving::Servings::new(args.serve.clone())?;
+    let serving = reconcile::serving::Servings::new(args.serve)?;
     for rule in serving.describe() {
         tracing::info!(rule, "serving");
     }
@@ -132,7 +132,7 @@ pub async fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
             retry_base: args.retry_base,
             retry_max: args.retry_max,
             require_policy: args.require_policy,
-            serving: serving.clone(),
+            serving,
             gateway_api: args.mapping.options(args.gateway_api_target.into())?,
         },
         identity.clone(),

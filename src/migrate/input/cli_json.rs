@@ -41,7 +41,8 @@ pub fn read(path: &str, document: &Node, inventory: &mut Inventory) {
         match key.as_str() {
             "gatewayRoute" => route(at(node), &value, inventory),
             "gatewayRoutes" => {
-                for (item, listed) in node_items(node)
+                for (item, listed) in node
+                    .items()
                     .iter()
                     .zip(value.as_array().into_iter().flatten())
                 {
@@ -86,13 +87,6 @@ pub fn read(path: &str, document: &Node, inventory: &mut Inventory) {
             &document.to_json(),
             inventory,
         );
-    }
-}
-
-fn node_items(node: &Node) -> &[Node] {
-    match &node.value {
-        super::node::Tree::Seq(items) => items,
-        _ => &[],
     }
 }
 

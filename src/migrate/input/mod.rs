@@ -314,10 +314,8 @@ fn kubernetes(
     let kind = document.get("kind").and_then(Node::as_str);
     match (api_version, kind) {
         (Some("v1"), Some("List")) => {
-            if let Some(node::Tree::Seq(items)) = document.get("items").map(|n| &n.value) {
-                for item in items {
-                    kubernetes(path, item.clone(), inventory, k8s);
-                }
+            for item in document.get("items").map_or(&[][..], Node::items) {
+                kubernetes(path, item.clone(), inventory, k8s);
             }
         }
         (Some(v), Some("GatewayRoute")) if v.starts_with("meshroute.io/") => {

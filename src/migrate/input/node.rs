@@ -56,6 +56,14 @@ impl Node {
         }
     }
 
+    /// The items of a sequence (none for any other node).
+    pub fn items(&self) -> &[Node] {
+        match &self.value {
+            Tree::Seq(items) => items,
+            _ => &[],
+        }
+    }
+
     pub fn entries(&self) -> &[(String, Node)] {
         match &self.value {
             Tree::Map(entries) => entries,

@@ -519,8 +519,8 @@ pub fn read_json(path: &str, document: &Node, inventory: &mut Inventory) {
         .into_iter()
         .collect();
     while let Some(module) = modules.pop() {
-        modules.extend(items(module.get("child_modules")));
-        for node in items(module.get("resources")) {
+        modules.extend(module.get("child_modules").map_or(&[][..], Node::items));
+        for node in module.get("resources").map_or(&[][..], Node::items) {
             let resource = node.to_json();
             let kind = resource["type"].as_str().unwrap_or_default();
             let Some((_, target)) = RESOURCES.iter().find(|(k, _)| *k == kind) else {
@@ -541,13 +541,6 @@ pub fn read_json(path: &str, document: &Node, inventory: &mut Inventory) {
                 add_resource(*kind, &request(&values), inventory);
             }
         }
-    }
-}
-
-fn items(node: Option<&Node>) -> &[Node] {
-    match node.map(|n| &n.value) {
-        Some(super::node::Tree::Seq(items)) => items,
-        _ => &[],
     }
 }
 
