@@ -111,7 +111,7 @@ pub async fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
     }
     let metrics = Arc::new(Metrics::default());
     let client = kube::Client::try_default().await?;
-    let appmesh = AppMesh::new(&args.appmesh.settings(), metrics.clone()).await;
+    let appmesh = AppMesh::new(&args.appmesh.settings(), metrics.clone());
     let fence = appmesh.fence();
     let identity = args
         .lease_identity

@@ -87,8 +87,7 @@ async fn the_sample_manifest_is_the_sample_request() {
             attempt_timeout: Duration::from_secs(5),
         },
         Arc::new(Metrics::default()),
-    )
-    .await;
+    );
     let desired = Desired::of(&route, "test-cluster");
     let created = mesh
         .create_route(

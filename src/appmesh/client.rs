@@ -214,9 +214,9 @@ const PAUSE_AFTER_FAILURES: u32 = 5;
 pub const PROBE_EVERY: Duration = Duration::from_secs(1);
 
 impl AppMesh {
-    /// Builds the client from the SDK's default configuration chain (so IRSA and EKS Pod
-    /// Identity work unchanged) plus `settings`.
-    pub async fn new(settings: &Settings, metrics: Arc<Metrics>) -> Self {
+    /// The client for `settings`; the SDK's is built from its default configuration chain (so
+    /// IRSA and EKS Pod Identity work unchanged) at the first call.
+    pub fn new(settings: &Settings, metrics: Arc<Metrics>) -> Self {
         let outcomes: Vec<&str> = std::iter::once("ok")
             .chain(ErrorKind::ANSWERED.map(ErrorKind::label))
             .collect();

@@ -70,8 +70,7 @@ impl Bed {
                 attempt_timeout: Duration::from_secs(5),
             },
             Arc::new(Metrics::default()),
-        )
-        .await;
+        );
         e.reset_counters();
         Bed {
             emulator,

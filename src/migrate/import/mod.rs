@@ -421,7 +421,7 @@ async fn finish(mut entries: Vec<Entry>, args: &ImportArgs) -> Result<(), Error>
 }
 
 async fn from_app_mesh(mesh: &str, args: &ImportArgs) -> Result<(), Error> {
-    let appmesh = AppMesh::new(&args.appmesh.settings(), Arc::new(Metrics::default())).await;
+    let appmesh = AppMesh::new(&args.appmesh.settings(), Arc::new(Metrics::default()));
     let owner = args.mesh_owner.as_deref();
     let gateways = match &args.virtual_gateway {
         Some(gateway) => vec![gateway.clone()],
