@@ -108,50 +108,44 @@ impl Objects {
     /// Resolves every route and records the gateways' listeners and the services' providers.
     pub fn resolve(&self, inventory: &mut Inventory) {
         for object in &self.objects {
-            let mesh = || self.mesh_of(object);
-            match object.kind.as_str() {
-                "VirtualGateway" => {
-                    if let Ok(mesh) = mesh() {
-                        inventory.resource(
-                            Kind::VirtualGateway,
-                            &mesh,
-                            &aws_name(object, '_'),
-                            object.spec.clone(),
-                        );
-                    }
+            // The mesh's other resources, by kind: what routes need of them, under the App
+            // Mesh name the controller gave them.
+            let (kind, spec, name) = match object.kind.as_str() {
+                "GatewayRoute" => {
+                    inventory.routes.push(Found {
+                        source: object.source.clone(),
+                        what: format!(
+                            "appmesh.k8s.aws GatewayRoute {}/{}",
+                            object.namespace, object.name
+                        ),
+                        route: self.route(object),
+                    });
+                    continue;
                 }
-                "VirtualNode" => {
-                    if let Ok(mesh) = mesh() {
-                        let name = aws_name(object, '_');
-                        inventory.resource(Kind::VirtualNode, &mesh, &name, object.spec.clone());
-                    }
-                }
-                "VirtualRouter" => {
-                    if let Ok(mesh) = mesh() {
-                        let name = aws_name(object, '_');
-                        inventory.resource(Kind::VirtualRouter, &mesh, &name, object.spec.clone());
-                    }
-                }
-                "VirtualService" => {
-                    if let Ok(mesh) = mesh() {
-                        let spec = self.service_spec(object);
-                        inventory.resource(
-                            Kind::VirtualService,
-                            &mesh,
-                            &aws_name(object, '.'),
-                            spec,
-                        );
-                    }
-                }
-                "GatewayRoute" => inventory.routes.push(Found {
-                    source: object.source.clone(),
-                    what: format!(
-                        "appmesh.k8s.aws GatewayRoute {}/{}",
-                        object.namespace, object.name
-                    ),
-                    route: self.route(object),
-                }),
-                _ => {}
+                "VirtualGateway" => (
+                    Kind::VirtualGateway,
+                    object.spec.clone(),
+                    aws_name(object, '_'),
+                ),
+                "VirtualNode" => (
+                    Kind::VirtualNode,
+                    object.spec.clone(),
+                    aws_name(object, '_'),
+                ),
+                "VirtualRouter" => (
+                    Kind::VirtualRouter,
+                    object.spec.clone(),
+                    aws_name(object, '_'),
+                ),
+                "VirtualService" => (
+                    Kind::VirtualService,
+                    self.service_spec(object),
+                    aws_name(object, '.'),
+                ),
+                _ => continue,
+            };
+            if let Ok(mesh) = self.mesh_of(object) {
+                inventory.resource(kind, &mesh, &name, spec);
             }
         }
     }
