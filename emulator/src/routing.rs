@@ -96,9 +96,10 @@ pub fn route(routes: &[StoredRoute], req: &Incoming) -> Option<Routed> {
 }
 
 /// The order routes are tried in: by `priority` (0 first); routes without one after every route
-/// with one, most specific first: exact paths, then regular expressions over the whole path,
-/// then prefixes, the longest first (the App Mesh user guide: "a request is matched to the route
-/// with the longest prefix"), then matches on no path; then by creation time.
+/// with one (our choice), most specific first: exact paths, then regular expressions over the
+/// whole path (our choice), then prefixes, the longest first (AWS: App Mesh "does sort the routes
+/// according to length" when it builds Envoy's route table, aws/aws-app-mesh-roadmap#77), then
+/// matches on no path; then by creation time and name (our choice). docs/testing.md cites each.
 fn order(a: &StoredRoute, ra: &Value, b: &StoredRoute, rb: &Value) -> Ordering {
     let priority = |s: &StoredRoute| s.spec["priority"].as_i64();
     match (priority(a), priority(b)) {

@@ -169,6 +169,29 @@ impl Matcher {
         })
     }
 
+    /// Whether App Mesh's gateway tries this route before `other` where both match a request,
+    /// as far as AWS wrote it down; `None` where nothing AWS wrote decides it. Two priorities
+    /// decide (0 first: the API reference's `priority`). Between routes without one, AWS said
+    /// App Mesh "does sort the routes according to length" when it builds Envoy's route
+    /// configuration (aws/aws-app-mesh-roadmap#77, said of a virtual router's routes): the
+    /// longer path match first. Undocumented: equal priorities, a route with a priority against
+    /// one without, paths of equal length, a regular expression or no path match.
+    pub fn app_mesh_first(&self, other: &Matcher) -> Option<bool> {
+        let length = |m: &Matcher| match &m.path {
+            Path::Prefix(p) | Path::Exact(p) => Some(p.len()),
+            Path::Service(s) => Some(s.len() + 2),
+            Path::Any | Path::Regex(_) => None,
+        };
+        match (self.priority, other.priority) {
+            (Some(a), Some(b)) => (a != b).then_some(a < b),
+            (None, None) => match (length(self), length(other)) {
+                (Some(a), Some(b)) => (a != b).then_some(a > b),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
     /// The host name it matches; none: every host name.
     pub fn host(&self) -> Option<&Host> {
         self.host.as_ref()

@@ -8,7 +8,7 @@ use super::matches::{
     disabled, full_match, header_match, hostnames, listener_port, regex_check, unique_names,
 };
 use super::valid::{check_path, is_hostname, is_token};
-use super::{Code, Findings, Options, Precedence};
+use super::{Code, Findings, Options, Precedence, Requests};
 use crate::api::recorded::Backend;
 use crate::api::{
     EnabledDisabled, GatewayRouteTarget, HttpGatewayRoute, HttpGatewayRouteMatch,
@@ -153,13 +153,14 @@ fn prefix_match(
     }
     check_path(prefix, &at("match.prefix"), f);
     if prefix != "/" {
-        let (code, problem, advice) = if let Some(bare) = prefix.strip_suffix('/') {
+        let (code, problem, advice, paths) = if let Some(bare) = prefix.strip_suffix('/') {
             (
                 Code::PrefixBarePath,
                 format!(
                     "Gateway API's PathPrefix {prefix} also matches {bare} itself, which App Mesh did not"
                 ),
                 "serve or reject the bare path in the backend",
+                regex_syntax::escape(bare),
             )
         } else {
             (
@@ -168,9 +169,16 @@ fn prefix_match(
                     "Gateway API matches whole path segments: {prefix} still matches {prefix}/x, but no longer {prefix}x as App Mesh did"
                 ),
                 "if clients send such paths, add a route for them",
+                format!("{}[^/].*", regex_syntax::escape(prefix)),
             )
         };
-        f.note(code, &at("match.prefix"), problem, advice);
+        f.note_about(
+            code,
+            &at("match.prefix"),
+            problem,
+            advice,
+            Requests::Path(paths),
+        );
     }
     let replaced = replacement
         .filter(|to| !(prefix == "/" && *to == "/"))

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use serde_json::{Value, json};
 
 use super::valid::{is_hostname, is_token};
-use super::{Code, Findings};
+use super::{Code, Findings, Requests};
 use crate::api::{
     EnabledDisabled, GatewayRouteHostnameMatch, GatewayRouteHostnameRewrite, HeaderMatchMethod,
 };
@@ -133,11 +133,12 @@ pub(super) fn hostnames(
             match suffix.strip_prefix('.') {
                 Some(domain) => vec![format!("*.{domain}")],
                 None => {
-                    f.note(
+                    f.note_about(
                         Code::HostnameSuffix,
                         field,
                         format!("App Mesh's suffix {suffix} also matched hosts like x{suffix}; Gateway API matches {suffix} and its subdomains only"),
                         "list the other hosts explicitly if clients use them",
+                        Requests::Host(format!(".*[^.]{}", regex_syntax::escape(&suffix))),
                     );
                     vec![suffix.clone(), format!("*.{suffix}")]
                 }

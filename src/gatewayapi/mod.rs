@@ -127,6 +127,8 @@ pub enum Code {
     Http2AppProtocol,
     /// two routes that App Mesh's priorities and Gateway API's precedence order differently.
     PriorityOrder,
+    /// two routes that can take the same request, whose order in App Mesh AWS did not document.
+    OrderUndocumented,
     /// two routes on one Gateway that take exactly the same requests.
     SameRequests,
     /// a path match type the Lattice controller refuses (a regular expression).
@@ -146,7 +148,7 @@ pub enum Code {
 }
 
 impl Code {
-    pub const ALL: [Code; 30] = [
+    pub const ALL: [Code; 31] = [
         Code::PrefixSegments,
         Code::PrefixBarePath,
         Code::PathRefused,
@@ -169,6 +171,7 @@ impl Code {
         Code::ListenerPort,
         Code::Http2AppProtocol,
         Code::PriorityOrder,
+        Code::OrderUndocumented,
         Code::SameRequests,
         Code::LatticeRegexPath,
         Code::LatticeQueryMatch,
@@ -203,6 +206,7 @@ impl Code {
             Code::ListenerPort => Impact::Check,
             Code::Http2AppProtocol => Impact::Check,
             Code::PriorityOrder => Impact::Changed,
+            Code::OrderUndocumented => Impact::Changed,
             Code::SameRequests => Impact::Changed,
             Code::LatticeRegexPath => Impact::NotExported,
             Code::LatticeQueryMatch => Impact::NotExported,
@@ -239,6 +243,7 @@ impl Code {
             Code::ListenerPort => "listener-port",
             Code::Http2AppProtocol => "http2-app-protocol",
             Code::PriorityOrder => "priority-order",
+            Code::OrderUndocumented => "order-undocumented",
             Code::SameRequests => "same-requests",
             Code::LatticeRegexPath => "lattice-regex-path",
             Code::LatticeQueryMatch => "lattice-query-match",
@@ -247,6 +252,19 @@ impl Code {
             Code::LatticeNoRewrite => "lattice-no-rewrite",
             Code::LatticeServicePerRoute => "lattice-service-per-route",
             Code::LatticeGrpcHttps => "lattice-grpc-https",
+        }
+    }
+
+    /// What of a request a finding of this code says Gateway API does differently; nothing
+    /// for a finding to check, which says the export keeps App Mesh's behaviour.
+    pub fn differs(self) -> &'static [Aspect] {
+        match self.impact() {
+            Impact::Check => &[],
+            _ => match self {
+                Code::HostRewrite | Code::GrpcHostRewrite => &[Aspect::Host],
+                Code::LatticeNoRewrite => &[Aspect::Path, Aspect::Host],
+                _ => &[Aspect::Backend],
+            },
         }
     }
 
@@ -262,6 +280,41 @@ impl Serialize for Code {
     }
 }
 
+/// What of a request can differ between App Mesh and Gateway API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Aspect {
+    /// Which backend answers, or whether one does (the status when none does).
+    Backend,
+    /// The path the backend is sent.
+    Path,
+    /// The Host the backend is sent.
+    Host,
+}
+
+/// The requests a finding is about, among those App Mesh or Gateway API sends by its route.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Requests {
+    /// Every one.
+    All,
+    /// Those whose path (without the query) this regular expression matches whole.
+    Path(String),
+    /// Those whose Host (lower case, without a port) this regular expression matches whole.
+    Host(String),
+    /// Those the other route (`namespace/name`) also matches: one side sends them by this
+    /// route, the other may by that one.
+    SharedWith(String),
+}
+
+/// The difference a finding predicts: what differs, for which requests. A test or `verify`
+/// counts a difference as announced only when a finding of a route involved predicts both.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Predicts {
+    pub differs: &'static [Aspect],
+    pub requests: Requests,
+}
+
 /// Something of one GatewayRoute that Gateway API does not say the same way.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
@@ -273,6 +326,8 @@ pub struct Finding {
     pub impact: Impact,
     pub problem: String,
     pub advice: String,
+    /// The difference it predicts.
+    pub predicts: Predicts,
     /// The team accepted this kind of finding (`--accept`): it does not count for `--strict`.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub accepted: bool,
@@ -326,18 +381,54 @@ struct Findings<'a> {
     grants: BTreeSet<String>,
 }
 
-impl Findings<'_> {
-    fn note(&mut self, code: Code, field: &str, problem: String, advice: &str) {
-        self.dropped |= code.impact() == Impact::NotExported;
-        self.found.push(Finding {
-            object: self.object.clone(),
+impl Finding {
+    pub fn new(object: String, field: &str, code: Code, problem: String, advice: &str) -> Self {
+        Finding::about(object, field, code, problem, advice, Requests::All)
+    }
+
+    /// A finding that predicts a difference for some of its route's requests only.
+    pub fn about(
+        object: String,
+        field: &str,
+        code: Code,
+        problem: String,
+        advice: &str,
+        requests: Requests,
+    ) -> Self {
+        Finding {
+            object,
             field: field.to_string(),
             code,
             impact: code.impact(),
             problem,
             advice: advice.to_string(),
+            predicts: Predicts {
+                differs: code.differs(),
+                requests,
+            },
             accepted: false,
-        });
+        }
+    }
+}
+
+impl Findings<'_> {
+    fn note(&mut self, code: Code, field: &str, problem: String, advice: &str) {
+        self.note_about(code, field, problem, advice, Requests::All);
+    }
+
+    fn note_about(
+        &mut self,
+        code: Code,
+        field: &str,
+        problem: String,
+        advice: &str,
+        requests: Requests,
+    ) {
+        self.dropped |= code.impact() == Impact::NotExported;
+        let object = self.object.clone();
+        self.found.push(Finding::about(
+            object, field, code, problem, advice, requests,
+        ));
     }
 }
 
@@ -574,46 +665,70 @@ fn mapped(
     converted
 }
 
-/// A finding for every pair of routes on one gateway that App Mesh's priorities order one way
-/// and Gateway API's precedence the other.
+/// A finding for every pair of routes on one gateway that can take the same request and that
+/// App Mesh orders one way and Gateway API's precedence the other (`priority-order`), or whose
+/// order in App Mesh AWS did not document (`order-undocumented`, once per pair).
 fn order_findings(exported: &[(String, Exported)], found: &mut Vec<Finding>) {
-    for (a_name, a) in exported {
-        for (b_name, b) in exported {
-            let first = matching::tries_first(a.priority, b.priority);
+    for (i, (a_name, a)) in exported.iter().enumerate() {
+        for (j, (b_name, b)) in exported.iter().enumerate() {
+            let (Some(x), Some(y)) = (&a.matcher, &b.matcher) else {
+                continue;
+            };
+            // Exactly the same requests: `same-requests` says it.
+            let same = a.matches == b.matches && a.port == b.port;
+            if i == j || a.gateway != b.gateway || a.kind != b.kind || same || x.disjoint(y) {
+                continue;
+            }
             // Equal matches where one route listens on every port and the other on one: on
             // that port Gateway API orders the two by age and name, not by priority.
             let tie = b.precedence == a.precedence
                 && a.matches == b.matches
-                && a.port != b.port
                 && (a.port.is_none() || b.port.is_none());
-            let disjoint = matches!((&a.matcher, &b.matcher), (Some(x), Some(y)) if x.disjoint(y));
-            if a.gateway == b.gateway
-                && a.kind == b.kind
-                && first == Some(true)
-                && (b.precedence > a.precedence || tie)
-                && !disjoint
-            {
-                let why = if tie {
-                    "Gateway API orders routes with the same match by age and name, not priority"
-                } else {
-                    "its match is more specific"
-                };
-                let shown = |p: Option<i32>| p.map_or("none".to_string(), |p| p.to_string());
-                let (pa, pb) = (shown(a.priority), shown(b.priority));
-                found.push(Finding {
-                    object: a_name.clone(),
-                    field: "spec.priority".into(),
-                    code: Code::PriorityOrder,
-                    accepted: false,
-                    impact: Code::PriorityOrder.impact(),
-                    problem: format!(
-                        "App Mesh tries this route before {b_name} (priority {pa}, then {pb}); \
-                         Gateway API may try {b_name} first where both match: {why}"
-                    ),
-                    advice: "make the matches of the two routes disjoint, or merge them into \
-                             one route whose rules Gateway API orders as intended"
-                        .into(),
-                });
+            let shown = |p: Option<i32>| p.map_or("none".to_string(), |p| p.to_string());
+            let (pa, pb) = (shown(a.priority), shown(b.priority));
+            let shared = || Requests::SharedWith(b_name.clone());
+            match x.app_mesh_first(y) {
+                Some(true) if b.precedence > a.precedence || tie => {
+                    let why = if tie {
+                        "Gateway API orders routes with the same match by age and name, not priority"
+                    } else {
+                        "its match is more specific"
+                    };
+                    found.push(Finding::about(
+                        a_name.clone(),
+                        "spec.priority",
+                        Code::PriorityOrder,
+                        format!(
+                            "App Mesh tries this route before {b_name} (priority {pa}, then {pb}, \
+                             the longer path first between routes without one); Gateway API may \
+                             try {b_name} first where both match: {why}"
+                        ),
+                        "make the matches of the two routes disjoint, or merge them into one \
+                         route whose rules Gateway API orders as intended",
+                        shared(),
+                    ));
+                }
+                None if i < j => {
+                    let gateway_api = match a.precedence.cmp(&b.precedence) {
+                        std::cmp::Ordering::Greater => "tries this route first".to_string(),
+                        std::cmp::Ordering::Less => format!("tries {b_name} first"),
+                        std::cmp::Ordering::Equal => "orders the two by age, then name".into(),
+                    };
+                    found.push(Finding::about(
+                        a_name.clone(),
+                        "spec.priority",
+                        Code::OrderUndocumented,
+                        format!(
+                            "this route and {b_name} can take the same requests, and AWS did not \
+                             document which of the two App Mesh tried first (priorities {pa} and \
+                             {pb}; App Mesh is documented to order by priority, and routes \
+                             without one by the length of their paths); Gateway API {gateway_api}"
+                        ),
+                        "give both routes a priority, in the order App Mesh served them",
+                        shared(),
+                    ));
+                }
+                _ => {}
             }
         }
     }
@@ -651,21 +766,18 @@ fn overlap_findings(exported: &[(String, Exported)], found: &mut Vec<Finding>) {
             a.gateway == b.gateway && a.kind == b.kind && a.port == b.port && a.matches == b.matches
         });
         if let Some((a_name, _)) = same {
-            found.push(Finding {
-                object: b_name.clone(),
-                field: "spec".into(),
-                code: Code::SameRequests,
-                accepted: false,
-                impact: Code::SameRequests.impact(),
-                problem: format!(
+            found.push(Finding::about(
+                b_name.clone(),
+                "spec",
+                Code::SameRequests,
+                format!(
                     "{a_name} takes exactly the same requests on the same Gateway {}; Gateway API \
                      sends them to only one of the two (the older route, then by name)",
                     b.parent
                 ),
-                advice: "make the two routes' matches differ, or delete the one that should \
-                         not serve"
-                    .into(),
-            });
+                "make the two routes' matches differ, or delete the one that should not serve",
+                Requests::SharedWith(a_name.clone()),
+            ));
         }
     }
 }

@@ -482,34 +482,91 @@ fn what_import_recorded_resolves_backends_ports_and_listeners() {
 }
 
 #[test]
-fn routes_without_a_priority_and_ties_on_one_port_are_ordered_as_app_mesh_does() {
-    let order_of = |routes: &[GatewayRoute]| -> Vec<String> {
-        export(routes, &options())
+fn orders_app_mesh_and_gateway_api_disagree_on_or_aws_left_open_are_reported() {
+    let with = |m: Value, priority: Option<i32>| {
+        let mut spec = http(m, json!({}));
+        if let Some(p) = priority {
+            spec["priority"] = json!(p);
+        }
+        spec
+    };
+    let host = |m: Value, h: &str| {
+        let mut m = m;
+        m["hostname"] = json!({ "exact": h });
+        m
+    };
+    // (first route, second route, the order findings: (code, object, the other route)).
+    type Row = (Value, Value, Vec<(Code, &'static str, &'static str)>);
+    let rows: Vec<Row> = vec![
+        // App Mesh: the longer path first (AWS: sorted "according to length"); Gateway API: a
+        // host name before any path.
+        (
+            with(json!({ "prefix": "/api/v1" }), None),
+            with(host(json!({ "prefix": "/" }), "a.example.com"), None),
+            vec![(Code::PriorityOrder, "shop/a", "shop/b")],
+        ),
+        // Both order the longer prefix first.
+        (
+            with(json!({ "prefix": "/api/v1" }), None),
+            with(json!({ "prefix": "/api" }), None),
+            vec![],
+        ),
+        // Equally long, no priority: AWS did not say which App Mesh tried first.
+        (
+            with(json!({ "prefix": "/api" }), None),
+            with(
+                json!({ "prefix": "/api", "headers": [{ "name": "x", "match": { "exact": "1" } }] }),
+                None,
+            ),
+            vec![(Code::OrderUndocumented, "shop/a", "shop/b")],
+        ),
+        // A regular expression has no length App Mesh is known to sort by.
+        (
+            with(json!({ "path": { "regex": "/api/.*" } }), None),
+            with(json!({ "prefix": "/api" }), None),
+            vec![(Code::OrderUndocumented, "shop/a", "shop/b")],
+        ),
+        // A catch-all with a priority and an exact path without one: how App Mesh interleaves
+        // the two is not documented.
+        (
+            with(json!({ "prefix": "/" }), Some(1000)),
+            with(json!({ "path": { "exact": "/healthz" } }), None),
+            vec![(Code::OrderUndocumented, "shop/a", "shop/b")],
+        ),
+        // Priorities against Gateway API's precedence.
+        (
+            with(json!({ "prefix": "/" }), Some(0)),
+            with(json!({ "prefix": "/api" }), Some(1)),
+            vec![(Code::PriorityOrder, "shop/a", "shop/b")],
+        ),
+        // The same match, one route on port 8081 only, the other on every port: on 8081
+        // Gateway API orders them by age and name, App Mesh by priority.
+        (
+            with(json!({ "port": 8081 }), Some(0)),
+            with(json!({ "prefix": "/" }), Some(1)),
+            vec![(Code::PriorityOrder, "shop/a", "shop/b")],
+        ),
+        // No request takes both.
+        (
+            with(json!({ "prefix": "/orders" }), None),
+            with(json!({ "prefix": "/users" }), None),
+            vec![],
+        ),
+    ];
+    for (i, (a, b, want)) in rows.into_iter().enumerate() {
+        let out = export(&[route("a", a), route("b", b)], &options());
+        let got: Vec<(Code, String, Requests)> = out
             .findings
             .into_iter()
-            .filter(|f| f.code == Code::PriorityOrder)
-            .map(|f| f.object)
-            .collect()
-    };
-    // App Mesh: the catch-all with a priority before the unprioritised exact path; Gateway
-    // API: the exact path first.
-    let mut rest = http(json!({ "prefix": "/" }), json!({}));
-    rest["priority"] = json!(1000);
-    let exact = http(json!({ "path": { "exact": "/healthz" } }), json!({}));
-    assert_eq!(
-        order_of(&[route("rest", rest.clone()), route("health", exact)]),
-        ["shop/rest"]
-    );
-    // The same match, one route on port 8081 only, the other on every port: on 8081 Gateway
-    // API orders them by age and name, App Mesh by priority.
-    let mut on_port = http(json!({ "port": 8081 }), json!({}));
-    on_port["priority"] = json!(0);
-    let mut any = http(json!({ "prefix": "/" }), json!({}));
-    any["priority"] = json!(1);
-    assert_eq!(
-        order_of(&[route("on-port", on_port), route("any", any)]),
-        ["shop/on-port"]
-    );
+            .filter(|f| matches!(f.code, Code::PriorityOrder | Code::OrderUndocumented))
+            .map(|f| (f.code, f.object, f.predicts.requests))
+            .collect();
+        let want: Vec<(Code, String, Requests)> = want
+            .into_iter()
+            .map(|(c, o, other)| (c, o.to_string(), Requests::SharedWith(other.into())))
+            .collect();
+        assert_eq!(got, want, "row {i}");
+    }
 }
 
 #[test]

@@ -245,14 +245,14 @@ mod tests {
 
     #[test]
     fn findings_become_one_condition_led_by_a_changed_one() {
-        let finding = |code: Code| Finding {
-            object: "team/web".into(),
-            field: "spec.httpRoute".into(),
-            code,
-            impact: code.impact(),
-            problem: format!("{} happened", code.as_str()),
-            advice: String::new(),
-            accepted: false,
+        let finding = |code: Code| {
+            Finding::new(
+                "team/web".into(),
+                "spec.httpRoute",
+                code,
+                format!("{} happened", code.as_str()),
+                "",
+            )
         };
         assert_eq!(findings_condition(&[]), None);
         assert_eq!(findings_condition(&[finding(Code::HeaderInverted)]), None);
