@@ -80,6 +80,8 @@ PY
 }
 through "health-check: exact /healthz on *.example.com, path rewritten to /status, Host to the virtual service" \
   /status myservicea.svc.cluster.local -H 'Host: shop.example.com' "http://$GATEWAY_HTTP/healthz"
+through "chapters: prefix /chapter, the default rewrite removes it and the / after it, Host to the virtual service" \
+  /1 myservicea.svc.cluster.local "http://$GATEWAY_HTTP/chapter/1"
 through "payments-api-canary: /v1/ rewritten to /v2/, the client's Host kept" \
   '/v2/pay?tenant=gold' api.example.com -H 'Host: api.example.com' -H 'x-canary: true' \
   "http://$GATEWAY_HTTP/v1/pay?tenant=gold"

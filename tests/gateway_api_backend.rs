@@ -437,6 +437,13 @@ async fn examples(bed: &mut Bed, gateways: &Gateways, host: std::net::IpAddr) {
             get("/healthz").host("a.example.com"),
             reached(a, "/status", a),
         ),
+        // The default prefix rewrite, as App Mesh made it and ReplacePrefixMatch `/` does.
+        (
+            "chapters",
+            Proto::Http,
+            get("/chapter/1"),
+            reached(a, "/1", a),
+        ),
         (
             "my-gateway-route",
             Proto::Http2,
