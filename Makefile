@@ -4,7 +4,8 @@
 CARGO  ?= cargo
 PYTHON ?= python3
 VENV   := .venv
-TESTBED_DIR := .testbed
+# Where testbed-up writes env, kubeconfig, pid and logs (TESTBED_DIR=... to run a second bed).
+TESTBED_DIR ?= .testbed
 
 .PHONY: bench demo release test tools need testbin plane bed venv lint fmt crds deploy testbed-up testbed-down emulator
 
@@ -92,14 +93,17 @@ bench: testbin release
 release:
 	$(CARGO) build --release --locked --bin meshroute
 
-## testbed-up: start a control plane + seeded emulator in the background; prints what to export
+## testbed-up: start a control plane + seeded emulator in the background; prints what to export. GATEWAY_API=1 also starts Traefik with a Gateway to cut over on (docs/migration.md, section 4)
 testbed-up: plane bed
+	@if [ "$(GATEWAY_API)" = 1 ]; then \
+		echo "==> Traefik and the Gateway API CRDs (built or fetched once; cached in ~/.cache/meshroute/testbin)"; \
+		hack/testbin.sh traefik gateway-api >/dev/null; fi
 	@mkdir -p $(TESTBED_DIR)
 	@if [ -f $(TESTBED_DIR)/pid ] && kill -0 "$$(cat $(TESTBED_DIR)/pid)" 2>/dev/null; then \
 		echo "test bed already running (pid $$(cat $(TESTBED_DIR)/pid)); make testbed-down first"; exit 1; fi
 	@rm -f $(TESTBED_DIR)/env
-	@nohup target/debug/testbed up --dir $(TESTBED_DIR) > $(TESTBED_DIR)/testbed.log 2>&1 & echo $$! > $(TESTBED_DIR)/pid
-	@for i in $$(seq 1 600); do [ -f $(TESTBED_DIR)/env ] && break; \
+	@TESTBED_GATEWAY_API=$(if $(filter 1,$(GATEWAY_API)),true,false) nohup target/debug/testbed up --dir $(TESTBED_DIR) > $(TESTBED_DIR)/testbed.log 2>&1 & echo $$! > $(TESTBED_DIR)/pid
+	@for i in $$(seq 1 1200); do [ -f $(TESTBED_DIR)/env ] && break; \
 		kill -0 "$$(cat $(TESTBED_DIR)/pid)" 2>/dev/null || { cat $(TESTBED_DIR)/testbed.log; exit 1; }; sleep 0.1; done
 	@[ -f $(TESTBED_DIR)/env ] || { echo "test bed did not come up; see $(TESTBED_DIR)/testbed.log"; exit 1; }
 	@cat $(TESTBED_DIR)/testbed.log

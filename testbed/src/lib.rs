@@ -5,6 +5,7 @@
 //! ([`namespace`]). Processes die with the test binary even when it panics or is killed.
 
 mod control_plane;
+pub mod gateway_api;
 mod operator;
 mod process;
 mod traefik;
@@ -204,19 +205,32 @@ pub fn emulator_settings() -> appmesh_emulator::Settings {
     }
 }
 
-/// Creates [`MESH`], [`GATEWAY`] (listeners for http, http2 and grpc) and [`SERVICES`].
+/// The listener ports of [`GATEWAY`] in App Mesh's spec (http, http2, grpc).
+pub const LISTENER_PORTS: [u16; 3] = [8080, 8081, 8082];
+
+/// Creates [`MESH`], [`GATEWAY`] (listeners for http, http2 and grpc on [`LISTENER_PORTS`]) and
+/// [`SERVICES`].
 pub fn seed(emulator: &appmesh_emulator::Emulator) -> Result<(), appmesh_emulator::ApiError> {
+    seed_on(emulator, LISTENER_PORTS)
+}
+
+/// [`seed`], with the gateway's listeners (http, http2, grpc) on `ports`.
+pub fn seed_on(
+    emulator: &appmesh_emulator::Emulator,
+    ports: [u16; 3],
+) -> Result<(), appmesh_emulator::ApiError> {
     use serde_json::json;
     emulator.invoke("CreateMesh", &json!({ "meshName": MESH }))?;
+    let listeners: Vec<serde_json::Value> = ports
+        .iter()
+        .zip(["http", "http2", "grpc"])
+        .map(|(port, protocol)| json!({ "portMapping": { "port": port, "protocol": protocol } }))
+        .collect();
     emulator.invoke(
         "CreateVirtualGateway",
         &json!({
             "meshName": MESH, "virtualGatewayName": GATEWAY,
-            "spec": { "listeners": [
-                { "portMapping": { "port": 8080, "protocol": "http" } },
-                { "portMapping": { "port": 8081, "protocol": "http2" } },
-                { "portMapping": { "port": 8082, "protocol": "grpc" } },
-            ] }
+            "spec": { "listeners": listeners }
         }),
     )?;
     for service in SERVICES {

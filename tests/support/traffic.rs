@@ -5,7 +5,9 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::Value;
+
+use meshroute_testbed::gateway_api::{self, Backend};
 
 use super::run;
 
@@ -197,37 +199,20 @@ pub fn unreserved_decoded(path: &str) -> String {
     out
 }
 
-/// A Service and EndpointSlice per backend (the bed runs no controllers to make them): port 80
-/// and the route's target port, both to the echo backend; h2c where App Mesh spoke HTTP/2.
+/// A Service and EndpointSlice per backend `(namespace, name, echo address, target port, h2c)`
+/// (`meshroute_testbed::gateway_api::backend_objects`), applied.
 pub fn apply_backends(backends: &[(String, String, SocketAddr, Option<i64>, bool)]) {
-    let mut items = Vec::new();
-    for (ns, name, echo, target_port, h2c) in backends {
-        let mut ports = vec![("http".to_string(), 80)];
-        if let Some(p) = target_port {
-            ports.push((format!("p{p}"), *p));
-        }
-        let app = if *h2c {
-            json!("kubernetes.io/h2c")
-        } else {
-            Value::Null
-        };
-        items.push(json!({
-            "apiVersion": "v1", "kind": "Service",
-            "metadata": { "name": name, "namespace": ns },
-            "spec": { "ports": ports.iter().map(|(n, p)| json!({
-                "name": n, "port": p, "targetPort": echo.port(), "appProtocol": app })).collect::<Vec<_>>() },
-        }));
-        items.push(json!({
-            "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-            "metadata": { "name": name, "namespace": ns,
-                          "labels": { "kubernetes.io/service-name": name } },
-            "addressType": "IPv4",
-            "endpoints": [{ "addresses": [echo.ip().to_string()], "conditions": { "ready": true } }],
-            "ports": ports.iter().map(|(n, _)| json!({
-                "name": n, "port": echo.port(), "protocol": "TCP", "appProtocol": app })).collect::<Vec<_>>(),
-        }));
-    }
-    let list = json!({ "apiVersion": "v1", "kind": "List", "items": items }).to_string();
+    let backends: Vec<Backend> = backends
+        .iter()
+        .map(|(namespace, name, address, target_port, h2c)| Backend {
+            namespace: namespace.clone(),
+            name: name.clone(),
+            address: *address,
+            target_port: *target_port,
+            h2c: *h2c,
+        })
+        .collect();
+    let list = gateway_api::list(gateway_api::backend_objects(&backends));
     let (ok, out, err) = run("kubectl", &["apply", "-f", "-"], Some(&list));
     assert!(ok, "apply backends: {out}{err}");
 }

@@ -1,0 +1,86 @@
+//! The bed's Gateway API side, as objects to apply: a Gateway of Traefik's class, and the
+//! Services and EndpointSlices that lead it to echo backends (the bed runs no controllers that
+//! would make them).
+
+use std::net::SocketAddr;
+
+use serde_json::{Value, json};
+
+/// An echo backend as Kubernetes sees it.
+pub struct Backend {
+    pub namespace: String,
+    /// The Service's name.
+    pub name: String,
+    /// Where the echo backend listens (not loopback: the apiserver refuses loopback
+    /// addresses in EndpointSlices).
+    pub address: SocketAddr,
+    /// A second Service port besides 80 (the port a route names), if any.
+    pub target_port: Option<i64>,
+    /// The backend speaks h2c (App Mesh spoke HTTP/2 to it).
+    pub h2c: bool,
+}
+
+/// A Service and an EndpointSlice per backend: port 80 and the target port, both to the echo
+/// backend; `appProtocol: kubernetes.io/h2c` where the backend speaks h2c.
+pub fn backend_objects(backends: &[Backend]) -> Vec<Value> {
+    let mut items = Vec::new();
+    for b in backends {
+        let mut ports = vec![("http".to_string(), 80)];
+        if let Some(p) = b.target_port {
+            ports.push((format!("p{p}"), p));
+        }
+        let app = if b.h2c {
+            json!("kubernetes.io/h2c")
+        } else {
+            Value::Null
+        };
+        let echo = b.address;
+        items.push(json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": { "name": b.name, "namespace": b.namespace },
+            "spec": { "ports": ports.iter().map(|(n, p)| json!({
+                "name": n, "port": p, "targetPort": echo.port(), "appProtocol": app })).collect::<Vec<_>>() },
+        }));
+        items.push(json!({
+            "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": { "name": b.name, "namespace": b.namespace,
+                          "labels": { "kubernetes.io/service-name": b.name } },
+            "addressType": "IPv4",
+            "endpoints": [{ "addresses": [echo.ip().to_string()], "conditions": { "ready": true } }],
+            "ports": ports.iter().map(|(n, _)| json!({
+                "name": n, "port": echo.port(), "protocol": "TCP", "appProtocol": app })).collect::<Vec<_>>(),
+        }));
+    }
+    items
+}
+
+/// GatewayClass `class` for Traefik, and Gateway `namespace/name` with an HTTP listener per
+/// `(name, port)` that admits routes from every namespace.
+pub fn gateway_objects(
+    class: &str,
+    namespace: &str,
+    name: &str,
+    listeners: &[(&str, u16)],
+) -> Vec<Value> {
+    let listeners: Vec<Value> = listeners
+        .iter()
+        .map(|(listener, port)| {
+            json!({ "name": listener, "protocol": "HTTP", "port": port,
+                    "allowedRoutes": { "namespaces": { "from": "All" } } })
+        })
+        .collect();
+    vec![
+        json!({ "apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+                "metadata": { "name": class },
+                "spec": { "controllerName": crate::TRAEFIK_CONTROLLER } }),
+        json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": namespace } }),
+        json!({ "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+                "metadata": { "name": name, "namespace": namespace },
+                "spec": { "gatewayClassName": class, "listeners": listeners } }),
+    ]
+}
+
+/// `items` as one `kubectl apply -f -` document.
+pub fn list(items: Vec<Value>) -> String {
+    json!({ "apiVersion": "v1", "kind": "List", "items": items }).to_string()
+}
