@@ -146,8 +146,16 @@ pub fn digest(status: Option<&GatewayRouteStatus>) -> u64 {
 /// else wrote over one (a hand edit, another install) is told from its own. A failure status
 /// is not kept: its own retries write it again, and two writers of failures must not wake each
 /// other.
+///
+/// It also keeps the last status of any kind this replica wrote to each object until the watch
+/// shows it: until then the cached object holds an older status, which must not be taken for the
+/// object's when deciding that a status need not be written (a reconcile that starts right after
+/// a write reads the cache from before it).
 #[derive(Debug, Default)]
-pub struct Written(Mutex<HashMap<String, Wrote>>);
+pub struct Written {
+    in_sync: Mutex<HashMap<String, Wrote>>,
+    unseen: Mutex<HashMap<String, u64>>,
+}
 
 /// What was written: a digest of the whole status, and of the route it recorded; whether the
 /// watch has shown it yet; and how many statuses written by someone else have been seen over it.
@@ -174,7 +182,17 @@ fn route_digest(status: Option<&GatewayRouteStatus>) -> u64 {
 
 impl Written {
     fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Wrote>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+        self.in_sync.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn unseen(&self) -> std::sync::MutexGuard<'_, HashMap<String, u64>> {
+        self.unseen.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether the watch has not shown the last status this replica wrote to `uid` yet, and the
+    /// cached object's status (`digest`) is another: the cache is older than that write.
+    pub fn behind(&self, uid: &str, digest: u64) -> bool {
+        self.unseen().get(uid).is_some_and(|d| *d != digest)
     }
 
     /// Whether the object `uid`, whose status has `digest`, holds a status this replica did not
@@ -191,6 +209,12 @@ impl Written {
     /// one that puts an in-sync status back), nor on the older events the watch delivers before
     /// it shows this replica's write.
     pub fn wake_value(&self, uid: &str, digest: u64) -> u64 {
+        {
+            let mut unseen = self.unseen();
+            if unseen.get(uid) == Some(&digest) {
+                unseen.remove(uid);
+            }
+        }
         let mut map = self.map();
         let Some(ours) = map.get_mut(uid) else {
             return 0;
@@ -214,17 +238,20 @@ impl Written {
 
     /// Remembers that `status` is being written to `uid` (as the watch will show it: times in
     /// whole seconds); returns what was remembered before, to put back if the write fails.
-    fn wrote(&self, uid: &str, status: &GatewayRouteStatus) -> Option<Wrote> {
+    fn wrote(&self, uid: &str, status: &GatewayRouteStatus) -> (Option<Wrote>, Option<u64>) {
+        let stored: Option<GatewayRouteStatus> = serde_json::to_value(status)
+            .ok()
+            .and_then(|v| serde_json::from_value(v).ok());
+        let unseen_before = self
+            .unseen()
+            .insert(uid.to_string(), digest(stored.as_ref()));
         let in_sync = status
             .conditions
             .iter()
             .any(|c| c.type_ == READY && c.status == "True");
         if !in_sync {
-            return self.map().remove(uid);
+            return (self.map().remove(uid), unseen_before);
         }
-        let stored: Option<GatewayRouteStatus> = serde_json::to_value(status)
-            .ok()
-            .and_then(|v| serde_json::from_value(v).ok());
         let mut map = self.map();
         let foreign_seen = map.get(uid).map_or(0, |w| w.foreign_seen);
         let wrote = Wrote {
@@ -233,23 +260,29 @@ impl Written {
             seen: false,
             foreign_seen,
         };
-        map.insert(uid.to_string(), wrote)
+        (map.insert(uid.to_string(), wrote), unseen_before)
     }
 
-    fn restore(&self, uid: &str, before: Option<Wrote>) {
+    fn restore(&self, uid: &str, (before, unseen_before): (Option<Wrote>, Option<u64>)) {
         match before {
             Some(d) => self.map().insert(uid.to_string(), d),
             None => self.map().remove(uid),
+        };
+        match unseen_before {
+            Some(d) => self.unseen().insert(uid.to_string(), d),
+            None => self.unseen().remove(uid),
         };
     }
 
     pub fn forget(&self, uid: &str) {
         self.map().remove(uid);
+        self.unseen().remove(uid);
     }
 
     /// Keeps only the `live` objects.
     pub fn retain(&self, live: &std::collections::HashSet<String>) {
         self.map().retain(|uid, _| live.contains(uid));
+        self.unseen().retain(|uid, _| live.contains(uid));
     }
 }
 
@@ -273,7 +306,10 @@ pub async fn write(
     written: &Written,
 ) -> Result<bool, kube::Error> {
     status.served_by = served_by(&status);
-    if route.status.as_ref() == Some(&status) {
+    let uid = route.uid().unwrap_or_default();
+    if route.status.as_ref() == Some(&status)
+        && !written.behind(&uid, digest(route.status.as_ref()))
+    {
         return Ok(false);
     }
     let patch = json!({
@@ -283,7 +319,6 @@ pub async fn write(
     });
     // Remembered before it is sent, so the watch event of this very write is never taken for
     // someone else's.
-    let uid = route.uid().unwrap_or_default();
     let before = written.wrote(&uid, &status);
     let sent = api
         .patch_status(
@@ -371,6 +406,39 @@ mod tests {
         );
         r.metadata.generation = Some(4);
         assert!(!ready_now(&r), "a new generation is not Ready yet");
+    }
+
+    #[test]
+    fn a_cache_older_than_the_last_write_is_not_taken_for_the_object() {
+        let written = Written::default();
+        let r = route();
+        let seen = |s: &GatewayRouteStatus| {
+            let back: GatewayRouteStatus =
+                serde_json::from_value(serde_json::to_value(s).unwrap()).unwrap();
+            digest(Some(&back))
+        };
+        let ready = next_status(&r, None, Reason::Synced, "in sync", at(100));
+        let pending = next_status(&r, None, Reason::GatewayPending, "waiting", at(200));
+        assert!(!written.behind("u", seen(&ready)), "nothing written");
+        // Ready, then a wait written before the watch showed it: a reconcile that reads the
+        // cache now sees Ready, which is no longer the object's status.
+        written.wrote("u", &ready);
+        written.wake_value("u", seen(&ready));
+        assert!(
+            !written.behind("u", seen(&ready)),
+            "the cache shows the write"
+        );
+        written.wrote("u", &pending);
+        assert!(
+            written.behind("u", seen(&ready)),
+            "the cache is older than the write"
+        );
+        written.wake_value("u", seen(&pending));
+        assert!(!written.behind("u", seen(&pending)), "the watch showed it");
+        // A failed write leaves what was remembered before.
+        let before = written.wrote("u", &ready);
+        written.restore("u", before);
+        assert!(!written.behind("u", seen(&pending)));
     }
 
     #[test]
