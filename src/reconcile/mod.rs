@@ -5,6 +5,7 @@
 //! deletion. Every choice is made in a pure module; this one carries them out in order.
 
 mod cache;
+mod decide;
 mod deps;
 mod desired;
 mod drift;
@@ -51,6 +52,7 @@ use crate::fair::{Class, Gate};
 use crate::gatewayapi;
 use crate::telemetry::Metrics;
 use cache::{CachedRoute, Key};
+use decide::Work;
 use deps::{Dependencies, Wait};
 use events::Recorder;
 use failures::Failures;
@@ -275,7 +277,7 @@ pub async fn run(
                     listing_first
                         && start_up_pass
                         && status::in_sync(&route)
-                        && servings.of(&route).gateway_api.is_none()
+                        && servings.of(&route).gateway_api().is_none()
                         && route
                             .status
                             .as_ref()
@@ -451,64 +453,66 @@ async fn apply_step(
     ctx: &Context,
     api: &Api<GatewayRoute>,
 ) -> Result<Action, Error> {
-    // Not permitted on its gateway: no App Mesh call, and the status and an Event say why.
-    // Nor when an older route on its gateway has the same match and priority.
     let verdict = ctx.gateways.verdict(route);
-    let refused = match (ctx.permits.refusal(route), &verdict) {
-        (Some(refusal), _) => Some((Reason::NotPermitted, refusal.message)),
-        (None, Verdict::Conflict(other)) => Some((
-            Reason::RouteConflict,
-            format!(
-                "{other} is older and has the same match and priority on {}/{}: App Mesh would \
-                 serve only one of them; change this route's match or priority, or delete one",
-                route.spec.mesh_name, route.spec.virtual_gateway_name
-            ),
-        )),
-        (None, _) => None,
+    let read = decide::Read {
+        route,
+        not_permitted: ctx.permits.refusal(route).map(|r| r.message),
+        conflict: match &verdict {
+            Verdict::Conflict(other) => Some(other.as_str()),
+            _ => None,
+        },
+        serving: ctx.config.serving.of(route),
+        mapping: &ctx.config.gateway_api,
     };
-    if let Some((reason, why)) = refused {
-        let problem = Problem {
-            reason,
-            message: tenancy::left_alone_message(route, &why),
-            retry: Retry::AwaitChange,
-        };
-        let after = outcome::after(route, Ended::Failed(&problem), &ctx.config.shard, now());
-        return finish(ctx, api, route, after).await;
-    }
-    let shadowed_by = match &verdict {
-        Verdict::Shadowed(other) => Some(other.as_str()),
-        _ => None,
-    };
-    let mut serving = ctx.config.serving.of(route).clone();
-    // Mapped once: what Gateway API can say decides whether App Mesh must keep serving it.
-    let mapped = serving
-        .gateway_api
-        .as_ref()
-        .map(|p| gatewayapi::route_object(route, p.reference(), &ctx.config.gateway_api));
-    // A route Gateway API cannot say keeps its App Mesh route even where its gateway is served
-    // by Gateway API alone: a cut-over never leaves a route served by nothing.
-    let kept_on_app_mesh =
-        !serving.app_mesh && mapped.as_ref().is_some_and(|(object, _)| object.is_none());
-    serving.app_mesh |= kept_on_app_mesh;
     let shard = &ctx.config.shard;
-    let had_app_mesh = route.status.as_ref().is_some_and(|s| s.arn.is_some());
-    let app_mesh = if serving.app_mesh {
-        Some(app_mesh_step(route, status_digest, ctx).await)
-    } else if had_app_mesh {
-        // Its gateway is served by Gateway API only now: the App Mesh route goes.
-        let desired = Desired::of(route, &ctx.config.cluster_id);
-        let removed = execute::remove(&desired, &Recorded::of(route), &ctx.env(route)).await;
-        Some(outcome::retired(
-            route,
-            removed.as_ref().map(|r| *r),
-            shard,
-            now(),
-        ))
-    } else {
-        None
-    };
-    let after = match (&serving.gateway_api, mapped) {
-        (Some(parent), Some(mapped)) => {
+    let after = match decide::decide(&read) {
+        // Not permitted on its gateway, or an older route has the same match and priority: no
+        // call to either backend, and the status and an Event say why.
+        Work::Refuse { reason, why } => {
+            let problem = Problem {
+                reason,
+                message: tenancy::left_alone_message(route, &why),
+                retry: Retry::AwaitChange,
+            };
+            let after = outcome::after(route, Ended::Failed(&problem), shard, now());
+            return finish(ctx, api, route, after).await;
+        }
+        Work::AppMesh => {
+            let mut after = app_mesh_step(route, status_digest, ctx).await;
+            // Gateway API served it before (a cut-over taken back): its route goes.
+            if route
+                .status
+                .as_ref()
+                .is_some_and(|s| s.gateway_api_route.is_some())
+            {
+                left_gateway_api(route, ctx).await?;
+                after = outcome::left_gateway_api(after, route, now());
+            }
+            outcome::warning(after, route, served::FINDINGS, None, now())
+        }
+        Work::GatewayApi {
+            parent,
+            mapped,
+            app_mesh,
+            kept_on_app_mesh,
+        } => {
+            let had_app_mesh = route.status.as_ref().is_some_and(|s| s.arn.is_some());
+            let on_app_mesh = match app_mesh {
+                decide::AppMesh::Apply => Some(app_mesh_step(route, status_digest, ctx).await),
+                // Its gateway is served by Gateway API only now: the App Mesh route goes.
+                decide::AppMesh::Retire if had_app_mesh => {
+                    let desired = Desired::of(route, &ctx.config.cluster_id);
+                    let removed =
+                        execute::remove(&desired, &Recorded::of(route), &ctx.env(route)).await;
+                    Some(outcome::retired(
+                        route,
+                        removed.as_ref().map(|r| *r),
+                        shard,
+                        now(),
+                    ))
+                }
+                decide::AppMesh::Retire => None,
+            };
             let (mut gw, findings) = gateway_api_step(route, parent, mapped, ctx).await?;
             if kept_on_app_mesh && let Err(problem) = &mut gw.result {
                 problem.message = format!(
@@ -517,52 +521,51 @@ async fn apply_step(
                     problem.message
                 );
             }
-            let after = outcome::gateway_api(route, app_mesh, serving.app_mesh, gw, shard, now());
+            let serves = app_mesh == decide::AppMesh::Apply;
+            let after = outcome::gateway_api(route, on_app_mesh, serves, gw, shard, now());
             let said = served::findings_condition(&findings);
             outcome::warning(after, route, served::FINDINGS, said, now())
         }
-        _ => {
-            let mut after = app_mesh.expect("App Mesh serves what Gateway API does not");
-            // Gateway API served it before (a cut-over taken back): its route goes.
-            if route
-                .status
-                .as_ref()
-                .is_some_and(|s| s.gateway_api_route.is_some())
-            {
-                routes::delete_all(&ctx.client, route).await?;
-                // Straight from Gateway API alone to App Mesh alone: its requests had no App
-                // Mesh route until this one, a gap `both` avoids.
-                let had_no_app_mesh = route.status.as_ref().is_some_and(|s| s.arn.is_none());
-                if had_no_app_mesh
-                    && !ctx
-                        .warned_skipped_both
-                        .swap(true, std::sync::atomic::Ordering::Relaxed)
-                {
-                    tracing::warn!(
-                        gateway = format!(
-                            "{}/{}",
-                            route.spec.mesh_name, route.spec.virtual_gateway_name
-                        ),
-                        "a virtual gateway went from gateway-api straight to app-mesh: its routes \
-                         were served by neither until App Mesh created them; step through \
-                         both:NAMESPACE/GATEWAY next time (logged once)"
-                    );
-                }
-                tracing::info!(
-                    object = format!(
-                        "{}/{}",
-                        route.namespace().unwrap_or_default(),
-                        route.name_any()
-                    ),
-                    "deleted its Gateway API route: its virtual gateway is served by App Mesh only"
-                );
-                after = outcome::left_gateway_api(after, route, now());
-            }
-            outcome::warning(after, route, served::FINDINGS, None, now())
-        }
+    };
+    let shadowed_by = match &verdict {
+        Verdict::Shadowed(other) => Some(other.as_str()),
+        _ => None,
     };
     let after = outcome::shadowed(after, route, shadowed_by, now());
     finish(ctx, api, route, after).await
+}
+
+/// Deletes the Gateway API route of a route whose gateway went back to App Mesh alone, and
+/// says so in the log.
+async fn left_gateway_api(route: &GatewayRoute, ctx: &Context) -> Result<(), Error> {
+    routes::delete_all(&ctx.client, route).await?;
+    // Straight from Gateway API alone to App Mesh alone: its requests had no App Mesh route
+    // until this one, a gap `both` avoids.
+    let had_no_app_mesh = route.status.as_ref().is_some_and(|s| s.arn.is_none());
+    if had_no_app_mesh
+        && !ctx
+            .warned_skipped_both
+            .swap(true, std::sync::atomic::Ordering::Relaxed)
+    {
+        tracing::warn!(
+            gateway = format!(
+                "{}/{}",
+                route.spec.mesh_name, route.spec.virtual_gateway_name
+            ),
+            "a virtual gateway went from gateway-api straight to app-mesh: its routes were \
+             served by neither until App Mesh created them; step through \
+             both:NAMESPACE/GATEWAY next time (logged once)"
+        );
+    }
+    tracing::info!(
+        object = format!(
+            "{}/{}",
+            route.namespace().unwrap_or_default(),
+            route.name_any()
+        ),
+        "deleted its Gateway API route: its virtual gateway is served by App Mesh only"
+    );
+    Ok(())
 }
 
 /// The App Mesh part of a reconcile: plan, execute, and what follows.
@@ -673,20 +676,17 @@ async fn cleanup_step(
     ctx: &Context,
     api: &Api<GatewayRoute>,
 ) -> Result<Action, Error> {
+    let cleanup = decide::cleanup(ctx.config.serving.of(route), route);
     // Its Gateway API route goes first, and the finalizer waits for that.
-    let serving = ctx.config.serving.of(route);
-    let status = route.status.as_ref();
-    if serving.gateway_api.is_some() || status.is_some_and(|s| s.gateway_api_route.is_some()) {
+    if cleanup.gateway_api {
         routes::delete_all(&ctx.client, route).await?;
     }
-    // Where Gateway API alone serves the gateway and App Mesh holds nothing recorded for the
-    // object, App Mesh is not asked anything: it may be gone for good.
     let recorded = Recorded::of(route);
-    let removed = if !serving.app_mesh && recorded.arn.is_none() {
-        Ok(Removal::NothingOurs)
-    } else {
+    let removed = if cleanup.app_mesh {
         let desired = Desired::of(route, &ctx.config.cluster_id);
         execute::remove(&desired, &recorded, &ctx.env(route)).await
+    } else {
+        Ok(Removal::NothingOurs)
     };
     let ended = match &removed {
         Ok(removal) => Ended::Removed(*removal),

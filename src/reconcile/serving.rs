@@ -39,21 +39,30 @@ impl fmt::Display for Parent {
     }
 }
 
-/// What serves one virtual gateway's routes.
+/// What serves one virtual gateway's routes: one backend or both, never neither.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Serving {
-    /// App Mesh holds a gateway route for each GatewayRoute.
-    pub app_mesh: bool,
-    /// Each GatewayRoute has an HTTPRoute or GRPCRoute attached to this Gateway.
-    pub gateway_api: Option<Parent>,
+pub enum Serving {
+    /// App Mesh holds a gateway route for each GatewayRoute (a gateway no rule names).
+    AppMesh,
+    /// Both: App Mesh's gateway route, and an HTTPRoute or GRPCRoute attached to this Gateway.
+    Both(Parent),
+    /// Only the HTTPRoute or GRPCRoute attached to this Gateway.
+    GatewayApi(Parent),
 }
 
 impl Serving {
-    /// A virtual gateway no `--serve` rule names.
-    pub const APP_MESH: Serving = Serving {
-        app_mesh: true,
-        gateway_api: None,
-    };
+    /// App Mesh holds the gateway's routes.
+    pub fn app_mesh(&self) -> bool {
+        !matches!(self, Serving::GatewayApi(_))
+    }
+
+    /// The Gateway its routes attach to, where Gateway API serves it.
+    pub fn gateway_api(&self) -> Option<&Parent> {
+        match self {
+            Serving::AppMesh => None,
+            Serving::Both(parent) | Serving::GatewayApi(parent) => Some(parent),
+        }
+    }
 }
 
 /// A rule's BACKEND, as written in `--serve`.
@@ -63,11 +72,10 @@ impl fmt::Display for Serving {
             Some(section) => format!("{}/{}/{section}", p.namespace, p.name),
             None => format!("{}/{}", p.namespace, p.name),
         };
-        match (self.app_mesh, &self.gateway_api) {
-            (true, None) => f.write_str("app-mesh"),
-            (false, Some(parent)) => write!(f, "gateway-api:{}", written(parent)),
-            (true, Some(parent)) => write!(f, "both:{}", written(parent)),
-            (false, None) => f.write_str("nothing"),
+        match self {
+            Serving::AppMesh => f.write_str("app-mesh"),
+            Serving::GatewayApi(parent) => write!(f, "gateway-api:{}", written(parent)),
+            Serving::Both(parent) => write!(f, "both:{}", written(parent)),
         }
     }
 }
@@ -118,15 +126,9 @@ pub fn rule(text: &str) -> Result<Rule, String> {
         }
     };
     let serving = match (kind, parent) {
-        ("app-mesh", None) => Serving::APP_MESH,
-        ("gateway-api", p) => Serving {
-            app_mesh: false,
-            gateway_api: Some(parse_parent(p)?),
-        },
-        ("both", p) => Serving {
-            app_mesh: true,
-            gateway_api: Some(parse_parent(p)?),
-        },
+        ("app-mesh", None) => Serving::AppMesh,
+        ("gateway-api", p) => Serving::GatewayApi(parse_parent(p)?),
+        ("both", p) => Serving::Both(parse_parent(p)?),
         _ => return Err(usage()),
     };
     Ok(Rule {
@@ -180,12 +182,12 @@ impl Servings {
         self.rules
             .get(&(mesh.clone(), Some(route.spec.virtual_gateway_name.clone())))
             .or_else(|| self.rules.get(&(mesh.clone(), None)))
-            .unwrap_or(&Serving::APP_MESH)
+            .unwrap_or(&Serving::AppMesh)
     }
 
     /// Whether any gateway is served by Gateway API (the operator then watches its routes).
     pub fn any_gateway_api(&self) -> bool {
-        self.rules.values().any(|s| s.gateway_api.is_some())
+        self.rules.values().any(|s| s.gateway_api().is_some())
     }
 }
 
@@ -201,12 +203,12 @@ mod tests {
         route
     }
 
-    fn parent(ns: &str, name: &str, section: Option<&str>) -> Option<Parent> {
-        Some(Parent {
+    fn parent(ns: &str, name: &str, section: Option<&str>) -> Parent {
+        Parent {
             namespace: ns.into(),
             name: name.into(),
             section: section.map(String::from),
-        })
+        }
     }
 
     #[test]
@@ -214,16 +216,13 @@ mod tests {
         // (text, (mesh, gateway, serving) parsed, or an error).
         type Parsed<'a> = Option<(&'a str, Option<&'a str>, Serving)>;
         let rows: [(&str, Parsed); 9] = [
-            ("m/vg=app-mesh", Some(("m", Some("vg"), Serving::APP_MESH))),
+            ("m/vg=app-mesh", Some(("m", Some("vg"), Serving::AppMesh))),
             (
                 "m/vg=gateway-api:infra/shared",
                 Some((
                     "m",
                     Some("vg"),
-                    Serving {
-                        app_mesh: false,
-                        gateway_api: parent("infra", "shared", None),
-                    },
+                    Serving::GatewayApi(parent("infra", "shared", None)),
                 )),
             ),
             (
@@ -231,10 +230,7 @@ mod tests {
                 Some((
                     "m",
                     None,
-                    Serving {
-                        app_mesh: true,
-                        gateway_api: parent("infra", "shared", Some("http")),
-                    },
+                    Serving::Both(parent("infra", "shared", Some("http"))),
                 )),
             ),
             ("m/vg=gateway-api", None),
@@ -273,11 +269,12 @@ mod tests {
         ])
         .unwrap();
         let on = |mesh: &str, vg: &str| servings.of(&route_on(mesh, vg)).clone();
-        assert_eq!(on("m", "vg").gateway_api, parent("infra", "one", None));
-        assert!(on("m", "vg").app_mesh);
-        assert_eq!(on("m", "other").gateway_api, parent("infra", "all", None));
-        assert!(!on("m", "other").app_mesh);
-        assert_eq!(on("n", "vg"), Serving::APP_MESH);
+        assert_eq!(on("m", "vg"), Serving::Both(parent("infra", "one", None)));
+        assert_eq!(
+            on("m", "other"),
+            Serving::GatewayApi(parent("infra", "all", None))
+        );
+        assert_eq!(on("n", "vg"), Serving::AppMesh);
         assert!(servings.any_gateway_api());
         assert!(!Servings::default().any_gateway_api());
     }

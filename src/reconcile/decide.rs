@@ -1,0 +1,291 @@
+//! What one reconcile does on each backend, decided once from what it read: whether the route
+//! is refused, what happens to its App Mesh route and to its Gateway API route. Pure; the table
+//! in the tests walks every cut-over transition (App Mesh -> both -> Gateway API -> both ->
+//! App Mesh), a route Gateway API cannot say, refusal, conflict and deletion.
+
+use super::serving::{Parent, Serving};
+use crate::api::GatewayRoute;
+use crate::api::Reason;
+use crate::gatewayapi::{self, Mapped};
+
+/// What a reconcile read that decides its work.
+pub struct Read<'a> {
+    pub route: &'a GatewayRoute,
+    /// Why tenancy (a VirtualGatewayPolicy) does not permit the route on its gateway.
+    pub not_permitted: Option<String>,
+    /// An older route (`namespace/name`) with the same match and priority on its gateway.
+    pub conflict: Option<&'a str>,
+    pub serving: &'a Serving,
+    /// How GatewayRoutes become Gateway API routes (`run`'s mapping flags).
+    pub mapping: &'a gatewayapi::Options,
+}
+
+/// What happens to the route's App Mesh gateway route where Gateway API serves its gateway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppMesh {
+    /// Planned and applied as its spec says (`both`, or a route App Mesh keeps).
+    Apply,
+    /// Deleted if the status records one: its gateway is served by Gateway API alone.
+    Retire,
+}
+
+/// The work of one reconcile.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Work<'a> {
+    /// Neither backend is touched; the status says why (`NotPermitted`, `RouteConflict`).
+    Refuse { reason: Reason, why: String },
+    /// App Mesh alone serves the gateway: its route is applied, and a Gateway API route the
+    /// status records is deleted.
+    AppMesh,
+    /// Gateway API serves the gateway, alone or with App Mesh.
+    GatewayApi {
+        /// The Gateway its route attaches to.
+        parent: &'a Parent,
+        /// The route's HTTPRoute or GRPCRoute, and the findings (no object: Gateway API cannot
+        /// say it, and the one written for an earlier spec goes).
+        mapped: Mapped,
+        app_mesh: AppMesh,
+        /// App Mesh keeps serving a route whose gateway Gateway API alone serves, because
+        /// Gateway API cannot say it: a cut-over never leaves a route served by nothing.
+        kept_on_app_mesh: bool,
+    },
+}
+
+pub fn decide<'a>(read: &Read<'a>) -> Work<'a> {
+    let spec = &read.route.spec;
+    if let Some(why) = &read.not_permitted {
+        return Work::Refuse {
+            reason: Reason::NotPermitted,
+            why: why.clone(),
+        };
+    }
+    if let Some(other) = read.conflict {
+        return Work::Refuse {
+            reason: Reason::RouteConflict,
+            why: format!(
+                "{other} is older and has the same match and priority on {}/{}: App Mesh would \
+                 serve only one of them; change this route's match or priority, or delete one",
+                spec.mesh_name, spec.virtual_gateway_name
+            ),
+        };
+    }
+    let Some(parent) = read.serving.gateway_api() else {
+        return Work::AppMesh;
+    };
+    let mapped = gatewayapi::route_object(read.route, parent.reference(), read.mapping);
+    let kept_on_app_mesh = !read.serving.app_mesh() && mapped.0.is_none();
+    let app_mesh = if read.serving.app_mesh() || kept_on_app_mesh {
+        AppMesh::Apply
+    } else {
+        AppMesh::Retire
+    };
+    Work::GatewayApi {
+        parent,
+        mapped,
+        app_mesh,
+        kept_on_app_mesh,
+    }
+}
+
+/// What a deleted GatewayRoute's finalizer removes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cleanup {
+    /// Its Gateway API route, first (the finalizer waits for that).
+    pub gateway_api: bool,
+    /// Its App Mesh route. Not asked where Gateway API alone serves the gateway and the status
+    /// records no App Mesh route: App Mesh may be gone for good.
+    pub app_mesh: bool,
+}
+
+pub fn cleanup(serving: &Serving, route: &GatewayRoute) -> Cleanup {
+    let status = route.status.as_ref();
+    Cleanup {
+        gateway_api: serving.gateway_api().is_some()
+            || status.is_some_and(|s| s.gateway_api_route.is_some()),
+        app_mesh: serving.app_mesh() || status.is_some_and(|s| s.arn.is_some()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use kube::ResourceExt;
+
+    use super::*;
+    use crate::api::{GatewayApiRoute, GatewayRouteStatus};
+    use crate::reconcile::testing::object;
+
+    fn gateway() -> Parent {
+        Parent {
+            namespace: "infra".into(),
+            name: "shared".into(),
+            section: None,
+        }
+    }
+
+    /// (serving, App Mesh's part, kept on App Mesh), or `None` for App Mesh alone.
+    type Want<'a> = Option<(&'a Parent, AppMesh, bool)>;
+
+    fn work_of<'a>(
+        route: &'a GatewayRoute,
+        serving: &'a Serving,
+        mapping: &'a gatewayapi::Options,
+    ) -> Work<'a> {
+        decide(&Read {
+            route,
+            not_permitted: None,
+            conflict: None,
+            serving,
+            mapping,
+        })
+    }
+
+    fn summary<'a>(work: &Work<'a>) -> Want<'a> {
+        match work {
+            Work::GatewayApi {
+                parent,
+                app_mesh,
+                kept_on_app_mesh,
+                ..
+            } => Some((*parent, *app_mesh, *kept_on_app_mesh)),
+            Work::AppMesh => None,
+            Work::Refuse { why, .. } => panic!("refused: {why}"),
+        }
+    }
+
+    #[test]
+    fn one_decision_per_reconcile_through_a_whole_cut_over_and_back() {
+        let mapping = gatewayapi::Options {
+            backend_port: 80,
+            ..Default::default()
+        };
+        let plain = object("web", "/web", "svc");
+        // An inverted header match: Gateway API cannot say it.
+        let mut unsayable = object("canary", "/pay", "svc");
+        unsayable
+            .spec
+            .http_route
+            .as_mut()
+            .unwrap()
+            .route_match
+            .headers = Some(vec![
+            serde_json::from_value(serde_json::json!(
+                { "name": "x-debug", "invert": true, "match": { "exact": "on" } }
+            ))
+            .unwrap(),
+        ]);
+        let gw = gateway();
+        let (am, both, ga) = (
+            Serving::AppMesh,
+            Serving::Both(gw.clone()),
+            Serving::GatewayApi(gw.clone()),
+        );
+        // (step, route, serving, the work)
+        let rows: [(&str, &GatewayRoute, &Serving, Want); 8] = [
+            ("app-mesh", &plain, &am, None),
+            ("both", &plain, &both, Some((&gw, AppMesh::Apply, false))),
+            (
+                "gateway-api",
+                &plain,
+                &ga,
+                Some((&gw, AppMesh::Retire, false)),
+            ),
+            (
+                "back to both",
+                &plain,
+                &both,
+                Some((&gw, AppMesh::Apply, false)),
+            ),
+            ("back to app-mesh", &plain, &am, None),
+            // A route Gateway API cannot say: App Mesh keeps it at every step.
+            ("app-mesh, notExported", &unsayable, &am, None),
+            (
+                "both, notExported",
+                &unsayable,
+                &both,
+                Some((&gw, AppMesh::Apply, false)),
+            ),
+            (
+                "gateway-api, notExported",
+                &unsayable,
+                &ga,
+                Some((&gw, AppMesh::Apply, true)),
+            ),
+        ];
+        for (step, route, serving, want) in rows {
+            let work = work_of(route, serving, &mapping);
+            assert_eq!(summary(&work), want, "{step}");
+            if let Work::GatewayApi { mapped, .. } = &work {
+                assert_eq!(mapped.0.is_none(), route.name_any() == "canary", "{step}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_refused_route_touches_neither_backend() {
+        let route = object("web", "/web", "svc");
+        let gw = gateway();
+        for serving in [
+            Serving::AppMesh,
+            Serving::Both(gw.clone()),
+            Serving::GatewayApi(gw),
+        ] {
+            let mapping = gatewayapi::Options::default();
+            let read = |not_permitted: Option<&str>, conflict| Read {
+                route: &route,
+                not_permitted: not_permitted.map(String::from),
+                conflict,
+                serving: &serving,
+                mapping: &mapping,
+            };
+            let refused = decide(&read(Some("team may not use gw"), Some("team/older")));
+            assert_eq!(
+                refused,
+                Work::Refuse {
+                    reason: Reason::NotPermitted,
+                    why: "team may not use gw".into()
+                },
+                "tenancy is decided before collisions"
+            );
+            let Work::Refuse { reason, why } = decide(&read(None, Some("team/older"))) else {
+                panic!("a conflict refuses the route");
+            };
+            assert_eq!(reason, Reason::RouteConflict);
+            assert!(why.starts_with("team/older is older"), "{why}");
+        }
+    }
+
+    #[test]
+    fn deletion_removes_what_serves_or_served_it() {
+        let gw = gateway();
+        let with = |arn: bool, gateway_api: bool| {
+            let mut route = object("web", "/web", "svc");
+            route.status = Some(GatewayRouteStatus {
+                arn: arn.then(|| "arn:aws:appmesh:...".into()),
+                gateway_api_route: gateway_api.then(|| GatewayApiRoute {
+                    kind: "HTTPRoute".into(),
+                    parent: "infra/shared".into(),
+                }),
+                ..Default::default()
+            });
+            route
+        };
+        let cleanup_of =
+            |serving: &Serving, arn, gateway_api| cleanup(serving, &with(arn, gateway_api));
+        let c = |gateway_api, app_mesh| Cleanup {
+            gateway_api,
+            app_mesh,
+        };
+        let (am, ga) = (Serving::AppMesh, Serving::GatewayApi(gw.clone()));
+        assert_eq!(cleanup_of(&am, true, false), c(false, true));
+        // Taken back from Gateway API: its route still goes.
+        assert_eq!(cleanup_of(&am, true, true), c(true, true));
+        assert_eq!(
+            cleanup_of(&Serving::Both(gw.clone()), true, true),
+            c(true, true)
+        );
+        // Gateway API alone, nothing in App Mesh recorded: App Mesh is not asked.
+        assert_eq!(cleanup_of(&ga, false, true), c(true, false));
+        // A route App Mesh kept (notExported) is still removed from App Mesh.
+        assert_eq!(cleanup_of(&ga, true, false), c(true, true));
+    }
+}
