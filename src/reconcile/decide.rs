@@ -25,8 +25,20 @@ pub struct Read<'a> {
 pub enum AppMesh {
     /// Planned and applied as its spec says (`both`, or a route App Mesh keeps).
     Apply,
-    /// Deleted if the status records one: its gateway is served by Gateway API alone.
+    /// Deleted: its gateway is served by Gateway API alone, and the status records one.
     Retire,
+    /// Nothing to do: Gateway API alone serves it and the status records no App Mesh route.
+    Leave,
+}
+
+/// How a route whose gateway went back to App Mesh alone left Gateway API, its Gateway API
+/// route (recorded in its status) to delete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Left {
+    /// Through `both`: App Mesh held its route throughout.
+    ThroughBoth,
+    /// Straight from Gateway API alone: no App Mesh route served it until this reconcile's.
+    Straight,
 }
 
 /// The work of one reconcile.
@@ -34,9 +46,9 @@ pub enum AppMesh {
 pub enum Work<'a> {
     /// Neither backend is touched; the status says why (`NotPermitted`, `RouteConflict`).
     Refuse { reason: Reason, why: String },
-    /// App Mesh alone serves the gateway: its route is applied, and a Gateway API route the
-    /// status records is deleted.
-    AppMesh,
+    /// App Mesh alone serves the gateway: its route is applied, and the Gateway API route the
+    /// status records, if any, is deleted.
+    AppMesh { left_gateway_api: Option<Left> },
     /// Gateway API serves the gateway, alone or with App Mesh.
     GatewayApi {
         /// The Gateway its route attaches to.
@@ -69,15 +81,25 @@ pub fn decide<'a>(read: &Read<'a>) -> Work<'a> {
             ),
         };
     }
+    let status = read.route.status.as_ref();
+    let has_app_mesh = status.is_some_and(|s| s.arn.is_some());
     let Some(parent) = read.serving.gateway_api() else {
-        return Work::AppMesh;
+        let has_gateway_api = status.is_some_and(|s| s.gateway_api_route.is_some());
+        let left_gateway_api = has_gateway_api.then_some(if has_app_mesh {
+            Left::ThroughBoth
+        } else {
+            Left::Straight
+        });
+        return Work::AppMesh { left_gateway_api };
     };
     let mapped = gatewayapi::route_object(read.route, parent.reference(), read.mapping);
     let kept_on_app_mesh = !read.serving.app_mesh() && mapped.0.is_none();
     let app_mesh = if read.serving.app_mesh() || kept_on_app_mesh {
         AppMesh::Apply
-    } else {
+    } else if has_app_mesh {
         AppMesh::Retire
+    } else {
+        AppMesh::Leave
     };
     Work::GatewayApi {
         parent,
@@ -122,21 +144,25 @@ mod tests {
         }
     }
 
-    /// (serving, App Mesh's part, kept on App Mesh), or `None` for App Mesh alone.
-    type Want<'a> = Option<(&'a Parent, AppMesh, bool)>;
+    /// A route whose status records an App Mesh route (`arn`) and a Gateway API route or not.
+    fn recorded(mut route: GatewayRoute, arn: bool, gateway_api: bool) -> GatewayRoute {
+        route.status = Some(GatewayRouteStatus {
+            arn: arn.then(|| "arn:aws:appmesh:...".into()),
+            gateway_api_route: gateway_api.then(|| GatewayApiRoute {
+                kind: "HTTPRoute".into(),
+                parent: "infra/shared".into(),
+            }),
+            ..Default::default()
+        });
+        route
+    }
 
-    fn work_of<'a>(
-        route: &'a GatewayRoute,
-        serving: &'a Serving,
-        mapping: &'a gatewayapi::Options,
-    ) -> Work<'a> {
-        decide(&Read {
-            route,
-            not_permitted: None,
-            conflict: None,
-            serving,
-            mapping,
-        })
+    /// What a row expects: App Mesh alone (how it left Gateway API), or Gateway API with App
+    /// Mesh's part and whether App Mesh keeps the route.
+    #[derive(Debug, PartialEq)]
+    enum Want<'a> {
+        AppMesh(Option<Left>),
+        GatewayApi(&'a Parent, AppMesh, bool),
     }
 
     fn summary<'a>(work: &Work<'a>) -> Want<'a> {
@@ -146,8 +172,8 @@ mod tests {
                 app_mesh,
                 kept_on_app_mesh,
                 ..
-            } => Some((*parent, *app_mesh, *kept_on_app_mesh)),
-            Work::AppMesh => None,
+            } => Want::GatewayApi(parent, *app_mesh, *kept_on_app_mesh),
+            Work::AppMesh { left_gateway_api } => Want::AppMesh(*left_gateway_api),
             Work::Refuse { why, .. } => panic!("refused: {why}"),
         }
     }
@@ -179,40 +205,102 @@ mod tests {
             Serving::Both(gw.clone()),
             Serving::GatewayApi(gw.clone()),
         );
-        // (step, route, serving, the work)
-        let rows: [(&str, &GatewayRoute, &Serving, Want); 8] = [
-            ("app-mesh", &plain, &am, None),
-            ("both", &plain, &both, Some((&gw, AppMesh::Apply, false))),
+        use Want::{AppMesh as Alone, GatewayApi as On};
+        // (step, route, serving, what its status records: App Mesh route, Gateway API route;
+        // the work), in the order a cut-over takes them.
+        type Row<'a> = (
+            &'a str,
+            &'a GatewayRoute,
+            &'a Serving,
+            (bool, bool),
+            Want<'a>,
+        );
+        let rows: [Row; 12] = [
+            ("new, app-mesh", &plain, &am, (false, false), Alone(None)),
+            ("app-mesh", &plain, &am, (true, false), Alone(None)),
+            (
+                "both",
+                &plain,
+                &both,
+                (true, false),
+                On(&gw, AppMesh::Apply, false),
+            ),
             (
                 "gateway-api",
                 &plain,
                 &ga,
-                Some((&gw, AppMesh::Retire, false)),
+                (true, true),
+                On(&gw, AppMesh::Retire, false),
+            ),
+            (
+                "gateway-api, retired",
+                &plain,
+                &ga,
+                (false, true),
+                On(&gw, AppMesh::Leave, false),
             ),
             (
                 "back to both",
                 &plain,
                 &both,
-                Some((&gw, AppMesh::Apply, false)),
+                (false, true),
+                On(&gw, AppMesh::Apply, false),
             ),
-            ("back to app-mesh", &plain, &am, None),
+            (
+                "back to app-mesh",
+                &plain,
+                &am,
+                (true, true),
+                Alone(Some(Left::ThroughBoth)),
+            ),
+            // gateway-api straight to app-mesh: a gap `both` avoids.
+            (
+                "gateway-api to app-mesh",
+                &plain,
+                &am,
+                (false, true),
+                Alone(Some(Left::Straight)),
+            ),
             // A route Gateway API cannot say: App Mesh keeps it at every step.
-            ("app-mesh, notExported", &unsayable, &am, None),
+            (
+                "app-mesh, notExported",
+                &unsayable,
+                &am,
+                (true, false),
+                Alone(None),
+            ),
             (
                 "both, notExported",
                 &unsayable,
                 &both,
-                Some((&gw, AppMesh::Apply, false)),
+                (true, false),
+                On(&gw, AppMesh::Apply, false),
             ),
             (
                 "gateway-api, notExported",
                 &unsayable,
                 &ga,
-                Some((&gw, AppMesh::Apply, true)),
+                (true, false),
+                On(&gw, AppMesh::Apply, true),
+            ),
+            // Deleted from App Mesh by an older meshroute: created again.
+            (
+                "gateway-api, notExported, gone",
+                &unsayable,
+                &ga,
+                (false, false),
+                On(&gw, AppMesh::Apply, true),
             ),
         ];
-        for (step, route, serving, want) in rows {
-            let work = work_of(route, serving, &mapping);
+        for (step, route, serving, (arn, gateway_api), want) in rows {
+            let route = recorded(route.clone(), arn, gateway_api);
+            let work = decide(&Read {
+                route: &route,
+                not_permitted: None,
+                conflict: None,
+                serving,
+                mapping: &mapping,
+            });
             assert_eq!(summary(&work), want, "{step}");
             if let Work::GatewayApi { mapped, .. } = &work {
                 assert_eq!(mapped.0.is_none(), route.name_any() == "canary", "{step}");
@@ -257,18 +345,7 @@ mod tests {
     #[test]
     fn deletion_removes_what_serves_or_served_it() {
         let gw = gateway();
-        let with = |arn: bool, gateway_api: bool| {
-            let mut route = object("web", "/web", "svc");
-            route.status = Some(GatewayRouteStatus {
-                arn: arn.then(|| "arn:aws:appmesh:...".into()),
-                gateway_api_route: gateway_api.then(|| GatewayApiRoute {
-                    kind: "HTTPRoute".into(),
-                    parent: "infra/shared".into(),
-                }),
-                ..Default::default()
-            });
-            route
-        };
+        let with = |arn, gateway_api| recorded(object("web", "/web", "svc"), arn, gateway_api);
         let cleanup_of =
             |serving: &Serving, arn, gateway_api| cleanup(serving, &with(arn, gateway_api));
         let c = |gateway_api, app_mesh| Cleanup {

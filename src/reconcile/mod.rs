@@ -477,15 +477,11 @@ async fn apply_step(
             let after = outcome::after(route, Ended::Failed(&problem), shard, now());
             return finish(ctx, api, route, after).await;
         }
-        Work::AppMesh => {
+        Work::AppMesh { left_gateway_api } => {
             let mut after = app_mesh_step(route, status_digest, ctx).await;
             // Gateway API served it before (a cut-over taken back): its route goes.
-            if route
-                .status
-                .as_ref()
-                .is_some_and(|s| s.gateway_api_route.is_some())
-            {
-                left_gateway_api(route, ctx).await?;
+            if let Some(left) = left_gateway_api {
+                delete_gateway_api_route(route, left, ctx).await?;
                 after = outcome::left_gateway_api(after, route, now());
             }
             outcome::warning(after, route, served::FINDINGS, None, now())
@@ -496,11 +492,10 @@ async fn apply_step(
             app_mesh,
             kept_on_app_mesh,
         } => {
-            let had_app_mesh = route.status.as_ref().is_some_and(|s| s.arn.is_some());
             let on_app_mesh = match app_mesh {
                 decide::AppMesh::Apply => Some(app_mesh_step(route, status_digest, ctx).await),
                 // Its gateway is served by Gateway API only now: the App Mesh route goes.
-                decide::AppMesh::Retire if had_app_mesh => {
+                decide::AppMesh::Retire => {
                     let desired = Desired::of(route, &ctx.config.cluster_id);
                     let removed =
                         execute::remove(&desired, &Recorded::of(route), &ctx.env(route)).await;
@@ -511,7 +506,7 @@ async fn apply_step(
                         now(),
                     ))
                 }
-                decide::AppMesh::Retire => None,
+                decide::AppMesh::Leave => None,
             };
             let (mut gw, findings) = gateway_api_step(route, parent, mapped, ctx).await?;
             if kept_on_app_mesh && let Err(problem) = &mut gw.result {
@@ -537,12 +532,15 @@ async fn apply_step(
 
 /// Deletes the Gateway API route of a route whose gateway went back to App Mesh alone, and
 /// says so in the log.
-async fn left_gateway_api(route: &GatewayRoute, ctx: &Context) -> Result<(), Error> {
+async fn delete_gateway_api_route(
+    route: &GatewayRoute,
+    left: decide::Left,
+    ctx: &Context,
+) -> Result<(), Error> {
     routes::delete_all(&ctx.client, route).await?;
     // Straight from Gateway API alone to App Mesh alone: its requests had no App Mesh route
     // until this one, a gap `both` avoids.
-    let had_no_app_mesh = route.status.as_ref().is_some_and(|s| s.arn.is_none());
-    if had_no_app_mesh
+    if left == decide::Left::Straight
         && !ctx
             .warned_skipped_both
             .swap(true, std::sync::atomic::Ordering::Relaxed)
