@@ -382,11 +382,7 @@ struct Findings<'a> {
 }
 
 impl Finding {
-    pub fn new(object: String, field: &str, code: Code, problem: String, advice: &str) -> Self {
-        Finding::about(object, field, code, problem, advice, Requests::All)
-    }
-
-    /// A finding that predicts a difference for some of its route's requests only.
+    /// A finding of `code`, which predicts that difference for `requests`.
     pub fn about(
         object: String,
         field: &str,
@@ -491,7 +487,6 @@ struct Exported {
     /// The Gateway's name.
     parent: String,
     kind: &'static str,
-    priority: Option<i32>,
     precedence: Precedence,
     port: Option<i32>,
     /// The host names and matches it takes requests by.
@@ -685,7 +680,7 @@ fn order_findings(exported: &[(String, Exported)], found: &mut Vec<Finding>) {
                 && a.matches == b.matches
                 && (a.port.is_none() || b.port.is_none());
             let shown = |p: Option<i32>| p.map_or("none".to_string(), |p| p.to_string());
-            let (pa, pb) = (shown(a.priority), shown(b.priority));
+            let (pa, pb) = (shown(x.priority), shown(y.priority));
             let shared = || Requests::SharedWith(b_name.clone());
             match x.app_mesh_first(y) {
                 Some(true) if b.precedence > a.precedence || tie => {
@@ -842,7 +837,6 @@ fn convert(
             gateway: GatewayKey::of(route),
             parent: gateway,
             kind,
-            priority: spec.priority,
             precedence,
             port,
             matches,

@@ -152,7 +152,7 @@ pub fn findings_condition(findings: &[Finding]) -> Option<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gatewayapi::Code;
+    use crate::gatewayapi::{Code, Requests};
     use serde_json::json;
 
     fn parent() -> Parent {
@@ -246,12 +246,13 @@ mod tests {
     #[test]
     fn findings_become_one_condition_led_by_a_changed_one() {
         let finding = |code: Code| {
-            Finding::new(
+            Finding::about(
                 "team/web".into(),
                 "spec.httpRoute",
                 code,
                 format!("{} happened", code.as_str()),
                 "",
+                Requests::All,
             )
         };
         assert_eq!(findings_condition(&[]), None);
