@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use kube::api::{Api, DynamicObject};
 use meshroute_testbed::{GATEWAY, MESH};
 use serde_json::{Value, json};
-use support::traffic::{Outcome, Probe, Proto, apply_backends, get, send};
+use support::traffic::{Backend, Outcome, Probe, Proto, apply_backends, get, send};
 use support::{Bed, Operator, install_gateway_api, reason, run};
 
 const CLASS: &str = "meshroute-backend";
@@ -273,7 +273,13 @@ async fn one_gateway_cut_over_to_gateway_api_and_back_without_a_failed_request()
         let echo = e.serve_echo_on(MESH, &vs, host).await.unwrap();
         // `missing` has a virtual service but no Kubernetes Service.
         if svc != "missing" {
-            backends.push((ns.clone(), svc.to_string(), echo, None, h2c));
+            backends.push(Backend {
+                namespace: ns.clone(),
+                name: svc.to_string(),
+                address: echo,
+                target_port: None,
+                h2c,
+            });
         }
     }
     apply_backends(&backends);
@@ -296,9 +302,7 @@ async fn one_gateway_cut_over_to_gateway_api_and_back_without_a_failed_request()
     let [http_port, grpc_port] = meshroute_testbed::free_ports::<2>().unwrap();
     let gateway = json!({
         "apiVersion": "v1", "kind": "List", "items": [
-            { "apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
-              "metadata": { "name": CLASS },
-              "spec": { "controllerName": meshroute_testbed::TRAEFIK_CONTROLLER } },
+            meshroute_testbed::gateway_api::gateway_class(CLASS),
             { "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
               "metadata": { "name": "gw", "namespace": ns },
               "spec": { "gatewayClassName": CLASS, "listeners": [
@@ -403,13 +407,13 @@ async fn examples(bed: &mut Bed, gateways: &Gateways, host: std::net::IpAddr) {
         let echo = bed.emulator.serve_echo_on(MESH, vs, host).await.unwrap();
         // `myservicea.svc.cluster.local` names no namespace: the route's own is taken.
         let svc = vs.trim_end_matches(".svc.cluster.local").to_string();
-        backends.push((
-            ns.clone(),
-            svc,
-            echo,
-            None,
-            *vs == "grpc-echo.svc.cluster.local",
-        ));
+        backends.push(Backend {
+            namespace: ns.clone(),
+            name: svc,
+            address: echo,
+            target_port: None,
+            h2c: *vs == "grpc-echo.svc.cluster.local",
+        });
     }
     apply_backends(&backends);
     let mut names = Vec::new();

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use meshroute::api::GatewayRoute;
 use meshroute::migrate::input::{self, Inventory, Kind};
 use serde_json::{Value, json};
-use support::traffic::{Outcome, Probe, Proto, apply_backends, get, send};
+use support::traffic::{Backend, Outcome, Probe, Proto, apply_backends, get, send};
 use support::{Bed, install_gateway_api, run, run_program};
 
 const CLASS: &str = "meshroute-import";
@@ -317,12 +317,7 @@ async fn one_case_per_format_is_served_by_gateway_api_through_traefik() {
     let (ok, out, err) = run(
         "kubectl",
         &["apply", "-f", "-"],
-        Some(
-            &json!({ "apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
-                     "metadata": { "name": CLASS },
-                     "spec": { "controllerName": meshroute_testbed::TRAEFIK_CONTROLLER } })
-            .to_string(),
-        ),
+        Some(&meshroute_testbed::gateway_api::gateway_class(CLASS).to_string()),
     );
     assert!(ok, "{out}{err}");
     let plane = meshroute_testbed::shared();
@@ -369,7 +364,13 @@ async fn one_case_per_format_is_served_by_gateway_api_through_traefik() {
                 .serve_echo_on("apps", &identity, host)
                 .await
                 .unwrap();
-            backends.push((service_ns, name.to_string(), echo, Some(8080), *h2c));
+            backends.push(Backend {
+                namespace: service_ns,
+                name: name.to_string(),
+                address: echo,
+                target_port: Some(8080),
+                h2c: *h2c,
+            });
         }
         apply_backends(&backends);
         let identity = format!("{service_ns}/{}", case.services[0].1);

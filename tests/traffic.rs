@@ -15,7 +15,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::traffic::{Outcome, Probe, Proto, apply_backends, get, send, wait_accepted};
+use support::traffic::{Backend, Outcome, Probe, Proto, apply_backends, get, send, wait_accepted};
 use support::{install_gateway_api, run, run_program};
 
 /// The GatewayClass the exported Gateways name, served by the bed's Traefik.
@@ -855,13 +855,13 @@ async fn serve(
                 (svc, ns.clone())
             }
         };
-        backends.push((
-            svc_ns,
-            svc,
-            echo,
+        backends.push(Backend {
+            namespace: svc_ns,
+            name: svc,
+            address: echo,
             target_port,
-            case.listeners[0] != Proto::Http,
-        ));
+            h2c: case.listeners[0] != Proto::Http,
+        });
         services.insert(format!("{ns}/{name}"), service);
         let mut object_spec = spec.clone();
         object_spec["meshName"] = json!(mesh);
@@ -1043,8 +1043,7 @@ async fn app_mesh_and_gateway_api_route_every_request_alike_or_the_export_says_w
     let plane = meshroute_testbed::shared();
     let client = plane.client().await.unwrap();
     install_gateway_api();
-    let class = json!({ "apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
-        "metadata": { "name": CLASS }, "spec": { "controllerName": meshroute_testbed::TRAEFIK_CONTROLLER } });
+    let class = meshroute_testbed::gateway_api::gateway_class(CLASS);
     let (ok, out, err) = run("kubectl", &["apply", "-f", "-"], Some(&class.to_string()));
     assert!(ok, "{out}{err}");
 

@@ -54,6 +54,13 @@ pub fn backend_objects(backends: &[Backend]) -> Vec<Value> {
     items
 }
 
+/// GatewayClass `class`, served by the bed's Traefik.
+pub fn gateway_class(class: &str) -> Value {
+    json!({ "apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+            "metadata": { "name": class },
+            "spec": { "controllerName": crate::TRAEFIK_CONTROLLER } })
+}
+
 /// GatewayClass `class` for Traefik, and Gateway `namespace/name` with an HTTP listener per
 /// `(name, port)` that admits routes from every namespace.
 pub fn gateway_objects(
@@ -70,9 +77,7 @@ pub fn gateway_objects(
         })
         .collect();
     vec![
-        json!({ "apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
-                "metadata": { "name": class },
-                "spec": { "controllerName": crate::TRAEFIK_CONTROLLER } }),
+        gateway_class(class),
         json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": namespace } }),
         json!({ "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
                 "metadata": { "name": name, "namespace": namespace },

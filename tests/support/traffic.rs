@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use meshroute_testbed::gateway_api::{self, Backend};
+use meshroute_testbed::gateway_api;
+pub use meshroute_testbed::gateway_api::Backend;
 
 use super::run;
 
@@ -199,20 +200,10 @@ pub fn unreserved_decoded(path: &str) -> String {
     out
 }
 
-/// A Service and EndpointSlice per backend `(namespace, name, echo address, target port, h2c)`
-/// (`meshroute_testbed::gateway_api::backend_objects`), applied.
-pub fn apply_backends(backends: &[(String, String, SocketAddr, Option<i64>, bool)]) {
-    let backends: Vec<Backend> = backends
-        .iter()
-        .map(|(namespace, name, address, target_port, h2c)| Backend {
-            namespace: namespace.clone(),
-            name: name.clone(),
-            address: *address,
-            target_port: *target_port,
-            h2c: *h2c,
-        })
-        .collect();
-    let list = gateway_api::list(gateway_api::backend_objects(&backends));
+/// A Service and EndpointSlice per backend (`meshroute_testbed::gateway_api::backend_objects`),
+/// applied.
+pub fn apply_backends(backends: &[Backend]) {
+    let list = gateway_api::list(gateway_api::backend_objects(backends));
     let (ok, out, err) = run("kubectl", &["apply", "-f", "-"], Some(&list));
     assert!(ok, "apply backends: {out}{err}");
 }
