@@ -142,19 +142,22 @@ pub fn digest(status: Option<&GatewayRouteStatus>) -> u64 {
     hasher.finish()
 }
 
-/// The in-sync statuses this replica last wrote (a digest, by uid), so that a status someone
-/// else wrote over one (a hand edit, another install) is told from its own. A failure status
-/// is not kept: its own retries write it again, and two writers of failures must not wake each
-/// other.
-///
-/// It also keeps the last status of any kind this replica wrote to each object until the watch
-/// shows it: until then the cached object holds an older status, which must not be taken for the
-/// object's when deciding that a status need not be written (a reconcile that starts right after
-/// a write reads the cache from before it).
+/// What this replica wrote to each object's status (by uid). The in-sync status it last wrote
+/// tells a status someone else wrote over it (a hand edit, another install) from its own. A
+/// failure status is not kept for that: its own retries write it again, and two writers of
+/// failures must not wake each other.
 #[derive(Debug, Default)]
-pub struct Written {
-    in_sync: Mutex<HashMap<String, Wrote>>,
-    unseen: Mutex<HashMap<String, u64>>,
+pub struct Written(Mutex<HashMap<String, Entry>>);
+
+/// What this replica wrote to one object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Entry {
+    /// A digest of the last status it wrote, of any kind, as the watch shows it. A reconcile
+    /// reads the object as the cache held it when the reconcile started, which can be older
+    /// than this write: a status equal to the cached one is still written when it is not this.
+    last: u64,
+    /// The last in-sync status it wrote, unless a status that is not in sync followed it.
+    in_sync: Option<Wrote>,
 }
 
 /// What was written: a digest of the whole status, and of the route it recorded; whether the
@@ -180,19 +183,21 @@ fn route_digest(status: Option<&GatewayRouteStatus>) -> u64 {
     hasher.finish()
 }
 
+/// `status` as the watch will show it (times in whole seconds).
+fn as_stored(status: &GatewayRouteStatus) -> Option<GatewayRouteStatus> {
+    serde_json::to_value(status)
+        .ok()
+        .and_then(|v| serde_json::from_value(v).ok())
+}
+
 impl Written {
-    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Wrote>> {
-        self.in_sync.lock().unwrap_or_else(|e| e.into_inner())
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn unseen(&self) -> std::sync::MutexGuard<'_, HashMap<String, u64>> {
-        self.unseen.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Whether the watch has not shown the last status this replica wrote to `uid` yet, and the
-    /// cached object's status (`digest`) is another: the cache is older than that write.
-    pub fn behind(&self, uid: &str, digest: u64) -> bool {
-        self.unseen().get(uid).is_some_and(|d| *d != digest)
+    /// Whether the last status this replica wrote to `uid` is another than the one of `digest`.
+    pub fn last_was_other(&self, uid: &str, digest: u64) -> bool {
+        self.map().get(uid).is_some_and(|e| e.last != digest)
     }
 
     /// Whether the object `uid`, whose status has `digest`, holds a status this replica did not
@@ -201,6 +206,7 @@ impl Written {
     pub fn is_foreign(&self, uid: &str, digest: u64) -> bool {
         self.map()
             .get(uid)
+            .and_then(|e| e.in_sync)
             .is_some_and(|ours| ours.seen && ours.status != digest)
     }
 
@@ -209,14 +215,8 @@ impl Written {
     /// one that puts an in-sync status back), nor on the older events the watch delivers before
     /// it shows this replica's write.
     pub fn wake_value(&self, uid: &str, digest: u64) -> u64 {
-        {
-            let mut unseen = self.unseen();
-            if unseen.get(uid) == Some(&digest) {
-                unseen.remove(uid);
-            }
-        }
         let mut map = self.map();
-        let Some(ours) = map.get_mut(uid) else {
+        let Some(ours) = map.get_mut(uid).and_then(|e| e.in_sync.as_mut()) else {
             return 0;
         };
         if ours.status == digest {
@@ -233,61 +233,51 @@ impl Written {
     pub fn records_what_it_wrote(&self, uid: &str, status: Option<&GatewayRouteStatus>) -> bool {
         self.map()
             .get(uid)
+            .and_then(|e| e.in_sync)
             .is_some_and(|ours| ours.route == route_digest(status))
     }
 
-    /// Remembers that `status` is being written to `uid` (as the watch will show it: times in
-    /// whole seconds); returns what was remembered before, to put back if the write fails.
-    fn wrote(&self, uid: &str, status: &GatewayRouteStatus) -> (Option<Wrote>, Option<u64>) {
-        let stored: Option<GatewayRouteStatus> = serde_json::to_value(status)
-            .ok()
-            .and_then(|v| serde_json::from_value(v).ok());
-        let unseen_before = self
-            .unseen()
-            .insert(uid.to_string(), digest(stored.as_ref()));
+    /// Remembers that `status` is being written to `uid`; returns what was remembered before,
+    /// to put back if the write fails.
+    fn wrote(&self, uid: &str, status: &GatewayRouteStatus) -> Option<Entry> {
+        let stored = as_stored(status);
         let in_sync = status
             .conditions
             .iter()
             .any(|c| c.type_ == READY && c.status == "True");
-        if !in_sync {
-            return (self.map().remove(uid), unseen_before);
-        }
         let mut map = self.map();
-        let foreign_seen = map.get(uid).map_or(0, |w| w.foreign_seen);
-        let wrote = Wrote {
+        let before = map.get(uid).copied();
+        let in_sync = in_sync.then(|| Wrote {
             status: digest(stored.as_ref()),
             route: route_digest(stored.as_ref()),
             seen: false,
-            foreign_seen,
+            foreign_seen: before.and_then(|e| e.in_sync).map_or(0, |w| w.foreign_seen),
+        });
+        let entry = Entry {
+            last: digest(stored.as_ref()),
+            in_sync,
         };
-        (map.insert(uid.to_string(), wrote), unseen_before)
+        map.insert(uid.to_string(), entry);
+        before
     }
 
-    fn restore(&self, uid: &str, (before, unseen_before): (Option<Wrote>, Option<u64>)) {
+    fn restore(&self, uid: &str, before: Option<Entry>) {
         match before {
-            Some(d) => self.map().insert(uid.to_string(), d),
+            Some(entry) => self.map().insert(uid.to_string(), entry),
             None => self.map().remove(uid),
-        };
-        match unseen_before {
-            Some(d) => self.unseen().insert(uid.to_string(), d),
-            None => self.unseen().remove(uid),
         };
     }
 
     pub fn forget(&self, uid: &str) {
         self.map().remove(uid);
-        self.unseen().remove(uid);
     }
 
     /// Keeps only the `live` objects.
     pub fn retain(&self, live: &std::collections::HashSet<String>) {
         self.map().retain(|uid, _| live.contains(uid));
-        self.unseen().retain(|uid, _| live.contains(uid));
     }
 }
 
-/// Writes `status` with server-side apply, unless the object already has exactly it, and
-/// remembers it in `written`. Returns whether it wrote.
 /// Which backends hold a route for the object, from what its status records: an App Mesh
 /// ARN, a Gateway API route.
 pub fn served_by(status: &GatewayRouteStatus) -> Option<String> {
@@ -299,6 +289,8 @@ pub fn served_by(status: &GatewayRouteStatus) -> Option<String> {
     }
 }
 
+/// Writes `status` with server-side apply, unless the object already has exactly it and it is
+/// the last status this replica wrote, and remembers it in `written`. Returns whether it wrote.
 pub async fn write(
     api: &Api<GatewayRoute>,
     route: &GatewayRoute,
@@ -307,8 +299,9 @@ pub async fn write(
 ) -> Result<bool, kube::Error> {
     status.served_by = served_by(&status);
     let uid = route.uid().unwrap_or_default();
+    // Equal to the cached status, which is as the watch showed it: the same digest.
     if route.status.as_ref() == Some(&status)
-        && !written.behind(&uid, digest(route.status.as_ref()))
+        && !written.last_was_other(&uid, digest(route.status.as_ref()))
     {
         return Ok(false);
     }
@@ -412,33 +405,28 @@ mod tests {
     fn a_cache_older_than_the_last_write_is_not_taken_for_the_object() {
         let written = Written::default();
         let r = route();
-        let seen = |s: &GatewayRouteStatus| {
-            let back: GatewayRouteStatus =
-                serde_json::from_value(serde_json::to_value(s).unwrap()).unwrap();
-            digest(Some(&back))
-        };
+        let seen = |s: &GatewayRouteStatus| digest(as_stored(s).as_ref());
         let ready = next_status(&r, None, Reason::Synced, "in sync", at(100));
         let pending = next_status(&r, None, Reason::GatewayPending, "waiting", at(200));
-        assert!(!written.behind("u", seen(&ready)), "nothing written");
-        // Ready, then a wait written before the watch showed it: a reconcile that reads the
-        // cache now sees Ready, which is no longer the object's status.
+        assert!(
+            !written.last_was_other("u", seen(&ready)),
+            "nothing written"
+        );
         written.wrote("u", &ready);
-        written.wake_value("u", seen(&ready));
-        assert!(
-            !written.behind("u", seen(&ready)),
-            "the cache shows the write"
-        );
+        assert!(!written.last_was_other("u", seen(&ready)));
+        // Ready, then a wait: a reconcile that read the object from the cache before the wait
+        // reached it sees Ready, and must write Ready again, even once the watch has shown the
+        // wait (it may show it while that reconcile runs).
         written.wrote("u", &pending);
-        assert!(
-            written.behind("u", seen(&ready)),
-            "the cache is older than the write"
-        );
         written.wake_value("u", seen(&pending));
-        assert!(!written.behind("u", seen(&pending)), "the watch showed it");
+        assert!(written.last_was_other("u", seen(&ready)));
+        assert!(!written.last_was_other("u", seen(&pending)));
         // A failed write leaves what was remembered before.
         let before = written.wrote("u", &ready);
         written.restore("u", before);
-        assert!(!written.behind("u", seen(&pending)));
+        assert!(!written.last_was_other("u", seen(&pending)));
+        written.forget("u");
+        assert!(!written.last_was_other("u", seen(&ready)), "forgotten");
     }
 
     #[test]
