@@ -23,6 +23,14 @@ pub const ADOPT_FROM_CLUSTER_ANNOTATION: &str = "meshroute.io/adopt-from-cluster
 /// route it came from.
 pub const EXPORTED_FROM_ANNOTATION: &str = "meshroute.io/exported-from";
 
+/// The field manager of everything meshroute writes: each GatewayRoute's status and the Gateway
+/// API routes it serves them with.
+pub const FIELD_MANAGER: &str = "meshroute";
+/// The label on every Gateway API route meshroute writes: what its watch selects.
+pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "meshroute");
+/// The kind of the object that owns (`ownerReferences`) each Gateway API route meshroute writes.
+pub const OWNER_KIND: &str = "GatewayRoute";
+
 const TAG_CLUSTER: &str = "meshroute.io/cluster";
 const TAG_NAMESPACE: &str = "meshroute.io/namespace";
 const TAG_NAME: &str = "meshroute.io/name";

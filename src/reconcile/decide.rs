@@ -3,7 +3,8 @@
 //! in the tests walks every cut-over transition (App Mesh -> both -> Gateway API -> both ->
 //! App Mesh), a route Gateway API cannot say, refusal, conflict and deletion.
 
-use super::serving::{Parent, Serving};
+use super::serving::{Parent, Serving, Servings};
+use super::status;
 use crate::api::GatewayRoute;
 use crate::api::Reason;
 use crate::gatewayapi::{self, Mapped};
@@ -107,6 +108,19 @@ pub fn decide<'a>(read: &Read<'a>) -> Work<'a> {
         app_mesh,
         kept_on_app_mesh,
     }
+}
+
+/// Whether an object listed at start-up (a restart, a failover) needs no reconcile of its own:
+/// App Mesh alone serves it and its status says it is in sync at its generation, so the drift
+/// pass's start-up pass checks it (one page per 100 routes) and wakes it if its route changed.
+/// A route Gateway API serves, or whose Gateway API route must go, is reconciled.
+pub fn vouched_by_drift(route: &GatewayRoute, servings: &Servings) -> bool {
+    status::in_sync(route)
+        && servings.of(route).gateway_api().is_none()
+        && route
+            .status
+            .as_ref()
+            .is_some_and(|s| s.gateway_api_route.is_none())
 }
 
 /// What a deleted GatewayRoute's finalizer removes.
@@ -364,5 +378,47 @@ mod tests {
         assert_eq!(cleanup_of(&ga, false, true), c(true, false));
         // A route App Mesh kept (notExported) is still removed from App Mesh.
         assert_eq!(cleanup_of(&ga, true, false), c(true, true));
+    }
+
+    #[test]
+    fn only_routes_app_mesh_alone_serves_in_sync_wait_for_the_drift_pass_at_start_up() {
+        let servings = |backend: &str| {
+            let rule = format!(
+                "{}/{}={backend}",
+                crate::reconcile::testing::MESH,
+                crate::reconcile::testing::GATEWAY
+            );
+            Servings::new(vec![crate::reconcile::serving::rule(&rule).unwrap()]).unwrap()
+        };
+        let in_sync = |gateway_api: bool| {
+            let mut route = recorded(object("web", "/web", "svc"), true, gateway_api);
+            route.metadata.finalizers = Some(vec![crate::api::ownership::FINALIZER.into()]);
+            let status = route.status.as_mut().unwrap();
+            status.observed_generation = Some(1);
+            status.conditions = vec![
+                serde_json::from_value(serde_json::json!({
+                "type": "Ready", "status": "True", "reason": "Synced", "message": "",
+                "observedGeneration": 1, "lastTransitionTime": "2026-12-04T00:00:00Z" }))
+                .unwrap(),
+            ];
+            route
+        };
+        let failed = recorded(object("web", "/web", "svc"), true, false);
+        // (route, serving, left to the drift pass)
+        let rows = [
+            (in_sync(false), "app-mesh", true),
+            (failed, "app-mesh", false),
+            // Its Gateway API route must go: reconciled.
+            (in_sync(true), "app-mesh", false),
+            (in_sync(false), "both:infra/shared", false),
+            (in_sync(false), "gateway-api:infra/shared", false),
+        ];
+        for (i, (route, backend, want)) in rows.into_iter().enumerate() {
+            assert_eq!(
+                vouched_by_drift(&route, &servings(backend)),
+                want,
+                "row {i}"
+            );
+        }
     }
 }

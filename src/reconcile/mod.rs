@@ -12,14 +12,14 @@ mod drift;
 mod events;
 mod execute;
 mod failures;
+mod gateway_api;
 mod gateways;
 mod outcome;
 mod pages;
 mod plan;
-mod routes;
-mod served;
 pub mod serving;
 mod status;
+mod steps;
 mod tenancy;
 #[cfg(test)]
 mod testing;
@@ -31,33 +31,27 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use futures::channel::mpsc::UnboundedReceiver;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::{Predicate, WatchStreamExt, predicates, reflector, watcher};
-use kube::{Resource, ResourceExt};
 
 pub use desired::{Desired, Ownership};
 pub use plan::{
     Begin, Change, Problem, Recorded, Removal, RemovalStep, Seen, Start, Step, plan, plan_removal,
 };
-pub use status::{FIELD_MANAGER, READY, Reason};
+pub use status::{READY, Reason};
 
 use crate::Error;
 use crate::api::GatewayRoute;
-use crate::api::ownership::FINALIZER;
 use crate::appmesh::AppMesh;
 use crate::backoff::{self, Retry};
-use crate::fair::{Class, Gate};
-use crate::gatewayapi;
+use crate::fair::Gate;
 use crate::telemetry::Metrics;
 use cache::{CachedRoute, Key};
-use decide::Work;
-use deps::{Dependencies, Wait};
+use deps::Dependencies;
 use events::Recorder;
 use failures::Failures;
-use gateways::Verdict;
-use outcome::{After, Counted, Ended, Next};
 use pages::Pages;
 use status::Written;
 use wakes::Wakes;
@@ -117,7 +111,7 @@ pub struct Context {
     /// Every watched route's match, by gateway, for collisions.
     gateways: gateways::Gateways,
     /// Whether the Gateways routes wait on exist.
-    parents: routes::Parents,
+    parents: gateway_api::Parents,
     /// Whether the skipped `both` step has been warned about (once per process).
     warned_skipped_both: std::sync::atomic::AtomicBool,
 }
@@ -153,7 +147,7 @@ impl Context {
             written: Arc::default(),
             permits: tenancy::Permits::new(config.require_policy),
             gateways: gateways::Gateways::default(),
-            parents: routes::Parents::default(),
+            parents: gateway_api::Parents::default(),
             warned_skipped_both: std::sync::atomic::AtomicBool::new(false),
             config,
         })
@@ -274,14 +268,7 @@ pub async fn run(
             let skip = match event {
                 Ok(watcher::Event::InitApply(cached)) => {
                     let route = cached.route();
-                    listing_first
-                        && start_up_pass
-                        && status::in_sync(&route)
-                        && servings.of(&route).gateway_api().is_none()
-                        && route
-                            .status
-                            .as_ref()
-                            .is_some_and(|s| s.gateway_api_route.is_none())
+                    listing_first && start_up_pass && decide::vouched_by_drift(&route, &servings)
                 }
                 Ok(watcher::Event::InitDone) => {
                     listing_first = false;
@@ -333,11 +320,12 @@ pub async fn run(
         .graceful_shutdown_on(stop);
     // The Gateway API routes meshroute wrote: a change or deletion by anyone else, or the
     // implementation's status, wakes their GatewayRoute.
-    if ctx.config.serving.any_gateway_api() {
-        for kind in routes::KINDS {
-            tokio::spawn(watch_routes(ctx.clone(), kind));
-        }
-    }
+    gateway_api::watch_all(
+        &ctx.client,
+        &ctx.config.namespace,
+        &ctx.config.serving,
+        &ctx.wakes,
+    );
     // Policies and namespace labels are read before the first route is reconciled.
     ctx.permits
         .watch(ctx.client.clone(), reader.clone(), ctx.wakes.clone())
@@ -375,383 +363,12 @@ async fn reconcile(cached: Arc<CachedRoute>, ctx: Arc<Context>) -> Result<Action
     };
     let _permit = ctx.gate.enter(class).await;
     class
-        .scope(Box::pin(work(
+        .scope(Box::pin(steps::work(
             Arc::new(cached.route()),
             cached.status_digest(),
             ctx.clone(),
         )))
         .await
-}
-
-#[tracing::instrument(skip_all, fields(object = %format!("{}/{}", route.namespace().unwrap_or_default(), route.name_any())))]
-/// `status_digest` is the digest of `route`'s status, as the cache made it.
-async fn work(
-    route: Arc<GatewayRoute>,
-    status_digest: u64,
-    ctx: Arc<Context>,
-) -> Result<Action, Error> {
-    let _timer = ctx
-        .metrics
-        .reconcile_timer(&route.uid().unwrap_or_default());
-    // A replica that is not the leader any more (or whose lease ran out by its own clock)
-    // writes nothing, not even a finalizer.
-    if ctx.appmesh.fence().is_closed() {
-        return Err(Error::NotLeader);
-    }
-    let api: Api<GatewayRoute> =
-        Api::namespaced(ctx.client.clone(), &route.namespace().unwrap_or_default());
-    let ours = |f: &String| f == FINALIZER;
-    if route.meta().deletion_timestamp.is_some() {
-        if !route.finalizers().iter().any(ours) {
-            return Ok(Action::await_change());
-        }
-        let action = cleanup_step(&route, &ctx, &api).await?;
-        let rest: Vec<String> = route
-            .finalizers()
-            .iter()
-            .filter(|f| !ours(f))
-            .cloned()
-            .collect();
-        set_finalizers(&api, &route, rest).await?;
-        return Ok(action);
-    }
-    // The finalizer goes on before anything is created in App Mesh, and the reconcile goes on
-    // at once: it does not wait for the watch to echo the change (after an apiserver restart
-    // that echo can take half a minute).
-    if !route.finalizers().iter().any(ours) {
-        let mut all = route.finalizers().to_vec();
-        all.push(FINALIZER.to_string());
-        set_finalizers(&api, &route, all).await?;
-    }
-    apply_step(&route, status_digest, &ctx, &api).await
-}
-
-/// Replaces the object's finalizers, guarded by its resourceVersion: if anyone changed the
-/// object since it was read, the apiserver refuses (409) and the reconcile is retried on the
-/// fresh object, so no one else's finalizer is ever lost.
-async fn set_finalizers(
-    api: &Api<GatewayRoute>,
-    route: &GatewayRoute,
-    finalizers: Vec<String>,
-) -> Result<(), Error> {
-    let patch = serde_json::json!({ "metadata": {
-        "resourceVersion": route.resource_version(),
-        "finalizers": finalizers,
-    }});
-    api.patch(
-        &route.name_any(),
-        &kube::api::PatchParams::default(),
-        &kube::api::Patch::Merge(&patch),
-    )
-    .await?;
-    Ok(())
-}
-
-async fn apply_step(
-    route: &GatewayRoute,
-    status_digest: u64,
-    ctx: &Context,
-    api: &Api<GatewayRoute>,
-) -> Result<Action, Error> {
-    let verdict = ctx.gateways.verdict(route);
-    let read = decide::Read {
-        route,
-        not_permitted: ctx.permits.refusal(route).map(|r| r.message),
-        conflict: match &verdict {
-            Verdict::Conflict(other) => Some(other.as_str()),
-            _ => None,
-        },
-        serving: ctx.config.serving.of(route),
-        mapping: &ctx.config.gateway_api,
-    };
-    let shard = &ctx.config.shard;
-    let after = match decide::decide(&read) {
-        // Not permitted on its gateway, or an older route has the same match and priority: no
-        // call to either backend, and the status and an Event say why.
-        Work::Refuse { reason, why } => {
-            let problem = Problem {
-                reason,
-                message: tenancy::left_alone_message(route, &why),
-                retry: Retry::AwaitChange,
-            };
-            let after = outcome::after(route, Ended::Failed(&problem), shard, now());
-            return finish(ctx, api, route, after).await;
-        }
-        Work::AppMesh { left_gateway_api } => {
-            let mut after = app_mesh_step(route, status_digest, ctx).await;
-            // Gateway API served it before (a cut-over taken back): its route goes.
-            if let Some(left) = left_gateway_api {
-                delete_gateway_api_route(route, left, ctx).await?;
-                after = outcome::left_gateway_api(after, route, now());
-            }
-            outcome::warning(after, route, served::FINDINGS, None, now())
-        }
-        Work::GatewayApi {
-            parent,
-            mapped,
-            app_mesh,
-            kept_on_app_mesh,
-        } => {
-            let on_app_mesh = match app_mesh {
-                decide::AppMesh::Apply => Some(app_mesh_step(route, status_digest, ctx).await),
-                // Its gateway is served by Gateway API only now: the App Mesh route goes.
-                decide::AppMesh::Retire => {
-                    let desired = Desired::of(route, &ctx.config.cluster_id);
-                    let removed =
-                        execute::remove(&desired, &Recorded::of(route), &ctx.env(route)).await;
-                    Some(outcome::retired(
-                        route,
-                        removed.as_ref().map(|r| *r),
-                        shard,
-                        now(),
-                    ))
-                }
-                decide::AppMesh::Leave => None,
-            };
-            let (mut gw, findings) = gateway_api_step(route, parent, mapped, ctx).await?;
-            if kept_on_app_mesh && let Err(problem) = &mut gw.result {
-                problem.message = format!(
-                    "App Mesh still serves it: its virtual gateway is served by Gateway API \
-                     alone, but {}",
-                    problem.message
-                );
-            }
-            let serves = app_mesh == decide::AppMesh::Apply;
-            let after = outcome::gateway_api(route, on_app_mesh, serves, gw, shard, now());
-            let said = served::findings_condition(&findings);
-            outcome::warning(after, route, served::FINDINGS, said, now())
-        }
-    };
-    let shadowed_by = match &verdict {
-        Verdict::Shadowed(other) => Some(other.as_str()),
-        _ => None,
-    };
-    let after = outcome::shadowed(after, route, shadowed_by, now());
-    finish(ctx, api, route, after).await
-}
-
-/// Deletes the Gateway API route of a route whose gateway went back to App Mesh alone, and
-/// says so in the log.
-async fn delete_gateway_api_route(
-    route: &GatewayRoute,
-    left: decide::Left,
-    ctx: &Context,
-) -> Result<(), Error> {
-    routes::delete_all(&ctx.client, route).await?;
-    // Straight from Gateway API alone to App Mesh alone: its requests had no App Mesh route
-    // until this one, a gap `both` avoids.
-    if left == decide::Left::Straight
-        && !ctx
-            .warned_skipped_both
-            .swap(true, std::sync::atomic::Ordering::Relaxed)
-    {
-        tracing::warn!(
-            gateway = format!(
-                "{}/{}",
-                route.spec.mesh_name, route.spec.virtual_gateway_name
-            ),
-            "a virtual gateway went from gateway-api straight to app-mesh: its routes were \
-             served by neither until App Mesh created them; step through \
-             both:NAMESPACE/GATEWAY next time (logged once)"
-        );
-    }
-    tracing::info!(
-        object = format!(
-            "{}/{}",
-            route.namespace().unwrap_or_default(),
-            route.name_any()
-        ),
-        "deleted its Gateway API route: its virtual gateway is served by App Mesh only"
-    );
-    Ok(())
-}
-
-/// The App Mesh part of a reconcile: plan, execute, and what follows.
-async fn app_mesh_step(route: &GatewayRoute, status_digest: u64, ctx: &Context) -> After {
-    let uid = route.uid().unwrap_or_default();
-    let desired = Desired::of(route, &ctx.config.cluster_id);
-    let recorded = Recorded::of(route);
-    let env = ctx.env(route);
-    let foreign = ctx.written.is_foreign(&uid, status_digest);
-    let start = plan::start(&Start {
-        drift_check: Class::current() == Class::Drift,
-        full_check: ctx.wakes.take_full_check(&uid),
-        foreign_status: foreign,
-        records_what_it_wrote: ctx
-            .written
-            .records_what_it_wrote(&uid, route.status.as_ref()),
-    });
-    let in_sync = match start {
-        Begin::InSync => true,
-        Begin::AskPage => execute::vouched(&desired, &recorded, &env).await,
-        Begin::Plan => false,
-    };
-    let shard = &ctx.config.shard;
-    if in_sync {
-        let vouched = Ended::Vouched {
-            arn: recorded.arn.as_deref().unwrap_or_default(),
-            version: recorded.version.unwrap_or_default(),
-        };
-        return outcome::after(route, vouched, shard, now());
-    }
-    let executed = match ctx.deps.wait(&desired, &env.object, &ctx.appmesh).await {
-        Ok(Wait::Missing(what)) => Err(execute::missing(&desired, &what)),
-        Ok(Wait::Go(woken)) => {
-            for object in woken {
-                ctx.wakes.wake(object);
-            }
-            execute::apply(&desired, &recorded, &env).await
-        }
-        Err(e) => Err(e.into()),
-    };
-    let ended = match &executed {
-        Ok((observed, change)) => Ended::Synced {
-            route: observed,
-            change: *change,
-            desired: &desired,
-        },
-        Err(problem) => Ended::Failed(problem),
-    };
-    outcome::after(route, ended, shard, now())
-}
-
-/// The Gateway API part of a reconcile: the route written, and what its implementation says.
-async fn gateway_api_step(
-    route: &GatewayRoute,
-    parent: &serving::Parent,
-    mapped: gatewayapi::Mapped,
-    ctx: &Context,
-) -> Result<(outcome::OnGatewayApi, Vec<crate::gatewayapi::Finding>), Error> {
-    let namespace = route.namespace().unwrap_or_default();
-    match routes::apply(&ctx.client, route, parent, mapped).await {
-        Ok((applied, findings)) => {
-            let shown = format!("{} {namespace}/{}", applied.record.kind, route.name_any());
-            let mut result = served::judge(
-                routes::status_of(&applied.object),
-                routes::generation_of(&applied.object),
-                &shown,
-                parent,
-                &namespace,
-            );
-            // Waiting on a Gateway that does not exist waits for ever: say so.
-            if let Err(problem) = &mut result
-                && problem.reason == Reason::GatewayPending
-                && ctx.parents.missing(&ctx.client, parent).await
-            {
-                problem.message = format!(
-                    "{parent} does not exist: create it, or point --serve at one that does; \
-                     {shown} is written and waits for it"
-                );
-            }
-            let gw = outcome::OnGatewayApi {
-                route: Some(applied.record),
-                result,
-            };
-            Ok((gw, findings))
-        }
-        Err(Ok(problem)) => {
-            // A spec Gateway API cannot say any more: the route written for the last one goes.
-            let mut kept = route
-                .status
-                .as_ref()
-                .and_then(|s| s.gateway_api_route.clone());
-            if problem.reason == Reason::NotExported {
-                routes::delete_all(&ctx.client, route).await?;
-                kept = None;
-            }
-            let gw = outcome::OnGatewayApi {
-                route: kept,
-                result: Err(problem),
-            };
-            Ok((gw, Vec::new()))
-        }
-        Err(Err(e)) => Err(e),
-    }
-}
-
-async fn cleanup_step(
-    route: &GatewayRoute,
-    ctx: &Context,
-    api: &Api<GatewayRoute>,
-) -> Result<Action, Error> {
-    let cleanup = decide::cleanup(ctx.config.serving.of(route), route);
-    // Its Gateway API route goes first, and the finalizer waits for that.
-    if cleanup.gateway_api {
-        routes::delete_all(&ctx.client, route).await?;
-    }
-    let recorded = Recorded::of(route);
-    let removed = if cleanup.app_mesh {
-        let desired = Desired::of(route, &ctx.config.cluster_id);
-        execute::remove(&desired, &recorded, &ctx.env(route)).await
-    } else {
-        Ok(Removal::NothingOurs)
-    };
-    let ended = match &removed {
-        Ok(removal) => Ended::Removed(*removal),
-        Err(problem) => Ended::RemoveFailed(problem),
-    };
-    let after = outcome::after(route, ended, &ctx.config.shard, now());
-    finish(ctx, api, route, after).await
-}
-
-/// Carries out what follows a reconcile: the status, the Events, the counters and the backoff.
-/// A replica that lost the leader Lease writes nothing: the new leader owns the status now.
-async fn finish(
-    ctx: &Context,
-    api: &Api<GatewayRoute>,
-    route: &GatewayRoute,
-    after: After,
-) -> Result<Action, Error> {
-    let uid = route.uid().unwrap_or_default();
-    if after.shard_overlap {
-        ctx.metrics.shard_overlap();
-    }
-    if let Some(next) = after.status {
-        if ctx.appmesh.fence().is_closed() {
-            return Err(Error::NotLeader);
-        }
-        status::write(api, route, next, &ctx.written).await?;
-    }
-    for note in &after.notes {
-        ctx.events.publish(route, note).await;
-    }
-    if let Some(c) = &after.changed {
-        tracing::info!(
-            change = c.what,
-            app_mesh_route = c.name,
-            arn = c.arn,
-            version = c.version,
-            "App Mesh gateway route {}",
-            c.what.to_lowercase()
-        );
-    }
-    match after.counted {
-        Counted::Ready(reason) => ctx.metrics.reconciled(&uid, reason),
-        Counted::Removal(removal) => ctx.metrics.removed(removal.as_str()),
-    }
-    Ok(match after.next {
-        Next::Synced => {
-            tracing::debug!("in sync: {}", after.message);
-            ctx.failures.succeeded(&uid);
-            ctx.next(route, None)
-        }
-        Next::Removed => Action::await_change(),
-        // The wait goes to `error_policy` with the error.
-        Next::DeleteFailed(retry) => {
-            return Err(Error::DeleteFailed {
-                retry_in: ctx.failures.failed(&uid, retry),
-                message: after.message,
-            });
-        }
-        Next::Retry(retry) => {
-            if retry == Retry::Paused {
-                tracing::debug!("waiting for App Mesh: {}", after.message);
-            } else {
-                tracing::warn!("not in sync: {}", after.message);
-            }
-            ctx.next(route, ctx.failures.failed(&uid, retry))
-        }
-    })
 }
 
 fn error_policy(cached: Arc<CachedRoute>, error: &Error, ctx: Arc<Context>) -> Action {
@@ -772,44 +389,6 @@ fn error_policy(cached: Arc<CachedRoute>, error: &Error, ctx: Arc<Context>) -> A
     }
 }
 
-/// Watches the Gateway API routes of `kind` meshroute wrote (by their label) and wakes the
-/// GatewayRoute that owns one whenever it changes or goes: its implementation's status, a hand
-/// edit to put back, a deletion to undo. Their metadata is all it keeps.
-async fn watch_routes(ctx: Arc<Context>, kind: &'static str) {
-    let resource = crate::gatewayapi::api_resource(kind);
-    type Meta = kube::api::PartialObjectMeta<kube::api::DynamicObject>;
-    let api: Api<Meta> = match &ctx.config.namespace {
-        Some(ns) => Api::namespaced_with(ctx.client.clone(), ns, &resource),
-        None => Api::all_with(ctx.client.clone(), &resource),
-    };
-    let selector = format!("{}={}", routes::MANAGED_BY.0, routes::MANAGED_BY.1);
-    watcher(api, watcher::Config::default().labels(&selector))
-        .backoff(backoff::WatchBackoff::default())
-        .for_each(|event| {
-            let owned = match event {
-                Ok(watcher::Event::Apply(route) | watcher::Event::Delete(route)) => Some(route),
-                Ok(_) => None,
-                Err(e) => {
-                    tracing::debug!(error = %e, kind, "watching Gateway API routes");
-                    None
-                }
-            };
-            if let Some(route) = owned {
-                let owner = route
-                    .metadata
-                    .owner_references
-                    .iter()
-                    .flatten()
-                    .find(|o| o.kind == "GatewayRoute");
-                if let (Some(owner), Some(ns)) = (owner, &route.metadata.namespace) {
-                    ctx.wakes.wake(Key::new(&owner.name).within(ns));
-                }
-            }
-            std::future::ready(())
-        })
-        .await;
-}
-
 /// The predicate that wakes a reconcile when someone else wrote over an in-sync status this
 /// replica wrote; its own writes leave the value unchanged.
 fn foreign_status(written: Arc<Written>) -> impl Fn(&CachedRoute) -> Option<u64> {
@@ -817,8 +396,4 @@ fn foreign_status(written: Arc<Written>) -> impl Fn(&CachedRoute) -> Option<u64>
         let uid = route.uid().unwrap_or_default();
         Some(written.wake_value(&uid, route.status_digest()))
     }
-}
-
-fn now() -> Time {
-    Time(k8s_openapi::jiff::Timestamp::now())
 }

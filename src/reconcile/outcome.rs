@@ -1,16 +1,160 @@
-//! What follows a reconcile, as one pure function: from how the work on App Mesh ended and what
-//! the object's status shows, the status to write, the Events to publish, the result to count
-//! and the retry. The wiring (`mod.rs`) carries it out and decides nothing.
+//! What follows a reconcile, as one pure function (`conclude`): from what the work did on each
+//! backend (`Did`) and what the object's status shows, the status to write, the Events to
+//! publish, the result to count, the retry and the line to log. The executor (`steps`) carries it
+//! out and decides nothing.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 use super::desired::Desired;
 use super::events::Note;
+use super::gateway_api::judge::{FINDINGS, findings_condition};
 use super::plan::{Change, Problem, Removal};
 use super::status;
+use super::tenancy;
 use crate::api::{GatewayApiRoute, GatewayRoute, GatewayRouteStatus, Reason, SHADOWED};
 use crate::appmesh::ObservedRoute;
 use crate::backoff::Retry;
+use crate::gatewayapi::Finding;
+
+/// What a reconcile did, backend by backend: everything `conclude` needs.
+#[derive(Debug, Clone)]
+pub enum Did {
+    /// Neither backend was touched: tenancy or a conflict refuses the route (`reason`), `why`.
+    Refused { reason: Reason, why: String },
+    /// App Mesh alone serves its gateway; `left_gateway_api`: the Gateway API route the status
+    /// recorded was deleted (the gateway went back to App Mesh).
+    AppMesh {
+        app_mesh: OnAppMesh,
+        left_gateway_api: bool,
+    },
+    /// Gateway API serves its gateway: `app_mesh` is what its App Mesh part did, if it had one,
+    /// and `serves_app_mesh` whether App Mesh serves the route too.
+    GatewayApi {
+        app_mesh: Option<AppMeshPart>,
+        serves_app_mesh: bool,
+        gateway_api: OnGatewayApi,
+        findings: Vec<Finding>,
+    },
+    /// The object is being deleted: what became of its App Mesh route (its Gateway API route
+    /// is gone already).
+    Removed(Result<Removal, Problem>),
+}
+
+/// How the App Mesh part of a reconcile ended, where App Mesh serves the route.
+#[derive(Debug, Clone)]
+pub enum OnAppMesh {
+    /// See `Ended::Vouched`.
+    Vouched {
+        arn: String,
+        version: i64,
+    },
+    /// See `Ended::Synced`.
+    Synced {
+        route: Box<ObservedRoute>,
+        change: Change,
+        desired: Box<Desired>,
+    },
+    Failed(Problem),
+}
+
+impl OnAppMesh {
+    fn ended(&self) -> Ended<'_> {
+        match self {
+            OnAppMesh::Vouched { arn, version } => Ended::Vouched {
+                arn,
+                version: *version,
+            },
+            OnAppMesh::Synced {
+                route,
+                change,
+                desired,
+            } => Ended::Synced {
+                route,
+                change: *change,
+                desired,
+            },
+            OnAppMesh::Failed(problem) => Ended::Failed(problem),
+        }
+    }
+}
+
+/// What the App Mesh part did where Gateway API serves the gateway.
+#[derive(Debug, Clone)]
+pub enum AppMeshPart {
+    /// Served the route as well (`both`, or a route Gateway API cannot say).
+    Applied(OnAppMesh),
+    /// Deleted the route App Mesh held: Gateway API alone serves its gateway now.
+    Retired(Result<Removal, Problem>),
+}
+
+/// What follows `did` for `route` (as read at the start of the reconcile), written by `shard` at
+/// `now`; `shadowed_by` is the route App Mesh tries first that takes every request this one
+/// matches, if any.
+pub fn conclude(
+    route: &GatewayRoute,
+    did: &Did,
+    shadowed_by: Option<&str>,
+    shard: &str,
+    now: Time,
+) -> After {
+    let after = match did {
+        Did::Refused { reason, why } => {
+            // The refusal says it all: no findings or shadowing are worth saying beside it.
+            let problem = Problem {
+                reason: *reason,
+                message: tenancy::left_alone_message(route, why),
+                retry: Retry::AwaitChange,
+            };
+            return after(route, Ended::Failed(&problem), shard, now);
+        }
+        Did::Removed(removed) => {
+            let ended = match removed {
+                Ok(removal) => Ended::Removed(*removal),
+                Err(problem) => Ended::RemoveFailed(problem),
+            };
+            return after(route, ended, shard, now);
+        }
+        Did::AppMesh {
+            app_mesh,
+            left_gateway_api,
+        } => {
+            let mut after = after(route, app_mesh.ended(), shard, now.clone());
+            if *left_gateway_api {
+                after = self::left_gateway_api(after, route, now.clone());
+            }
+            warning(after, route, FINDINGS, None, now.clone())
+        }
+        Did::GatewayApi {
+            app_mesh,
+            serves_app_mesh,
+            gateway_api,
+            findings,
+        } => {
+            let on_app_mesh = app_mesh.as_ref().map(|part| match part {
+                AppMeshPart::Applied(on) => after(route, on.ended(), shard, now.clone()),
+                AppMeshPart::Retired(removed) => {
+                    retired(route, removed.as_ref().map(|r| *r), shard, now.clone())
+                }
+            });
+            let after = self::gateway_api(
+                route,
+                on_app_mesh,
+                *serves_app_mesh,
+                gateway_api.clone(),
+                shard,
+                now.clone(),
+            );
+            warning(
+                after,
+                route,
+                FINDINGS,
+                findings_condition(findings),
+                now.clone(),
+            )
+        }
+    };
+    shadowed(after, route, shadowed_by, now)
+}
 
 /// How the work on App Mesh ended.
 #[derive(Debug, Clone, Copy)]
@@ -87,7 +231,7 @@ pub struct After {
 
 /// What follows `ended` for `route` (as read at the start of the reconcile), written by `shard`
 /// at `now`.
-pub fn after(route: &GatewayRoute, ended: Ended, shard: &str, now: Time) -> After {
+fn after(route: &GatewayRoute, ended: Ended, shard: &str, now: Time) -> After {
     match ended {
         // A status that says Ready at this generation already says it (whoever wrote it).
         Ended::Vouched { .. } if status::ready_now(route) => After {
@@ -196,7 +340,7 @@ pub fn after(route: &GatewayRoute, ended: Ended, shard: &str, now: Time) -> Afte
 
 /// Adds or clears the `Shadowed` warning on what follows a reconcile: a route App Mesh tries
 /// first, `by`, takes every request this one matches.
-pub fn shadowed(after: After, route: &GatewayRoute, by: Option<&str>, now: Time) -> After {
+fn shadowed(after: After, route: &GatewayRoute, by: Option<&str>, now: Time) -> After {
     let message = by.map(|other| {
         format!(
             "{other} is tried before this route (App Mesh's priority order) and takes every \
@@ -216,7 +360,7 @@ pub fn shadowed(after: After, route: &GatewayRoute, by: Option<&str>, now: Time)
 /// Adds or clears a warning condition of type `kind` (one that leaves Ready alone) on what
 /// follows a reconcile, with an Event when it appears. `said` is its
 /// reason and message, `None` to clear it. A status that says it already is not written again.
-pub fn warning(
+fn warning(
     mut after: After,
     route: &GatewayRoute,
     kind: &'static str,
@@ -272,7 +416,7 @@ pub struct OnGatewayApi {
 /// `app_mesh` is what followed its App Mesh part (serving the route as well, or deleting the
 /// route App Mesh held), if it had one, and `serves_app_mesh` whether App Mesh still serves
 /// it. Ready needs every backend that serves it in sync; a failing App Mesh part speaks first.
-pub fn gateway_api(
+fn gateway_api(
     route: &GatewayRoute,
     app_mesh: Option<After>,
     serves_app_mesh: bool,
@@ -345,7 +489,7 @@ pub fn gateway_api(
 
 /// What follows deleting the App Mesh route of an object whose gateway Gateway API alone
 /// serves now: on success its App Mesh part is done (the Gateway API part decides Ready).
-pub fn retired(
+fn retired(
     route: &GatewayRoute,
     removed: Result<Removal, &Problem>,
     shard: &str,
@@ -382,7 +526,7 @@ pub fn retired(
 
 /// What follows a reconcile of an object whose gateway App Mesh alone serves again: the status
 /// forgets the Gateway API route (deleted), and Ready speaks of App Mesh only.
-pub fn left_gateway_api(mut after: After, route: &GatewayRoute, now: Time) -> After {
+fn left_gateway_api(mut after: After, route: &GatewayRoute, now: Time) -> After {
     let mut status = after
         .status
         .take()

@@ -29,6 +29,16 @@ impl Parent {
     }
 }
 
+impl Parent {
+    /// How a status records it: `namespace/name`, or `namespace/name/listener`.
+    pub fn recorded(&self) -> String {
+        match &self.section {
+            Some(s) => format!("{}/{}/{s}", self.namespace, self.name),
+            None => format!("{}/{}", self.namespace, self.name),
+        }
+    }
+}
+
 impl fmt::Display for Parent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Gateway {}/{}", self.namespace, self.name)?;

@@ -10,14 +10,12 @@ use kube::api::{Api, Patch, PatchParams};
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 
+use crate::api::ownership::FIELD_MANAGER;
 use crate::api::ownership::FINALIZER;
 use crate::api::{GatewayRoute, GatewayRouteStatus};
 pub use crate::api::{READY, RECONCILING, Reason, STALLED};
 use crate::appmesh::ObservedRoute;
 use crate::fair::Class;
-
-/// The field manager of every status write.
-pub const FIELD_MANAGER: &str = "meshroute";
 
 /// The status for `route` after a reconcile that saw `observed` (if anything) and ended with
 /// `reason` and `message`. Pure: App Mesh facts not seen this time are kept from the last status.

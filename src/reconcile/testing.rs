@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::deps::Dependencies;
 use super::desired::Desired;
 use super::execute::{self, Env};
-use super::outcome::{self, Ended};
+use super::outcome::{self, Did, OnAppMesh};
 use super::pages::Pages;
 use super::plan::{Change, Recorded};
 use crate::api::GatewayRoute;
@@ -102,15 +102,19 @@ impl Bed {
             .unwrap_or_else(|p| {
                 panic!("{}: {}", route.metadata.name.as_deref().unwrap(), p.message)
             });
-        let ended = Ended::Synced {
-            route: &observed,
-            change,
-            desired: &d,
+        let did = Did::AppMesh {
+            app_mesh: OnAppMesh::Synced {
+                route: Box::new(observed),
+                change,
+                desired: Box::new(d),
+            },
+            left_gateway_api: false,
         };
         let now = k8s_openapi::jiff::Timestamp::now();
-        route.status = outcome::after(
+        route.status = outcome::conclude(
             &route,
-            ended,
+            &did,
+            None,
             "test/shard",
             k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(now),
         )

@@ -3,11 +3,11 @@
 
 use serde_json::Value;
 
-use super::plan::Problem;
-use super::serving::Parent;
 use crate::api::Reason;
 use crate::backoff::Retry;
 use crate::gatewayapi::{Finding, Impact};
+use crate::reconcile::plan::Problem;
+use crate::reconcile::serving::Parent;
 
 /// The condition that lists how the Gateway API route behaves differently from App Mesh
 /// (`changed` findings) and what it assumed (`check` findings); Ready is left alone.
@@ -111,6 +111,19 @@ pub fn judge(
         "{shown} is accepted by {parent}{}",
         controller.map(|c| format!(" ({c})")).unwrap_or_default()
     ))
+}
+
+/// Why a route that waits for `parent` (`GatewayPending`) waits for ever: the Gateway does not
+/// exist.
+pub fn no_parent(parent: &Parent, shown: &str) -> Problem {
+    Problem {
+        reason: Reason::GatewayPending,
+        message: format!(
+            "{parent} does not exist: create it, or point --serve at one that does; {shown} is \
+             written and waits for it"
+        ),
+        retry: Retry::AwaitChange,
+    }
 }
 
 /// The reason and message of the findings condition, if the route has findings to show.

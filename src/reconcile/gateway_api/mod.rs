@@ -1,0 +1,272 @@
+//! The Gateway API part of a reconcile, shaped like the App Mesh part: `plan` decides (pure),
+//! this module writes, `judge` reads what the implementation says (pure). The route is the
+//! GatewayRoute's HTTPRoute or GRPCRoute, written by server-side apply with meshroute's field
+//! manager, owner-referenced and labelled, in the GatewayRoute's namespace and of its name; read
+//! back with the implementation's status; deleted when the object goes or its gateway stops being
+//! served by Gateway API. A route of that name meshroute did not write is never touched unless the
+//! object asks to adopt it. `watch` wakes a GatewayRoute when its route changes.
+
+pub mod judge;
+mod plan;
+
+use futures::StreamExt;
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, Preconditions};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Resource, ResourceExt};
+use serde_json::json;
+
+use super::cache::Key;
+use super::outcome::OnGatewayApi;
+use super::serving::{Parent, Servings};
+use super::wakes::Wakes;
+use crate::Error;
+use crate::api::ownership::{FIELD_MANAGER, MANAGED_BY, OWNER_KIND};
+use crate::api::{GatewayApiRoute, GatewayRoute, Reason};
+use crate::backoff;
+use crate::gatewayapi::{self, Finding};
+use plan::{Deleted, Found};
+
+/// The kinds meshroute writes.
+pub const KINDS: [&str; 2] = ["HTTPRoute", "GRPCRoute"];
+
+fn api(client: &kube::Client, kind: &str, namespace: &str) -> Api<DynamicObject> {
+    Api::namespaced_with(client.clone(), namespace, &gatewayapi::api_resource(kind))
+}
+
+fn found(object: &DynamicObject) -> Found<'_> {
+    Found {
+        labels: object.labels(),
+        owners: object.owner_references(),
+    }
+}
+
+/// The Gateway API side of a reconcile: what it wrote, what the implementation says of it, and
+/// the findings of the mapping.
+pub struct Served {
+    pub on: OnGatewayApi,
+    pub findings: Vec<Finding>,
+}
+
+/// Writes `route`'s Gateway API route attached to `parent`, `mapped` as `export gateway-api`
+/// maps it (`gatewayapi::route_object`), and reads what its implementation says of it. An `Err`
+/// is a Kubernetes failure to retry; everything the user must fix is in `Served::on`.
+pub async fn serve(
+    client: &kube::Client,
+    parents: &Parents,
+    route: &GatewayRoute,
+    parent: &Parent,
+    (object, findings): gatewayapi::Mapped,
+) -> Result<Served, Error> {
+    let recorded = route
+        .status
+        .as_ref()
+        .and_then(|s| s.gateway_api_route.clone());
+    let Some(mut object) = object else {
+        // A spec Gateway API cannot say any more: the route written for the last one goes.
+        delete_all(client, route).await?;
+        let on = OnGatewayApi {
+            route: None,
+            result: Err(plan::not_exported(&findings)),
+        };
+        return Ok(Served {
+            on,
+            findings: Vec::new(),
+        });
+    };
+    let kind = object["kind"].as_str().unwrap_or_default().to_string();
+    let namespace = route.namespace().unwrap_or_default();
+    let name = route.name_any();
+    let api = api(client, &kind, &namespace);
+    let shown = format!("{kind} {namespace}/{name}");
+    let existing = api.get_opt(&name).await?;
+    if let Err(problem) = plan::may_write(existing.as_ref().map(found), route, &shown) {
+        let on = OnGatewayApi {
+            route: recorded,
+            result: Err(problem),
+        };
+        return Ok(Served {
+            on,
+            findings: Vec::new(),
+        });
+    }
+    object["metadata"]["labels"] = json!({ MANAGED_BY.0: MANAGED_BY.1 });
+    object["metadata"]["ownerReferences"] = json!([{
+        "apiVersion": GatewayRoute::api_version(&()), "kind": OWNER_KIND,
+        "name": name, "uid": route.uid(), "controller": true,
+    }]);
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    let written = match api.patch(&name, &params, &Patch::Apply(&object)).await {
+        Ok(written) => written,
+        Err(kube::Error::Api(e))
+            if let Some(problem) = plan::refused(e.code, &e.message, &shown) =>
+        {
+            let on = OnGatewayApi {
+                route: recorded,
+                result: Err(problem),
+            };
+            return Ok(Served {
+                on,
+                findings: Vec::new(),
+            });
+        }
+        Err(e) => return Err(e.into()),
+    };
+    for other in plan::left_behind(&kind) {
+        delete(client, route, other).await?;
+    }
+    let mut result = judge::judge(
+        written
+            .data
+            .get("status")
+            .unwrap_or(&serde_json::Value::Null),
+        written.meta().generation,
+        &shown,
+        parent,
+        &namespace,
+    );
+    // Waiting on a Gateway that does not exist waits for ever: say so.
+    if let Err(problem) = &mut result
+        && problem.reason == Reason::GatewayPending
+        && parents.missing(client, parent).await
+    {
+        *problem = judge::no_parent(parent, &shown);
+    }
+    let on = OnGatewayApi {
+        route: Some(GatewayApiRoute {
+            kind,
+            parent: parent.recorded(),
+        }),
+        result,
+    };
+    Ok(Served { on, findings })
+}
+
+/// Deletes `route`'s Gateway API route of `kind` if meshroute wrote it; whether one was there.
+pub async fn delete(
+    client: &kube::Client,
+    route: &GatewayRoute,
+    kind: &str,
+) -> Result<bool, Error> {
+    let api = api(client, kind, &route.namespace().unwrap_or_default());
+    let existing = match api.get_opt(&route.name_any()).await {
+        Ok(Some(existing)) if plan::written_for(found(&existing), route) => existing,
+        Ok(_) => return Ok(false),
+        Err(kube::Error::Api(e)) if plan::absent(e.code).is_some() => return Ok(false),
+        Err(e) => return Err(e.into()),
+    };
+    let params = DeleteParams {
+        preconditions: Some(Preconditions {
+            uid: existing.uid(),
+            resource_version: None,
+        }),
+        ..Default::default()
+    };
+    let deleted = match api.delete(&route.name_any(), &params).await {
+        Ok(answer) if answer.is_right() => Deleted::Gone,
+        Ok(_) => Deleted::Held,
+        Err(kube::Error::Api(e)) if let Some(deleted) = plan::absent(e.code) => deleted,
+        Err(e) => return Err(e.into()),
+    };
+    match deleted {
+        Deleted::Gone => Ok(true),
+        Deleted::Held => Err(Error::DeleteFailed {
+            message: format!(
+                "{kind} {}/{} is being deleted and waits for its finalizers",
+                route.namespace().unwrap_or_default(),
+                route.name_any()
+            ),
+            retry_in: Some(std::time::Duration::from_secs(2)),
+        }),
+    }
+}
+
+/// Deletes every Gateway API route meshroute wrote for `route`; whether any was there.
+pub async fn delete_all(client: &kube::Client, route: &GatewayRoute) -> Result<bool, Error> {
+    let mut any = false;
+    for kind in KINDS {
+        any |= delete(client, route, kind).await?;
+    }
+    Ok(any)
+}
+
+/// Whether the Gateways that routes wait on exist, asked of the apiserver at most every ten
+/// seconds per Gateway (thousands of routes may wait on one at once).
+#[derive(Debug, Default)]
+pub struct Parents {
+    seen: std::sync::Mutex<std::collections::HashMap<(String, String), (bool, std::time::Instant)>>,
+}
+
+impl Parents {
+    /// Whether `parent` is known not to exist. A Gateway that cannot be read (no RBAC to get
+    /// Gateways, an apiserver error) is not called missing.
+    pub async fn missing(&self, client: &kube::Client, parent: &Parent) -> bool {
+        let key = (parent.namespace.clone(), parent.name.clone());
+        let fresh = std::time::Duration::from_secs(10);
+        if let Some((exists, at)) = self.seen.lock().ok().and_then(|s| s.get(&key).copied())
+            && at.elapsed() < fresh
+        {
+            return !exists;
+        }
+        let api = api(client, "Gateway", &parent.namespace);
+        let exists = !matches!(api.get_opt(&parent.name).await, Ok(None));
+        if let Ok(mut seen) = self.seen.lock() {
+            seen.insert(key, (exists, std::time::Instant::now()));
+        }
+        !exists
+    }
+}
+
+/// Starts a `watch` of each kind meshroute writes, where some virtual gateway is served by
+/// Gateway API.
+pub fn watch_all(
+    client: &kube::Client,
+    namespace: &Option<String>,
+    servings: &Servings,
+    wakes: &Wakes,
+) {
+    if servings.any_gateway_api() {
+        for kind in KINDS {
+            let watched = watch(client.clone(), namespace.clone(), kind, wakes.clone());
+            tokio::spawn(watched);
+        }
+    }
+}
+
+/// Watches the Gateway API routes of `kind` meshroute wrote (by their label) in `namespace`
+/// (all when `None`) and wakes the GatewayRoute that owns one whenever it changes or goes: its
+/// implementation's status, a hand edit to put back, a deletion to undo. Their metadata is all
+/// it keeps.
+async fn watch(client: kube::Client, namespace: Option<String>, kind: &'static str, wakes: Wakes) {
+    let resource = gatewayapi::api_resource(kind);
+    type Meta = kube::api::PartialObjectMeta<DynamicObject>;
+    let api: Api<Meta> = match &namespace {
+        Some(ns) => Api::namespaced_with(client, ns, &resource),
+        None => Api::all_with(client, &resource),
+    };
+    let selector = format!("{}={}", MANAGED_BY.0, MANAGED_BY.1);
+    watcher(api, watcher::Config::default().labels(&selector))
+        .backoff(backoff::WatchBackoff::default())
+        .for_each(|event| {
+            let owned = match event {
+                Ok(watcher::Event::Apply(route) | watcher::Event::Delete(route)) => Some(route),
+                Ok(_) => None,
+                Err(e) => {
+                    tracing::debug!(error = %e, kind, "watching Gateway API routes");
+                    None
+                }
+            };
+            if let Some(route) = owned {
+                let owner = route
+                    .metadata
+                    .owner_references
+                    .iter()
+                    .flatten()
+                    .find(|o| o.kind == OWNER_KIND);
+                if let (Some(owner), Some(ns)) = (owner, &route.metadata.namespace) {
+                    wakes.wake(Key::new(&owner.name).within(ns));
+                }
+            }
+            std::future::ready(())
+        })
+        .await;
+}
