@@ -44,6 +44,21 @@ impl Error {
             Error::NotLeader => "not_leader",
         }
     }
+
+    /// Whether the apiserver answered that the GatewayRoute `name` itself does not exist: it
+    /// was deleted while a reconcile of it was under way, which is no failure.
+    pub fn is_gone(&self, name: &str) -> bool {
+        use kube::Resource;
+        let Error::Kube(kube::Error::Api(status)) = self else {
+            return false;
+        };
+        status.code == 404
+            && status.details.as_ref().is_some_and(|d| {
+                d.kind == api::GatewayRoute::plural(&())
+                    && d.group == api::GatewayRoute::group(&())
+                    && d.name == name
+            })
+    }
 }
 
 use kube::CustomResourceExt;

@@ -816,3 +816,86 @@ fn wait_serving(gateways: &Gateways, mode: Mode, probes: &[(Proto, Probe, Outcom
         }
     }
 }
+
+/// Issue 30's defect: deleting routes whose gateway Gateway API alone serves. Deleting each
+/// HTTPRoute wakes its GatewayRoute, which is gone (or going) by then: that wake is not a
+/// failed reconcile, and the queue gauges count only objects that exist.
+#[tokio::test(flavor = "multi_thread")]
+async fn deleting_routes_served_by_gateway_api_alone_leaves_no_failed_reconcile() {
+    let mut bed = Bed::new("gwdel").await;
+    let ns = bed.ns.clone();
+    install_gateway_api();
+    // No Gateway is needed: the routes are written and wait for it (GatewayPending).
+    let op = bed.operator(&["--serve", &Mode::GatewayApi.serve(&ns)]);
+    let names: Vec<String> = (0..40).map(|i| format!("r{i:03}")).collect();
+    for name in &names {
+        let spec = json!({ "meshName": MESH, "virtualGatewayName": GATEWAY, "httpRoute": {
+            "match": { "prefix": format!("/{name}/") },
+            "action": { "target": { "virtualService": {
+                "virtualServiceName": format!("web.{ns}.svc.cluster.local") } } } } });
+        bed.create(&bed.route(name, spec)).await;
+    }
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    wait_all(&bed, &refs, &op, "every HTTPRoute written", |r| {
+        r.status
+            .as_ref()
+            .is_some_and(|s| s.gateway_api_route.is_some())
+    })
+    .await;
+    let http_routes = gateway_api_routes(&bed.client, &ns, "HTTPRoute");
+    assert_eq!(
+        http_routes
+            .list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        names.len()
+    );
+    for name in &names {
+        bed.delete(name).await;
+    }
+    for name in &names {
+        bed.wait(name, "deleted", &op, |r| r.is_none()).await;
+    }
+    assert!(
+        http_routes
+            .list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty(),
+        "every HTTPRoute deleted with its GatewayRoute"
+    );
+    // The wakes from the HTTPRoutes' deletions arrive within a watch event's time; the gauges
+    // are read until they settle (a scheduled retry would keep them up for seconds).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let metrics = loop {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let (_, metrics) = op.get("/metrics").await;
+        let gauge = |name: &str| support::series_value(&metrics, name).unwrap_or(-1.0);
+        let settled =
+            gauge("meshroute_queue_scheduled") == 0.0 && gauge("meshroute_queue_depth") == 0.0;
+        if settled || Instant::now() > deadline {
+            break metrics;
+        }
+    };
+    for series in [
+        "meshroute_queue_scheduled",
+        "meshroute_queue_depth",
+        "meshroute_reconcile_errors_total{error=\"kube\"}",
+    ] {
+        assert_eq!(
+            support::series_value(&metrics, series),
+            Some(0.0),
+            "{series}:\n{metrics}\n{}",
+            op.log_tail()
+        );
+    }
+    let log = op.log();
+    assert_eq!(
+        log.matches("reconcile failed").count(),
+        0,
+        "no failed reconcile:\n{log}"
+    );
+}

@@ -195,11 +195,15 @@ impl Context {
     /// Drops everything kept about an object that left the watch (deleted, finalizer removed
     /// by hand, relabelled out of this shard).
     fn forget(&self, route: &CachedRoute) {
-        let uid = route.uid().unwrap_or_default();
-        self.failures.forget(&uid);
-        self.written.forget(&uid);
-        self.metrics.forget(&uid);
+        self.forget_uid(&route.uid().unwrap_or_default());
         self.deps.forget(&Key::from_obj(route));
+    }
+
+    /// Drops what is kept by uid about an object that is gone.
+    fn forget_uid(&self, uid: &str) {
+        self.failures.forget(uid);
+        self.written.forget(uid);
+        self.metrics.forget(uid);
     }
 
     /// Keeps the collision index up to date with `route` and wakes the routes on its gateway

@@ -30,9 +30,25 @@ pub async fn work(
     status_digest: u64,
     ctx: Arc<Context>,
 ) -> Result<Action, Error> {
-    let _timer = ctx
-        .metrics
-        .reconcile_timer(&route.uid().unwrap_or_default());
+    let uid = route.uid().unwrap_or_default();
+    let _timer = ctx.metrics.reconcile_timer(&uid);
+    match reconcile(route.clone(), status_digest, &ctx).await {
+        // Deleted while this reconcile ran (a wake for an object whose finalizer another
+        // reconcile had just removed): nothing is left to do or to retry.
+        Err(e) if e.is_gone(&route.name_any()) => {
+            tracing::debug!("the object is gone");
+            ctx.forget_uid(&uid);
+            Ok(Action::await_change())
+        }
+        result => result,
+    }
+}
+
+async fn reconcile(
+    route: Arc<GatewayRoute>,
+    status_digest: u64,
+    ctx: &Context,
+) -> Result<Action, Error> {
     // A replica that is not the leader any more (or whose lease ran out by its own clock)
     // writes nothing, not even a finalizer.
     if ctx.appmesh.fence().is_closed() {
@@ -45,9 +61,9 @@ pub async fn work(
         if !route.finalizers().iter().any(ours) {
             return Ok(Action::await_change());
         }
-        let did = cleanup(&route, &ctx).await?;
+        let did = cleanup(&route, ctx).await?;
         let after = outcome::conclude(&route, &did, None, &ctx.config.shard, now());
-        let action = finish(&ctx, &api, &route, after).await?;
+        let action = finish(ctx, &api, &route, after).await?;
         let rest: Vec<String> = route
             .finalizers()
             .iter()
@@ -76,13 +92,13 @@ pub async fn work(
         serving: ctx.config.serving.of(&route),
         mapping: &ctx.config.gateway_api,
     };
-    let did = carry_out(decide::decide(&read), &route, status_digest, &ctx).await?;
+    let did = carry_out(decide::decide(&read), &route, status_digest, ctx).await?;
     let shadowed_by = match &verdict {
         Verdict::Shadowed(other) => Some(other.as_str()),
         _ => None,
     };
     let after = outcome::conclude(&route, &did, shadowed_by, &ctx.config.shard, now());
-    finish(&ctx, &api, &route, after).await
+    finish(ctx, &api, &route, after).await
 }
 
 /// Replaces the object's finalizers, guarded by its resourceVersion: if anyone changed the
