@@ -15,6 +15,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
@@ -22,7 +23,6 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
 use tokio::sync::watch;
 
-use crate::appmesh::Fence;
 use crate::http::{Health, Role};
 
 /// The Lease and this replica's name in it.
@@ -342,6 +342,45 @@ fn spec(election: &Election, acquired: MicroTime, transitions: i32) -> LeaseSpec
 
 fn now() -> MicroTime {
     MicroTime(k8s_openapi::jiff::Timestamp::now())
+}
+
+/// Whether this replica may still write (App Mesh calls, status): closed for good when it learns
+/// it no longer holds the leader Lease, or when its own clock passes the deadline its last
+/// renewal set, so that reconciles still in flight cannot write behind the new leader's back,
+/// even after a pause. Without leader election it has no deadline. Clones share the switch.
+#[derive(Debug, Clone, Default)]
+pub struct Fence(Arc<FenceState>);
+
+#[derive(Debug, Default)]
+struct FenceState {
+    closed: AtomicBool,
+    /// Writes may leave until this instant only (`None`: no deadline).
+    until: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+impl Fence {
+    pub fn close(&self) {
+        self.0.closed.store(true, Ordering::SeqCst);
+    }
+
+    /// Lets writes through until `until` (and no longer, unless moved again before then).
+    pub fn hold_until(&self, until: std::time::Instant) {
+        *self.0.until.lock().unwrap_or_else(|e| e.into_inner()) = Some(until);
+    }
+
+    /// Whether nothing may be written any more. Asked right before each write; a deadline found
+    /// passed closes the fence for good.
+    pub fn is_closed(&self) -> bool {
+        if self.0.closed.load(Ordering::SeqCst) {
+            return true;
+        }
+        let until = *self.0.until.lock().unwrap_or_else(|e| e.into_inner());
+        if until.is_some_and(|until| std::time::Instant::now() >= until) {
+            self.close();
+            return true;
+        }
+        false
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,6 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use aws_sdk_appmesh::config::retry::RetryConfig;
@@ -16,9 +15,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use super::breaker::{Admission, Breaker};
 use super::convert::{self, RouteSpec};
 use super::error::{AppMeshError, ErrorKind};
-use crate::api::{Tag, recorded};
+use crate::api::Tag;
 use crate::backoff;
 use crate::fair::Limiter;
+use crate::leader::Fence;
 use crate::telemetry::Metrics;
 
 /// Sets the four fields that locate a gateway route (mesh, owner, gateway, name) on any of the
@@ -95,28 +95,6 @@ pub struct ListedRoute {
     pub last_updated_at: Option<Time>,
 }
 
-/// Which dependency of a route is missing, found by describing each in turn.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Missing {
-    Mesh(String),
-    VirtualGateway(String),
-    VirtualService(String),
-    /// Everything the route needs exists; App Mesh's 404 named something else.
-    Unknown,
-}
-
-impl Missing {
-    /// What a route needs in App Mesh, in the order it needs them: its mesh, the virtual
-    /// gateway in that mesh, then its target virtual service.
-    pub fn needed_by(key: &RouteKey, target: &str) -> [Missing; 3] {
-        [
-            Missing::Mesh(key.mesh.clone()),
-            Missing::VirtualGateway(key.gateway.clone()),
-            Missing::VirtualService(target.to_string()),
-        ]
-    }
-}
-
 /// What CreateGatewayRoute did.
 #[derive(Debug, Clone)]
 pub enum CreateOutcome {
@@ -133,45 +111,6 @@ pub enum UpdateOutcome {
     Updated(Box<ObservedRoute>),
     /// 404: the route, or something it needs, is gone.
     Missing(AppMeshError),
-}
-
-/// Whether this replica may still write (App Mesh calls, status): closed for good when it learns
-/// it no longer holds the leader Lease, or when its own clock passes the deadline its last
-/// renewal set, so that reconciles still in flight cannot write behind the new leader's back,
-/// even after a pause. Without leader election it has no deadline. Clones share the switch.
-#[derive(Debug, Clone, Default)]
-pub struct Fence(Arc<FenceState>);
-
-#[derive(Debug, Default)]
-struct FenceState {
-    closed: AtomicBool,
-    /// Writes may leave until this instant only (`None`: no deadline).
-    until: std::sync::Mutex<Option<std::time::Instant>>,
-}
-
-impl Fence {
-    pub fn close(&self) {
-        self.0.closed.store(true, Ordering::SeqCst);
-    }
-
-    /// Lets writes through until `until` (and no longer, unless moved again before then).
-    pub fn hold_until(&self, until: std::time::Instant) {
-        *self.0.until.lock().unwrap_or_else(|e| e.into_inner()) = Some(until);
-    }
-
-    /// Whether nothing may be written any more. Asked right before each write; a deadline found
-    /// passed closes the fence for good.
-    pub fn is_closed(&self) -> bool {
-        if self.0.closed.load(Ordering::SeqCst) {
-            return true;
-        }
-        let until = *self.0.until.lock().unwrap_or_else(|e| e.into_inner());
-        if until.is_some_and(|until| std::time::Instant::now() >= until) {
-            self.close();
-            return true;
-        }
-        false
-    }
 }
 
 /// The App Mesh client meshroute uses: one per process.
@@ -233,7 +172,7 @@ impl AppMesh {
     }
 
     /// The SDK client, built (once) when App Mesh is first called.
-    async fn sdk(&self) -> &aws_sdk_appmesh::Client {
+    pub(super) async fn sdk(&self) -> &aws_sdk_appmesh::Client {
         self.client
             .get_or_init(|| async {
                 tracing::info!(
@@ -271,7 +210,11 @@ impl AppMesh {
 
     /// Runs one operation: waits for the rate limiter, counts the outcome, and tries again
     /// (briefly) on throttling, 5xx and transport failures.
-    async fn call<T, F, Fut>(&self, operation: &'static str, mut send: F) -> Result<T, AppMeshError>
+    pub(super) async fn call<T, F, Fut>(
+        &self,
+        operation: &'static str,
+        mut send: F,
+    ) -> Result<T, AppMeshError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, AppMeshError>>,
@@ -350,14 +293,11 @@ impl AppMesh {
         &self,
         key: &RouteKey,
     ) -> Result<Option<ObservedRoute>, AppMeshError> {
-        let out = self
-            .call("DescribeGatewayRoute", || async {
-                locate!(self.sdk().await.describe_gateway_route(), key)
-                    .send()
-                    .await
-                    .map_err(|e| AppMeshError::from_sdk("DescribeGatewayRoute", e))
-            })
-            .await;
+        let out = send!(self, "DescribeGatewayRoute", |c| locate!(
+            c.describe_gateway_route(),
+            key
+        ))
+        .await;
         match out {
             Ok(out) => observed(out.gateway_route).map(Some),
             Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
@@ -374,17 +314,14 @@ impl AppMesh {
     ) -> Result<CreateOutcome, AppMeshError> {
         let spec = to_sdk_spec(spec)?;
         let tags = convert::tags_to_sdk(tags).map_err(conversion)?;
-        let out = self
-            .call("CreateGatewayRoute", || async {
-                locate!(self.sdk().await.create_gateway_route(), key)
-                    .spec(spec.clone())
-                    .set_tags(Some(tags.clone()))
-                    .client_token(client_token)
-                    .send()
-                    .await
-                    .map_err(|e| AppMeshError::from_sdk("CreateGatewayRoute", e))
-            })
-            .await;
+        let out = send!(self, "CreateGatewayRoute", |c| locate!(
+            c.create_gateway_route(),
+            key
+        )
+        .spec(spec.clone())
+        .set_tags(Some(tags.clone()))
+        .client_token(client_token))
+        .await;
         match out {
             Ok(out) => Ok(CreateOutcome::Created(Box::new(observed(
                 out.gateway_route,
@@ -402,16 +339,13 @@ impl AppMesh {
         client_token: &str,
     ) -> Result<UpdateOutcome, AppMeshError> {
         let spec = to_sdk_spec(spec)?;
-        let out = self
-            .call("UpdateGatewayRoute", || async {
-                locate!(self.sdk().await.update_gateway_route(), key)
-                    .spec(spec.clone())
-                    .client_token(client_token)
-                    .send()
-                    .await
-                    .map_err(|e| AppMeshError::from_sdk("UpdateGatewayRoute", e))
-            })
-            .await;
+        let out = send!(self, "UpdateGatewayRoute", |c| locate!(
+            c.update_gateway_route(),
+            key
+        )
+        .spec(spec.clone())
+        .client_token(client_token))
+        .await;
         match out {
             Ok(out) => Ok(UpdateOutcome::Updated(Box::new(observed(
                 out.gateway_route,
@@ -423,14 +357,11 @@ impl AppMesh {
 
     /// Deletes the route; a route (or mesh, or gateway) that is already gone counts as deleted.
     pub async fn delete_route(&self, key: &RouteKey) -> Result<(), AppMeshError> {
-        let out = self
-            .call("DeleteGatewayRoute", || async {
-                locate!(self.sdk().await.delete_gateway_route(), key)
-                    .send()
-                    .await
-                    .map_err(|e| AppMeshError::from_sdk("DeleteGatewayRoute", e))
-            })
-            .await;
+        let out = send!(self, "DeleteGatewayRoute", |c| locate!(
+            c.delete_gateway_route(),
+            key
+        ))
+        .await;
         match out {
             Ok(_) => Ok(()),
             Err(e) if e.kind == ErrorKind::NotFound => Ok(()),
@@ -450,18 +381,11 @@ impl AppMesh {
     /// Every tag on a resource.
     pub async fn list_tags(&self, arn: &str) -> Result<Vec<Tag>, AppMeshError> {
         self.all_pages(|next| async move {
-            let out = self
-                .call("ListTagsForResource", || async {
-                    self.sdk()
-                        .await
-                        .list_tags_for_resource()
-                        .resource_arn(arn)
-                        .set_next_token(next.clone())
-                        .send()
-                        .await
-                        .map_err(|e| AppMeshError::from_sdk("ListTagsForResource", e))
-                })
-                .await?;
+            let out = send!(self, "ListTagsForResource", |c| c
+                .list_tags_for_resource()
+                .resource_arn(arn)
+                .set_next_token(next.clone()))
+            .await?;
             Ok((convert::tags_from_sdk(out.tags), out.next_token))
         })
         .await
@@ -488,33 +412,21 @@ impl AppMesh {
 
     pub async fn tag(&self, arn: &str, tags: &[Tag]) -> Result<(), AppMeshError> {
         let tags = convert::tags_to_sdk(tags).map_err(conversion)?;
-        self.call("TagResource", || async {
-            self.sdk()
-                .await
-                .tag_resource()
-                .resource_arn(arn)
-                .set_tags(Some(tags.clone()))
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| AppMeshError::from_sdk("TagResource", e))
-        })
+        send!(self, "TagResource", |c| c
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(tags.clone())))
         .await
+        .map(|_| ())
     }
 
     pub async fn untag(&self, arn: &str, keys: &[String]) -> Result<(), AppMeshError> {
-        self.call("UntagResource", || async {
-            self.sdk()
-                .await
-                .untag_resource()
-                .resource_arn(arn)
-                .set_tag_keys(Some(keys.to_vec()))
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| AppMeshError::from_sdk("UntagResource", e))
-        })
+        send!(self, "UntagResource", |c| c
+            .untag_resource()
+            .resource_arn(arn)
+            .set_tag_keys(Some(keys.to_vec())))
         .await
+        .map(|_| ())
     }
 
     /// The names of every virtual gateway in a mesh, a page (up to 100) per call.
@@ -524,20 +436,13 @@ impl AppMesh {
         mesh_owner: Option<&str>,
     ) -> Result<Vec<String>, AppMeshError> {
         self.all_pages(|next| async move {
-            let out = self
-                .call("ListVirtualGateways", || async {
-                    self.sdk()
-                        .await
-                        .list_virtual_gateways()
-                        .mesh_name(mesh)
-                        .set_mesh_owner(mesh_owner.map(String::from))
-                        .limit(PAGE)
-                        .set_next_token(next.clone())
-                        .send()
-                        .await
-                        .map_err(|e| AppMeshError::from_sdk("ListVirtualGateways", e))
-                })
-                .await?;
+            let out = send!(self, "ListVirtualGateways", |c| c
+                .list_virtual_gateways()
+                .mesh_name(mesh)
+                .set_mesh_owner(mesh_owner.map(String::from))
+                .limit(PAGE)
+                .set_next_token(next.clone()))
+            .await?;
             let names = out
                 .virtual_gateways
                 .into_iter()
@@ -555,21 +460,14 @@ impl AppMesh {
         gateway: &str,
     ) -> Result<Vec<ListedRoute>, AppMeshError> {
         self.all_pages(|next| async move {
-            let out = self
-                .call("ListGatewayRoutes", || async {
-                    self.sdk()
-                        .await
-                        .list_gateway_routes()
-                        .mesh_name(mesh)
-                        .set_mesh_owner(mesh_owner.map(String::from))
-                        .virtual_gateway_name(gateway)
-                        .limit(PAGE)
-                        .set_next_token(next.clone())
-                        .send()
-                        .await
-                        .map_err(|e| AppMeshError::from_sdk("ListGatewayRoutes", e))
-                })
-                .await?;
+            let out = send!(self, "ListGatewayRoutes", |c| c
+                .list_gateway_routes()
+                .mesh_name(mesh)
+                .set_mesh_owner(mesh_owner.map(String::from))
+                .virtual_gateway_name(gateway)
+                .limit(PAGE)
+                .set_next_token(next.clone()))
+            .await?;
             let routes = out.gateway_routes.into_iter().map(|r| ListedRoute {
                 key: RouteKey {
                     mesh: r.mesh_name,
@@ -588,220 +486,6 @@ impl AppMesh {
             Ok((routes.collect(), out.next_token))
         })
         .await
-    }
-
-    /// What the virtual service `service` stands for (for `import`): its provider, and that
-    /// provider's service discovery and listener port. One Describe of the service and one of
-    /// its provider; a service or provider App Mesh does not have is an empty record.
-    pub async fn backend_of(
-        &self,
-        mesh: &str,
-        owner: Option<&str>,
-        service: &str,
-    ) -> Result<recorded::Backend, AppMeshError> {
-        let owner = owner.map(String::from);
-        let provider = match self.describe_service(mesh, &owner, service).await {
-            Ok(out) => out
-                .virtual_service
-                .and_then(|s| s.spec)
-                .and_then(|s| s.provider),
-            Err(e) if e.kind == ErrorKind::NotFound => None,
-            Err(e) => return Err(e),
-        };
-        let mut backend = recorded::Backend::default();
-        match provider {
-            Some(sdk::VirtualServiceProvider::VirtualNode(node)) => {
-                let name = node.virtual_node_name;
-                backend.provider = Some(format!("virtualNode/{name}"));
-                let spec = self
-                    .call("DescribeVirtualNode", || async {
-                        self.sdk()
-                            .await
-                            .describe_virtual_node()
-                            .mesh_name(mesh)
-                            .set_mesh_owner(owner.clone())
-                            .virtual_node_name(&name)
-                            .send()
-                            .await
-                            .map_err(|e| AppMeshError::from_sdk("DescribeVirtualNode", e))
-                    })
-                    .await?
-                    .virtual_node
-                    .and_then(|n| n.spec);
-                if let Some(spec) = spec {
-                    match spec.service_discovery {
-                        Some(sdk::ServiceDiscovery::Dns(dns)) => {
-                            backend.dns_hostname = Some(dns.hostname);
-                        }
-                        Some(sdk::ServiceDiscovery::AwsCloudMap(map)) => {
-                            backend.cloud_map = Some(recorded::CloudMap {
-                                namespace_name: map.namespace_name,
-                                service_name: map.service_name,
-                            });
-                        }
-                        _ => {}
-                    }
-                    backend.port = spec
-                        .listeners
-                        .into_iter()
-                        .flatten()
-                        .find_map(|l| l.port_mapping.map(|p| p.port));
-                }
-            }
-            Some(sdk::VirtualServiceProvider::VirtualRouter(router)) => {
-                let name = router.virtual_router_name;
-                backend.provider = Some(format!("virtualRouter/{name}"));
-                backend.port = self
-                    .call("DescribeVirtualRouter", || async {
-                        self.sdk()
-                            .await
-                            .describe_virtual_router()
-                            .mesh_name(mesh)
-                            .set_mesh_owner(owner.clone())
-                            .virtual_router_name(&name)
-                            .send()
-                            .await
-                            .map_err(|e| AppMeshError::from_sdk("DescribeVirtualRouter", e))
-                    })
-                    .await?
-                    .virtual_router
-                    .and_then(|r| r.spec)
-                    .and_then(|s| s.listeners)
-                    .into_iter()
-                    .flatten()
-                    .find_map(|l| l.port_mapping.map(|p| p.port));
-            }
-            _ => {}
-        }
-        Ok(backend)
-    }
-
-    async fn describe_gateway(
-        &self,
-        mesh: &str,
-        owner: &Option<String>,
-        gateway: &str,
-    ) -> Result<
-        aws_sdk_appmesh::operation::describe_virtual_gateway::DescribeVirtualGatewayOutput,
-        AppMeshError,
-    > {
-        self.call("DescribeVirtualGateway", || async {
-            self.sdk()
-                .await
-                .describe_virtual_gateway()
-                .mesh_name(mesh)
-                .set_mesh_owner(owner.clone())
-                .virtual_gateway_name(gateway)
-                .send()
-                .await
-                .map_err(|e| AppMeshError::from_sdk("DescribeVirtualGateway", e))
-        })
-        .await
-    }
-
-    async fn describe_service(
-        &self,
-        mesh: &str,
-        owner: &Option<String>,
-        service: &str,
-    ) -> Result<
-        aws_sdk_appmesh::operation::describe_virtual_service::DescribeVirtualServiceOutput,
-        AppMeshError,
-    > {
-        self.call("DescribeVirtualService", || async {
-            self.sdk()
-                .await
-                .describe_virtual_service()
-                .mesh_name(mesh)
-                .set_mesh_owner(owner.clone())
-                .virtual_service_name(service)
-                .send()
-                .await
-                .map_err(|e| AppMeshError::from_sdk("DescribeVirtualService", e))
-        })
-        .await
-    }
-
-    /// A virtual gateway's listeners, `(protocol, port)` each (for `import`).
-    pub async fn gateway_listeners(
-        &self,
-        mesh: &str,
-        owner: Option<&str>,
-        gateway: &str,
-    ) -> Result<Vec<(String, i32)>, AppMeshError> {
-        let owner = owner.map(String::from);
-        let out = self.describe_gateway(mesh, &owner, gateway).await?;
-        Ok(out
-            .virtual_gateway
-            .and_then(|g| g.spec)
-            .map(|s| s.listeners)
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|l| l.port_mapping)
-            .map(|p| (p.protocol.as_str().to_string(), p.port))
-            .collect())
-    }
-
-    /// After a 404 on create or update: which of the mesh, the virtual gateway and the target
-    /// virtual service is missing. Asked of App Mesh rather than read from its message, whose
-    /// wording is not part of the API.
-    pub async fn find_missing(
-        &self,
-        key: &RouteKey,
-        target: &str,
-    ) -> Result<Missing, AppMeshError> {
-        for what in Missing::needed_by(key, target) {
-            if !self
-                .exists(&key.mesh, key.mesh_owner.as_deref(), &what)
-                .await?
-            {
-                return Ok(what);
-            }
-        }
-        Ok(Missing::Unknown)
-    }
-
-    /// Whether the mesh, virtual gateway or virtual service `what` (in `mesh`) exists: one
-    /// Describe call.
-    pub async fn exists(
-        &self,
-        mesh: &str,
-        owner: Option<&str>,
-        what: &Missing,
-    ) -> Result<bool, AppMeshError> {
-        let owner = owner.map(String::from);
-        let absent = match what {
-            Missing::Mesh(_) => is_not_found(
-                &self
-                    .call("DescribeMesh", || async {
-                        self.sdk()
-                            .await
-                            .describe_mesh()
-                            .mesh_name(mesh)
-                            .set_mesh_owner(owner.clone())
-                            .send()
-                            .await
-                            .map_err(|e| AppMeshError::from_sdk("DescribeMesh", e))
-                    })
-                    .await,
-            )?,
-            Missing::VirtualGateway(gateway) => {
-                is_not_found(&self.describe_gateway(mesh, &owner, gateway).await)?
-            }
-            Missing::VirtualService(service) => {
-                is_not_found(&self.describe_service(mesh, &owner, service).await)?
-            }
-            Missing::Unknown => false,
-        };
-        Ok(!absent)
-    }
-}
-
-fn is_not_found<T>(result: &Result<T, AppMeshError>) -> Result<bool, AppMeshError> {
-    match result {
-        Ok(_) => Ok(false),
-        Err(e) if e.kind == ErrorKind::NotFound => Ok(true),
-        Err(e) => Err(e.clone()),
     }
 }
 
