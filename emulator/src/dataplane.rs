@@ -21,7 +21,6 @@ use serde::Serialize;
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::routing::{self, Protocol};
-use crate::server::Emulator;
 
 type Body = BoxBody<Bytes, hyper::Error>;
 
@@ -37,6 +36,13 @@ pub struct Served {
 }
 
 /// What routes a request: the gateway, and which of its listeners took it.
+/// What a gateway's data plane needs of its control plane, read on every request: the gateway
+/// routes as they are now, and where each virtual service is served.
+pub trait ControlPlane: Send + Sync + 'static {
+    fn gateway_routes(&self, mesh: &str, gateway: &str) -> Vec<routing::StoredRoute>;
+    fn backend(&self, mesh: &str, service: &str) -> Option<SocketAddr>;
+}
+
 #[derive(Debug, Clone)]
 struct Listener {
     mesh: String,
@@ -47,7 +53,7 @@ struct Listener {
 
 /// Serves one listener on `bind` until the runtime stops; returns where it listens.
 pub async fn serve_listener(
-    emulator: Arc<Emulator>,
+    emulator: Arc<dyn ControlPlane>,
     mesh: &str,
     gateway: &str,
     port: u16,
@@ -76,7 +82,7 @@ pub async fn serve_listener(
             tokio::spawn(async move {
                 let service = service_fn(move |req| {
                     let (emulator, listener) = (emulator.clone(), listener.clone());
-                    async move { Ok::<_, Infallible>(handle(&emulator, &listener, req).await) }
+                    async move { Ok::<_, Infallible>(handle(&*emulator, &listener, req).await) }
                 });
                 let _ = auto::Builder::new(TokioExecutor::new())
                     .serve_connection(TokioIo::new(stream), service)
@@ -190,7 +196,11 @@ fn grpc_unimplemented() -> Response<Body> {
         .expect("a valid response")
 }
 
-async fn handle(emulator: &Emulator, l: &Listener, req: Request<Incoming>) -> Response<Body> {
+async fn handle(
+    emulator: &dyn ControlPlane,
+    l: &Listener,
+    req: Request<Incoming>,
+) -> Response<Body> {
     let routes = emulator.gateway_routes(&l.mesh, &l.gateway);
     let headers: Vec<(String, String)> = req
         .headers()

@@ -5,9 +5,11 @@
 //! It shares no code with the operator on purpose: a wrong idea in one is caught by the other.
 
 mod dataplane;
+mod emulator;
 mod error;
 mod faults;
 pub mod model;
+mod operations;
 pub mod routing;
 mod rules;
 mod server;
@@ -17,9 +19,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub use dataplane::Served;
+pub use emulator::Emulator;
 pub use error::ApiError;
 pub use faults::{Fault, RateLimit};
-pub use server::{Emulator, serve};
+pub use server::serve;
 pub use store::Settings;
 
 /// An emulator serving on a loopback port from a runtime thread of its own, so that it outlives

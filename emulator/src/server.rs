@@ -1,11 +1,9 @@
 //! The HTTP side: App Mesh's REST-JSON routes (`/v20190125/...`), the admin API under
 //! `/_emulator/` (a prefix the real API never uses), and the accept loop.
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
@@ -17,125 +15,11 @@ use hyper_util::rt::TokioIo;
 use serde_json::{Map, Value, json};
 use tokio::net::TcpListener;
 
-use crate::dataplane::{Served, serve_echo, serve_listener};
+use crate::emulator::Emulator;
 use crate::error::ApiError;
-use crate::faults::{Fault, Faults, Outcome, RateLimit};
-use crate::model::{self, Shape};
-use crate::rules;
-use crate::store::{Provider, Settings, Store, uuid};
-
-/// Declares the operations served and the list of all of them, from one list of names.
-macro_rules! operations {
-    ($($op:ident),* $(,)?) => {
-        /// The operations served, with the input shape each is validated against.
-        #[derive(Debug, Clone, Copy, PartialEq)]
-        enum Operation {
-            $($op),*
-        }
-
-        impl Operation {
-            const ALL: &[Operation] = &[$(Operation::$op),*];
-        }
-    };
-}
-
-operations!(
-    CreateMesh,
-    DescribeMesh,
-    DeleteMesh,
-    ListMeshes,
-    CreateVirtualGateway,
-    DescribeVirtualGateway,
-    DeleteVirtualGateway,
-    ListVirtualGateways,
-    CreateVirtualService,
-    DescribeVirtualService,
-    DeleteVirtualService,
-    ListVirtualServices,
-    CreateVirtualNode,
-    DescribeVirtualNode,
-    DeleteVirtualNode,
-    ListVirtualNodes,
-    CreateVirtualRouter,
-    DescribeVirtualRouter,
-    DeleteVirtualRouter,
-    ListVirtualRouters,
-    CreateGatewayRoute,
-    DescribeGatewayRoute,
-    UpdateGatewayRoute,
-    DeleteGatewayRoute,
-    ListGatewayRoutes,
-    TagResource,
-    UntagResource,
-    ListTagsForResource,
-);
-
-impl Operation {
-    fn name(self) -> String {
-        format!("{self:?}")
-    }
-
-    fn shape(self) -> &'static Shape {
-        use Operation::*;
-        match self {
-            CreateMesh => &model::CREATE_MESH,
-            DescribeMesh | DeleteMesh => &model::MESH_REF,
-            ListMeshes => &model::LIST_MESHES,
-            CreateVirtualGateway => &model::CREATE_VIRTUAL_GATEWAY,
-            DescribeVirtualGateway | DeleteVirtualGateway => &model::VIRTUAL_GATEWAY_REF,
-            ListVirtualGateways | ListVirtualServices | ListVirtualNodes | ListVirtualRouters => {
-                &model::LIST_IN_MESH
-            }
-            CreateVirtualNode => &model::CREATE_VIRTUAL_NODE,
-            DescribeVirtualNode | DeleteVirtualNode => &model::VIRTUAL_NODE_REF,
-            CreateVirtualRouter => &model::CREATE_VIRTUAL_ROUTER,
-            DescribeVirtualRouter | DeleteVirtualRouter => &model::VIRTUAL_ROUTER_REF,
-            CreateVirtualService => &model::CREATE_VIRTUAL_SERVICE,
-            DescribeVirtualService | DeleteVirtualService => &model::VIRTUAL_SERVICE_REF,
-            CreateGatewayRoute => &model::CREATE_GATEWAY_ROUTE,
-            UpdateGatewayRoute => &model::UPDATE_GATEWAY_ROUTE,
-            DescribeGatewayRoute | DeleteGatewayRoute => &model::GATEWAY_ROUTE_REF,
-            ListGatewayRoutes => &model::LIST_GATEWAY_ROUTES,
-            TagResource => &model::TAG_RESOURCE,
-            UntagResource => &model::UNTAG_RESOURCE,
-            ListTagsForResource => &model::LIST_TAGS_FOR_RESOURCE,
-        }
-    }
-
-    fn run(self, store: &mut Store, s: &Settings, input: &Value) -> Result<Value, ApiError> {
-        use Operation::*;
-        match self {
-            CreateMesh => store.create_mesh(s, input),
-            DescribeMesh => store.describe_mesh(s, input),
-            DeleteMesh => store.delete_mesh(s, input),
-            ListMeshes => store.list_meshes(s, input),
-            CreateVirtualGateway => store.create_virtual_gateway(s, input),
-            DescribeVirtualGateway => store.describe_virtual_gateway(s, input),
-            DeleteVirtualGateway => store.delete_virtual_gateway(s, input),
-            ListVirtualGateways => store.list_virtual_gateways(s, input),
-            CreateVirtualService => store.create_virtual_service(s, input),
-            DescribeVirtualService => store.describe_virtual_service(s, input),
-            DeleteVirtualService => store.delete_virtual_service(s, input),
-            ListVirtualServices => store.list_virtual_services(s, input),
-            CreateVirtualNode => store.create_provider(Provider::Node, s, input),
-            DescribeVirtualNode => store.describe_provider(Provider::Node, s, input),
-            DeleteVirtualNode => store.delete_provider(Provider::Node, s, input),
-            ListVirtualNodes => store.list_providers(Provider::Node, s, input),
-            CreateVirtualRouter => store.create_provider(Provider::Router, s, input),
-            DescribeVirtualRouter => store.describe_provider(Provider::Router, s, input),
-            DeleteVirtualRouter => store.delete_provider(Provider::Router, s, input),
-            ListVirtualRouters => store.list_providers(Provider::Router, s, input),
-            CreateGatewayRoute => store.create_gateway_route(s, input),
-            DescribeGatewayRoute => store.describe_gateway_route(s, input),
-            UpdateGatewayRoute => store.update_gateway_route(s, input),
-            DeleteGatewayRoute => store.delete_gateway_route(s, input),
-            ListGatewayRoutes => store.list_gateway_routes(s, input),
-            TagResource => store.tag_resource(s, input),
-            UntagResource => store.untag_resource(s, input),
-            ListTagsForResource => store.list_tags_for_resource(s, input),
-        }
-    }
-}
+use crate::faults::{Fault, Outcome, RateLimit};
+use crate::operations::Operation;
+use crate::store::{Store, uuid};
 
 /// Maps a method and decoded path to an operation and its path parameters.
 fn route(method: &Method, segments: &[String]) -> Option<(Operation, Vec<(&'static str, String)>)> {
@@ -267,21 +151,6 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The emulated service: settings, state and injected behaviour, and the data planes of the
-/// virtual gateways it serves.
-pub struct Emulator {
-    settings: Settings,
-    store: Mutex<Store>,
-    faults: Mutex<Faults>,
-    state_file: Option<PathBuf>,
-    /// Itself, for the listeners it starts.
-    me: Weak<Emulator>,
-    /// Where each virtual service (mesh, name) is served.
-    backends: Mutex<BTreeMap<(String, String), SocketAddr>>,
-    /// The virtual gateways (mesh, name) served so far, and their listeners.
-    served: tokio::sync::Mutex<BTreeMap<(String, String), Vec<Served>>>,
-}
-
 /// Returned by the service to make hyper close the connection without an answer.
 #[derive(Debug)]
 struct DroppedConnection;
@@ -314,181 +183,6 @@ fn error_reply(e: &ApiError) -> Reply {
 }
 
 impl Emulator {
-    /// A fresh emulator; with `state_file`, state is loaded from it when it exists and written
-    /// back by [`Emulator::save`].
-    pub fn new(settings: Settings, state_file: Option<PathBuf>) -> Result<Arc<Self>, String> {
-        let store = match &state_file {
-            Some(path) if path.exists() => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| format!("read {}: {e}", path.display()))?;
-                serde_json::from_str(&text).map_err(|e| format!("parse {}: {e}", path.display()))?
-            }
-            _ => Store::default(),
-        };
-        Ok(Arc::new_cyclic(|me| Emulator {
-            settings,
-            store: Mutex::new(store),
-            faults: Mutex::new(Faults::default()),
-            state_file,
-            me: me.clone(),
-            backends: Mutex::default(),
-            served: tokio::sync::Mutex::default(),
-        }))
-    }
-
-    /// Routes requests for the virtual service `service` of `mesh` to `address`.
-    pub fn set_backend(&self, mesh: &str, service: &str, address: SocketAddr) {
-        self.backends
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert((mesh.to_string(), service.to_string()), address);
-    }
-
-    /// Serves an echo backend (see `dataplane::serve_echo`) for the virtual service `service`
-    /// of `mesh` on `host` and routes its requests there; returns its address.
-    pub async fn serve_echo(
-        &self,
-        mesh: &str,
-        service: &str,
-        host: std::net::IpAddr,
-    ) -> Result<SocketAddr, String> {
-        let address = serve_echo(service, SocketAddr::new(host, 0))
-            .await
-            .map_err(|e| format!("serve an echo backend for {service}: {e}"))?;
-        self.set_backend(mesh, service, address);
-        Ok(address)
-    }
-
-    /// Where the virtual service `service` of `mesh` is served, if anywhere.
-    pub fn backend(&self, mesh: &str, service: &str) -> Option<SocketAddr> {
-        self.backends
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&(mesh.to_string(), service.to_string()))
-            .copied()
-    }
-
-    /// The gateway routes of a virtual gateway as they are now (none if it does not exist).
-    pub fn gateway_routes(&self, mesh: &str, gateway: &str) -> Vec<crate::routing::StoredRoute> {
-        self.store()
-            .gateway_view(mesh, gateway)
-            .map(|view| view.routes)
-            .unwrap_or_default()
-    }
-
-    /// Serves every listener of a virtual gateway on `host` (a free port each), once; the
-    /// listeners already served are returned as they are. Must run on the runtime that is to
-    /// carry the traffic.
-    pub async fn serve_gateway(
-        &self,
-        mesh: &str,
-        gateway: &str,
-        host: std::net::IpAddr,
-    ) -> Result<Vec<Served>, String> {
-        let key = (mesh.to_string(), gateway.to_string());
-        let mut served = self.served.lock().await;
-        if let Some(listeners) = served.get(&key) {
-            return Ok(listeners.clone());
-        }
-        let listeners = self
-            .store()
-            .gateway_view(mesh, gateway)
-            .map(|view| view.listeners)
-            .ok_or_else(|| format!("no virtual gateway {gateway} in mesh {mesh}"))?;
-        let me = self.me.upgrade().ok_or("the emulator is stopping")?;
-        let mut out = Vec::new();
-        for (port, protocol) in listeners {
-            let bind = SocketAddr::new(host, 0);
-            let listener = serve_listener(me.clone(), mesh, gateway, port, &protocol, bind)
-                .await
-                .map_err(|e| format!("serve listener {port} of {gateway}: {e}"))?;
-            out.push(listener);
-        }
-        served.insert(key, out.clone());
-        Ok(out)
-    }
-
-    pub fn settings(&self) -> &Settings {
-        &self.settings
-    }
-
-    fn store(&self) -> std::sync::MutexGuard<'_, Store> {
-        self.store.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn faults(&self) -> std::sync::MutexGuard<'_, Faults> {
-        self.faults.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Runs an operation by its App Mesh name (`CreateMesh`) on an input object holding path,
-    /// query and body members alike, with the service's validation, bypassing faults and
-    /// counters. For seeding state from code.
-    pub fn invoke(&self, operation: &str, input: &Value) -> Result<Value, ApiError> {
-        let op = Operation::ALL
-            .iter()
-            .copied()
-            .find(|o| o.name() == operation)
-            .ok_or_else(|| ApiError::bad_request(format!("unknown operation {operation}")))?;
-        self.run(op, input)
-    }
-
-    fn run(&self, op: Operation, input: &Value) -> Result<Value, ApiError> {
-        let mut errors = model::validate(op.shape(), input);
-        if errors.is_empty() {
-            errors = rules::check(input);
-        }
-        if !errors.is_empty() {
-            let n = errors.len();
-            return Err(ApiError::bad_request(format!(
-                "{n} validation error{} detected: {}",
-                if n == 1 { "" } else { "s" },
-                errors.join("; ")
-            )));
-        }
-        op.run(&mut self.store(), &self.settings, input)
-    }
-
-    /// Adds an injected fault (see [`Fault`]).
-    pub fn add_fault(&self, fault: Fault) -> Result<(), String> {
-        self.faults().add(fault)
-    }
-
-    /// Removes every injected fault.
-    pub fn clear_faults(&self) {
-        self.faults().clear();
-    }
-
-    /// Sets (or with `None` lifts) the service-side rate limit.
-    pub fn set_rate_limit(&self, limit: Option<RateLimit>) -> Result<(), String> {
-        self.faults().set_rate_limit(limit)
-    }
-
-    /// Calls so far: `{"operations": {"CreateGatewayRoute": {"ok": 3, ...}}, "total": N}`.
-    pub fn counters(&self) -> Value {
-        let faults = self.faults();
-        let total: u64 = faults.counters().values().flat_map(|m| m.values()).sum();
-        json!({ "operations": faults.counters(), "total": total })
-    }
-
-    pub fn reset_counters(&self) {
-        self.faults().reset_counters();
-    }
-
-    /// Forgets every resource, fault, rate limit and counter.
-    pub fn reset(&self) {
-        *self.store() = Store::default();
-        *self.faults() = Faults::default();
-    }
-
-    /// Writes the state to the state file, if one was given.
-    pub fn save(&self) -> Result<(), String> {
-        let Some(path) = &self.state_file else {
-            return Ok(());
-        };
-        let text = serde_json::to_string_pretty(&*self.store()).map_err(|e| e.to_string())?;
-        std::fs::write(path, text).map_err(|e| format!("write {}: {e}", path.display()))
-    }
-
     async fn handle(&self, req: Request<Incoming>) -> Result<Reply, DroppedConnection> {
         let method = req.method().clone();
         let path = req.uri().path().to_string();
