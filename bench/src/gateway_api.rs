@@ -1,0 +1,169 @@
+//! The Gateway API scenario: N GatewayRoutes served by Traefik through the routes meshroute
+//! writes, against the floor of the same HTTPRoutes applied straight.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::watcher;
+use meshroute_testbed::ControlPlane;
+use serde_json::{Value, json};
+
+use crate::Args;
+use crate::app_mesh::create_wave;
+use crate::run::{kubectl_apply, round, start_run, usage};
+
+/// The Gateway API CRDs, a GatewayClass served by Traefik and a Gateway that takes routes from
+/// every namespace; Traefik started on its listener. Returns Traefik and the Gateway's namespace.
+pub async fn gateway_api_bed(plane: &ControlPlane) -> (meshroute_testbed::Traefik, String) {
+    meshroute_testbed::install_gateway_api(&plane.kubeconfig).unwrap_or_else(|e| panic!("{e}"));
+    let client = plane.client().await.unwrap();
+    let ns = meshroute_testbed::namespace(&client, "gateway")
+        .await
+        .unwrap();
+    let [port] = meshroute_testbed::free_ports::<1>().unwrap();
+    let gateway = json!({ "apiVersion": "v1", "kind": "List", "items": [
+            { "apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+              "metadata": { "name": "meshroute-bench" },
+              "spec": { "controllerName": meshroute_testbed::TRAEFIK_CONTROLLER } },
+            { "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+              "metadata": { "name": "gw", "namespace": ns },
+              "spec": { "gatewayClassName": "meshroute-bench", "listeners": [{
+                  "name": "http", "protocol": "HTTP", "port": port,
+                  "allowedRoutes": { "namespaces": { "from": "All" } } }] } },
+        ] });
+    kubectl_apply(plane, gateway.to_string().as_bytes());
+    let traefik = meshroute_testbed::Traefik::start(&plane.kubeconfig, &[port], plane.dir())
+        .unwrap_or_else(|e| panic!("start Traefik: {e}"));
+    (traefik, ns)
+}
+
+/// The Service every benchmark route's backend names (`myservicea`, the route's namespace), and
+/// its EndpointSlice (Traefik resolves a backend by its endpoints; nothing listens there).
+pub fn backend_service(plane: &ControlPlane, ns: &str) {
+    let host = meshroute_testbed::host_address().unwrap_or_else(|e| panic!("{e}"));
+    let backend = json!({ "apiVersion": "v1", "kind": "List", "items": [
+            { "apiVersion": "v1", "kind": "Service",
+              "metadata": { "name": "myservicea", "namespace": ns },
+              "spec": { "ports": [{ "name": "http", "port": 80 }] } },
+            { "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+              "metadata": { "name": "myservicea", "namespace": ns,
+                            "labels": { "kubernetes.io/service-name": "myservicea" } },
+              "addressType": "IPv4",
+              "endpoints": [{ "addresses": [host.to_string()], "conditions": { "ready": true } }],
+              "ports": [{ "name": "http", "port": 80, "protocol": "TCP" }] },
+        ] });
+    kubectl_apply(plane, backend.to_string().as_bytes());
+}
+
+/// Whether a Gateway API route's implementation accepted it, backends resolved, at its
+/// generation.
+pub fn accepted(route: &kube::api::DynamicObject) -> bool {
+    let generation = route.metadata.generation;
+    let conditions: Vec<&Value> = route.data["status"]["parents"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|p| p["conditions"].as_array().into_iter().flatten())
+        .collect();
+    ["Accepted", "ResolvedRefs"].iter().all(|t| {
+        conditions.iter().any(|c| {
+            c["type"] == *t
+                && c["status"] == "True"
+                && c["observedGeneration"].as_i64() == generation
+        })
+    })
+}
+
+/// The Gateway API backend at `n` GatewayRoutes on one Gateway: the operator's create wave
+/// (time to all Ready, which needs Traefik's status on every route), its writes, and the floor:
+/// the same N HTTPRoutes applied straight (server-side apply, the operator's concurrency) and
+/// accepted by Traefik.
+pub async fn gateway_api_scenario(plane: &ControlPlane, args: &Args, n: usize) -> Value {
+    let (traefik, gateway_ns) = gateway_api_bed(plane).await;
+    let serve = format!(
+        "{}/{}=gateway-api:{gateway_ns}/gw",
+        meshroute_testbed::MESH,
+        meshroute_testbed::GATEWAY
+    );
+    let run = start_run(plane, args, &["--serve", &serve], 0).await;
+    backend_service(plane, &run.ns);
+    let resource = meshroute::gatewayapi::api_resource("HTTPRoute");
+    let client = plane.client().await.unwrap();
+    let routes: Api<kube::api::DynamicObject> =
+        Api::namespaced_with(client.clone(), &run.ns, &resource);
+    let route_events = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counting = route_events.clone();
+    let watch = tokio::spawn(
+        watcher(routes.clone(), watcher::Config::default()).for_each(move |e| {
+            if matches!(e, Ok(watcher::Event::Apply(_) | watcher::Event::Delete(_))) {
+                counting.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            std::future::ready(())
+        }),
+    );
+    let create = create_wave(&run, n).await;
+    watch.abort();
+    let route_writes = route_events.load(std::sync::atomic::Ordering::Relaxed) as f64 / n as f64;
+    let operator = usage(run.operator.pid());
+    eprintln!(
+        "  gateway api create: {create}; HTTPRoute changes per object {route_writes:.2}; {operator}"
+    );
+    drop(run);
+
+    // The floor: the HTTPRoutes meshroute wrote, applied straight.
+    let floor_ns = meshroute_testbed::namespace(&client, "gwfloor")
+        .await
+        .unwrap();
+    backend_service(plane, &floor_ns);
+    let floor_routes: Api<kube::api::DynamicObject> =
+        Api::namespaced_with(client, &floor_ns, &resource);
+    let start = Instant::now();
+    futures::stream::iter(0..n)
+        .map(|i| {
+            let api = floor_routes.clone();
+            let gateway_ns = gateway_ns.clone();
+            async move {
+                let route = json!({ "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+                    "metadata": { "name": format!("r{i}") },
+                    "spec": { "parentRefs": [{ "name": "gw", "namespace": gateway_ns }],
+                        "rules": [{ "matches": [{ "path": { "type": "PathPrefix", "value": format!("/r{i}") } }],
+                            "backendRefs": [{ "name": "myservicea", "port": 80 }] }] } });
+                api.patch(&format!("r{i}"), &PatchParams::apply("bench").force(), &Patch::Apply(&route))
+                    .await
+                    .expect("apply an HTTPRoute");
+            }
+        })
+        .buffer_unordered(args.concurrency)
+        .collect::<Vec<_>>()
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(120 + n as u64 / 10);
+    loop {
+        let listed = floor_routes.list(&Default::default()).await.unwrap();
+        if listed.items.iter().filter(|r| accepted(r)).count() == n {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Traefik did not accept {n} HTTPRoutes in time"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let floor_s = start.elapsed().as_secs_f64();
+    drop(traefik);
+    let ratio = create["seconds_to_all_ready"].as_f64().unwrap() / floor_s;
+    eprintln!("  floor: {floor_s:.1} s; ratio {ratio:.2}");
+    json!({ "n": n, "create": create, "httproute_changes_per_object": round(route_writes),
+            "operator": operator, "floor_seconds": round(floor_s), "ratio_to_floor": round(ratio) })
+}
+
+/// The Gateway API backend scenario at every --gateway-api-n.
+pub async fn gateway_api_sizes(plane: &ControlPlane, args: &Args) -> Value {
+    let mut sizes = Vec::new();
+    for &n in &args.gateway_api_n {
+        eprintln!("bench: the Gateway API backend at N = {n} (Traefik)");
+        sizes.push(gateway_api_scenario(plane, args, n).await);
+    }
+    Value::Array(sizes)
+}
