@@ -77,7 +77,7 @@ pub fn route(routes: &[StoredRoute], req: &Incoming) -> Option<Routed> {
         .iter()
         .filter_map(|r| Some((r, r.spec.get(kind).filter(|v| !v.is_null())?)))
         .collect();
-    candidates.sort_by(|(a, ra), (b, rb)| order(a, ra, b, rb));
+    candidates.sort_by_cached_key(|(route, r)| Order::of(route, r));
     let (raw_path, query) = req
         .path_and_query
         .split_once('?')
@@ -95,34 +95,67 @@ pub fn route(routes: &[StoredRoute], req: &Incoming) -> Option<Routed> {
     })
 }
 
-/// The order routes are tried in: by `priority` (0 first); routes without one after every route
-/// with one (our choice), most specific first: exact paths, then regular expressions over the
-/// whole path (our choice), then prefixes, the longest first (AWS: App Mesh "does sort the routes
-/// according to length" when it builds Envoy's route table, aws/aws-app-mesh-roadmap#77), then
-/// matches on no path; then by creation time and name (our choice). docs/testing.md cites each.
-fn order(a: &StoredRoute, ra: &Value, b: &StoredRoute, rb: &Value) -> Ordering {
-    let priority = |s: &StoredRoute| s.spec["priority"].as_i64();
-    match (priority(a), priority(b)) {
-        (Some(x), Some(y)) => x.cmp(&y),
-        (Some(_), None) => Ordering::Less,
-        (None, Some(_)) => Ordering::Greater,
-        (None, None) => specificity(rb).cmp(&specificity(ra)),
-    }
-    .then(a.created_at.total_cmp(&b.created_at))
-    .then(a.name.cmp(&b.name))
+/// A route's place in the order routes are tried in; the lesser first: by `priority` (0 first);
+/// routes without one after every route with one (our choice), most specific first: exact
+/// paths, then regular expressions over the whole path (our choice), then prefixes, the longest
+/// first (AWS: App Mesh "does sort the routes according to length" when it builds Envoy's route
+/// table, aws/aws-app-mesh-roadmap#77), then matches on no path; then by creation time and name
+/// (our choice). docs/testing.md cites each.
+#[derive(Debug, Clone)]
+struct Order<'a> {
+    priority: Option<i64>,
+    /// How specific its path match is, the greater the more: (kind, prefix length).
+    specificity: (u8, usize),
+    created_at: f64,
+    name: &'a str,
 }
 
-/// How specific a route's path match is, the greater the more.
-fn specificity(r: &Value) -> (u8, usize) {
-    let m = &r["match"];
-    if m["path"]["exact"].is_string() {
-        (3, 0)
-    } else if m["path"]["regex"].is_string() {
-        (2, 0)
-    } else if let Some(prefix) = m["prefix"].as_str() {
-        (1, prefix.len())
-    } else {
-        (0, 0)
+impl<'a> Order<'a> {
+    /// `route`'s place, `r` being its match of the request's kind.
+    fn of(route: &'a StoredRoute, r: &Value) -> Order<'a> {
+        let m = &r["match"];
+        let specificity = if m["path"]["exact"].is_string() {
+            (3, 0)
+        } else if m["path"]["regex"].is_string() {
+            (2, 0)
+        } else if let Some(prefix) = m["prefix"].as_str() {
+            (1, prefix.len())
+        } else {
+            (0, 0)
+        };
+        Order {
+            priority: route.spec["priority"].as_i64(),
+            specificity,
+            created_at: route.created_at,
+            name: &route.name,
+        }
+    }
+}
+
+impl PartialEq for Order<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Order<'_> {}
+
+impl Ord for Order<'_> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        match (self.priority, other.priority) {
+            (Some(x), Some(y)) => x.cmp(&y),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => other.specificity.cmp(&self.specificity),
+        }
+        .then(self.created_at.total_cmp(&other.created_at))
+        .then(self.name.cmp(other.name))
+    }
+}
+
+impl PartialOrd for Order<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
     }
 }
 
@@ -366,6 +399,36 @@ mod tests {
             listener_port: 8080,
             protocol: Protocol::Http,
         }
+    }
+
+    #[test]
+    fn routes_are_tried_by_priority_then_specificity_then_age_and_name() {
+        let m = |m: Value| http(m, json!({}), "svc");
+        // In the order they must be tried, each with the rule that puts it before the next.
+        let routes = [
+            stored("p0", with_priority(m(json!({ "prefix": "/" })), 0), 9.0),
+            // The lower priority first, whatever the match.
+            stored(
+                "p5",
+                with_priority(m(json!({ "path": { "exact": "/x" } })), 5),
+                1.0,
+            ),
+            // A priority before none.
+            stored("exact", m(json!({ "path": { "exact": "/a" } })), 9.0),
+            // Without priorities: exact, then regex, then the longer prefix, then no path.
+            stored("regex", m(json!({ "path": { "regex": "/.*" } })), 9.0),
+            stored("long", m(json!({ "prefix": "/longer/" })), 9.0),
+            stored("older", m(json!({ "prefix": "/a/" })), 1.0),
+            // Same specificity: the older first, then by name.
+            stored("a-newer", m(json!({ "prefix": "/b/" })), 2.0),
+            stored("b-newer", m(json!({ "prefix": "/c/" })), 2.0),
+            stored("none", m(json!({})), 0.0),
+        ];
+        let mut shuffled: Vec<&StoredRoute> = routes.iter().rev().collect();
+        shuffled.sort_by_cached_key(|r| Order::of(r, &r.spec["httpRoute"]));
+        let names: Vec<&str> = shuffled.iter().map(|r| r.name.as_str()).collect();
+        let want: Vec<&str> = routes.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, want);
     }
 
     /// (request path, host, headers) -> (route, path seen, host seen), or None for a 404.

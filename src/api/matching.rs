@@ -12,17 +12,31 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 
 use super::{GatewayRouteHostnameMatch, GatewayRouteSpec, HeaderMatchMethod};
 
-/// Whether App Mesh tries a route of priority `a` before one of priority `b` on the same
-/// gateway: the lower priority first, and a route without a priority after every route that
-/// has one. Between two routes without a priority App Mesh orders by its own longest-match
-/// rule, which this does not decide (`None`).
-pub fn tries_first(a: Option<i32>, b: Option<i32>) -> Option<bool> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a < b),
-        (Some(_), None) => Some(true),
-        (None, Some(_)) => Some(false),
-        (None, None) => None,
+/// A route's place in App Mesh's order on its gateway by its `priority` alone: the lower priority
+/// first (0 first: the API reference's `priority`), and a route without a priority after every
+/// route that has one. Two routes of equal rank are not ordered by anything this says: between
+/// two routes without a priority App Mesh orders by its own longest-match rule
+/// (`Matcher::app_mesh_first`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PriorityRank {
+    /// No priority: after every route that has one.
+    unprioritised: bool,
+    priority: i32,
+}
+
+impl PriorityRank {
+    pub fn of(priority: Option<i32>) -> PriorityRank {
+        PriorityRank {
+            unprioritised: priority.is_none(),
+            priority: priority.unwrap_or_default(),
+        }
     }
+}
+
+/// Whether App Mesh tries a route of priority `a` before one of priority `b` on the same
+/// gateway (`PriorityRank`); between two routes without a priority it does not decide (`None`).
+pub fn tries_first(a: Option<i32>, b: Option<i32>) -> Option<bool> {
+    (a.is_some() || b.is_some()).then(|| PriorityRank::of(a) < PriorityRank::of(b))
 }
 
 /// A route's match, compact (the operator keeps one per route of a gateway).

@@ -12,7 +12,7 @@ use kube::ResourceExt;
 
 use super::cache::Key;
 use crate::api::GatewayRoute;
-use crate::api::matching::{Matcher, PATH_ANY, PATH_EXACT, PATH_PREFIX, tries_first};
+use crate::api::matching::{Matcher, PATH_ANY, PATH_EXACT, PATH_PREFIX, PriorityRank, tries_first};
 
 /// (mesh, mesh owner, virtual gateway).
 type Gateway = (String, Option<String>, String);
@@ -240,8 +240,8 @@ impl Gateways {
             .filter(|e| e.name != me.name && e.app_mesh != me.app_mesh);
         // Of the routes that shadow it, the one App Mesh tries first (then the oldest).
         let mut shadowed: Option<&Entry> = None;
-        fn order(e: &Entry) -> (bool, Option<i32>, (i64, &str)) {
-            (e.matcher.priority.is_none(), e.matcher.priority, e.age())
+        fn order(e: &Entry) -> (PriorityRank, (i64, &str)) {
+            (PriorityRank::of(e.matcher.priority), e.age())
         }
         for other in others {
             if other.matcher == me.matcher && other.age() < me.age() {
@@ -340,7 +340,7 @@ mod tests {
                 .filter(|o| o.name != me.name)
                 .filter(|o| tries_first(o.matcher.priority, me.matcher.priority) == Some(true))
                 .filter(|o| o.matcher.covers(&me.matcher))
-                .min_by_key(|o| (o.matcher.priority, o.age()))
+                .min_by_key(|o| (PriorityRank::of(o.matcher.priority), o.age()))
                 .map(|o| Verdict::Shadowed(o.name.to_string()));
             assert_eq!(
                 g.verdict(r),
