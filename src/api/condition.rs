@@ -9,6 +9,9 @@ pub const RECONCILING: &str = "Reconciling";
 /// A warning that leaves Ready alone: a route App Mesh tries first takes every request this
 /// route matches, so it never receives one.
 pub const SHADOWED: &str = "Shadowed";
+/// A warning that leaves Ready alone: how the route's Gateway API route behaves differently from
+/// App Mesh (`changed` findings) and what it assumed (`check` findings).
+pub const GATEWAY_API_FINDINGS: &str = "GatewayAPIFindings";
 /// True when waiting will not help: the spec, a name, IAM, a quota or another owner must change
 /// first (kstatus reads it as Failed).
 pub const STALLED: &str = "Stalled";

@@ -2,6 +2,7 @@
 //! `kubectl explain` shows, and every rule App Mesh would enforce, checked at admission.
 
 mod condition;
+mod events;
 pub mod matching;
 mod names;
 pub mod ownership;
@@ -14,7 +15,8 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub use condition::{READY, RECONCILING, Reason, SHADOWED, STALLED};
+pub use condition::{GATEWAY_API_FINDINGS, READY, RECONCILING, Reason, SHADOWED, STALLED};
+pub use events::EventReason;
 pub use names::{default_app_mesh_name, object_name, short_hash};
 pub use route::*;
 

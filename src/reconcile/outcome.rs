@@ -7,11 +7,14 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 use super::desired::Desired;
 use super::events::Note;
-use super::gateway_api::judge::{FINDINGS, findings_condition};
+use super::gateway_api::judge::findings_condition;
 use super::plan::{Change, Problem, Removal};
 use super::status;
 use super::tenancy;
-use crate::api::{GatewayApiRoute, GatewayRoute, GatewayRouteStatus, Reason, SHADOWED};
+use crate::api::{
+    EventReason, GATEWAY_API_FINDINGS, GatewayApiRoute, GatewayRoute, GatewayRouteStatus, Reason,
+    SHADOWED,
+};
 use crate::appmesh::ObservedRoute;
 use crate::backoff::Retry;
 use crate::gatewayapi::Finding;
@@ -122,7 +125,7 @@ pub fn conclude(
             if *left_gateway_api {
                 after = self::left_gateway_api(after, route, now.clone());
             }
-            warning(after, route, FINDINGS, None, now.clone())
+            warning(after, route, GATEWAY_API_FINDINGS, None, now.clone())
         }
         Did::GatewayApi {
             app_mesh,
@@ -147,7 +150,7 @@ pub fn conclude(
             warning(
                 after,
                 route,
-                FINDINGS,
+                GATEWAY_API_FINDINGS,
                 findings_condition(findings),
                 now.clone(),
             )
@@ -284,7 +287,10 @@ fn after(route: &GatewayRoute, ended: Ended, shard: &str, now: Time) -> After {
             After {
                 status: None,
                 shard_overlap: true,
-                notes: vec![Note::warning("OtherInstall", message.clone())],
+                notes: vec![Note::warning(
+                    EventReason::OtherInstall.as_str(),
+                    message.clone(),
+                )],
                 counted: Counted::Ready(problem.reason),
                 message,
                 next: Next::Retry(problem.retry),
@@ -322,11 +328,11 @@ fn after(route: &GatewayRoute, ended: Ended, shard: &str, now: Time) -> After {
             },
             notes: match removal {
                 Removal::Deleted => vec![Note::normal(
-                    "Deleted",
+                    EventReason::Deleted.as_str(),
                     "Deleted the App Mesh gateway route",
                 )],
                 Removal::Retained => vec![Note::normal(
-                    "Retained",
+                    EventReason::Retained.as_str(),
                     "Kept the App Mesh gateway route (deletionPolicy: Retain)",
                 )],
                 Removal::NothingOurs => Vec::new(),
@@ -534,7 +540,7 @@ fn left_gateway_api(mut after: After, route: &GatewayRoute, now: Time) -> After 
         .unwrap_or_default();
     if let Some(deleted) = status.gateway_api_route.take() {
         after.notes.push(Note::normal(
-            "GatewayAPIRouteDeleted",
+            EventReason::GatewayApiRouteDeleted.as_str(),
             format!(
                 "Deleted the {} on Gateway {}: its virtual gateway is served by App Mesh only",
                 deleted.kind, deleted.parent
@@ -622,7 +628,7 @@ fn report(
     let shard_overlap = other.is_some_and(|other| other != shard);
     if let Some(other) = other.filter(|_| shard_overlap) {
         notes.push(Note::warning(
-            "ShardOverlap",
+            EventReason::ShardOverlap.as_str(),
             format!(
                 "meshroute shard {other} wrote this object's status before shard {shard}; if \
                  both still run, their --label-selector values overlap and both reconcile it"
@@ -652,37 +658,38 @@ fn describe_change(change: Change, r: &ObservedRoute) -> Option<Note> {
     Some(match change {
         Change::None => return None,
         Change::Created => Note::normal(
-            "Created",
+            EventReason::Created.as_str(),
             format!("Created App Mesh gateway route {}", r.arn),
         ),
         Change::Recreated => Note::warning(
-            "Recreated",
+            EventReason::Recreated.as_str(),
             format!(
                 "App Mesh gateway route {} was deleted outside meshroute; created it again",
                 r.arn
             ),
         ),
         Change::Adopted => Note::normal(
-            "Adopted",
+            EventReason::Adopted.as_str(),
             format!("Adopted existing App Mesh gateway route {}", r.arn),
         ),
         Change::Updated => Note::normal(
-            "Updated",
+            EventReason::Updated.as_str(),
             format!(
                 "Updated App Mesh gateway route {} to version {}",
                 r.arn, r.version
             ),
         ),
         Change::DriftCorrected => Note::warning(
-            "DriftCorrected",
+            EventReason::DriftCorrected.as_str(),
             format!(
                 "App Mesh gateway route {} was changed outside meshroute; restored the spec (version {})",
                 r.arn, r.version
             ),
         ),
-        Change::TagsUpdated => {
-            Note::normal("TagsUpdated", format!("Updated the tags of {}", r.arn))
-        }
+        Change::TagsUpdated => Note::normal(
+            EventReason::TagsUpdated.as_str(),
+            format!("Updated the tags of {}", r.arn),
+        ),
     })
 }
 

@@ -9,10 +9,6 @@ use crate::gatewayapi::{Finding, Impact};
 use crate::reconcile::plan::Problem;
 use crate::reconcile::serving::Parent;
 
-/// The condition that lists how the Gateway API route behaves differently from App Mesh
-/// (`changed` findings) and what it assumed (`check` findings); Ready is left alone.
-pub const FINDINGS: &str = "GatewayAPIFindings";
-
 /// Whether the route at `generation`, attached to `parent`, is accepted with its backends
 /// resolved by the implementation: `Ok` with the Ready message, or why not.
 pub fn judge(
