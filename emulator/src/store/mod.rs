@@ -57,25 +57,36 @@ struct Resource {
 
 impl Resource {
     fn metadata(&self) -> Value {
-        json!({
-            "arn": self.arn, "uid": self.uid, "version": self.version,
-            "createdAt": self.created_at, "lastUpdatedAt": self.last_updated_at,
-            "meshOwner": self.mesh_owner, "resourceOwner": self.resource_owner,
-        })
+        Value::Object(self.reference_with_uid())
     }
+
     /// The `*Ref` entry of a List answer, before the kind's own name fields are added.
     fn reference(&self) -> serde_json::Map<String, Value> {
-        let Value::Object(mut map) = self.metadata() else {
-            unreachable!("metadata() builds an object")
-        };
+        let mut map = self.reference_with_uid();
         map.remove("uid");
         map
     }
+
+    fn reference_with_uid(&self) -> serde_json::Map<String, Value> {
+        let fields = [
+            ("arn", json!(self.arn)),
+            ("uid", json!(self.uid)),
+            ("version", json!(self.version)),
+            ("createdAt", json!(self.created_at)),
+            ("lastUpdatedAt", json!(self.last_updated_at)),
+            ("meshOwner", json!(self.mesh_owner)),
+            ("resourceOwner", json!(self.resource_owner)),
+        ];
+        fields
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect()
+    }
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Gateway {
-    resource: Option<Resource>,
+    resource: Resource,
     routes: BTreeMap<String, Resource>,
 }
 
@@ -306,38 +317,52 @@ impl Store {
     }
 
     fn mesh(&self, s: &Settings, input: &Value) -> Result<&Mesh, ApiError> {
-        let name = text(input, "meshName");
-        let owner = input
-            .get("meshOwner")
-            .and_then(Value::as_str)
-            .unwrap_or(&s.account_id);
+        let (name, owner) = Self::mesh_of(s, input);
         match self.meshes.get(name) {
             Some(m) if m.resource.mesh_owner == owner => Ok(m),
-            _ => Err(ApiError::not_found(format!(
-                "Mesh '{name}' (owner {owner}) does not exist."
-            ))),
+            _ => Err(Self::no_mesh(name, owner)),
         }
     }
 
     fn mesh_mut(&mut self, s: &Settings, input: &Value) -> Result<&mut Mesh, ApiError> {
-        self.mesh(s, input)?;
-        Ok(self
-            .meshes
-            .get_mut(text(input, "meshName"))
-            .expect("checked just above"))
+        let (name, owner) = Self::mesh_of(s, input);
+        match self.meshes.get_mut(name) {
+            Some(m) if m.resource.mesh_owner == owner => Ok(m),
+            _ => Err(Self::no_mesh(name, owner)),
+        }
+    }
+
+    /// The mesh's name and owner an input names (the owner defaults to the caller's account).
+    fn mesh_of<'a>(s: &'a Settings, input: &'a Value) -> (&'a str, &'a str) {
+        let owner = input
+            .get("meshOwner")
+            .and_then(Value::as_str)
+            .unwrap_or(&s.account_id);
+        (text(input, "meshName"), owner)
+    }
+
+    fn no_mesh(name: &str, owner: &str) -> ApiError {
+        ApiError::not_found(format!("Mesh '{name}' (owner {owner}) does not exist."))
     }
 
     fn gateway<'a>(mesh: &'a Mesh, input: &Value) -> Result<&'a Gateway, ApiError> {
-        let name = text(input, "virtualGatewayName");
         mesh.gateways
-            .get(name)
-            .filter(|g| g.resource.is_some())
-            .ok_or_else(|| {
-                ApiError::not_found(format!(
-                    "VirtualGateway '{name}' does not exist in mesh '{}'.",
-                    text(input, "meshName")
-                ))
-            })
+            .get(text(input, "virtualGatewayName"))
+            .ok_or_else(|| Self::no_gateway(input))
+    }
+
+    fn gateway_mut<'a>(mesh: &'a mut Mesh, input: &Value) -> Result<&'a mut Gateway, ApiError> {
+        mesh.gateways
+            .get_mut(text(input, "virtualGatewayName"))
+            .ok_or_else(|| Self::no_gateway(input))
+    }
+
+    fn no_gateway(input: &Value) -> ApiError {
+        ApiError::not_found(format!(
+            "VirtualGateway '{}' does not exist in mesh '{}'.",
+            text(input, "virtualGatewayName"),
+            text(input, "meshName")
+        ))
     }
 }
 

@@ -60,7 +60,10 @@ impl Store {
                 "Mesh '{name}' still has virtual gateways or virtual services; delete them first."
             )));
         }
-        let m = self.meshes.remove(name).expect("checked above");
+        let m = self
+            .meshes
+            .remove(name)
+            .ok_or_else(|| Self::no_mesh(name, Self::mesh_of(s, input).1))?;
         Ok(Self::mesh_data(name, &m.resource, "DELETED"))
     }
 
@@ -95,25 +98,27 @@ impl Store {
             );
             let resource = st.new_resource(s, arn, &owner, input);
             let mesh = st.mesh_mut(s, input)?;
-            let gateway = mesh.gateways.entry(name.to_string()).or_default();
-            if gateway.resource.is_some() {
+            if mesh.gateways.contains_key(name) {
                 return Err(ApiError::conflict(format!(
                     "VirtualGateway '{name}' already exists in mesh '{mesh_name}'."
                 )));
             }
             let data = Self::gateway_data(mesh_name, name, &resource, "ACTIVE");
-            gateway.resource = Some(resource);
+            let gateway = Gateway {
+                resource,
+                routes: BTreeMap::new(),
+            };
+            mesh.gateways.insert(name.to_string(), gateway);
             Ok(data)
         })
     }
 
     pub fn describe_virtual_gateway(&self, s: &Settings, input: &Value) -> Result<Value, ApiError> {
         let g = Self::gateway(self.mesh(s, input)?, input)?;
-        let r = g.resource.as_ref().expect("gateway() checks");
         Ok(Self::gateway_data(
             text(input, "meshName"),
             text(input, "virtualGatewayName"),
-            r,
+            &g.resource,
             "ACTIVE",
         ))
     }
@@ -132,19 +137,21 @@ impl Store {
             )));
         }
         let mesh = self.mesh_mut(s, input)?;
-        let g = mesh.gateways.remove(name).expect("checked above");
-        let r = g.resource.expect("gateway() checks");
-        Ok(Self::gateway_data(mesh_name, name, &r, "DELETED"))
+        let g = mesh
+            .gateways
+            .remove(name)
+            .ok_or_else(|| Self::no_gateway(input))?;
+        Ok(Self::gateway_data(mesh_name, name, &g.resource, "DELETED"))
     }
 
     pub fn list_virtual_gateways(&self, s: &Settings, input: &Value) -> Result<Value, ApiError> {
         let mesh_name = text(input, "meshName");
         let mesh = self.mesh(s, input)?;
-        let items = mesh.gateways.iter().filter_map(|(name, g)| {
-            let mut r = g.resource.as_ref()?.reference();
+        let items = mesh.gateways.iter().map(|(name, g)| {
+            let mut r = g.resource.reference();
             r.insert("meshName".into(), json!(mesh_name));
             r.insert("virtualGatewayName".into(), json!(name));
-            Some((name.clone(), Value::Object(r)))
+            (name.clone(), Value::Object(r))
         });
         let (gateways, next) = page(items, input)?;
         Ok(json!({ "virtualGateways": gateways, "nextToken": next }))
@@ -192,13 +199,18 @@ impl Store {
         input: &Value,
     ) -> Result<&'a Resource, ApiError> {
         let name = text(input, kind.name_field());
-        kind.of(mesh).get(name).ok_or_else(|| {
-            ApiError::not_found(format!(
-                "{} '{name}' does not exist in mesh '{}'.",
-                kind.label(),
-                text(input, "meshName")
-            ))
-        })
+        kind.of(mesh)
+            .get(name)
+            .ok_or_else(|| Self::no_provider(kind, input))
+    }
+
+    fn no_provider(kind: Provider, input: &Value) -> ApiError {
+        ApiError::not_found(format!(
+            "{} '{}' does not exist in mesh '{}'.",
+            kind.label(),
+            text(input, kind.name_field()),
+            text(input, "meshName")
+        ))
     }
 
     pub fn describe_provider(
@@ -239,7 +251,7 @@ impl Store {
         let r = kind
             .of_mut(self.mesh_mut(s, input)?)
             .remove(name)
-            .expect("checked above");
+            .ok_or_else(|| Self::no_provider(kind, input))?;
         Ok(Self::provider_data(kind, mesh_name, name, &r, "DELETED"))
     }
 
@@ -305,12 +317,17 @@ impl Store {
 
     fn service<'a>(mesh: &'a Mesh, input: &Value) -> Result<&'a Resource, ApiError> {
         let name = text(input, "virtualServiceName");
-        mesh.services.get(name).ok_or_else(|| {
-            ApiError::not_found(format!(
-                "VirtualService '{name}' does not exist in mesh '{}'.",
-                text(input, "meshName")
-            ))
-        })
+        mesh.services
+            .get(name)
+            .ok_or_else(|| Self::no_service(input))
+    }
+
+    fn no_service(input: &Value) -> ApiError {
+        ApiError::not_found(format!(
+            "VirtualService '{}' does not exist in mesh '{}'.",
+            text(input, "virtualServiceName"),
+            text(input, "meshName")
+        ))
     }
 
     pub fn describe_virtual_service(&self, s: &Settings, input: &Value) -> Result<Value, ApiError> {
@@ -350,7 +367,7 @@ impl Store {
             .mesh_mut(s, input)?
             .services
             .remove(name)
-            .expect("checked above");
+            .ok_or_else(|| Self::no_service(input))?;
         Ok(Self::service_data(mesh_name, name, &r, "DELETED"))
     }
 

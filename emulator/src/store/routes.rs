@@ -61,10 +61,7 @@ impl Store {
             );
             let resource = st.new_resource(s, arn, &owner, input);
             let data = Self::route_data(input, &resource, "ACTIVE");
-            st.mesh_mut(s, input)?
-                .gateways
-                .get_mut(gw_name)
-                .expect("gateway() checks")
+            Self::gateway_mut(st.mesh_mut(s, input)?, input)?
                 .routes
                 .insert(name.to_string(), resource);
             Ok(data)
@@ -73,13 +70,20 @@ impl Store {
 
     fn route<'a>(mesh: &'a Mesh, input: &Value) -> Result<&'a Resource, ApiError> {
         let name = text(input, "gatewayRouteName");
-        Self::gateway(mesh, input)?.routes.get(name).ok_or_else(|| {
-            ApiError::not_found(format!(
-                "GatewayRoute '{name}' does not exist on virtual gateway '{}' in mesh '{}'.",
-                text(input, "virtualGatewayName"),
-                text(input, "meshName")
-            ))
-        })
+        let gateway = Self::gateway(mesh, input)?;
+        gateway
+            .routes
+            .get(name)
+            .ok_or_else(|| Self::no_route(input))
+    }
+
+    fn no_route(input: &Value) -> ApiError {
+        ApiError::not_found(format!(
+            "GatewayRoute '{}' does not exist on virtual gateway '{}' in mesh '{}'.",
+            text(input, "gatewayRouteName"),
+            text(input, "virtualGatewayName"),
+            text(input, "meshName")
+        ))
     }
 
     pub fn describe_gateway_route(&self, s: &Settings, input: &Value) -> Result<Value, ApiError> {
@@ -92,12 +96,10 @@ impl Store {
             let mesh = st.mesh(s, input)?;
             Self::route(mesh, input)?;
             Self::check_target(mesh, input)?;
-            let route = st
-                .mesh_mut(s, input)?
-                .gateways
-                .get_mut(text(input, "virtualGatewayName"))
-                .and_then(|g| g.routes.get_mut(text(input, "gatewayRouteName")))
-                .expect("route() checks");
+            let route = Self::gateway_mut(st.mesh_mut(s, input)?, input)?
+                .routes
+                .get_mut(text(input, "gatewayRouteName"))
+                .ok_or_else(|| Self::no_route(input))?;
             route.spec = input["spec"].clone();
             route.version += 1;
             route.last_updated_at = now();
@@ -107,12 +109,10 @@ impl Store {
 
     pub fn delete_gateway_route(&mut self, s: &Settings, input: &Value) -> Result<Value, ApiError> {
         Self::route(self.mesh(s, input)?, input)?;
-        let r = self
-            .mesh_mut(s, input)?
-            .gateways
-            .get_mut(text(input, "virtualGatewayName"))
-            .and_then(|g| g.routes.remove(text(input, "gatewayRouteName")))
-            .expect("route() checks");
+        let r = Self::gateway_mut(self.mesh_mut(s, input)?, input)?
+            .routes
+            .remove(text(input, "gatewayRouteName"))
+            .ok_or_else(|| Self::no_route(input))?;
         Ok(Self::route_data(input, &r, "DELETED"))
     }
 
@@ -148,7 +148,7 @@ impl Store {
                 .meshes
                 .get_mut(*m)
                 .and_then(|m| m.gateways.get_mut(*g))
-                .and_then(|g| g.resource.as_mut()),
+                .map(|g| &mut g.resource),
             ["mesh", m, "virtualService", v] => {
                 self.meshes.get_mut(*m).and_then(|m| m.services.get_mut(*v))
             }
@@ -207,11 +207,10 @@ impl Store {
         Ok(json!({ "tags": tags, "nextToken": next }))
     }
 
-    /// Routes in the store, for the admin API's summary.
     /// What a virtual gateway's data plane needs: its listeners (port, protocol) and routes.
     pub fn gateway_view(&self, mesh: &str, gateway: &str) -> Option<GatewayView> {
         let g = self.meshes.get(mesh)?.gateways.get(gateway)?;
-        let spec = &g.resource.as_ref()?.spec;
+        let spec = &g.resource.spec;
         let listeners = spec["listeners"]
             .as_array()
             .into_iter()
@@ -233,6 +232,7 @@ impl Store {
         Some(GatewayView { listeners, routes })
     }
 
+    /// Routes in the store, for the admin API's summary.
     pub fn gateway_route_count(&self) -> usize {
         self.meshes
             .values()
