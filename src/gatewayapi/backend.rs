@@ -1,6 +1,6 @@
 //! The Service a route's target virtual service stands for.
 
-use serde_json::{Value, json};
+use super::objects::BackendRef;
 
 use super::valid::is_label;
 use super::{Code, Findings, Options, Service};
@@ -35,7 +35,7 @@ pub(super) fn backend(
     opts: &Options,
     field: &str,
     f: &mut Findings,
-) -> Option<Value> {
+) -> Option<BackendRef> {
     let vs = &target.virtual_service.virtual_service_name;
     let discovered = recorded
         .and_then(|r| r.dns_hostname.as_deref())
@@ -129,9 +129,13 @@ pub(super) fn backend(
             opts.backend_port
         }
     };
-    let mut backend = json!({ "name": service.name, "port": port });
+    let mut backend = BackendRef {
+        name: service.name.clone(),
+        namespace: None,
+        port: Some(port),
+    };
     if ns != namespace {
-        backend["namespace"] = json!(ns);
+        backend.namespace = Some(ns.to_string());
         // Printed with the routes: the ReferenceGrant that lets the route refer there.
         f.grants.insert(ns.to_string());
     }

@@ -2,7 +2,10 @@
 //! service name GRPCRoute refuses, but that can stand in a path, becomes an HTTPRoute on
 //! `POST /<service>/` instead: exact for gRPC, whose calls are `/<service>/<method>`.
 
-use serde_json::{Map, Value, json};
+use super::objects::{
+    Filter, GrpcMethod, MatchType, MethodMatch, PathMatch, PathType, RouteKind, RouteMatch,
+    RouteSpec, Rule, UrlRewrite, ValueMatch,
+};
 
 use super::backend::backend;
 use super::matches::{disabled, header_match, hostnames, listener_port, unique_names};
@@ -19,28 +22,29 @@ pub(super) fn route(
     recorded: Option<&Backend>,
     opts: &Options,
     f: &mut Findings,
-) -> (&'static str, Map<String, Value>, Precedence, Option<i32>) {
+) -> (RouteKind, RouteSpec, Precedence, Option<i32>) {
     let m = &grpc.route_match;
-    let mut matched = Map::new();
+    let mut matched = RouteMatch::default();
     let mut precedence = Precedence::default();
-    let mut kind = "GRPCRoute";
+    let mut kind = RouteKind::Grpc;
     if let Some(service) = &m.service_name {
         if is_grpc_service(service) {
-            matched.insert(
-                "method".into(),
-                json!({ "type": "Exact", "service": service }),
-            );
+            matched.method = Some(MethodMatch::Grpc(GrpcMethod {
+                type_: MatchType::Exact,
+                service: Some(service.clone()),
+                method: None,
+            }));
             precedence.prefix = service.len();
         } else if is_path_segment(service) {
-            kind = "HTTPRoute";
+            kind = RouteKind::Http;
             let prefix = format!("/{service}/");
             precedence.prefix = prefix.len();
             precedence.method = true;
-            matched.insert(
-                "path".into(),
-                json!({ "type": "PathPrefix", "value": prefix }),
-            );
-            matched.insert("method".into(), json!("POST"));
+            matched.path = Some(PathMatch {
+                type_: PathType::PathPrefix,
+                value: prefix.clone(),
+            });
+            matched.method = Some(MethodMatch::Http("POST".into()));
             f.note(
                 Code::GrpcAsHttp,
                 "spec.grpcRoute.match.serviceName",
@@ -60,7 +64,7 @@ pub(super) fn route(
             );
         }
     }
-    let headers: Vec<Value> = m
+    let headers: Vec<ValueMatch> = m
         .metadata
         .iter()
         .flatten()
@@ -77,9 +81,7 @@ pub(super) fn route(
         .collect();
     unique_names(&headers, "spec.grpcRoute.match.metadata", f);
     precedence.headers = headers.len();
-    if !headers.is_empty() {
-        matched.insert("headers".into(), json!(headers));
-    }
+    matched.headers = headers;
     let hostnames = hostnames(m.hostname.as_ref(), "spec.grpcRoute.match.hostname", f);
     precedence.hostname = hostnames.first().map_or(0, String::len);
     let target = &grpc.action.target;
@@ -88,17 +90,17 @@ pub(super) fn route(
         .rewrite
         .as_ref()
         .and_then(|r| r.hostname.as_ref());
-    let mut rule = Map::new();
+    let mut rule = Rule::default();
     let host = target
         .virtual_service
         .virtual_service_name
         .to_ascii_lowercase();
-    if kind == "HTTPRoute" && !disabled(rewrite) && is_hostname(&host, false) {
+    if kind == RouteKind::Http && !disabled(rewrite) && is_hostname(&host, false) {
         // An HTTPRoute can make App Mesh's :authority rewrite, which a GRPCRoute cannot.
-        rule.insert(
-            "filters".into(),
-            json!([{ "type": "URLRewrite", "urlRewrite": { "hostname": host } }]),
-        );
+        rule.filters = vec![Filter::url_rewrite(UrlRewrite {
+            hostname: Some(host),
+            path: None,
+        })];
     } else if !disabled(rewrite) {
         f.note(
             Code::GrpcHostRewrite,
@@ -113,23 +115,23 @@ pub(super) fn route(
         );
     }
     if !matched.is_empty() {
-        rule.insert("matches".into(), json!([matched]));
+        rule.matches = vec![matched];
     }
-    if let Some(backend) = backend(
+    rule.backend_refs = backend(
         target,
         namespace,
         recorded,
         opts,
         "spec.grpcRoute.action.target",
         f,
-    ) {
-        rule.insert("backendRefs".into(), json!([backend]));
-    }
+    )
+    .into_iter()
+    .collect();
     let port = listener_port(m.port, "spec.grpcRoute.match.port", f);
-    let mut body = Map::new();
-    if !hostnames.is_empty() {
-        body.insert("hostnames".into(), json!(hostnames));
-    }
-    body.insert("rules".into(), json!([rule]));
-    (kind, body, precedence, port)
+    let spec = RouteSpec {
+        parent_refs: Vec::new(),
+        hostnames,
+        rules: vec![rule],
+    };
+    (kind, spec, precedence, port)
 }

@@ -1,7 +1,10 @@
 //! An `httpRoute` or `http2Route` as an HTTPRoute's spec: its match, the rewrites App Mesh's
 //! gateway made by default or was told to make, and the backend.
 
-use serde_json::{Map, Value, json};
+use super::objects::{
+    Filter, MatchType, MethodMatch, PathMatch, PathRewrite, PathType, RouteMatch, RouteSpec, Rule,
+    UrlRewrite, ValueMatch,
+};
 
 use super::backend::backend;
 use super::matches::{
@@ -24,7 +27,7 @@ pub(super) fn route(
     recorded: Option<&Backend>,
     opts: &Options,
     f: &mut Findings,
-) -> (Map<String, Value>, Precedence, Option<i32>) {
+) -> (RouteSpec, Precedence, Option<i32>) {
     let at = |field: &str| format!("spec.{kind}.{field}");
     let m = &http.route_match;
     let rewrite = http.action.rewrite.clone().unwrap_or_default();
@@ -32,19 +35,19 @@ pub(super) fn route(
         method: m.method.is_some(),
         ..Precedence::default()
     };
-    let mut matched = Map::new();
-    let mut url_rewrite = Map::new();
     let (path, path_rewrite) = path(m, &rewrite, &at, &mut precedence, opts, f);
-    if let Some(path) = path {
-        matched.insert("path".into(), path);
-    }
-    if let Some(path_rewrite) = path_rewrite {
-        url_rewrite.insert("path".into(), path_rewrite);
-    }
-    if let Some(method) = m.method {
-        matched.insert("method".into(), json!(method));
-    }
-    let headers: Vec<Value> = m
+    let mut matched = RouteMatch {
+        path,
+        method: m
+            .method
+            .map(|method| MethodMatch::Http(format!("{method:?}"))),
+        ..RouteMatch::default()
+    };
+    let mut url_rewrite = UrlRewrite {
+        path: path_rewrite,
+        ..UrlRewrite::default()
+    };
+    let headers: Vec<ValueMatch> = m
         .headers
         .iter()
         .flatten()
@@ -56,38 +59,31 @@ pub(super) fn route(
         .collect();
     unique_names(&headers, &at("match.headers"), f);
     precedence.headers = headers.len();
-    if !headers.is_empty() {
-        matched.insert("headers".into(), json!(headers));
-    }
+    matched.headers = headers;
     let params = query_params(m.query_parameters.iter().flatten(), &at, f);
     precedence.query_params = params.len();
-    if !params.is_empty() {
-        matched.insert("queryParams".into(), json!(params));
-    }
+    matched.query_params = params;
     let hostnames = hostnames(m.hostname.as_ref(), &at("match.hostname"), f);
     precedence.hostname = hostnames.first().map_or(0, String::len);
     let target = &http.action.target;
-    if let Some(host) = host_rewrite(target, &rewrite, &at, f) {
-        url_rewrite.insert("hostname".into(), json!(host));
-    }
-    let mut rule = Map::new();
-    rule.insert("matches".into(), json!([matched]));
-    if !url_rewrite.is_empty() {
-        rule.insert(
-            "filters".into(),
-            json!([{ "type": "URLRewrite", "urlRewrite": url_rewrite }]),
-        );
-    }
-    if let Some(backend) = backend(target, namespace, recorded, opts, &at("action.target"), f) {
-        rule.insert("backendRefs".into(), json!([backend]));
-    }
+    url_rewrite.hostname = host_rewrite(target, &rewrite, &at, f);
+    let rule = Rule {
+        matches: vec![matched],
+        filters: (url_rewrite != UrlRewrite::default())
+            .then(|| Filter::url_rewrite(url_rewrite))
+            .into_iter()
+            .collect(),
+        backend_refs: backend(target, namespace, recorded, opts, &at("action.target"), f)
+            .into_iter()
+            .collect(),
+    };
     let port = listener_port(m.port, &at("match.port"), f);
-    let mut body = Map::new();
-    if !hostnames.is_empty() {
-        body.insert("hostnames".into(), json!(hostnames));
-    }
-    body.insert("rules".into(), json!([rule]));
-    (body, precedence, port)
+    let spec = RouteSpec {
+        parent_refs: Vec::new(),
+        hostnames,
+        rules: vec![rule],
+    };
+    (spec, precedence, port)
 }
 
 /// The path match and its URLRewrite path, if any.
@@ -98,7 +94,7 @@ fn path(
     precedence: &mut Precedence,
     opts: &Options,
     f: &mut Findings,
-) -> (Option<Value>, Option<Value>) {
+) -> (Option<PathMatch>, Option<PathRewrite>) {
     if let Some(prefix) = &m.prefix {
         precedence.prefix = prefix.len();
         let (matched, replaced) = prefix_match(prefix, rewrite, at, opts.string_prefixes, f);
@@ -106,22 +102,24 @@ fn path(
     }
     let Some(path) = &m.path else {
         precedence.prefix = 1;
-        return (Some(json!({ "type": "PathPrefix", "value": "/" })), None);
+        return (Some(path_match(PathType::PathPrefix, "/")), None);
     };
     let matched = if let Some(exact) = &path.exact {
         check_path(exact, &at("match.path.exact"), f);
         precedence.exact_path = true;
-        Some(json!({ "type": "Exact", "value": exact }))
+        Some(path_match(PathType::Exact, exact))
     } else if let Some(regex) = &path.regex {
         regex_check(&at("match.path.regex"), f);
-        Some(json!({ "type": "RegularExpression", "value": full_match(regex) }))
+        Some(path_match(PathType::RegularExpression, &full_match(regex)))
     } else {
         None
     };
     let full = rewrite.path.as_ref().and_then(|p| p.exact.as_ref());
     let replaced = full.map(|full| {
         check_path(full, &at("action.rewrite.path.exact"), f);
-        json!({ "type": "ReplaceFullPath", "replaceFullPath": full })
+        PathRewrite::ReplaceFullPath {
+            replace_full_path: full.clone(),
+        }
     });
     (matched, replaced)
 }
@@ -137,7 +135,7 @@ fn prefix_match(
     at: &dyn Fn(&str) -> String,
     string_prefixes: bool,
     f: &mut Findings,
-) -> (Value, Option<Value>) {
+) -> (PathMatch, Option<PathRewrite>) {
     let replacement = match &rewrite.prefix {
         None => Some("/"),
         Some(p) => match (&p.value, p.default_prefix) {
@@ -149,7 +147,7 @@ fn prefix_match(
     if string_prefixes && prefix != "/" && replacement.is_none() {
         regex_check(&at("match.prefix"), f);
         let regex = format!("^{}.*", regex_syntax::escape(prefix));
-        return (json!({ "type": "RegularExpression", "value": regex }), None);
+        return (path_match(PathType::RegularExpression, &regex), None);
     }
     check_path(prefix, &at("match.prefix"), f);
     if prefix != "/" {
@@ -184,9 +182,18 @@ fn prefix_match(
         .filter(|to| !(prefix == "/" && *to == "/"))
         .map(|to| {
             check_path(to, &at("action.rewrite.prefix"), f);
-            json!({ "type": "ReplacePrefixMatch", "replacePrefixMatch": to })
+            PathRewrite::ReplacePrefixMatch {
+                replace_prefix_match: to.to_string(),
+            }
         });
-    (json!({ "type": "PathPrefix", "value": prefix }), replaced)
+    (path_match(PathType::PathPrefix, prefix), replaced)
+}
+
+fn path_match(type_: PathType, value: &str) -> PathMatch {
+    PathMatch {
+        type_,
+        value: value.to_string(),
+    }
 }
 
 /// Query parameter matches: an exact value, or any value (App Mesh's match on presence).
@@ -194,8 +201,8 @@ fn query_params<'a>(
     params: impl Iterator<Item = &'a HttpQueryParameter>,
     at: &dyn Fn(&str) -> String,
     f: &mut Findings,
-) -> Vec<Value> {
-    let matches: Vec<Value> = params
+) -> Vec<ValueMatch> {
+    let matches: Vec<ValueMatch> = params
         .enumerate()
         .filter_map(|(i, q)| {
             let field = at(&format!("match.queryParameters[{i}]"));
@@ -211,15 +218,18 @@ fn query_params<'a>(
                 );
                 return None;
             }
-            Some(
-                match q.value_match.as_ref().and_then(|v| v.exact.as_ref()) {
-                    Some(exact) => json!({ "name": q.name, "type": "Exact", "value": exact }),
-                    None => {
-                        regex_check(&field, f);
-                        json!({ "name": q.name, "type": "RegularExpression", "value": ".*" })
-                    }
-                },
-            )
+            let (type_, value) = match q.value_match.as_ref().and_then(|v| v.exact.as_ref()) {
+                Some(exact) => (MatchType::Exact, exact.clone()),
+                None => {
+                    regex_check(&field, f);
+                    (MatchType::RegularExpression, ".*".to_string())
+                }
+            };
+            Some(ValueMatch {
+                name: q.name.clone(),
+                type_,
+                value,
+            })
         })
         .collect();
     unique_names(&matches, &at("match.queryParameters"), f);

@@ -14,7 +14,7 @@
 //! A route the controller would refuse is not exported; what it would ignore is left out and
 //! reported.
 
-use serde_json::Value;
+use super::objects::{MatchType, PathType, Route, RouteKind};
 
 use super::{Code, Findings};
 
@@ -22,12 +22,18 @@ use super::{Code, Findings};
 const MAX_HEADER_MATCHES: usize = 5;
 
 /// Adapts one exported route (`HTTPRoute` or `GRPCRoute`) to what the controller supports.
-pub(super) fn adapt(route: &mut Value, field: &str, f: &mut Findings) {
-    let kind = route["kind"].as_str().unwrap_or_default().to_string();
-    let rule = &mut route["spec"]["rules"][0];
-    let matched = &rule["matches"][0];
-    let path_type = matched["path"]["type"].as_str().unwrap_or("PathPrefix");
-    if path_type != "PathPrefix" && path_type != "Exact" {
+pub(super) fn adapt(route: &mut Route, field: &str, f: &mut Findings) {
+    let kind = route.kind;
+    let Some(rule) = route.spec.rules.first_mut() else {
+        return;
+    };
+    let matched = rule.matches.first().cloned().unwrap_or_default();
+    let path_type = matched
+        .path
+        .as_ref()
+        .map_or(PathType::PathPrefix, |p| p.type_);
+    if !matches!(path_type, PathType::PathPrefix | PathType::Exact) {
+        let path_type = path_type.as_str();
         f.note(
             Code::LatticeRegexPath,
             &format!("{field}.match.path"),
@@ -37,7 +43,7 @@ pub(super) fn adapt(route: &mut Value, field: &str, f: &mut Findings) {
             "match an exact path or a prefix in the GatewayRoute first",
         );
     }
-    if matched.get("queryParams").is_some() {
+    if !matched.query_params.is_empty() {
         f.note(
             Code::LatticeQueryMatch,
             &format!("{field}.match.queryParameters"),
@@ -46,7 +52,7 @@ pub(super) fn adapt(route: &mut Value, field: &str, f: &mut Findings) {
             "route on a path or a header instead",
         );
     }
-    let headers = matched["headers"].as_array().cloned().unwrap_or_default();
+    let headers = &matched.headers;
     if headers.len() > MAX_HEADER_MATCHES {
         f.note(
             Code::LatticeHeaderCount,
@@ -58,30 +64,28 @@ pub(super) fn adapt(route: &mut Value, field: &str, f: &mut Findings) {
             "split the route, or match fewer headers",
         );
     }
-    if let Some(h) = headers.iter().find(|h| h["type"] != "Exact") {
+    if let Some(h) = headers.iter().find(|h| h.type_ != MatchType::Exact) {
         f.note(
             Code::LatticeHeaderMatch,
             &format!("{field}.match"),
             format!(
                 "the Lattice controller matches headers exactly only; {} is matched by {}",
-                h["name"].as_str().unwrap_or_default(),
-                h["type"].as_str().unwrap_or_default()
+                h.name,
+                h.type_.as_str()
             ),
             "match an exact header value in the GatewayRoute first",
         );
     }
-    if let Some(filters) = rule.as_object_mut().and_then(|r| r.remove("filters")) {
-        let what: Vec<String> = filters
-            .as_array()
+    if !rule.filters.is_empty() {
+        let what: Vec<String> = std::mem::take(&mut rule.filters)
             .into_iter()
-            .flatten()
-            .flat_map(|filter| {
-                let rewrite = &filter["urlRewrite"];
+            .filter_map(|filter| filter.url_rewrite)
+            .flat_map(|rewrite| {
                 let mut parts = Vec::new();
-                if rewrite.get("path").is_some() {
+                if rewrite.path.is_some() {
                     parts.push("the path".to_string());
                 }
-                if let Some(host) = rewrite["hostname"].as_str() {
+                if let Some(host) = rewrite.hostname {
                     parts.push(format!("the Host to {host}"));
                 }
                 parts
@@ -102,14 +106,15 @@ pub(super) fn adapt(route: &mut Value, field: &str, f: &mut Findings) {
         Code::LatticeServicePerRoute,
         "spec",
         format!(
-            "the {kind} becomes a VPC Lattice service of its own, reached at its own domain name; \
+            "the {} becomes a VPC Lattice service of its own, reached at its own domain name; \
              clients no longer reach it through the virtual gateway's address, and App Mesh's \
-             priorities between routes have no equivalent"
+             priorities between routes have no equivalent",
+            kind.as_str()
         ),
         "point clients at the service's domain name (the route's \
          application-networking.k8s.aws/lattice-assigned-domain-name annotation, or its hostnames)",
     );
-    if kind == "GRPCRoute" {
+    if kind == RouteKind::Grpc {
         f.note(
             Code::LatticeGrpcHttps,
             "spec.grpcRoute",

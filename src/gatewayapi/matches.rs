@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::{Value, json};
+use super::objects::{MatchType, ValueMatch};
 
 use super::valid::{is_hostname, is_token};
 use super::{Code, Findings, Requests};
@@ -23,7 +23,7 @@ pub(super) fn header_match(
     how: Option<&HeaderMatchMethod>,
     field: &str,
     f: &mut Findings,
-) -> Option<Value> {
+) -> Option<ValueMatch> {
     if !is_token(name) {
         f.note(
             Code::HeaderName,
@@ -44,21 +44,27 @@ pub(super) fn header_match(
     }
     let escape = regex_syntax::escape;
     let (kind, value) = match how {
-        None => ("RegularExpression", ".*".to_string()),
+        None => (MatchType::RegularExpression, ".*".to_string()),
         Some(HeaderMatchMethod {
             exact: Some(exact), ..
-        }) => ("Exact", exact.clone()),
+        }) => (MatchType::Exact, exact.clone()),
         Some(HeaderMatchMethod {
             regex: Some(regex), ..
-        }) => ("RegularExpression", full_match(regex)),
+        }) => (MatchType::RegularExpression, full_match(regex)),
         Some(HeaderMatchMethod {
             prefix: Some(prefix),
             ..
-        }) => ("RegularExpression", format!("^{}.*", escape(prefix))),
+        }) => (
+            MatchType::RegularExpression,
+            format!("^{}.*", escape(prefix)),
+        ),
         Some(HeaderMatchMethod {
             suffix: Some(suffix),
             ..
-        }) => ("RegularExpression", format!(".*{}$", escape(suffix))),
+        }) => (
+            MatchType::RegularExpression,
+            format!(".*{}$", escape(suffix)),
+        ),
         Some(HeaderMatchMethod {
             range: Some(range), ..
         }) => {
@@ -73,12 +79,16 @@ pub(super) fn header_match(
             );
             return None;
         }
-        Some(_) => ("RegularExpression", ".*".to_string()),
+        Some(_) => (MatchType::RegularExpression, ".*".to_string()),
     };
-    if kind == "RegularExpression" {
+    if kind == MatchType::RegularExpression {
         regex_check(field, f);
     }
-    Some(json!({ "name": name, "type": kind, "value": value }))
+    Some(ValueMatch {
+        name: name.to_string(),
+        type_: kind,
+        value,
+    })
 }
 
 /// App Mesh's Envoy matches a regular expression against the whole value (RE2 full match:
@@ -102,10 +112,10 @@ pub(super) fn regex_check(field: &str, f: &mut Findings) {
 }
 
 /// Gateway API keeps one match per header or query parameter name.
-pub(super) fn unique_names(matches: &[Value], field: &str, f: &mut Findings) {
+pub(super) fn unique_names(matches: &[ValueMatch], field: &str, f: &mut Findings) {
     let mut seen = BTreeSet::new();
     for m in matches {
-        let name = m["name"].as_str().unwrap_or_default().to_ascii_lowercase();
+        let name = m.name.to_ascii_lowercase();
         if !seen.insert(name.clone()) {
             f.note(
                 Code::MatchedTwice,

@@ -14,6 +14,7 @@ mod grpc;
 mod http;
 mod lattice;
 mod matches;
+pub mod objects;
 mod precedence;
 #[cfg(test)]
 mod tests;
@@ -22,12 +23,16 @@ mod valid;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
 use crate::api::matching;
 use crate::api::ownership::EXPORTED_FROM_ANNOTATION;
 use crate::api::recorded::{self, Backend};
 use crate::api::{GatewayRoute, object_name};
+pub use objects::{GATEWAY_API, GROUP};
+use objects::{
+    GrantFrom, GrantTo, Listener, Object, ParentRef, ReferenceGrant, ReferenceGrantSpec, Route,
+    RouteKind, RouteMatch,
+};
 pub use precedence::Precedence;
 
 /// The Service a virtual service name stands for.
@@ -336,7 +341,7 @@ pub struct Finding {
 /// The objects to print and the findings to report.
 #[derive(Debug, Default)]
 pub struct Export {
-    pub objects: Vec<Value>,
+    pub objects: Vec<Object>,
     pub findings: Vec<Finding>,
 }
 
@@ -358,13 +363,10 @@ impl Export {
     }
 }
 
-/// The apiVersion of every object the mapping makes.
-pub const GATEWAY_API: &str = "gateway.networking.k8s.io/v1";
-
 /// The API resource of a Gateway API `kind` (HTTPRoute, GRPCRoute, ...) at [`GATEWAY_API`].
 pub fn api_resource(kind: &str) -> kube::api::ApiResource {
     kube::api::ApiResource {
-        group: "gateway.networking.k8s.io".into(),
+        group: GROUP.into(),
         version: "v1".into(),
         api_version: GATEWAY_API.into(),
         kind: kind.into(),
@@ -486,11 +488,11 @@ struct Exported {
     gateway: GatewayKey,
     /// The Gateway's name.
     parent: String,
-    kind: &'static str,
+    kind: RouteKind,
     precedence: Precedence,
     port: Option<i32>,
     /// The host names and matches it takes requests by.
-    matches: Value,
+    matches: (Vec<String>, Vec<RouteMatch>),
     /// The virtual gateway's listeners (protocol, port), as `import` recorded them.
     listeners: Vec<(String, i32)>,
     /// The listener protocol App Mesh served the route on (`http`, `http2`, `grpc`).
@@ -505,7 +507,7 @@ pub fn export(routes: &[GatewayRoute], opts: &Options) -> Export {
     let mut exported: Vec<(String, Exported)> = Vec::new();
     let names = gateway_names(routes);
     // (namespace the Services are in, namespace of the routes) -> route kinds.
-    let mut grants: BTreeMap<(String, String), BTreeSet<&'static str>> = BTreeMap::new();
+    let mut grants: BTreeMap<(String, String), BTreeSet<RouteKind>> = BTreeMap::new();
     for route in routes {
         let object = format!(
             "{}/{}",
@@ -519,7 +521,11 @@ pub fn export(routes: &[GatewayRoute], opts: &Options) -> Export {
             grants: BTreeSet::new(),
         };
         let parent = &names[&GatewayKey::of(route)];
-        let converted = mapped(route, json!({ "name": parent }), opts, &mut findings);
+        let parent = ParentRef {
+            name: parent.clone(),
+            ..ParentRef::default()
+        };
+        let converted = mapped(route, parent, opts, &mut findings);
         if let Some((mut object_json, info)) = converted
             && !findings.dropped
         {
@@ -532,14 +538,14 @@ pub fn export(routes: &[GatewayRoute], opts: &Options) -> Export {
                     .or_default()
                     .insert(info.kind);
             }
-            out.objects.push(object_json);
+            out.objects.push(Object::Route(Box::new(object_json)));
             exported.push((object, info));
         }
     }
     out.objects.extend(
         grants
             .into_iter()
-            .map(|((to, from), kinds)| reference_grant(&to, &from, &kinds)),
+            .map(|((to, from), kinds)| Object::ReferenceGrant(reference_grant(&to, &from, &kinds))),
     );
     order_findings(&exported, &mut out.findings);
     overlap_findings(&exported, &mut out.findings);
@@ -558,22 +564,22 @@ pub fn export(routes: &[GatewayRoute], opts: &Options) -> Export {
             // The virtual gateway's own listeners where import recorded them, else one on
             // --gateway-port; then any other port a route matches on.
             let (mut listeners, served) = if recorded.is_empty() {
-                let http = json!({ "name": "http", "protocol": "HTTP", "port": opts.gateway_port });
+                let http = listener("http".into(), opts.gateway_port);
                 (vec![http], BTreeSet::from([opts.gateway_port]))
             } else {
                 (Vec::new(), BTreeSet::new())
             };
             let ports: BTreeSet<&i32> =
                 recorded.iter().chain(matched.difference(&served)).collect();
-            listeners.extend(
-                ports
-                    .into_iter()
-                    .map(|p| json!({ "name": format!("port-{p}"), "protocol": "HTTP", "port": p })),
-            );
-            out.objects.push(json!({
-                "apiVersion": GATEWAY_API, "kind": "Gateway",
-                "metadata": { "name": name, "namespace": namespace },
-                "spec": { "gatewayClassName": class, "listeners": listeners },
+            listeners.extend(ports.into_iter().map(|p| listener(format!("port-{p}"), *p)));
+            out.objects.push(Object::Gateway(objects::Gateway {
+                api_version: GATEWAY_API.into(),
+                kind: "Gateway".into(),
+                metadata: objects::metadata(&name, &namespace),
+                spec: objects::GatewaySpec {
+                    gateway_class_name: class.clone(),
+                    listeners,
+                },
             }));
         }
     }
@@ -586,7 +592,7 @@ pub fn export(routes: &[GatewayRoute], opts: &Options) -> Export {
 /// gateway's `http` listeners, and so on), or the one its port match names. Attached to the
 /// whole Gateway, an HTTPRoute would also take requests on the listeners App Mesh kept for
 /// gRPC. Without recorded listeners, or with none of its protocol, it stays on the Gateway.
-fn attach_to_listeners(object: &mut Value, info: &Exported) {
+fn attach_to_listeners(object: &mut Route, info: &Exported) {
     let sections: Vec<i32> = match info.port {
         Some(port) => vec![port],
         None => info
@@ -599,30 +605,29 @@ fn attach_to_listeners(object: &mut Value, info: &Exported) {
     if info.listeners.is_empty() || sections.is_empty() {
         return;
     }
-    let parent = object["spec"]["parentRefs"][0].clone();
-    object["spec"]["parentRefs"] = sections
+    let Some(parent) = object.spec.parent_refs.first().cloned() else {
+        return;
+    };
+    object.spec.parent_refs = sections
         .into_iter()
-        .map(|port| {
-            let mut reference = parent.clone();
-            if let Some(fields) = reference.as_object_mut() {
-                fields.remove("port");
-                fields.insert("sectionName".into(), json!(format!("port-{port}")));
-            }
-            reference
+        .map(|port| ParentRef {
+            port: None,
+            section_name: Some(format!("port-{port}")),
+            ..parent.clone()
         })
         .collect();
 }
 
 /// One route mapped: its Gateway API object (`None` when a `notExported` finding drops it) and
 /// the findings.
-pub type Mapped = (Option<Value>, Vec<Finding>);
+pub type Mapped = (Option<Box<Route>>, Vec<Finding>);
 
 /// One GatewayRoute's HTTPRoute or GRPCRoute attached to `parent` (a Gateway API parentRef),
 /// with its findings, as the operator's Gateway API backend serves it: the mapping `export`
 /// makes, object by object. `None` when a `notExported` finding drops it. Checks across routes
 /// (priority order, same requests) are `export`'s; the operator checks collisions itself
 /// (`reconcile::gateways`).
-pub fn route_object(route: &GatewayRoute, parent: Value, opts: &Options) -> Mapped {
+pub fn route_object(route: &GatewayRoute, parent: ParentRef, opts: &Options) -> Mapped {
     let mut found = Vec::new();
     let mut findings = Findings {
         object: format!(
@@ -637,7 +642,7 @@ pub fn route_object(route: &GatewayRoute, parent: Value, opts: &Options) -> Mapp
     let object = mapped(route, parent, opts, &mut findings);
     let object = object
         .filter(|_| !findings.dropped)
-        .map(|(object, _)| object);
+        .map(|(object, _)| Box::new(object));
     for f in &mut found {
         f.accepted |= opts.accept.contains(&f.code);
     }
@@ -647,10 +652,10 @@ pub fn route_object(route: &GatewayRoute, parent: Value, opts: &Options) -> Mapp
 /// `convert`, then the target's own limits.
 fn mapped(
     route: &GatewayRoute,
-    parent: Value,
+    parent: ParentRef,
     opts: &Options,
     f: &mut Findings,
-) -> Option<(Value, Exported)> {
+) -> Option<(Route, Exported)> {
     let mut converted = convert(route, parent, opts, f);
     if let Some((object_json, _)) = converted.as_mut()
         && opts.target == Target::Lattice
@@ -739,18 +744,36 @@ fn route_field(route: &GatewayRoute) -> &'static str {
 }
 
 /// The ReferenceGrant in `to` that lets routes of `kinds` in `from` send to its Services.
-fn reference_grant(to: &str, from: &str, kinds: &BTreeSet<&str>) -> Value {
-    let from_list: Vec<Value> = kinds
+fn reference_grant(to: &str, from: &str, kinds: &BTreeSet<RouteKind>) -> ReferenceGrant {
+    let from_list = kinds
         .iter()
-        .map(
-            |kind| json!({ "group": "gateway.networking.k8s.io", "kind": kind, "namespace": from }),
-        )
+        .map(|kind| GrantFrom {
+            group: GROUP.into(),
+            kind: kind.as_str().into(),
+            namespace: from.into(),
+        })
         .collect();
-    json!({
-        "apiVersion": "gateway.networking.k8s.io/v1beta1", "kind": "ReferenceGrant",
-        "metadata": { "name": object_name(&format!("meshroute-from-{from}")), "namespace": to },
-        "spec": { "from": from_list, "to": [{ "group": "", "kind": "Service" }] },
-    })
+    ReferenceGrant {
+        api_version: format!("{GROUP}/v1beta1"),
+        kind: "ReferenceGrant".into(),
+        metadata: objects::metadata(&object_name(&format!("meshroute-from-{from}")), to),
+        spec: ReferenceGrantSpec {
+            from: from_list,
+            to: vec![GrantTo {
+                group: String::new(),
+                kind: "Service".into(),
+            }],
+        },
+    }
+}
+
+/// A Gateway listener of `export gateway-api`'s.
+fn listener(name: String, port: i32) -> Listener {
+    Listener {
+        name,
+        protocol: "HTTP".into(),
+        port,
+    }
 }
 
 /// A finding for every route that takes exactly the requests an earlier route on the same
@@ -781,10 +804,10 @@ fn overlap_findings(exported: &[(String, Exported)], found: &mut Vec<Finding>) {
 /// port), unless it cannot be exported.
 fn convert(
     route: &GatewayRoute,
-    mut parent: Value,
+    mut parent: ParentRef,
     opts: &Options,
     f: &mut Findings,
-) -> Option<(Value, Exported)> {
+) -> Option<(Route, Exported)> {
     let namespace = route.metadata.namespace.clone().unwrap_or_default();
     let recorded = Backend::of(route);
     let spec = &route.spec;
@@ -798,7 +821,7 @@ fn convert(
     let (kind, body, precedence, port) = if let Some(http) = &spec.http_route {
         let (body, precedence, port) =
             http::route("httpRoute", http, &namespace, recorded.as_ref(), opts, f);
-        ("HTTPRoute", body, precedence, port)
+        (RouteKind::Http, body, precedence, port)
     } else if let Some(http) = &spec.http2_route {
         let (body, precedence, port) =
             http::route("http2Route", http, &namespace, recorded.as_ref(), opts, f);
@@ -810,27 +833,34 @@ fn convert(
                 .into(),
             "set `appProtocol: kubernetes.io/h2c` on the Service port",
         );
-        ("HTTPRoute", body, precedence, port)
+        (RouteKind::Http, body, precedence, port)
     } else if let Some(grpc) = &spec.grpc_route {
         grpc::route(grpc, &namespace, recorded.as_ref(), opts, f)
     } else {
         return None;
     };
-    let gateway = parent["name"].as_str().unwrap_or_default().to_string();
-    if let Some(port) = port {
-        parent["port"] = json!(port);
-    }
+    let gateway = parent.name.clone();
+    parent.port = port;
     let mut body = body;
-    body.insert("parentRefs".into(), json!([parent]));
-    let matches = json!([&body.get("hostnames"), &body["rules"][0].get("matches")]);
-    let object = json!({
-        "apiVersion": GATEWAY_API, "kind": kind,
-        "metadata": {
-            "name": route.metadata.name, "namespace": namespace,
-            "annotations": { EXPORTED_FROM_ANNOTATION: source },
-        },
-        "spec": body,
-    });
+    body.parent_refs = vec![parent];
+    let matches = (
+        body.hostnames.clone(),
+        body.rules
+            .first()
+            .map(|r| r.matches.clone())
+            .unwrap_or_default(),
+    );
+    let object = Route {
+        api_version: GATEWAY_API.into(),
+        kind,
+        metadata: objects::annotated(
+            route.metadata.name.as_deref().unwrap_or_default(),
+            &namespace,
+            BTreeMap::from([(EXPORTED_FROM_ANNOTATION.to_string(), source)]),
+        ),
+        spec: body,
+        status: None,
+    };
     Some((
         object,
         Exported {

@@ -6,6 +6,26 @@ use super::*;
 
 const VS: &str = "web.shop.svc.cluster.local";
 
+/// What `export` made, its objects as the JSON it prints.
+struct Exported {
+    objects: Vec<Value>,
+    findings: Vec<Finding>,
+    losses: usize,
+}
+
+fn exported(routes: &[GatewayRoute], opts: &Options) -> Exported {
+    let out = export(routes, opts);
+    Exported {
+        objects: out
+            .objects
+            .iter()
+            .map(|o| serde_json::to_value(o).unwrap())
+            .collect(),
+        losses: out.losses(),
+        findings: out.findings,
+    }
+}
+
 fn route(name: &str, spec: Value) -> GatewayRoute {
     let mut spec = spec;
     spec["meshName"] = json!("m");
@@ -26,7 +46,7 @@ fn http(m: Value, action: Value) -> Value {
 
 /// The one exported object (or `Value::Null`) and the findings of one GatewayRoute.
 fn one(spec: Value) -> (Value, Vec<Finding>) {
-    let out = export(&[route("r", spec)], &options());
+    let out = exported(&[route("r", spec)], &options());
     (
         out.objects.first().cloned().unwrap_or(Value::Null),
         out.findings,
@@ -248,7 +268,7 @@ fn host_names_exact_and_suffix() {
 #[test]
 fn listener_ports_become_parent_ref_ports_and_gateway_listeners() {
     let spec = http(json!({ "prefix": "/", "port": 8443 }), json!({}));
-    let out = export(
+    let out = exported(
         &[route("r", spec)],
         &Options {
             gateway_class: Some("envoy".into()),
@@ -282,7 +302,7 @@ fn backends_from_service_names_the_service_map_and_target_ports() {
         }
         let spec =
             json!({ "httpRoute": { "match": { "prefix": "/" }, "action": { "target": target } } });
-        export(&[route("r", spec)], opts)
+        exported(&[route("r", spec)], opts)
     };
     let out = with_target("api.billing.svc.cluster.local", Some(8080), &options());
     assert_eq!(
@@ -390,7 +410,7 @@ fn priorities_that_gateway_api_would_order_otherwise_are_reported() {
         route(name, spec)
     };
     // App Mesh: /a first (priority 1); Gateway API: /a/b first (longer prefix).
-    let out = export(
+    let out = exported(
         &[with("short", 1, "/a"), with("long", 2, "/a/b")],
         &options(),
     );
@@ -402,14 +422,14 @@ fn priorities_that_gateway_api_would_order_otherwise_are_reported() {
     assert_eq!(order.len(), 1, "{order:?}");
     assert_eq!(order[0].object, "shop/short");
     assert_eq!(
-        out.losses(),
+        out.losses,
         out.findings
             .iter()
             .filter(|f| f.impact != Impact::Check)
             .count()
     );
     // The same order in both: nothing to report.
-    let out = export(
+    let out = exported(
         &[with("long", 1, "/a/b"), with("short", 2, "/a")],
         &options(),
     );
@@ -441,7 +461,7 @@ fn what_import_recorded_resolves_backends_ports_and_listeners() {
         ..options()
     };
     // The virtual node's DNS name and listener port name the Service and its port.
-    let out = export(
+    let out = exported(
         &[recorded(json!({ "provider": "virtualNode/web",
             "dnsHostname": "web.backends.svc.cluster.local", "port": 8080 }))],
         &opts,
@@ -464,7 +484,7 @@ fn what_import_recorded_resolves_backends_ports_and_listeners() {
         .collect();
     assert_eq!(ports, [&json!(8080), &json!(8081)], "{gateway}");
     // A Cloud Map service names no Service: not exported, and the finding says which.
-    let out = export(
+    let out = exported(
         &[recorded(json!({ "provider": "virtualNode/web",
             "cloudMap": { "namespaceName": "apps.local", "serviceName": "web" }, "port": 8080 }))],
         &opts,
@@ -554,7 +574,7 @@ fn orders_app_mesh_and_gateway_api_disagree_on_or_aws_left_open_are_reported() {
         ),
     ];
     for (i, (a, b, want)) in rows.into_iter().enumerate() {
-        let out = export(&[route("a", a), route("b", b)], &options());
+        let out = exported(&[route("a", a), route("b", b)], &options());
         let got: Vec<(Code, String, Requests)> = out
             .findings
             .into_iter()
@@ -579,7 +599,7 @@ fn virtual_gateways_of_different_meshes_never_share_a_gateway() {
     let mut lone = route("lone", http(json!({ "prefix": "/" }), json!({})));
     lone.spec.virtual_gateway_name = "lone-gw".into();
     let routes = [in_mesh("a", "mesh-a"), in_mesh("b", "mesh-b"), lone];
-    let out = export(
+    let out = exported(
         &routes,
         &Options {
             gateway_class: Some("example".into()),
@@ -614,7 +634,7 @@ fn virtual_gateways_of_different_meshes_never_share_a_gateway() {
 fn routes_that_take_the_same_requests_on_one_gateway_are_reported() {
     let same = |name: &str| route(name, http(json!({ "prefix": "/color" }), json!({})));
     let other = route("other", http(json!({ "prefix": "/other" }), json!({})));
-    let out = export(&[same("first"), same("second"), other], &options());
+    let out = exported(&[same("first"), same("second"), other], &options());
     let overlaps: Vec<(&str, Impact)> = out
         .findings
         .iter()
@@ -671,7 +691,7 @@ fn the_lattice_target_refuses_strips_and_reports_what_its_controller_cannot_do()
         ..options()
     };
     let one_lattice = |spec: Value| {
-        let out = export(&[route("r", spec)], &lattice);
+        let out = exported(&[route("r", spec)], &lattice);
         let codes: Vec<Code> = out.findings.iter().map(|f| f.code).collect();
         (out.objects.first().cloned(), codes)
     };
@@ -718,7 +738,7 @@ fn the_lattice_target_refuses_strips_and_reports_what_its_controller_cannot_do()
         }
     }
     // The generic target keeps the rewrite and reports nothing of Lattice's.
-    let out = export(
+    let out = exported(
         &[route("r", http(json!({ "prefix": "/api" }), json!({})))],
         &options(),
     );
@@ -766,7 +786,7 @@ fn string_prefixes_keep_app_meshs_meaning_where_no_prefix_rewrite_is_needed() {
         ..options()
     };
     let keep_path = json!({ "rewrite": { "prefix": { "defaultPrefix": "DISABLED" } } });
-    let out = export(
+    let out = exported(
         &[route("r", http(json!({ "prefix": "/api" }), keep_path))],
         &opts,
     );
@@ -778,7 +798,7 @@ fn string_prefixes_keep_app_meshs_meaning_where_no_prefix_rewrite_is_needed() {
     assert!(codes.contains(&Code::RegexDialect), "{codes:?}");
     assert!(!codes.contains(&Code::PrefixSegments), "{codes:?}");
     // A route App Mesh rewrote keeps PathPrefix, the only match a prefix rewrite works with.
-    let out = export(
+    let out = exported(
         &[route("r", http(json!({ "prefix": "/api" }), json!({})))],
         &opts,
     );
@@ -796,7 +816,7 @@ fn a_mixed_case_virtual_service_is_its_lower_case_service() {
     let mut spec = http(json!({ "prefix": "/" }), json!({}));
     spec["httpRoute"]["action"]["target"]["virtualService"]["virtualServiceName"] =
         json!("serviceA.Shop.svc.cluster.local");
-    let out = export(&[route("r", spec)], &options());
+    let out = exported(&[route("r", spec)], &options());
     assert_eq!(
         rule(&out.objects[0])["backendRefs"][0]["name"],
         json!("servicea"),
@@ -849,7 +869,7 @@ fn routes_attach_to_the_listeners_of_their_protocol() {
         gateway_class: Some("c".into()),
         ..options()
     };
-    let out = export(&[h1, h2, grpc, on_port], &opts);
+    let out = exported(&[h1, h2, grpc, on_port], &opts);
     let sections = |name: &str| -> Vec<String> {
         let object = out
             .objects
@@ -906,7 +926,7 @@ fn priority_order_only_for_routes_that_can_take_the_same_request() {
             10,
         ),
     );
-    let out = export(&[orders, exact], &options());
+    let out = exported(&[orders, exact], &options());
     assert!(
         out.findings.iter().all(|f| f.code != Code::PriorityOrder),
         "{:?}",
@@ -923,7 +943,7 @@ fn priority_order_only_for_routes_that_can_take_the_same_request() {
             10,
         ),
     );
-    let out = export(&[api, exact], &options());
+    let out = exported(&[api, exact], &options());
     assert!(
         out.findings.iter().any(|f| f.code == Code::PriorityOrder),
         "{:?}",

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde_json::{Value, json};
+use crate::gatewayapi::objects::ParentRef;
 
 use crate::api::GatewayRoute;
 
@@ -20,12 +20,13 @@ pub struct Parent {
 
 impl Parent {
     /// The parentRef routes carry (the mapping adds a port where the route matches one).
-    pub fn reference(&self) -> Value {
-        let mut parent = json!({ "namespace": self.namespace, "name": self.name });
-        if let Some(section) = &self.section {
-            parent["sectionName"] = json!(section);
+    pub fn reference(&self) -> ParentRef {
+        ParentRef {
+            name: self.name.clone(),
+            namespace: Some(self.namespace.clone()),
+            section_name: self.section.clone(),
+            port: None,
         }
-        parent
     }
 }
 

@@ -112,7 +112,8 @@ pub async fn run(args: ExportArgs) -> Result<(), Error> {
     };
     let mut out = std::io::stdout().lock();
     for object in &export.objects {
-        write!(out, "---\n{}", yaml::document(object)).map_err(io)?;
+        let value = serde_json::to_value(object).map_err(|e| io(std::io::Error::other(e)))?;
+        write!(out, "---\n{}", yaml::document(&value)).map_err(io)?;
     }
     out.flush().map_err(io)
 }

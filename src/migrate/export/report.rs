@@ -9,7 +9,7 @@ use crate::gatewayapi::{Export, Impact};
 
 /// The report of an export of `read` GatewayRoutes, on stderr.
 pub fn print(export: &Export, read: usize, format: ReportFormat) {
-    let count = |kind: &str| export.objects.iter().filter(|o| o["kind"] == kind).count();
+    let count = |kind: &str| export.objects.iter().filter(|o| o.kind() == kind).count();
     let impact = |i: Impact| export.findings.iter().filter(|f| f.impact == i).count();
     let dropped: BTreeSet<&str> = export
         .findings

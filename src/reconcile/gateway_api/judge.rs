@@ -1,10 +1,9 @@
 //! What a Gateway API route's status, as its implementation wrote it, means for the
 //! GatewayRoute's Ready condition; and the export's findings as a warning condition. Pure.
 
-use serde_json::Value;
-
 use crate::api::Reason;
 use crate::backoff::Retry;
+use crate::gatewayapi::objects::{RouteCondition, RouteStatus};
 use crate::gatewayapi::{Finding, Impact};
 use crate::reconcile::plan::Problem;
 use crate::reconcile::serving::Parent;
@@ -12,30 +11,25 @@ use crate::reconcile::serving::Parent;
 /// Whether the route at `generation`, attached to `parent`, is accepted with its backends
 /// resolved by the implementation: `Ok` with the Ready message, or why not.
 pub fn judge(
-    status: &Value,
+    status: &RouteStatus,
     generation: Option<i64>,
     shown: &str,
     parent: &Parent,
     route_namespace: &str,
 ) -> Result<String, Problem> {
-    let entry = status["parents"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|p| {
-            let r = &p["parentRef"];
-            r["name"] == parent.name.as_str()
-                && r["namespace"].as_str().unwrap_or(route_namespace) == parent.namespace
-                && r["sectionName"].as_str() == parent.section.as_deref()
-        });
+    let entry = status.parents.iter().find(|p| {
+        let r = &p.parent_ref;
+        r.name == parent.name
+            && r.namespace.as_deref().unwrap_or(route_namespace) == parent.namespace
+            && r.section_name == parent.section
+    });
     let condition = |type_: &str| {
         entry
-            .and_then(|e| e["conditions"].as_array())
             .into_iter()
-            .flatten()
-            .find(|c| c["type"] == type_)
+            .flat_map(|e| &e.conditions)
+            .find(|c| c.type_ == type_)
             // A condition about an earlier generation says nothing about this one.
-            .filter(|c| c["observedGeneration"].as_i64() >= generation)
+            .filter(|c| c.observed_generation >= generation)
     };
     let pending = || Problem {
         reason: Reason::GatewayPending,
@@ -47,17 +41,16 @@ pub fn judge(
         retry: Retry::AwaitChange,
     };
     // The implementation's own words; some leave the message empty.
-    let said = |c: &Value| {
-        let message = c["message"].as_str().unwrap_or_default();
+    let said = |c: &RouteCondition| {
         format!(
             "{}={} ({}){}",
-            c["type"].as_str().unwrap_or_default(),
-            c["status"].as_str().unwrap_or_default(),
-            c["reason"].as_str().unwrap_or_default(),
-            if message.is_empty() {
+            c.type_,
+            c.status,
+            c.reason,
+            if c.message.is_empty() {
                 String::new()
             } else {
-                format!(": {message}")
+                format!(": {}", c.message)
             }
         )
     };
@@ -65,24 +58,23 @@ pub fn judge(
     else {
         return Err(pending());
     };
-    if accepted["status"] != "True" {
+    if accepted.status != "True" {
         // Every failing condition, and the likely cause of the commonest refusal.
         let mut failing = vec![said(accepted)];
-        if resolved["status"] != "True" {
+        if resolved.status != "True" {
             failing.push(said(resolved));
         }
-        let hint = if accepted["reason"] == "NotAllowedByListeners"
-            && parent.namespace != route_namespace
-        {
-            format!(
-                "; the route is in namespace {route_namespace} and the Gateway in {}: its \
+        let hint =
+            if accepted.reason == "NotAllowedByListeners" && parent.namespace != route_namespace {
+                format!(
+                    "; the route is in namespace {route_namespace} and the Gateway in {}: its \
                  listeners' allowedRoutes admit routes from the Gateway's own namespace unless \
                  allowedRoutes.namespaces.from is All or a Selector that takes {route_namespace}",
-                parent.namespace
-            )
-        } else {
-            String::new()
-        };
+                    parent.namespace
+                )
+            } else {
+                String::new()
+            };
         return Err(Problem {
             reason: Reason::RouteNotAccepted,
             message: format!(
@@ -92,7 +84,7 @@ pub fn judge(
             retry: Retry::AwaitChange,
         });
     }
-    if resolved["status"] != "True" {
+    if resolved.status != "True" {
         return Err(Problem {
             reason: Reason::BackendRefsUnresolved,
             message: format!(
@@ -102,7 +94,7 @@ pub fn judge(
             retry: Retry::AwaitChange,
         });
     }
-    let controller = entry.and_then(|e| e["controllerName"].as_str());
+    let controller = entry.and_then(|e| e.controller_name.as_deref());
     Ok(format!(
         "{shown} is accepted by {parent}{}",
         controller.map(|c| format!(" ({c})")).unwrap_or_default()
@@ -162,7 +154,7 @@ pub fn findings_condition(findings: &[Finding]) -> Option<(String, String)> {
 mod tests {
     use super::*;
     use crate::gatewayapi::{Code, Requests};
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn parent() -> Parent {
         Parent {
@@ -218,7 +210,7 @@ mod tests {
         ];
         for (i, (s, generation, want)) in rows.into_iter().enumerate() {
             let got = judge(
-                &s,
+                &serde_json::from_value(s.clone()).unwrap(),
                 Some(generation),
                 "HTTPRoute team/web",
                 &parent(),
@@ -248,8 +240,26 @@ mod tests {
         // A parentRef without a namespace is in the route's own.
         let mut own = status(("True", "A"), ("True", "R"), 1);
         own["parents"][0]["parentRef"]["namespace"] = Value::Null;
-        assert!(judge(&own, Some(1), "r", &parent(), "infra").is_ok());
-        assert!(judge(&own, Some(1), "r", &parent(), "team").is_err());
+        assert!(
+            judge(
+                &serde_json::from_value(own.clone()).unwrap(),
+                Some(1),
+                "r",
+                &parent(),
+                "infra"
+            )
+            .is_ok()
+        );
+        assert!(
+            judge(
+                &serde_json::from_value(own.clone()).unwrap(),
+                Some(1),
+                "r",
+                &parent(),
+                "team"
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -295,7 +305,14 @@ mod tests {
         );
         // Traefik leaves NotAllowedByListeners' message empty.
         s["parents"][0]["conditions"][0]["message"] = json!("");
-        let p = judge(&s, Some(1), "HTTPRoute team/web", &parent(), "team").unwrap_err();
+        let p = judge(
+            &serde_json::from_value(s.clone()).unwrap(),
+            Some(1),
+            "HTTPRoute team/web",
+            &parent(),
+            "team",
+        )
+        .unwrap_err();
         assert_eq!(p.reason, Reason::RouteNotAccepted);
         assert_eq!(
             p.message,
@@ -306,7 +323,14 @@ mod tests {
              or a Selector that takes team"
         );
         // In the Gateway's own namespace the hint would mislead: none.
-        let p = judge(&s, Some(1), "HTTPRoute infra/web", &parent(), "infra").unwrap_err();
+        let p = judge(
+            &serde_json::from_value(s.clone()).unwrap(),
+            Some(1),
+            "HTTPRoute infra/web",
+            &parent(),
+            "infra",
+        )
+        .unwrap_err();
         assert!(!p.message.contains("allowedRoutes"), "{}", p.message);
     }
 }

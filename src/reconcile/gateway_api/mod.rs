@@ -10,10 +10,10 @@ pub mod judge;
 mod plan;
 
 use futures::StreamExt;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, Preconditions};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
-use serde_json::json;
 
 use super::cache::Key;
 use super::outcome::OnGatewayApi;
@@ -23,11 +23,9 @@ use crate::Error;
 use crate::api::ownership::{FIELD_MANAGER, MANAGED_BY, OWNER_KIND};
 use crate::api::{GatewayApiRoute, GatewayRoute, Reason};
 use crate::backoff;
+use crate::gatewayapi::objects::{RouteKind, RouteStatus};
 use crate::gatewayapi::{self, Finding};
 use plan::{Deleted, Found};
-
-/// The kinds meshroute writes.
-pub const KINDS: [&str; 2] = ["HTTPRoute", "GRPCRoute"];
 
 fn api(client: &kube::Client, kind: &str, namespace: &str) -> Api<DynamicObject> {
     Api::namespaced_with(client.clone(), namespace, &gatewayapi::api_resource(kind))
@@ -73,11 +71,11 @@ pub async fn serve(
             findings: Vec::new(),
         });
     };
-    let kind = object["kind"].as_str().unwrap_or_default().to_string();
+    let kind = object.kind;
     let namespace = route.namespace().unwrap_or_default();
     let name = route.name_any();
-    let api = api(client, &kind, &namespace);
-    let shown = format!("{kind} {namespace}/{name}");
+    let api = api(client, kind.as_str(), &namespace);
+    let shown = format!("{} {namespace}/{name}", kind.as_str());
     let existing = api.get_opt(&name).await?;
     if let Err(problem) = plan::may_write(existing.as_ref().map(found), route, &shown) {
         let on = OnGatewayApi {
@@ -89,10 +87,14 @@ pub async fn serve(
             findings: Vec::new(),
         });
     }
-    object["metadata"]["labels"] = json!({ MANAGED_BY.0: MANAGED_BY.1 });
-    object["metadata"]["ownerReferences"] = json!([{
-        "apiVersion": GatewayRoute::api_version(&()), "kind": OWNER_KIND,
-        "name": name, "uid": route.uid(), "controller": true,
+    object.metadata.labels = Some([(MANAGED_BY.0.into(), MANAGED_BY.1.into())].into());
+    object.metadata.owner_references = Some(vec![OwnerReference {
+        api_version: GatewayRoute::api_version(&()).into(),
+        kind: OWNER_KIND.into(),
+        name: name.clone(),
+        uid: route.uid().unwrap_or_default(),
+        controller: Some(true),
+        block_owner_deletion: None,
     }]);
     let params = PatchParams::apply(FIELD_MANAGER).force();
     let written = match api.patch(&name, &params, &Patch::Apply(&object)).await {
@@ -111,14 +113,17 @@ pub async fn serve(
         }
         Err(e) => return Err(e.into()),
     };
-    for other in plan::left_behind(&kind) {
+    for other in plan::left_behind(kind) {
         delete(client, route, other).await?;
     }
+    // A status that does not read as a route's says nothing yet: the route waits for one.
+    let status: RouteStatus = written
+        .data
+        .get("status")
+        .and_then(|s| serde_json::from_value(s.clone()).ok())
+        .unwrap_or_default();
     let mut result = judge::judge(
-        written
-            .data
-            .get("status")
-            .unwrap_or(&serde_json::Value::Null),
+        &status,
         written.meta().generation,
         &shown,
         parent,
@@ -133,7 +138,7 @@ pub async fn serve(
     }
     let on = OnGatewayApi {
         route: Some(GatewayApiRoute {
-            kind,
+            kind: kind.as_str().into(),
             parent: parent.recorded(),
         }),
         result,
@@ -145,9 +150,13 @@ pub async fn serve(
 pub async fn delete(
     client: &kube::Client,
     route: &GatewayRoute,
-    kind: &str,
+    kind: RouteKind,
 ) -> Result<bool, Error> {
-    let api = api(client, kind, &route.namespace().unwrap_or_default());
+    let api = api(
+        client,
+        kind.as_str(),
+        &route.namespace().unwrap_or_default(),
+    );
     let existing = match api.get_opt(&route.name_any()).await {
         Ok(Some(existing)) if plan::written_for(found(&existing), route) => existing,
         Ok(_) => return Ok(false),
@@ -171,7 +180,8 @@ pub async fn delete(
         Deleted::Gone => Ok(true),
         Deleted::Held => Err(Error::DeleteFailed {
             message: format!(
-                "{kind} {}/{} is being deleted and waits for its finalizers",
+                "{} {}/{} is being deleted and waits for its finalizers",
+                kind.as_str(),
                 route.namespace().unwrap_or_default(),
                 route.name_any()
             ),
@@ -183,7 +193,7 @@ pub async fn delete(
 /// Deletes every Gateway API route meshroute wrote for `route`; whether any was there.
 pub async fn delete_all(client: &kube::Client, route: &GatewayRoute) -> Result<bool, Error> {
     let mut any = false;
-    for kind in KINDS {
+    for kind in RouteKind::ALL {
         any |= delete(client, route, kind).await?;
     }
     Ok(any)
@@ -225,7 +235,7 @@ pub fn watch_all(
     wakes: &Wakes,
 ) {
     if servings.any_gateway_api() {
-        for kind in KINDS {
+        for kind in RouteKind::ALL {
             let watched = watch(client.clone(), namespace.clone(), kind, wakes.clone());
             tokio::spawn(watched);
         }
@@ -236,8 +246,8 @@ pub fn watch_all(
 /// (all when `None`) and wakes the GatewayRoute that owns one whenever it changes or goes: its
 /// implementation's status, a hand edit to put back, a deletion to undo. Their metadata is all
 /// it keeps.
-async fn watch(client: kube::Client, namespace: Option<String>, kind: &'static str, wakes: Wakes) {
-    let resource = gatewayapi::api_resource(kind);
+async fn watch(client: kube::Client, namespace: Option<String>, kind: RouteKind, wakes: Wakes) {
+    let resource = gatewayapi::api_resource(kind.as_str());
     type Meta = kube::api::PartialObjectMeta<DynamicObject>;
     let api: Api<Meta> = match &namespace {
         Some(ns) => Api::namespaced_with(client, ns, &resource),
@@ -251,7 +261,7 @@ async fn watch(client: kube::Client, namespace: Option<String>, kind: &'static s
                 Ok(watcher::Event::Apply(route) | watcher::Event::Delete(route)) => Some(route),
                 Ok(_) => None,
                 Err(e) => {
-                    tracing::debug!(error = %e, kind, "watching Gateway API routes");
+                    tracing::debug!(error = %e, kind = kind.as_str(), "watching Gateway API routes");
                     None
                 }
             };

@@ -9,10 +9,10 @@ use std::collections::BTreeMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::ResourceExt;
 
-use super::{KINDS, MANAGED_BY};
-use crate::api::ownership::wants_adoption;
+use crate::api::ownership::{MANAGED_BY, wants_adoption};
 use crate::api::{GatewayRoute, Reason};
 use crate::backoff::Retry;
+use crate::gatewayapi::objects::RouteKind;
 use crate::gatewayapi::{self, Finding};
 use crate::reconcile::plan::Problem;
 
@@ -54,8 +54,8 @@ pub fn may_write(found: Option<Found>, route: &GatewayRoute, shown: &str) -> Res
 
 /// The kinds whose route of the object's name goes once a route of `kind` is written: a route
 /// whose kind changed (an httpRoute made a grpcRoute) leaves the other kind behind.
-pub fn left_behind(kind: &str) -> impl Iterator<Item = &'static str> + '_ {
-    KINDS.into_iter().filter(move |k| *k != kind)
+pub fn left_behind(kind: RouteKind) -> impl Iterator<Item = RouteKind> {
+    RouteKind::ALL.into_iter().filter(move |k| *k != kind)
 }
 
 /// The problem of a route a `notExported` finding drops.
@@ -187,8 +187,10 @@ mod tests {
 
     #[test]
     fn a_kind_change_leaves_the_other_kind_behind() {
-        assert_eq!(left_behind("HTTPRoute").collect::<Vec<_>>(), ["GRPCRoute"]);
-        assert_eq!(left_behind("GRPCRoute").collect::<Vec<_>>(), ["HTTPRoute"]);
+        let http = left_behind(RouteKind::Http).collect::<Vec<_>>();
+        assert_eq!(http, [RouteKind::Grpc]);
+        let grpc = left_behind(RouteKind::Grpc).collect::<Vec<_>>();
+        assert_eq!(grpc, [RouteKind::Http]);
     }
 
     #[test]
