@@ -6,7 +6,7 @@
 //! App Mesh behaviour kept on purpose: a gateway rewrites the matched prefix to `/` and the Host
 //! header to the target virtual service's name unless the route turns that off; both become an
 //! explicit `URLRewrite` filter. The table in docs/migration.md lists every mapping row; each
-//! row has a test in `tests.rs`.
+//! row has a golden case in tests/fixtures/export (`tests/export_cases.rs`).
 
 pub mod args;
 mod backend;

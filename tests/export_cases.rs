@@ -1,0 +1,113 @@
+//! The mapping's golden cases: each directory under tests/fixtures/export holds GatewayRoutes
+//! (`input.yaml`), the flags of the run (`args`, one per line; files they name are in the
+//! directory) and what `meshroute export gateway-api` must print for them: the objects on stdout
+//! (`output.yaml`) and the findings report (`findings.json`, the `--report json` document),
+//! compared byte for byte. Every row of docs/migration.md's mapping table has a case.
+//!
+//! After a change to the mapping that is meant, `make export-cases` rewrites every case's
+//! expected files from the current binary (MESHROUTE_REWRITE_CASES=1); review the diff.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const REWRITE: &str = "MESHROUTE_REWRITE_CASES";
+
+/// What the binary printed for one case, as the case files hold it.
+struct Printed {
+    output: String,
+    findings: String,
+}
+
+fn run(case: &Path) -> Result<Printed, String> {
+    let args = std::fs::read_to_string(case.join("args")).unwrap_or_default();
+    let out = Command::new(env!("CARGO_BIN_EXE_meshroute"))
+        .current_dir(case)
+        .args([
+            "export",
+            "gateway-api",
+            "-f",
+            "input.yaml",
+            "--report",
+            "json",
+        ])
+        .args(args.lines().filter(|l| !l.trim().is_empty()))
+        .output()
+        .map_err(|e| format!("run meshroute: {e}"))?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        return Err(format!("exit {}: {stderr}", out.status));
+    }
+    let report: serde_json::Value = serde_json::from_str(&stderr)
+        .map_err(|e| format!("the report is not JSON ({e}): {stderr}"))?;
+    Ok(Printed {
+        output: String::from_utf8_lossy(&out.stdout).into_owned(),
+        findings: serde_json::to_string_pretty(&report).unwrap() + "\n",
+    })
+}
+
+/// The first line where `got` and `want` differ, both shown.
+fn first_difference(got: &str, want: &str) -> String {
+    let (mut g, mut w) = (got.lines(), want.lines());
+    for line in 1.. {
+        match (g.next(), w.next()) {
+            (None, None) => break,
+            (a, b) if a == b => continue,
+            (a, b) => {
+                return format!(
+                    "line {line}:\n  got:  {}\n  want: {}",
+                    a.unwrap_or("<end>"),
+                    b.unwrap_or("<end>")
+                );
+            }
+        }
+    }
+    "they differ only in the last newline".into()
+}
+
+#[test]
+fn every_case_prints_what_it_expects() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/export");
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("input.yaml").is_file())
+        .collect();
+    cases.sort();
+    // The mapping table's rows, the orders between routes, the Lattice target and the flags.
+    assert!(cases.len() >= 60, "only {} cases found", cases.len());
+    let rewrite = std::env::var_os(REWRITE).is_some();
+    let mut failed = Vec::new();
+    for case in &cases {
+        let name = case.file_name().unwrap().to_string_lossy().into_owned();
+        let printed = match run(case) {
+            Ok(printed) => printed,
+            Err(e) => {
+                failed.push(format!("{name}: {e}"));
+                continue;
+            }
+        };
+        for (file, got) in [
+            ("output.yaml", &printed.output),
+            ("findings.json", &printed.findings),
+        ] {
+            let path = case.join(file);
+            if rewrite {
+                std::fs::write(&path, got).unwrap();
+                continue;
+            }
+            match std::fs::read_to_string(&path) {
+                Ok(want) if &want == got => {}
+                Ok(want) => failed.push(format!("{name}/{file}: {}", first_difference(got, &want))),
+                Err(e) => failed.push(format!("{name}/{file}: {e}")),
+            }
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "{} of {} cases differ (if the change is meant: make export-cases, then review the \
+         diff):\n{}",
+        failed.len(),
+        cases.len(),
+        failed.join("\n")
+    );
+}
