@@ -290,7 +290,7 @@ pub async fn run(
         .predicate_filter(
             predicates::generation
                 .combine(CachedRoute::annotations_digest)
-                .combine(foreign_status(ctx.written.clone())),
+                .combine(status::foreign_status(ctx.written.clone())),
             Default::default(),
         )
         .inspect({
@@ -390,14 +390,5 @@ fn error_policy(cached: Arc<CachedRoute>, error: &Error, ctx: Arc<Context>) -> A
                 .failed(&route.uid().unwrap_or_default(), Retry::Kubernetes);
             ctx.next(&route, wait)
         }
-    }
-}
-
-/// The predicate that wakes a reconcile when someone else wrote over an in-sync status this
-/// replica wrote; its own writes leave the value unchanged.
-fn foreign_status(written: Arc<Written>) -> impl Fn(&CachedRoute) -> Option<u64> {
-    move |route| {
-        let uid = route.uid().unwrap_or_default();
-        Some(written.wake_value(&uid, route.status_digest()))
     }
 }
