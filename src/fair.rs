@@ -143,14 +143,16 @@ impl Gate {
             self.0.admit_waiters(&mut s);
         }
         let mut waiting = Waiting {
-            rx: Some(rx),
+            rx,
+            served: false,
             gate: self.0.clone(),
             class,
         };
-        let rx = waiting.rx.as_mut().expect("set above");
         // The sender stays queued until it is served, and the gate outlives its waiters.
-        rx.await.expect("the gate serves every waiter");
-        waiting.rx = None;
+        (&mut waiting.rx)
+            .await
+            .expect("the gate serves every waiter");
+        waiting.served = true;
         Permit {
             gate: self.0.clone(),
             class,
@@ -188,16 +190,19 @@ impl GateInner {
 /// A caller waiting at the gate. Dropped after it was served but before it saw it (its
 /// reconcile was cancelled), it gives the slot back.
 struct Waiting {
-    rx: Option<oneshot::Receiver<()>>,
+    rx: oneshot::Receiver<()>,
+    /// Admitted, and the permit handed on: nothing to give back.
+    served: bool,
     gate: Arc<GateInner>,
     class: Class,
 }
 
 impl Drop for Waiting {
     fn drop(&mut self) {
-        if let Some(mut rx) = self.rx.take() {
-            rx.close();
-            if rx.try_recv().is_ok() {
+        if !self.served {
+            // Dropped while waiting: a slot granted meanwhile goes back.
+            self.rx.close();
+            if self.rx.try_recv().is_ok() {
                 self.gate.release(self.class);
             }
         }

@@ -1206,4 +1206,143 @@ mod tests {
         assert!(status.conditions.iter().all(|c| c.type_ != SHADOWED));
         assert_eq!(status.conditions[0].status, "True");
     }
+
+    /// `conclude` over each kind of `Did`: (what, the object, what was done, the route that
+    /// shadows it, Ready's reason, the Events' reasons, the next step).
+    #[test]
+    fn one_conclusion_from_what_both_parts_did() {
+        let http = GatewayApiRoute {
+            kind: "HTTPRoute".into(),
+            parent: "infra/gw".into(),
+        };
+        let with_gateway_api = {
+            let mut o = object(Some(Synced), 2, SHARD);
+            let status = o.status.as_mut().unwrap();
+            status.arn = Some("arn".into());
+            status.gateway_api_route = Some(http.clone());
+            o
+        };
+        let accepted = OnGatewayApi {
+            route: Some(http.clone()),
+            result: Ok("HTTPRoute n/r is accepted by Gateway infra/gw".into()),
+        };
+        let vouched = || OnAppMesh::Vouched {
+            arn: "arn".into(),
+            version: 3,
+        };
+        type Row = (
+            &'static str,
+            GatewayRoute,
+            Did,
+            Option<&'static str>,
+            Option<&'static str>,
+            Vec<&'static str>,
+            Next,
+        );
+        let rows: Vec<Row> = vec![
+            (
+                "refused: neither backend, no shadowing said beside it",
+                object(None, 0, SHARD),
+                Did::Refused {
+                    reason: NotPermitted,
+                    why: "not on this gateway".into(),
+                },
+                Some("other/route"),
+                Some("NotPermitted"),
+                vec!["NotPermitted"],
+                Next::Retry(Retry::AwaitChange),
+            ),
+            (
+                "App Mesh alone again: the Gateway API route the status recorded is forgotten",
+                with_gateway_api.clone(),
+                Did::AppMesh {
+                    app_mesh: vouched(),
+                    left_gateway_api: true,
+                },
+                None,
+                Some("Synced"),
+                vec!["GatewayAPIRouteDeleted"],
+                Next::Synced,
+            ),
+            (
+                "App Mesh alone, shadowed: Ready stays, the warning is said",
+                object(Some(Synced), 2, SHARD),
+                Did::AppMesh {
+                    app_mesh: vouched(),
+                    left_gateway_api: false,
+                },
+                Some("other/route"),
+                Some("Synced"),
+                vec![SHADOWED],
+                Next::Synced,
+            ),
+            (
+                "Gateway API alone: the App Mesh route retired, Ready from the implementation",
+                with_gateway_api.clone(),
+                Did::GatewayApi {
+                    app_mesh: Some(AppMeshPart::Retired(Ok(Removal::Deleted))),
+                    serves_app_mesh: false,
+                    gateway_api: accepted.clone(),
+                    findings: Vec::new(),
+                },
+                None,
+                Some("Synced"),
+                vec!["Deleted"],
+                Next::Synced,
+            ),
+            (
+                "both, App Mesh failing: App Mesh speaks first",
+                object(None, 0, SHARD),
+                Did::GatewayApi {
+                    app_mesh: Some(AppMeshPart::Applied(OnAppMesh::Failed(problem(
+                        DependencyNotFound,
+                        Retry::Dependency,
+                    )))),
+                    serves_app_mesh: true,
+                    gateway_api: accepted,
+                    findings: Vec::new(),
+                },
+                None,
+                Some("DependencyNotFound"),
+                vec!["DependencyNotFound"],
+                Next::Retry(Retry::Dependency),
+            ),
+            (
+                "deleted with Retain: nothing written, the route kept",
+                with_gateway_api,
+                Did::Removed(Ok(Removal::Retained)),
+                None,
+                None,
+                vec!["Retained"],
+                Next::Removed,
+            ),
+        ];
+        for (what, route, did, shadowed_by, ready, notes, next) in rows {
+            let after = conclude(&route, &did, shadowed_by, SHARD, now());
+            assert_eq!(
+                ready_of(&after).map(|(_, r, _)| r).as_deref(),
+                ready,
+                "{what}"
+            );
+            let said: Vec<&str> = after.notes.iter().map(|n| n.reason).collect();
+            assert_eq!(said, notes, "{what}");
+            assert_eq!(after.next, next, "{what}");
+            let status = after.status.as_ref();
+            if matches!(
+                did,
+                Did::AppMesh {
+                    left_gateway_api: true,
+                    ..
+                }
+            ) {
+                assert_eq!(
+                    status.and_then(|s| s.gateway_api_route.as_ref()),
+                    None,
+                    "{what}"
+                );
+            }
+            let shadowed = status.is_some_and(|s| s.conditions.iter().any(|c| c.type_ == SHADOWED));
+            assert_eq!(shadowed, what.contains("shadowed:"), "{what}");
+        }
+    }
 }
