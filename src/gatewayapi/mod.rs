@@ -8,8 +8,10 @@
 //! explicit `URLRewrite` filter. The table in docs/migration.md lists every mapping row; each
 //! row has a golden case in tests/fixtures/export (`tests/export_cases.rs`).
 
+mod across;
 pub mod args;
 mod backend;
+mod findings;
 mod grpc;
 mod http;
 mod lattice;
@@ -22,12 +24,15 @@ mod valid;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::api::matching;
 use crate::api::ownership::EXPORTED_FROM_ANNOTATION;
 use crate::api::recorded::{self, Backend};
 use crate::api::{GatewayRoute, object_name};
+use across::{order_findings, overlap_findings};
+use findings::Findings;
+pub use findings::{Aspect, Code, Finding, Impact, Predicts, Requests};
 pub use objects::{GATEWAY_API, GROUP};
 use objects::{
     GrantFrom, GrantTo, Listener, Object, ParentRef, ReferenceGrant, ReferenceGrantSpec, Route,
@@ -71,273 +76,6 @@ pub struct Options {
     pub accept: Vec<Code>,
 }
 
-/// How much a finding matters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub enum Impact {
-    /// The route was not exported: emitting it would route traffic App Mesh does not.
-    NotExported,
-    /// The route was exported, and behaves differently in a way the finding names.
-    Changed,
-    /// The route was exported as App Mesh behaves, on an assumption or an optional
-    /// Gateway API feature the implementation must support: check it.
-    Check,
-}
-
-/// What a finding is about: a stable code a team can accept once it has reviewed that kind of
-/// finding (`export gateway-api --accept CODE`), and the impact every finding of it has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Code {
-    /// Gateway API's PathPrefix matches whole path segments: `/api` no longer takes `/apix`.
-    PrefixSegments,
-    /// a prefix ending in `/` also takes the bare path (`/api/` takes `/api`).
-    PrefixBarePath,
-    /// a path or rewrite Gateway API refuses (no leading `/`, `//`, `/./`, `%2F`, ...).
-    PathRefused,
-    /// a RegularExpression match, whose support and dialect are the implementation's.
-    RegexDialect,
-    /// a header or metadata name Gateway API refuses.
-    HeaderName,
-    /// an inverted header match, which Gateway API cannot say.
-    HeaderInverted,
-    /// a numeric range header match, which Gateway API cannot say.
-    HeaderRange,
-    /// two matches on one header or query parameter name.
-    MatchedTwice,
-    /// a query parameter name Gateway API refuses.
-    QueryName,
-    /// a host name suffix without a leading `.`, which Gateway API matches as a domain.
-    HostnameSuffix,
-    /// a host name Gateway API refuses (an IP address, a port, `_`).
-    HostnameRefused,
-    /// App Mesh's Host rewrite to a virtual service name Gateway API cannot rewrite to.
-    HostRewrite,
-    /// App Mesh's `:authority` rewrite, which GRPCRoute cannot make.
-    GrpcHostRewrite,
-    /// a gRPC service name GRPCRoute refuses and no path can carry.
-    GrpcServiceName,
-    /// a gRPC service name GRPCRoute refuses, exported as an HTTPRoute on `POST /<service>/`.
-    GrpcAsHttp,
-    /// a virtual service name without a namespace: the route's own was taken.
-    BackendNamespaceAssumed,
-    /// a virtual service name that names no Service (and no `--service-map` entry).
-    BackendUnresolved,
-    /// a Service reference Kubernetes would refuse.
-    BackendInvalid,
-    /// no port known for the backend: `--backend-port` was taken.
-    BackendPortAssumed,
-    /// a listener port match, exported as a parentRef port (an Extended feature).
-    ListenerPort,
-    /// HTTP/2 to the backend, which Gateway API takes from the Service port's appProtocol.
-    Http2AppProtocol,
-    /// two routes that App Mesh's priorities and Gateway API's precedence order differently.
-    PriorityOrder,
-    /// two routes that can take the same request, whose order in App Mesh AWS did not document.
-    OrderUndocumented,
-    /// two routes on one Gateway that take exactly the same requests.
-    SameRequests,
-    /// a path match type the Lattice controller refuses (a regular expression).
-    LatticeRegexPath,
-    /// a query parameter match, which the Lattice controller refuses.
-    LatticeQueryMatch,
-    /// more than 5 header matches, which the Lattice controller refuses.
-    LatticeHeaderCount,
-    /// a header match other than Exact, which the Lattice controller refuses.
-    LatticeHeaderMatch,
-    /// a path or Host rewrite, which the Lattice controller does not apply.
-    LatticeNoRewrite,
-    /// the route becomes a VPC Lattice service reached at its own domain name.
-    LatticeServicePerRoute,
-    /// a GRPCRoute, which the Lattice controller serves on an HTTPS listener only.
-    LatticeGrpcHttps,
-}
-
-impl Code {
-    pub const ALL: [Code; 31] = [
-        Code::PrefixSegments,
-        Code::PrefixBarePath,
-        Code::PathRefused,
-        Code::RegexDialect,
-        Code::HeaderName,
-        Code::HeaderInverted,
-        Code::HeaderRange,
-        Code::MatchedTwice,
-        Code::QueryName,
-        Code::HostnameSuffix,
-        Code::HostnameRefused,
-        Code::HostRewrite,
-        Code::GrpcHostRewrite,
-        Code::GrpcServiceName,
-        Code::GrpcAsHttp,
-        Code::BackendNamespaceAssumed,
-        Code::BackendUnresolved,
-        Code::BackendInvalid,
-        Code::BackendPortAssumed,
-        Code::ListenerPort,
-        Code::Http2AppProtocol,
-        Code::PriorityOrder,
-        Code::OrderUndocumented,
-        Code::SameRequests,
-        Code::LatticeRegexPath,
-        Code::LatticeQueryMatch,
-        Code::LatticeHeaderCount,
-        Code::LatticeHeaderMatch,
-        Code::LatticeNoRewrite,
-        Code::LatticeServicePerRoute,
-        Code::LatticeGrpcHttps,
-    ];
-
-    pub fn impact(self) -> Impact {
-        match self {
-            Code::PrefixSegments => Impact::Changed,
-            Code::PrefixBarePath => Impact::Changed,
-            Code::PathRefused => Impact::NotExported,
-            Code::RegexDialect => Impact::Check,
-            Code::HeaderName => Impact::NotExported,
-            Code::HeaderInverted => Impact::NotExported,
-            Code::HeaderRange => Impact::NotExported,
-            Code::MatchedTwice => Impact::NotExported,
-            Code::QueryName => Impact::NotExported,
-            Code::HostnameSuffix => Impact::Changed,
-            Code::HostnameRefused => Impact::NotExported,
-            Code::HostRewrite => Impact::Changed,
-            Code::GrpcHostRewrite => Impact::Changed,
-            Code::GrpcServiceName => Impact::NotExported,
-            Code::GrpcAsHttp => Impact::Check,
-            Code::BackendNamespaceAssumed => Impact::Check,
-            Code::BackendUnresolved => Impact::NotExported,
-            Code::BackendInvalid => Impact::NotExported,
-            Code::BackendPortAssumed => Impact::Check,
-            Code::ListenerPort => Impact::Check,
-            Code::Http2AppProtocol => Impact::Check,
-            Code::PriorityOrder => Impact::Changed,
-            Code::OrderUndocumented => Impact::Changed,
-            Code::SameRequests => Impact::Changed,
-            Code::LatticeRegexPath => Impact::NotExported,
-            Code::LatticeQueryMatch => Impact::NotExported,
-            Code::LatticeHeaderCount => Impact::NotExported,
-            Code::LatticeHeaderMatch => Impact::NotExported,
-            Code::LatticeNoRewrite => Impact::Changed,
-            Code::LatticeServicePerRoute => Impact::Changed,
-            Code::LatticeGrpcHttps => Impact::Check,
-        }
-    }
-
-    /// The code as written in reports and `--accept`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Code::PrefixSegments => "prefix-segments",
-            Code::PrefixBarePath => "prefix-bare-path",
-            Code::PathRefused => "path-refused",
-            Code::RegexDialect => "regex-dialect",
-            Code::HeaderName => "header-name",
-            Code::HeaderInverted => "header-inverted",
-            Code::HeaderRange => "header-range",
-            Code::MatchedTwice => "matched-twice",
-            Code::QueryName => "query-name",
-            Code::HostnameSuffix => "hostname-suffix",
-            Code::HostnameRefused => "hostname-refused",
-            Code::HostRewrite => "host-rewrite",
-            Code::GrpcHostRewrite => "grpc-host-rewrite",
-            Code::GrpcServiceName => "grpc-service-name",
-            Code::GrpcAsHttp => "grpc-as-http",
-            Code::BackendNamespaceAssumed => "backend-namespace-assumed",
-            Code::BackendUnresolved => "backend-unresolved",
-            Code::BackendInvalid => "backend-invalid",
-            Code::BackendPortAssumed => "backend-port-assumed",
-            Code::ListenerPort => "listener-port",
-            Code::Http2AppProtocol => "http2-app-protocol",
-            Code::PriorityOrder => "priority-order",
-            Code::OrderUndocumented => "order-undocumented",
-            Code::SameRequests => "same-requests",
-            Code::LatticeRegexPath => "lattice-regex-path",
-            Code::LatticeQueryMatch => "lattice-query-match",
-            Code::LatticeHeaderCount => "lattice-header-count",
-            Code::LatticeHeaderMatch => "lattice-header-match",
-            Code::LatticeNoRewrite => "lattice-no-rewrite",
-            Code::LatticeServicePerRoute => "lattice-service-per-route",
-            Code::LatticeGrpcHttps => "lattice-grpc-https",
-        }
-    }
-
-    /// What of a request a finding of this code says Gateway API does differently; nothing
-    /// for a finding to check, which says the export keeps App Mesh's behaviour.
-    pub fn differs(self) -> &'static [Aspect] {
-        match self.impact() {
-            Impact::Check => &[],
-            _ => match self {
-                Code::HostRewrite | Code::GrpcHostRewrite => &[Aspect::Host],
-                Code::LatticeNoRewrite => &[Aspect::Path, Aspect::Host],
-                _ => &[Aspect::Backend],
-            },
-        }
-    }
-
-    pub fn parse(code: &str) -> Option<Code> {
-        Code::ALL.into_iter().find(|c| c.as_str() == code)
-    }
-}
-
-/// The JSON report writes a code as `as_str` does: one name for each, in one place.
-impl Serialize for Code {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-
-/// What of a request can differ between App Mesh and Gateway API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub enum Aspect {
-    /// Which backend answers, or whether one does (the status when none does).
-    Backend,
-    /// The path the backend is sent.
-    Path,
-    /// The Host the backend is sent.
-    Host,
-}
-
-/// The requests a finding is about, among those App Mesh or Gateway API sends by its route.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub enum Requests {
-    /// Every one.
-    All,
-    /// Those whose path (without the query) this regular expression matches whole.
-    Path(String),
-    /// Those whose Host (lower case, without a port) this regular expression matches whole.
-    Host(String),
-    /// Those the other route (`namespace/name`) also matches: one side sends them by this
-    /// route, the other may by that one.
-    SharedWith(String),
-}
-
-/// The difference a finding predicts: what differs, for which requests. A test or `verify`
-/// counts a difference as announced only when a finding of a route involved predicts both.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Predicts {
-    pub differs: &'static [Aspect],
-    pub requests: Requests,
-}
-
-/// Something of one GatewayRoute that Gateway API does not say the same way.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Finding {
-    /// `namespace/name` of the GatewayRoute.
-    pub object: String,
-    /// The GatewayRoute field concerned.
-    pub field: String,
-    pub code: Code,
-    pub impact: Impact,
-    pub problem: String,
-    pub advice: String,
-    /// The difference it predicts.
-    pub predicts: Predicts,
-    /// The team accepted this kind of finding (`--accept`): it does not count for `--strict`.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub accepted: bool,
-}
-
 /// The objects to print and the findings to report.
 #[derive(Debug, Default)]
 pub struct Export {
@@ -371,62 +109,6 @@ pub fn api_resource(kind: &str) -> kube::api::ApiResource {
         api_version: GATEWAY_API.into(),
         kind: kind.into(),
         plural: format!("{}s", kind.to_lowercase()),
-    }
-}
-
-/// One GatewayRoute's findings as they are made, and what else its objects need.
-struct Findings<'a> {
-    object: String,
-    found: &'a mut Vec<Finding>,
-    dropped: bool,
-    /// Namespaces its backends are in, other than its own: each needs a ReferenceGrant.
-    grants: BTreeSet<String>,
-}
-
-impl Finding {
-    /// A finding of `code`, which predicts that difference for `requests`.
-    pub fn about(
-        object: String,
-        field: &str,
-        code: Code,
-        problem: String,
-        advice: &str,
-        requests: Requests,
-    ) -> Self {
-        Finding {
-            object,
-            field: field.to_string(),
-            code,
-            impact: code.impact(),
-            problem,
-            advice: advice.to_string(),
-            predicts: Predicts {
-                differs: code.differs(),
-                requests,
-            },
-            accepted: false,
-        }
-    }
-}
-
-impl Findings<'_> {
-    fn note(&mut self, code: Code, field: &str, problem: String, advice: &str) {
-        self.note_about(code, field, problem, advice, Requests::All);
-    }
-
-    fn note_about(
-        &mut self,
-        code: Code,
-        field: &str,
-        problem: String,
-        advice: &str,
-        requests: Requests,
-    ) {
-        self.dropped |= code.impact() == Impact::NotExported;
-        let object = self.object.clone();
-        self.found.push(Finding::about(
-            object, field, code, problem, advice, requests,
-        ));
     }
 }
 
@@ -665,75 +347,6 @@ fn mapped(
     converted
 }
 
-/// A finding for every pair of routes on one gateway that can take the same request and that
-/// App Mesh orders one way and Gateway API's precedence the other (`priority-order`), or whose
-/// order in App Mesh AWS did not document (`order-undocumented`, once per pair).
-fn order_findings(exported: &[(String, Exported)], found: &mut Vec<Finding>) {
-    for (i, (a_name, a)) in exported.iter().enumerate() {
-        for (j, (b_name, b)) in exported.iter().enumerate() {
-            let (Some(x), Some(y)) = (&a.matcher, &b.matcher) else {
-                continue;
-            };
-            // Exactly the same requests: `same-requests` says it.
-            let same = a.matches == b.matches && a.port == b.port;
-            if i == j || a.gateway != b.gateway || a.kind != b.kind || same || x.disjoint(y) {
-                continue;
-            }
-            // Equal matches where one route listens on every port and the other on one: on
-            // that port Gateway API orders the two by age and name, not by priority.
-            let tie = b.precedence == a.precedence
-                && a.matches == b.matches
-                && (a.port.is_none() || b.port.is_none());
-            let shown = |p: Option<i32>| p.map_or("none".to_string(), |p| p.to_string());
-            let (pa, pb) = (shown(x.priority), shown(y.priority));
-            let shared = || Requests::SharedWith(b_name.clone());
-            match x.app_mesh_first(y) {
-                Some(true) if b.precedence > a.precedence || tie => {
-                    let why = if tie {
-                        "Gateway API orders routes with the same match by age and name, not priority"
-                    } else {
-                        "its match is more specific"
-                    };
-                    found.push(Finding::about(
-                        a_name.clone(),
-                        "spec.priority",
-                        Code::PriorityOrder,
-                        format!(
-                            "App Mesh tries this route before {b_name} (priority {pa}, then {pb}, \
-                             the longer path first between routes without one); Gateway API may \
-                             try {b_name} first where both match: {why}"
-                        ),
-                        "make the matches of the two routes disjoint, or merge them into one \
-                         route whose rules Gateway API orders as intended",
-                        shared(),
-                    ));
-                }
-                None if i < j => {
-                    let gateway_api = match a.precedence.cmp(&b.precedence) {
-                        std::cmp::Ordering::Greater => "tries this route first".to_string(),
-                        std::cmp::Ordering::Less => format!("tries {b_name} first"),
-                        std::cmp::Ordering::Equal => "orders the two by age, then name".into(),
-                    };
-                    found.push(Finding::about(
-                        a_name.clone(),
-                        "spec.priority",
-                        Code::OrderUndocumented,
-                        format!(
-                            "this route and {b_name} can take the same requests, and AWS did not \
-                             document which of the two App Mesh tried first (priorities {pa} and \
-                             {pb}; App Mesh is documented to order by priority, and routes \
-                             without one by the length of their paths); Gateway API {gateway_api}"
-                        ),
-                        "give both routes a priority, in the order App Mesh served them",
-                        shared(),
-                    ));
-                }
-                _ => {}
-            }
-        }
-    }
-}
-
 /// The GatewayRoute field that holds the route.
 fn route_field(route: &GatewayRoute) -> &'static str {
     match (&route.spec.http_route, &route.spec.http2_route) {
@@ -773,30 +386,6 @@ fn listener(name: String, port: i32) -> Listener {
         name,
         protocol: "HTTP".into(),
         port,
-    }
-}
-
-/// A finding for every route that takes exactly the requests an earlier route on the same
-/// Gateway (and listener) takes: Gateway API sends them to one of the two only.
-fn overlap_findings(exported: &[(String, Exported)], found: &mut Vec<Finding>) {
-    for (i, (b_name, b)) in exported.iter().enumerate() {
-        let same = exported[..i].iter().find(|(_, a)| {
-            a.gateway == b.gateway && a.kind == b.kind && a.port == b.port && a.matches == b.matches
-        });
-        if let Some((a_name, _)) = same {
-            found.push(Finding::about(
-                b_name.clone(),
-                "spec",
-                Code::SameRequests,
-                format!(
-                    "{a_name} takes exactly the same requests on the same Gateway {}; Gateway API \
-                     sends them to only one of the two (the older route, then by name)",
-                    b.parent
-                ),
-                "make the two routes' matches differ, or delete the one that should not serve",
-                Requests::SharedWith(a_name.clone()),
-            ));
-        }
     }
 }
 
