@@ -15,7 +15,7 @@ pub const GATEWAY_API: &str = "gateway.networking.k8s.io/v1";
 pub const GROUP: &str = "gateway.networking.k8s.io";
 
 /// An HTTPRoute or a GRPCRoute, ordered as their names are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum RouteKind {
     #[serde(rename = "GRPCRoute")]
     Grpc,

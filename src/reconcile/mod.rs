@@ -110,8 +110,8 @@ pub struct Context {
     permits: tenancy::Permits,
     /// Every watched route's match, by gateway, for collisions.
     gateways: gateways::Gateways,
-    /// Whether the Gateways routes wait on exist.
-    parents: gateway_api::Parents,
+    /// What the Gateway API part keeps: whether Gateways exist, the routes meshroute wrote.
+    gateway_api: Arc<gateway_api::State>,
     /// Whether the skipped `both` step has been warned about (once per process).
     warned_skipped_both: std::sync::atomic::AtomicBool,
 }
@@ -147,7 +147,7 @@ impl Context {
             written: Arc::default(),
             permits: tenancy::Permits::new(config.require_policy),
             gateways: gateways::Gateways::default(),
-            parents: gateway_api::Parents::default(),
+            gateway_api: Arc::default(),
             warned_skipped_both: std::sync::atomic::AtomicBool::new(false),
             config,
         })
@@ -329,6 +329,7 @@ pub async fn run(
         &ctx.config.namespace,
         &ctx.config.serving,
         &ctx.wakes,
+        &ctx.gateway_api,
     );
     // Policies and namespace labels are read before the first route is reconciled.
     ctx.permits

@@ -157,7 +157,7 @@ async fn carry_out(
                 decide::AppMesh::Leave => None,
             };
             let served =
-                gateway_api::serve(&ctx.client, &ctx.parents, route, parent, mapped).await?;
+                gateway_api::serve(&ctx.client, &ctx.gateway_api, route, parent, mapped).await?;
             let mut on = served.on;
             if kept_on_app_mesh && let Err(problem) = &mut on.result {
                 problem.message = format!(

@@ -9,6 +9,9 @@
 pub mod judge;
 mod plan;
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, Preconditions};
@@ -50,7 +53,7 @@ pub struct Served {
 /// is a Kubernetes failure to retry; everything the user must fix is in `Served::on`.
 pub async fn serve(
     client: &kube::Client,
-    parents: &Parents,
+    state: &State,
     route: &GatewayRoute,
     parent: &Parent,
     (object, findings): gatewayapi::Mapped,
@@ -76,7 +79,12 @@ pub async fn serve(
     let name = route.name_any();
     let api = api(client, kind.as_str(), &namespace);
     let shown = format!("{} {namespace}/{name}", kind.as_str());
-    let existing = api.get_opt(&name).await?;
+    // A route the watch has seen meshroute write for this object needs no read first.
+    let seen = state.seen.owner(kind, &namespace, &name);
+    let existing = match plan::must_read(seen.as_deref(), route) {
+        true => api.get_opt(&name).await?,
+        false => None,
+    };
     if let Err(problem) = plan::may_write(existing.as_ref().map(found), route, &shown) {
         let on = OnGatewayApi {
             route: recorded,
@@ -113,7 +121,9 @@ pub async fn serve(
         }
         Err(e) => return Err(e.into()),
     };
-    for other in plan::left_behind(kind) {
+    let recorded_kind = recorded.as_ref().map(|r| r.kind.as_str());
+    let seen = state.seen.kinds(&namespace, &name, route);
+    for other in plan::left_behind(kind, recorded_kind, &seen) {
         delete(client, route, other).await?;
     }
     // A status that does not read as a route's says nothing yet: the route waits for one.
@@ -132,7 +142,7 @@ pub async fn serve(
     // Waiting on a Gateway that does not exist waits for ever: say so.
     if let Err(problem) = &mut result
         && problem.reason == Reason::GatewayPending
-        && parents.missing(client, parent).await
+        && state.parents.missing(client, parent).await
     {
         *problem = judge::no_parent(parent, &shown);
     }
@@ -199,6 +209,88 @@ pub async fn delete_all(client: &kube::Client, route: &GatewayRoute) -> Result<b
     Ok(any)
 }
 
+/// What the Gateway API part keeps between reconciles: which Gateways exist, and which routes
+/// the watch has seen meshroute write.
+#[derive(Debug, Default)]
+pub struct State {
+    pub parents: Parents,
+    seen: Seen,
+}
+
+/// The Gateway API routes meshroute wrote, as the watch last listed and followed them: each
+/// route (kind, namespace, name) and the GatewayRoute that owns it. A few dozen bytes a route.
+#[derive(Debug, Default)]
+struct Seen {
+    owners: std::sync::Mutex<SeenState>,
+}
+
+#[derive(Debug, Default)]
+struct SeenState {
+    owners: HashMap<(RouteKind, String, String), String>,
+    /// While the watch lists again (after a restart or a gap): what it has listed so far, to
+    /// replace `owners` when the list is done, so that a route deleted in the gap is forgotten.
+    listing: Option<HashMap<(RouteKind, String, String), String>>,
+}
+
+impl Seen {
+    fn owner(&self, kind: RouteKind, namespace: &str, name: &str) -> Option<String> {
+        let state = self.owners.lock().unwrap_or_else(|e| e.into_inner());
+        let key = (kind, namespace.to_string(), name.to_string());
+        state.owners.get(&key).cloned()
+    }
+
+    /// The kinds of the routes of this name the watch has seen meshroute write for `route`.
+    fn kinds(&self, namespace: &str, name: &str, route: &GatewayRoute) -> Vec<RouteKind> {
+        RouteKind::ALL
+            .into_iter()
+            .filter(|kind| !plan::must_read(self.owner(*kind, namespace, name).as_deref(), route))
+            .collect()
+    }
+
+    /// Follows one watch event of the routes of `kind`.
+    fn follow(&self, kind: RouteKind, event: &watcher::Event<Meta>) {
+        let key_owner = |route: &Meta| {
+            let owner = route
+                .metadata
+                .owner_references
+                .iter()
+                .flatten()
+                .find(|o| o.kind == OWNER_KIND)?;
+            let key = (
+                kind,
+                route.metadata.namespace.clone()?,
+                route.metadata.name.clone()?,
+            );
+            Some((key, owner.name.clone()))
+        };
+        let mut state = self.owners.lock().unwrap_or_else(|e| e.into_inner());
+        match event {
+            watcher::Event::Init => state.listing = Some(HashMap::new()),
+            watcher::Event::InitApply(route) => {
+                if let (Some(listing), Some((key, owner))) = (&mut state.listing, key_owner(route))
+                {
+                    listing.insert(key, owner);
+                }
+            }
+            watcher::Event::InitDone => {
+                let listed = state.listing.take().unwrap_or_default();
+                state.owners.retain(|(k, _, _), _| *k != kind);
+                state.owners.extend(listed);
+            }
+            watcher::Event::Apply(route) => {
+                if let Some((key, owner)) = key_owner(route) {
+                    state.owners.insert(key, owner);
+                }
+            }
+            watcher::Event::Delete(route) => {
+                if let Some((key, _)) = key_owner(route) {
+                    state.owners.remove(&key);
+                }
+            }
+        }
+    }
+}
+
 /// Whether the Gateways that routes wait on exist, asked of the apiserver at most every ten
 /// seconds per Gateway (thousands of routes may wait on one at once).
 #[derive(Debug, Default)]
@@ -233,39 +325,43 @@ pub fn watch_all(
     namespace: &Option<String>,
     servings: &Servings,
     wakes: &Wakes,
+    state: &Arc<State>,
 ) {
     if servings.any_gateway_api() {
         for kind in RouteKind::ALL {
-            let watched = watch(client.clone(), namespace.clone(), kind, wakes.clone());
-            tokio::spawn(watched);
+            let api: Api<Meta> = match namespace {
+                Some(ns) => Api::namespaced_with(
+                    client.clone(),
+                    ns,
+                    &gatewayapi::api_resource(kind.as_str()),
+                ),
+                None => Api::all_with(client.clone(), &gatewayapi::api_resource(kind.as_str())),
+            };
+            tokio::spawn(watch(api, kind, wakes.clone(), state.clone()));
         }
     }
 }
 
-/// Watches the Gateway API routes of `kind` meshroute wrote (by their label) in `namespace`
-/// (all when `None`) and wakes the GatewayRoute that owns one whenever it changes or goes: its
-/// implementation's status, a hand edit to put back, a deletion to undo. Their metadata is all
-/// it keeps.
-async fn watch(client: kube::Client, namespace: Option<String>, kind: RouteKind, wakes: Wakes) {
-    let resource = gatewayapi::api_resource(kind.as_str());
-    type Meta = kube::api::PartialObjectMeta<DynamicObject>;
-    let api: Api<Meta> = match &namespace {
-        Some(ns) => Api::namespaced_with(client, ns, &resource),
-        None => Api::all_with(client, &resource),
-    };
+/// A route's metadata, all the watch keeps of it.
+type Meta = kube::api::PartialObjectMeta<DynamicObject>;
+
+/// Watches the Gateway API routes of `kind` meshroute wrote (by their label) and wakes the
+/// GatewayRoute that owns one whenever it changes or goes: its implementation's status, a hand
+/// edit to put back, a deletion to undo; and keeps `State`'s record of them.
+async fn watch(api: Api<Meta>, kind: RouteKind, wakes: Wakes, state: Arc<State>) {
     let selector = format!("{}={}", MANAGED_BY.0, MANAGED_BY.1);
     watcher(api, watcher::Config::default().labels(&selector))
         .backoff(backoff::WatchBackoff::default())
         .for_each(|event| {
-            let owned = match event {
-                Ok(watcher::Event::Apply(route) | watcher::Event::Delete(route)) => Some(route),
-                Ok(_) => None,
+            let event = match event {
+                Ok(event) => event,
                 Err(e) => {
                     tracing::debug!(error = %e, kind = kind.as_str(), "watching Gateway API routes");
-                    None
+                    return std::future::ready(());
                 }
             };
-            if let Some(route) = owned {
+            state.seen.follow(kind, &event);
+            if let watcher::Event::Apply(route) | watcher::Event::Delete(route) = &event {
                 let owner = route
                     .metadata
                     .owner_references
@@ -279,4 +375,55 @@ async fn watch(client: kube::Client, namespace: Option<String>, kind: RouteKind,
             std::future::ready(())
         })
         .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(name: &str, owner: Option<&str>) -> Meta {
+        let metadata = kube::api::ObjectMeta {
+            name: Some(name.into()),
+            namespace: Some("team".into()),
+            owner_references: owner.map(|o| {
+                vec![OwnerReference {
+                    kind: OWNER_KIND.into(),
+                    name: o.into(),
+                    ..Default::default()
+                }]
+            }),
+            ..Default::default()
+        };
+        Meta {
+            types: None,
+            metadata,
+            _phantom: std::marker::PhantomData,
+        }
+    }
+
+    #[test]
+    fn the_watch_record_follows_writes_deletions_and_forgets_what_a_relist_lacks() {
+        use watcher::Event::*;
+        let seen = Seen::default();
+        let http = RouteKind::Http;
+        let owner = |name: &str| seen.owner(http, "team", name);
+        seen.follow(http, &Apply(meta("web", Some("web"))));
+        seen.follow(http, &Apply(meta("api", Some("api"))));
+        // Labelled by someone else without an owner: not meshroute's.
+        seen.follow(http, &Apply(meta("copy", None)));
+        assert_eq!((owner("web"), owner("copy")), (Some("web".into()), None));
+        assert_eq!(seen.owner(RouteKind::Grpc, "team", "web"), None);
+        seen.follow(http, &Delete(meta("web", Some("web"))));
+        assert_eq!(owner("web"), None);
+        // A relist after a gap: what it no longer lists (api) is forgotten when it is done.
+        seen.follow(http, &Init);
+        seen.follow(http, &InitApply(meta("new", Some("new"))));
+        assert_eq!(
+            owner("api"),
+            Some("api".into()),
+            "kept until the list is done"
+        );
+        seen.follow(http, &InitDone);
+        assert_eq!((owner("api"), owner("new")), (None, Some("new".into())));
+    }
 }

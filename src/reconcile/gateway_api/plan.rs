@@ -52,10 +52,24 @@ pub fn may_write(found: Option<Found>, route: &GatewayRoute, shown: &str) -> Res
     }
 }
 
+/// Whether the route of the object's name must be read before it is written: unless the watch
+/// has seen meshroute write it for a GatewayRoute of this name (`seen_owner`), it may be
+/// someone else's.
+pub fn must_read(seen_owner: Option<&str>, route: &GatewayRoute) -> bool {
+    seen_owner.is_none() || seen_owner != route.metadata.name.as_deref()
+}
+
 /// The kinds whose route of the object's name goes once a route of `kind` is written: a route
-/// whose kind changed (an httpRoute made a grpcRoute) leaves the other kind behind.
-pub fn left_behind(kind: RouteKind) -> impl Iterator<Item = RouteKind> {
-    RouteKind::ALL.into_iter().filter(move |k| *k != kind)
+/// whose kind changed (an httpRoute made a grpcRoute) leaves the other kind behind. Not asked
+/// when the status records a route of `kind` (`recorded`: the other kind went before that was
+/// recorded) unless the watch has seen meshroute's route of the other kind (`seen`: a reconcile
+/// that wrote it ended before its status).
+pub fn left_behind(kind: RouteKind, recorded: Option<&str>, seen: &[RouteKind]) -> Vec<RouteKind> {
+    let changed = recorded != Some(kind.as_str());
+    RouteKind::ALL
+        .into_iter()
+        .filter(|k| *k != kind && (changed || seen.contains(k)))
+        .collect()
 }
 
 /// The problem of a route a `notExported` finding drops.
@@ -187,10 +201,31 @@ mod tests {
 
     #[test]
     fn a_kind_change_leaves_the_other_kind_behind() {
-        let http = left_behind(RouteKind::Http).collect::<Vec<_>>();
-        assert_eq!(http, [RouteKind::Grpc]);
-        let grpc = left_behind(RouteKind::Grpc).collect::<Vec<_>>();
-        assert_eq!(grpc, [RouteKind::Http]);
+        use RouteKind::{Grpc, Http};
+        // (kind written, kind the status records, meshroute's routes the watch saw, to delete)
+        type Row<'a> = (RouteKind, Option<&'a str>, &'a [RouteKind], &'a [RouteKind]);
+        let rows: [Row; 7] = [
+            (Http, None, &[], &[Grpc]),
+            (Grpc, None, &[], &[Http]),
+            (Http, Some("GRPCRoute"), &[Grpc], &[Grpc]),
+            (Http, Some("GRPCRoute"), &[], &[Grpc]),
+            (Http, Some("HTTPRoute"), &[Http], &[]),
+            (Grpc, Some("GRPCRoute"), &[], &[]),
+            // Written by a reconcile that ended before its status: it goes.
+            (Http, Some("HTTPRoute"), &[Http, Grpc], &[Grpc]),
+        ];
+        for (kind, recorded, seen, want) in rows {
+            let got = left_behind(kind, recorded, seen);
+            assert_eq!(got, want, "{kind:?} over {recorded:?}, seen {seen:?}");
+        }
+    }
+
+    #[test]
+    fn only_a_route_the_watch_saw_written_for_this_object_is_written_unread() {
+        let route = object("web", "/", "svc");
+        assert!(must_read(None, &route));
+        assert!(must_read(Some("api"), &route));
+        assert!(!must_read(Some("web"), &route));
     }
 
     #[test]
