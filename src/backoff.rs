@@ -19,7 +19,15 @@ pub enum Retry {
     /// The Kubernetes API failed: exponential, but capped low, so that work resumes within
     /// seconds of the apiserver's return however long it was away.
     Kubernetes,
+    /// A Gateway API route was just written and its implementation has not judged it yet: ask
+    /// again after `VERDICT_GRACE`, uncounted (its status usually wakes the object sooner).
+    Verdict,
 }
+
+/// How long a route just written may wait for its implementation's verdict before the
+/// GatewayRoute's status says it waits (`GatewayPending`): one status write per create instead
+/// of two where the implementation answers within it.
+pub const VERDICT_GRACE: Duration = Duration::from_secs(5);
 
 /// The longest wait after a Kubernetes API failure.
 pub const KUBERNETES_RETRY_MAX: Duration = Duration::from_secs(5);

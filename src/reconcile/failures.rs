@@ -58,6 +58,7 @@ impl Failures {
         match retry {
             // Not the object's failure: every object waits for the same probe.
             Retry::Paused => Some(backoff::jitter(crate::appmesh::PROBE_EVERY * 3)),
+            Retry::Verdict => Some(backoff::VERDICT_GRACE),
             Retry::AwaitChange => {
                 self.count(uid);
                 None
@@ -106,7 +107,7 @@ mod tests {
         let base = Duration::from_secs(1);
         let max = Duration::from_secs(300);
         // (retry, failures before, counts, expected wait; None: until the object changes)
-        let rows: [(Retry, u32, bool, Option<Duration>); 8] = [
+        let rows: [(Retry, u32, bool, Option<Duration>); 9] = [
             (Retry::AwaitChange, 0, true, None),
             (Retry::Transient, 0, true, Some(base)),
             (Retry::Transient, 3, true, Some(base * 8)),
@@ -119,6 +120,7 @@ mod tests {
                 Some(backoff::KUBERNETES_RETRY_MAX),
             ),
             (Retry::Slow, 0, true, Some(max)),
+            (Retry::Verdict, 3, false, Some(backoff::VERDICT_GRACE)),
             (
                 Retry::Paused,
                 5,

@@ -204,6 +204,7 @@ impl Context {
         self.failures.forget(uid);
         self.written.forget(uid);
         self.metrics.forget(uid);
+        self.gateway_api.forget(uid);
     }
 
     /// Keeps the collision index up to date with `route` and wakes the routes on its gateway

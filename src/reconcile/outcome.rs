@@ -147,6 +147,9 @@ pub fn conclude(
                 shard,
                 now.clone(),
             );
+            if after.next == Next::Retry(Retry::Verdict) {
+                return after;
+            }
             warning(
                 after,
                 route,
@@ -430,6 +433,21 @@ fn gateway_api(
     shard: &str,
     now: Time,
 ) -> After {
+    // Gateway API alone, a route just written: nothing is said until the implementation judges
+    // it or the grace runs out (one status write per create).
+    if let (None, Err(p)) = (&app_mesh, &gw.result)
+        && p.retry == Retry::Verdict
+    {
+        return After {
+            status: None,
+            shard_overlap: false,
+            notes: Vec::new(),
+            counted: Counted::Ready(p.reason),
+            message: p.message.clone(),
+            next: Next::Retry(Retry::Verdict),
+            changed: None,
+        };
+    }
     if let Some(mut a) = app_mesh
         .clone()
         .filter(|a| a.counted != Counted::Ready(Reason::Synced))
@@ -1306,6 +1324,40 @@ mod tests {
                 Some("DependencyNotFound"),
                 vec!["DependencyNotFound"],
                 Next::Retry(Retry::Dependency),
+            ),
+            (
+                "Gateway API alone, just written, no verdict yet: nothing said, asked again soon",
+                object(None, 0, SHARD),
+                Did::GatewayApi {
+                    app_mesh: None,
+                    serves_app_mesh: false,
+                    gateway_api: OnGatewayApi {
+                        route: Some(http.clone()),
+                        result: Err(problem(GatewayPending, Retry::Verdict)),
+                    },
+                    findings: Vec::new(),
+                },
+                Some("other/route"),
+                None,
+                vec![],
+                Next::Retry(Retry::Verdict),
+            ),
+            (
+                "Gateway API alone, the grace over: GatewayPending is written",
+                object(None, 0, SHARD),
+                Did::GatewayApi {
+                    app_mesh: None,
+                    serves_app_mesh: false,
+                    gateway_api: OnGatewayApi {
+                        route: Some(http.clone()),
+                        result: Err(problem(GatewayPending, Retry::AwaitChange)),
+                    },
+                    findings: Vec::new(),
+                },
+                None,
+                Some("GatewayPending"),
+                vec![],
+                Next::Retry(Retry::AwaitChange),
             ),
             (
                 "deleted with Retain: nothing written, the route kept",

@@ -323,8 +323,8 @@ async fn finish(
             });
         }
         Next::Retry(retry) => {
-            if retry == Retry::Paused {
-                tracing::debug!("waiting for App Mesh: {}", after.message);
+            if matches!(retry, Retry::Paused | Retry::Verdict) {
+                tracing::debug!("waiting: {}", after.message);
             } else {
                 tracing::warn!("not in sync: {}", after.message);
             }

@@ -25,7 +25,7 @@ use super::wakes::Wakes;
 use crate::Error;
 use crate::api::ownership::{FIELD_MANAGER, MANAGED_BY, OWNER_KIND};
 use crate::api::{GatewayApiRoute, GatewayRoute, Reason};
-use crate::backoff;
+use crate::backoff::{self, Retry};
 use crate::gatewayapi::objects::{RouteKind, RouteStatus};
 use crate::gatewayapi::{self, Finding};
 use plan::{Deleted, Found};
@@ -139,12 +139,17 @@ pub async fn serve(
         parent,
         &namespace,
     );
-    // Waiting on a Gateway that does not exist waits for ever: say so.
-    if let Err(problem) = &mut result
-        && problem.reason == Reason::GatewayPending
-        && state.parents.missing(client, parent).await
-    {
-        *problem = judge::no_parent(parent, &shown);
+    let uid = route.uid().unwrap_or_default();
+    match &mut result {
+        Err(problem) if problem.reason == Reason::GatewayPending => {
+            if state.parents.missing(client, parent).await {
+                // Waiting on a Gateway that does not exist waits for ever: say so.
+                *problem = judge::no_parent(parent, &shown);
+            } else if plan::awaiting_verdict(state.pending_for(&uid, written.meta().generation)) {
+                problem.retry = Retry::Verdict;
+            }
+        }
+        _ => state.forget(&uid),
     }
     let on = OnGatewayApi {
         route: Some(GatewayApiRoute {
@@ -215,6 +220,31 @@ pub async fn delete_all(client: &kube::Client, route: &GatewayRoute) -> Result<b
 pub struct State {
     pub parents: Parents,
     seen: Seen,
+    /// Since when each object (uid) has waited for its implementation's verdict, at which
+    /// generation of its route.
+    pending: std::sync::Mutex<HashMap<String, (Option<i64>, std::time::Instant)>>,
+}
+
+impl State {
+    /// How long `uid`'s route at `generation` has waited for a verdict (from now, the first
+    /// time it is asked).
+    fn pending_for(&self, uid: &str, generation: Option<i64>) -> std::time::Duration {
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let now = std::time::Instant::now();
+        let since = pending.entry(uid.to_string()).or_insert((generation, now));
+        if since.0 != generation {
+            *since = (generation, now);
+        }
+        now - since.1
+    }
+
+    /// Forgets what is kept about an object (judged, or gone).
+    pub fn forget(&self, uid: &str) {
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(uid);
+    }
 }
 
 /// The Gateway API routes meshroute wrote, as the watch last listed and followed them: each

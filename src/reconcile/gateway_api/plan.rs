@@ -128,6 +128,13 @@ pub fn refused(code: u16, said: &str, shown: &str) -> Option<Problem> {
     })
 }
 
+/// Whether a route whose implementation has not judged it, pending for `pending_for` since it
+/// was written at this generation, still waits for that verdict without saying so
+/// (`Retry::Verdict`) rather than writing `GatewayPending` into the status.
+pub fn awaiting_verdict(pending_for: std::time::Duration) -> bool {
+    pending_for < crate::backoff::VERDICT_GRACE
+}
+
 /// What a delete's answer means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Deleted {
@@ -218,6 +225,16 @@ mod tests {
             let got = left_behind(kind, recorded, seen);
             assert_eq!(got, want, "{kind:?} over {recorded:?}, seen {seen:?}");
         }
+    }
+
+    #[test]
+    fn a_pending_route_is_said_pending_only_after_the_grace() {
+        use std::time::Duration;
+        let grace = crate::backoff::VERDICT_GRACE;
+        assert!(awaiting_verdict(Duration::ZERO));
+        assert!(awaiting_verdict(grace - Duration::from_millis(1)));
+        assert!(!awaiting_verdict(grace));
+        assert!(!awaiting_verdict(grace * 10));
     }
 
     #[test]
