@@ -199,15 +199,6 @@ impl Written {
         self.map().get(uid).is_some_and(|e| e.last != digest)
     }
 
-    /// Whether the object `uid` as read (its status has `digest`) is older than the in-sync
-    /// status this replica wrote last: the watch has not shown that write yet. Acting on it
-    /// would redo what the write recorded (a second create, a second Event).
-    pub fn awaits_echo(&self, uid: &str, digest: u64) -> bool {
-        self.map()
-            .get(uid)
-            .is_some_and(|e| e.last != digest && e.in_sync.is_some_and(|w| !w.seen))
-    }
-
     /// Whether the object `uid`, whose status has `digest`, holds a status this replica did not
     /// write over the in-sync status it did. `false` for an object it wrote no in-sync status to
     /// since it started: the start-up checks every object that is not in sync anyway.
@@ -444,30 +435,6 @@ mod tests {
         assert!(!written.last_was_other("u", seen(&pending)));
         written.forget("u");
         assert!(!written.last_was_other("u", seen(&ready)), "forgotten");
-    }
-
-    #[test]
-    fn an_object_read_before_its_in_sync_write_showed_waits_for_it() {
-        let written = Written::default();
-        let r = route();
-        let seen = |s: &GatewayRouteStatus| digest(as_stored(s).as_ref());
-        let empty = digest(None);
-        let ready = next_status(&r, None, Reason::Synced, "in sync", at(100));
-        assert!(!written.awaits_echo("u", empty), "nothing written");
-        written.wrote("u", &ready);
-        // Woken before the watch showed the write: the object as read is older.
-        assert!(written.awaits_echo("u", empty));
-        assert!(
-            !written.awaits_echo("u", seen(&ready)),
-            "the cache shows it"
-        );
-        // Once the watch showed it, a different status is someone else's, not an older one.
-        written.wake_value("u", seen(&ready));
-        assert!(!written.awaits_echo("u", empty));
-        // A failure status is not waited for: retries write it again.
-        let failed = next_status(&r, None, Reason::AppMeshUnavailable, "down", at(200));
-        written.wrote("u", &failed);
-        assert!(!written.awaits_echo("u", empty));
     }
 
     #[test]

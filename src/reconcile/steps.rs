@@ -23,9 +23,6 @@ use crate::api::ownership::FINALIZER;
 use crate::backoff::Retry;
 use crate::fair::Class;
 
-/// How soon an object read before its own last write showed is looked at again.
-const ECHO_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
-
 #[tracing::instrument(skip_all, fields(object = %format!("{}/{}", route.namespace().unwrap_or_default(), route.name_any())))]
 /// `status_digest` is the digest of `route`'s status, as the cache made it.
 pub async fn work(
@@ -75,15 +72,6 @@ async fn reconcile(
             .collect();
         set_finalizers(&api, &route, rest).await?;
         return Ok(action);
-    }
-    // Woken before the cache shows this replica's last in-sync write: the object as read is
-    // older than what was written; look again once the watch has delivered it.
-    if ctx
-        .written
-        .awaits_echo(&route.uid().unwrap_or_default(), status_digest)
-    {
-        tracing::debug!("the cache does not show the last status written yet");
-        return Ok(ctx.next(&route, Some(ECHO_WAIT)));
     }
     // The finalizer goes on before anything is created in App Mesh, and the reconcile goes on
     // at once: it does not wait for the watch to echo the change (after an apiserver restart
