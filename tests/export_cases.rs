@@ -4,13 +4,13 @@
 //! (`output.yaml`) and the findings report (`findings.json`, the `--report json` document),
 //! compared byte for byte. Every row of docs/migration.md's mapping table has a case.
 //!
-//! After a change to the mapping that is meant, `make export-cases` rewrites every case's
-//! expected files from the current binary (MESHROUTE_REWRITE_CASES=1); review the diff.
+//! After a change to the mapping that is meant, `make bless` (`MESHROUTE_BLESS=1`) rewrites
+//! every case's expected files from the current binary; review the diff.
+
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-const REWRITE: &str = "MESHROUTE_REWRITE_CASES";
 
 /// What the binary printed for one case, as the case files hold it.
 struct Printed {
@@ -45,25 +45,6 @@ fn run(case: &Path) -> Result<Printed, String> {
     })
 }
 
-/// The first line where `got` and `want` differ, both shown.
-fn first_difference(got: &str, want: &str) -> String {
-    let (mut g, mut w) = (got.lines(), want.lines());
-    for line in 1.. {
-        match (g.next(), w.next()) {
-            (None, None) => break,
-            (a, b) if a == b => continue,
-            (a, b) => {
-                return format!(
-                    "line {line}:\n  got:  {}\n  want: {}",
-                    a.unwrap_or("<end>"),
-                    b.unwrap_or("<end>")
-                );
-            }
-        }
-    }
-    "they differ only in the last newline".into()
-}
-
 #[test]
 fn every_case_prints_what_it_expects() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/export");
@@ -75,7 +56,6 @@ fn every_case_prints_what_it_expects() {
     cases.sort();
     // The mapping table's rows, the orders between routes, the Lattice target and the flags.
     assert!(cases.len() >= 60, "only {} cases found", cases.len());
-    let rewrite = std::env::var_os(REWRITE).is_some();
     let mut failed = Vec::new();
     for case in &cases {
         let name = case.file_name().unwrap().to_string_lossy().into_owned();
@@ -90,22 +70,12 @@ fn every_case_prints_what_it_expects() {
             ("output.yaml", &printed.output),
             ("findings.json", &printed.findings),
         ] {
-            let path = case.join(file);
-            if rewrite {
-                std::fs::write(&path, got).unwrap();
-                continue;
-            }
-            match std::fs::read_to_string(&path) {
-                Ok(want) if &want == got => {}
-                Ok(want) => failed.push(format!("{name}/{file}: {}", first_difference(got, &want))),
-                Err(e) => failed.push(format!("{name}/{file}: {e}")),
-            }
+            support::golden::check(&case.join(file), got, &mut failed);
         }
     }
     assert!(
         failed.is_empty(),
-        "{} of {} cases differ (if the change is meant: make export-cases, then review the \
-         diff):\n{}",
+        "{} of {} cases differ (if the change is meant: make bless, then review the diff):\n{}",
         failed.len(),
         cases.len(),
         failed.join("\n")

@@ -3,7 +3,9 @@
 //! (extra flags, if any), and the expected output, compared byte for byte: `expected.yaml`
 //! (stdout) and `expected.errors` (the files that could not be read, from stderr, with the exit
 //! status). No cluster and no App Mesh: the command runs with a kubeconfig that does not exist.
-//! `MESHROUTE_BLESS=1 cargo test --test import_files` rewrites the expected files on purpose.
+//! `make bless` (`MESHROUTE_BLESS=1`) rewrites the expected files on purpose.
+
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -57,7 +59,6 @@ fn cases() -> Vec<PathBuf> {
 
 #[test]
 fn every_fixture_imports_as_expected() {
-    let bless = std::env::var_os("MESHROUTE_BLESS").is_some();
     let mut failures = Vec::new();
     let cases = cases();
     assert!(cases.len() >= 6, "fixtures missing: {cases:?}");
@@ -67,18 +68,7 @@ fn every_fixture_imports_as_expected() {
             ("expected.yaml", &outcome.stdout),
             ("expected.errors", &outcome.errors),
         ] {
-            let path = case.join(file);
-            if bless {
-                std::fs::write(&path, actual).unwrap();
-                continue;
-            }
-            let expected = std::fs::read_to_string(&path).unwrap_or_default();
-            if expected != *actual {
-                failures.push(format!(
-                    "{}: differs from what import printed:\n{actual}\n(MESHROUTE_BLESS=1 rewrites it)",
-                    path.display()
-                ));
-            }
+            support::golden::check(&case.join(file), actual, &mut failures);
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));

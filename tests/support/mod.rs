@@ -4,6 +4,7 @@
 // Each test binary uses its own part of this module.
 #![allow(dead_code)]
 
+pub mod golden;
 pub mod traffic;
 
 use std::time::{Duration, Instant};
