@@ -127,6 +127,23 @@ pub fn conclude(
             }
             warning(after, route, GATEWAY_API_FINDINGS, None, now.clone())
         }
+        // Gateway API alone, a route just written: nothing is said (no status, no Event) until
+        // the implementation judges it or the grace runs out (one status write per create).
+        Did::GatewayApi {
+            app_mesh: None,
+            gateway_api: OnGatewayApi { result: Err(p), .. },
+            ..
+        } if p.retry == Retry::Verdict => {
+            return After {
+                status: None,
+                shard_overlap: false,
+                notes: Vec::new(),
+                counted: Counted::Ready(p.reason),
+                message: p.message.clone(),
+                next: Next::Retry(Retry::Verdict),
+                changed: None,
+            };
+        }
         Did::GatewayApi {
             app_mesh,
             serves_app_mesh,
@@ -147,9 +164,6 @@ pub fn conclude(
                 shard,
                 now.clone(),
             );
-            if after.next == Next::Retry(Retry::Verdict) {
-                return after;
-            }
             warning(
                 after,
                 route,
@@ -433,21 +447,6 @@ fn gateway_api(
     shard: &str,
     now: Time,
 ) -> After {
-    // Gateway API alone, a route just written: nothing is said until the implementation judges
-    // it or the grace runs out (one status write per create).
-    if let (None, Err(p)) = (&app_mesh, &gw.result)
-        && p.retry == Retry::Verdict
-    {
-        return After {
-            status: None,
-            shard_overlap: false,
-            notes: Vec::new(),
-            counted: Counted::Ready(p.reason),
-            message: p.message.clone(),
-            next: Next::Retry(Retry::Verdict),
-            changed: None,
-        };
-    }
     if let Some(mut a) = app_mesh
         .clone()
         .filter(|a| a.counted != Counted::Ready(Reason::Synced))

@@ -156,6 +156,11 @@ mod tests {
     use crate::gatewayapi::{Code, Requests};
     use serde_json::{Value, json};
 
+    /// A status as an implementation wrote it, read as meshroute reads it.
+    fn read(status: &Value) -> RouteStatus {
+        serde_json::from_value(status.clone()).unwrap()
+    }
+
     fn parent() -> Parent {
         Parent {
             namespace: "infra".into(),
@@ -210,7 +215,7 @@ mod tests {
         ];
         for (i, (s, generation, want)) in rows.into_iter().enumerate() {
             let got = judge(
-                &serde_json::from_value(s.clone()).unwrap(),
+                &read(&s),
                 Some(generation),
                 "HTTPRoute team/web",
                 &parent(),
@@ -240,26 +245,8 @@ mod tests {
         // A parentRef without a namespace is in the route's own.
         let mut own = status(("True", "A"), ("True", "R"), 1);
         own["parents"][0]["parentRef"]["namespace"] = Value::Null;
-        assert!(
-            judge(
-                &serde_json::from_value(own.clone()).unwrap(),
-                Some(1),
-                "r",
-                &parent(),
-                "infra"
-            )
-            .is_ok()
-        );
-        assert!(
-            judge(
-                &serde_json::from_value(own.clone()).unwrap(),
-                Some(1),
-                "r",
-                &parent(),
-                "team"
-            )
-            .is_err()
-        );
+        assert!(judge(&read(&own), Some(1), "r", &parent(), "infra").is_ok());
+        assert!(judge(&read(&own), Some(1), "r", &parent(), "team").is_err());
     }
 
     #[test]
@@ -305,14 +292,7 @@ mod tests {
         );
         // Traefik leaves NotAllowedByListeners' message empty.
         s["parents"][0]["conditions"][0]["message"] = json!("");
-        let p = judge(
-            &serde_json::from_value(s.clone()).unwrap(),
-            Some(1),
-            "HTTPRoute team/web",
-            &parent(),
-            "team",
-        )
-        .unwrap_err();
+        let p = judge(&read(&s), Some(1), "HTTPRoute team/web", &parent(), "team").unwrap_err();
         assert_eq!(p.reason, Reason::RouteNotAccepted);
         assert_eq!(
             p.message,
@@ -324,7 +304,7 @@ mod tests {
         );
         // In the Gateway's own namespace the hint would mislead: none.
         let p = judge(
-            &serde_json::from_value(s.clone()).unwrap(),
+            &read(&s),
             Some(1),
             "HTTPRoute infra/web",
             &parent(),

@@ -20,6 +20,7 @@ use kube::{Resource, ResourceExt};
 
 use super::cache::Key;
 use super::outcome::OnGatewayApi;
+use super::plan::Problem;
 use super::serving::{Parent, Servings};
 use super::wakes::Wakes;
 use crate::Error;
@@ -48,6 +49,19 @@ pub struct Served {
     pub findings: Vec<Finding>,
 }
 
+impl Served {
+    /// Nothing was written, for `problem`; the status goes on recording `route`.
+    fn refused(route: Option<GatewayApiRoute>, problem: Problem) -> Served {
+        Served {
+            on: OnGatewayApi {
+                route,
+                result: Err(problem),
+            },
+            findings: Vec::new(),
+        }
+    }
+}
+
 /// Writes `route`'s Gateway API route attached to `parent`, `mapped` as `export gateway-api`
 /// maps it (`gatewayapi::route_object`), and reads what its implementation says of it. An `Err`
 /// is a Kubernetes failure to retry; everything the user must fix is in `Served::on`.
@@ -65,14 +79,7 @@ pub async fn serve(
     let Some(mut object) = object else {
         // A spec Gateway API cannot say any more: the route written for the last one goes.
         delete_all(client, route).await?;
-        let on = OnGatewayApi {
-            route: None,
-            result: Err(plan::not_exported(&findings)),
-        };
-        return Ok(Served {
-            on,
-            findings: Vec::new(),
-        });
+        return Ok(Served::refused(None, plan::not_exported(&findings)));
     };
     let kind = object.kind;
     let namespace = route.namespace().unwrap_or_default();
@@ -86,14 +93,7 @@ pub async fn serve(
         false => None,
     };
     if let Err(problem) = plan::may_write(existing.as_ref().map(found), route, &shown) {
-        let on = OnGatewayApi {
-            route: recorded,
-            result: Err(problem),
-        };
-        return Ok(Served {
-            on,
-            findings: Vec::new(),
-        });
+        return Ok(Served::refused(recorded, problem));
     }
     object.metadata.labels = Some([(MANAGED_BY.0.into(), MANAGED_BY.1.into())].into());
     object.metadata.owner_references = Some(vec![OwnerReference {
@@ -110,14 +110,7 @@ pub async fn serve(
         Err(kube::Error::Api(e))
             if let Some(problem) = plan::refused(e.code, &e.message, &shown) =>
         {
-            let on = OnGatewayApi {
-                route: recorded,
-                result: Err(problem),
-            };
-            return Ok(Served {
-                on,
-                findings: Vec::new(),
-            });
+            return Ok(Served::refused(recorded, problem));
         }
         Err(e) => return Err(e.into()),
     };
@@ -280,18 +273,12 @@ impl Seen {
     /// Follows one watch event of the routes of `kind`.
     fn follow(&self, kind: RouteKind, event: &watcher::Event<Meta>) {
         let key_owner = |route: &Meta| {
-            let owner = route
-                .metadata
-                .owner_references
-                .iter()
-                .flatten()
-                .find(|o| o.kind == OWNER_KIND)?;
             let key = (
                 kind,
                 route.metadata.namespace.clone()?,
                 route.metadata.name.clone()?,
             );
-            Some((key, owner.name.clone()))
+            Some((key, owner_of(route)?.to_string()))
         };
         let mut state = self.owners.lock().unwrap_or_else(|e| e.into_inner());
         match event {
@@ -375,6 +362,17 @@ pub fn watch_all(
 /// A route's metadata, all the watch keeps of it.
 type Meta = kube::api::PartialObjectMeta<DynamicObject>;
 
+/// The name of the GatewayRoute that owns a route, if one does.
+fn owner_of(route: &Meta) -> Option<&str> {
+    route
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|o| o.kind == OWNER_KIND)
+        .map(|o| o.name.as_str())
+}
+
 /// Watches the Gateway API routes of `kind` meshroute wrote (by their label) and wakes the
 /// GatewayRoute that owns one whenever it changes or goes: its implementation's status, a hand
 /// edit to put back, a deletion to undo; and keeps `State`'s record of them.
@@ -391,16 +389,10 @@ async fn watch(api: Api<Meta>, kind: RouteKind, wakes: Wakes, state: Arc<State>)
                 }
             };
             state.seen.follow(kind, &event);
-            if let watcher::Event::Apply(route) | watcher::Event::Delete(route) = &event {
-                let owner = route
-                    .metadata
-                    .owner_references
-                    .iter()
-                    .flatten()
-                    .find(|o| o.kind == OWNER_KIND);
-                if let (Some(owner), Some(ns)) = (owner, &route.metadata.namespace) {
-                    wakes.wake(Key::new(&owner.name).within(ns));
-                }
+            if let watcher::Event::Apply(route) | watcher::Event::Delete(route) = &event
+                && let (Some(owner), Some(ns)) = (owner_of(route), &route.metadata.namespace)
+            {
+                wakes.wake(Key::new(owner).within(ns));
             }
             std::future::ready(())
         })
