@@ -10,18 +10,11 @@ use meshroute::api::GatewayRoute;
 use meshroute_testbed::ControlPlane;
 use serde_json::{Value, json};
 
-use crate::run::{Run, round, route_in};
+use crate::run::{Run, round, route_in, seeded_emulator};
 
 /// The floor: N creates straight to a fresh emulator with the SDK, `concurrency` in flight.
 pub async fn app_mesh_floor(n: usize, concurrency: usize, latency_ms: u64) -> f64 {
-    let emulator = appmesh_emulator::spawn(meshroute_testbed::emulator_settings(), 0).unwrap();
-    meshroute_testbed::seed(&emulator.emulator).unwrap();
-    if latency_ms > 0 {
-        emulator
-            .emulator
-            .add_fault(serde_json::from_value(json!({ "latencyMs": latency_ms })).unwrap())
-            .unwrap();
-    }
+    let emulator = seeded_emulator(latency_ms);
     let client = sdk_client(&emulator.endpoint());
     let start = Instant::now();
     futures::stream::iter(0..n)
@@ -98,8 +91,7 @@ pub async fn kubernetes_floor(plane: &ControlPlane, n: usize, concurrency: usize
         .await
         .unwrap();
     let api: Api<GatewayRoute> = Api::namespaced(client, &ns);
-    let emulator = appmesh_emulator::spawn(meshroute_testbed::emulator_settings(), 0).unwrap();
-    meshroute_testbed::seed(&emulator.emulator).unwrap();
+    let emulator = seeded_emulator(0);
     let sdk = sdk_client(&emulator.endpoint());
     let start = Instant::now();
     futures::stream::iter(0..n)

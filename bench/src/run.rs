@@ -47,12 +47,9 @@ pub fn ready(r: &GatewayRoute) -> bool {
             .any(|c| c.type_ == "Ready" && c.status == "True")
 }
 
-pub async fn start_run(plane: &ControlPlane, args: &Args, extra: &[&str], latency_ms: u64) -> Run {
-    let client = plane.client().await.unwrap();
-    let ns = meshroute_testbed::namespace(&client, "bench")
-        .await
-        .unwrap();
-    let label = format!("meshroute-bench={ns}");
+/// A fresh emulator seeded with the bench's mesh, gateway and services, answering every call
+/// `latency_ms` late.
+pub fn seeded_emulator(latency_ms: u64) -> appmesh_emulator::Handle {
     let emulator = appmesh_emulator::spawn(meshroute_testbed::emulator_settings(), 0).unwrap();
     meshroute_testbed::seed(&emulator.emulator).unwrap();
     if latency_ms > 0 {
@@ -61,6 +58,16 @@ pub async fn start_run(plane: &ControlPlane, args: &Args, extra: &[&str], latenc
             .add_fault(serde_json::from_value(json!({ "latencyMs": latency_ms })).unwrap())
             .unwrap();
     }
+    emulator
+}
+
+pub async fn start_run(plane: &ControlPlane, args: &Args, extra: &[&str], latency_ms: u64) -> Run {
+    let client = plane.client().await.unwrap();
+    let ns = meshroute_testbed::namespace(&client, "bench")
+        .await
+        .unwrap();
+    let label = format!("meshroute-bench={ns}");
+    let emulator = seeded_emulator(latency_ms);
     install_finalizer_policy(plane, &label);
     let concurrency = args.concurrency.to_string();
     let mut flags = vec![
