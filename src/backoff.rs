@@ -29,6 +29,11 @@ pub enum Retry {
 /// of two where the implementation answers within it.
 pub const VERDICT_GRACE: Duration = Duration::from_secs(5);
 
+/// The longest a route waits for its verdict without saying so while its implementation is
+/// at work (judging other routes of the same Gateway: a wave of thousands takes Traefik
+/// minutes).
+pub const VERDICT_PATIENCE: Duration = Duration::from_secs(600);
+
 /// The longest wait after a Kubernetes API failure.
 pub const KUBERNETES_RETRY_MAX: Duration = Duration::from_secs(5);
 

@@ -12,7 +12,10 @@ use serde_json::{Value, json};
 
 use crate::Args;
 use crate::app_mesh::create_wave;
-use crate::run::{kubectl_apply, round, start_run, usage};
+use crate::run::{
+    apiserver_writes, kubectl_apply, round, start_operator, start_run, usage, wait_all,
+    writes_between,
+};
 
 /// The Gateway API CRDs, a GatewayClass served by Traefik and a Gateway that takes routes from
 /// every namespace; Traefik started on its listener. Returns Traefik and the Gateway's namespace.
@@ -87,7 +90,8 @@ pub async fn gateway_api_scenario(plane: &ControlPlane, args: &Args, n: usize) -
         meshroute_testbed::MESH,
         meshroute_testbed::GATEWAY
     );
-    let run = start_run(plane, args, &["--serve", &serve], 0).await;
+    let extra = ["--serve", serve.as_str()];
+    let mut run = start_run(plane, args, &extra, 0).await;
     backend_service(plane, &run.ns);
     let resource = meshroute::gatewayapi::api_resource("HTTPRoute");
     let client = plane.client().await.unwrap();
@@ -103,13 +107,58 @@ pub async fn gateway_api_scenario(plane: &ControlPlane, args: &Args, n: usize) -
             std::future::ready(())
         }),
     );
+    let before = apiserver_writes(plane).await;
     let create = create_wave(&run, n).await;
     watch.abort();
+    let created = apiserver_writes(plane).await;
+    let writes = writes_between(&before, &created, n);
     let route_writes = route_events.load(std::sync::atomic::Ordering::Relaxed) as f64 / n as f64;
     let operator = usage(run.operator.pid());
     eprintln!(
-        "  gateway api create: {create}; HTTPRoute changes per object {route_writes:.2}; {operator}"
+        "  gateway api create: {create}; HTTPRoute changes per object {route_writes:.2}; \
+         apiserver writes per object {writes}; {operator}"
     );
+
+    // At rest: every route in sync, nothing changed.
+    let cpu = |run: &crate::run::Run| usage(run.operator.pid())["cpu_seconds"].as_f64().unwrap();
+    let cpu_before = cpu(&run);
+    tokio::time::sleep(Duration::from_secs(args.steady_seconds)).await;
+    let rested = apiserver_writes(plane).await;
+    let at_rest = json!({ "seconds": args.steady_seconds, "writes": writes_between(&created, &rested, 0),
+        "cpu_percent_of_a_core": round((cpu(&run) - cpu_before) * 100.0 / args.steady_seconds as f64) });
+    eprintln!("  at rest: {at_rest}");
+
+    // A restart (kill -9) with every route in sync, and one route edited at once: the new
+    // operator's writes in its first 15 s (the edit's own writes among them) and how soon the
+    // edit is served.
+    run.operator.kill();
+    run.operator = start_operator(
+        plane,
+        args,
+        &run.emulator.endpoint(),
+        &run.label,
+        &extra,
+        &format!("operator-{}-restart.log", run.ns),
+    );
+    let restarted = Instant::now();
+    let edit = json!({ "spec": { "http2Route": { "match": { "prefix": "/r0-moved" } } } });
+    run.api
+        .patch("r0", &PatchParams::default(), &Patch::Merge(&edit))
+        .await
+        .expect("edit r0");
+    wait_all(
+        &run,
+        "the edit after the restart",
+        Duration::from_secs(120),
+        |s| s.ready.contains_key(&("r0".into(), 2)),
+    )
+    .await;
+    let edit_ready = restarted.elapsed().as_secs_f64();
+    tokio::time::sleep(Duration::from_secs(15).saturating_sub(restarted.elapsed())).await;
+    let restart = json!({ "edit_ready_seconds": round(edit_ready),
+        "writes_in_15_s": writes_between(&rested, &apiserver_writes(plane).await, 0),
+        "operator": usage(run.operator.pid()) });
+    eprintln!("  restart: {restart}");
     drop(run);
 
     // The floor: the HTTPRoutes meshroute wrote, applied straight.
@@ -155,6 +204,7 @@ pub async fn gateway_api_scenario(plane: &ControlPlane, args: &Args, n: usize) -
     let ratio = create["seconds_to_all_ready"].as_f64().unwrap() / floor_s;
     eprintln!("  floor: {floor_s:.1} s; ratio {ratio:.2}");
     json!({ "n": n, "create": create, "httproute_changes_per_object": round(route_writes),
+            "apiserver_writes_per_object": writes, "at_rest": at_rest, "restart": restart,
             "operator": operator, "floor_seconds": round(floor_s), "ratio_to_floor": round(ratio) })
 }
 

@@ -1,7 +1,7 @@
 //! What every scenario shares: a run (a fresh namespace, emulator and operator process), its
 //! objects, waiting for them, and the figures (calls, writes, usage, percentiles).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -69,33 +69,14 @@ pub async fn start_run(plane: &ControlPlane, args: &Args, extra: &[&str], latenc
     let label = format!("meshroute-bench={ns}");
     let emulator = seeded_emulator(latency_ms);
     install_finalizer_policy(plane, &label);
-    let concurrency = args.concurrency.to_string();
-    let mut flags = vec![
-        "--leader-election",
-        "false",
-        "--resync-period",
-        "0",
-        "--concurrency",
-        &concurrency,
-        "--retry-base",
-        "200ms",
-        "--retry-max",
-        "5s",
-    ];
-    if !extra.contains(&"--appmesh-rps") {
-        // No client-side limit unless the wave is about the limit.
-        flags.extend(["--appmesh-rps", "100000", "--appmesh-burst", "100000"]);
-    }
-    flags.extend(extra);
-    let operator = Operator::start(
-        &args.operator,
-        &plane.kubeconfig,
+    let operator = start_operator(
+        plane,
+        args,
         &emulator.endpoint(),
         &label,
-        &flags,
-        plane.dir().join(format!("operator-{ns}.log")),
-    )
-    .expect("start the operator");
+        extra,
+        &format!("operator-{ns}.log"),
+    );
     let api: Api<GatewayRoute> = Api::namespaced(client, &ns);
     let seen = Arc::new(Mutex::new(Seen::default()));
     let stream = watcher(api.clone(), watcher::Config::default().labels(&label));
@@ -142,6 +123,106 @@ pub fn route(run: &Run, i: usize) -> GatewayRoute {
     let (key, value) = run.label.split_once('=').unwrap();
     r.metadata.labels = Some([(key.to_string(), value.to_string())].into());
     r
+}
+
+/// An operator for the objects labelled `label`, with the bench's flags and `extra`, logging
+/// to `log` in the bed's directory.
+pub fn start_operator(
+    plane: &ControlPlane,
+    args: &Args,
+    endpoint: &str,
+    label: &str,
+    extra: &[&str],
+    log: &str,
+) -> Operator {
+    let concurrency = args.concurrency.to_string();
+    let mut flags = vec![
+        "--leader-election",
+        "false",
+        "--resync-period",
+        "0",
+        "--concurrency",
+        &concurrency,
+        "--retry-base",
+        "200ms",
+        "--retry-max",
+        "5s",
+    ];
+    if !extra.contains(&"--appmesh-rps") {
+        // No client-side limit unless the wave is about the limit.
+        flags.extend(["--appmesh-rps", "100000", "--appmesh-burst", "100000"]);
+    }
+    flags.extend(extra);
+    Operator::start(
+        &args.operator,
+        &plane.kubeconfig,
+        endpoint,
+        label,
+        &flags,
+        plane.dir().join(log),
+    )
+    .expect("start the operator")
+}
+
+/// The apiserver's count of write requests so far (`apiserver_request_total`), by resource
+/// (`resource` or `resource/subresource`) and verb (POST, PUT, PATCH, APPLY, DELETE), whoever
+/// made them.
+pub async fn apiserver_writes(plane: &ControlPlane) -> BTreeMap<String, u64> {
+    let client = plane.client().await.unwrap();
+    let request = http::Request::get("/metrics").body(Vec::new()).unwrap();
+    let text = client
+        .request_text(request)
+        .await
+        .expect("the apiserver's /metrics");
+    let mut writes = BTreeMap::new();
+    for line in text
+        .lines()
+        .filter(|l| l.starts_with("apiserver_request_total{"))
+    {
+        let Some((labels, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        let label = |name: &str| {
+            labels
+                .split(&format!("{name}=\""))
+                .nth(1)
+                .and_then(|rest| rest.split('"').next())
+                .unwrap_or("")
+        };
+        let verb = label("verb");
+        if !["POST", "PUT", "PATCH", "APPLY", "DELETE"].contains(&verb) {
+            continue;
+        }
+        let resource = match label("subresource") {
+            "" => label("resource").to_string(),
+            sub => format!("{}/{sub}", label("resource")),
+        };
+        *writes.entry(format!("{resource} {verb}")).or_default() +=
+            value.parse::<f64>().unwrap_or(0.0) as u64;
+    }
+    writes
+}
+
+/// The write requests made between `before` and `after` (`apiserver_writes`), per object
+/// where `n` is not 0, leases left out (leader election and the apiserver's own).
+pub fn writes_between(
+    before: &BTreeMap<String, u64>,
+    after: &BTreeMap<String, u64>,
+    n: usize,
+) -> Value {
+    let mut out = serde_json::Map::new();
+    for (key, count) in after {
+        let made = count - before.get(key).copied().unwrap_or(0);
+        if made > 0 && !key.starts_with("leases") {
+            let value = if n == 0 {
+                json!(made)
+            } else {
+                json!(round(made as f64 / n as f64))
+            };
+            out.insert(key.clone(), value);
+        }
+    }
+    Value::Object(out)
 }
 
 /// Route `r<i>` in namespace `ns`, unlabelled.

@@ -28,6 +28,10 @@ pub const EXPORTED_FROM_ANNOTATION: &str = "meshroute.io/exported-from";
 pub const FIELD_MANAGER: &str = "meshroute";
 /// The label on every Gateway API route meshroute writes: what its watch selects.
 pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "meshroute");
+/// Annotation on every Gateway API route meshroute writes: a digest of the route as meshroute
+/// applied it. A route that still carries the digest of what meshroute would write now, and that
+/// no other field manager has edited, is not written again (nor after a restart).
+pub const APPLIED_ANNOTATION: &str = "meshroute.io/applied";
 /// The kind of the object that owns (`ownerReferences`) each Gateway API route meshroute writes.
 pub const OWNER_KIND: &str = "GatewayRoute";
 

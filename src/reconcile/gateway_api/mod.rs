@@ -11,6 +11,7 @@ mod plan;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
@@ -24,7 +25,7 @@ use super::plan::Problem;
 use super::serving::{Parent, Servings};
 use super::wakes::Wakes;
 use crate::Error;
-use crate::api::ownership::{FIELD_MANAGER, MANAGED_BY, OWNER_KIND};
+use crate::api::ownership::{APPLIED_ANNOTATION, FIELD_MANAGER, MANAGED_BY, OWNER_KIND};
 use crate::api::{GatewayApiRoute, GatewayRoute, Reason};
 use crate::backoff::{self, Retry};
 use crate::gatewayapi::objects::{RouteKind, RouteStatus};
@@ -86,15 +87,21 @@ pub async fn serve(
     let name = route.name_any();
     let api = api(client, kind.as_str(), &namespace);
     let shown = format!("{} {namespace}/{name}", kind.as_str());
-    // A route the watch has seen meshroute write for this object needs no read first.
-    let seen = state.seen.owner(kind, &namespace, &name);
-    let existing = match plan::must_read(seen.as_deref(), route) {
-        true => api.get_opt(&name).await?,
-        false => None,
+    state.listed().await;
+    // What the watch keeps of the route meshroute wrote for this object; read from the
+    // apiserver when the watch has not seen one (a new object, or a name someone else holds).
+    let record = match state.seen.record(kind, &namespace, &name) {
+        Some(record) if !plan::must_read(Some(&record.owner), route) => Some(record),
+        _ => {
+            let existing = api.get_opt(&name).await?;
+            if let Err(problem) = plan::may_write(existing.as_ref().map(found), route, &shown) {
+                return Ok(Served::refused(recorded, problem));
+            }
+            existing
+                .filter(|e| plan::written_for(found(e), route))
+                .and_then(|e| Record::of(&e))
+        }
     };
-    if let Err(problem) = plan::may_write(existing.as_ref().map(found), route, &shown) {
-        return Ok(Served::refused(recorded, problem));
-    }
     object.metadata.labels = Some([(MANAGED_BY.0.into(), MANAGED_BY.1.into())].into());
     object.metadata.owner_references = Some(vec![OwnerReference {
         api_version: GatewayRoute::api_version(&()).into(),
@@ -104,41 +111,47 @@ pub async fn serve(
         controller: Some(true),
         block_owner_deletion: None,
     }]);
-    let params = PatchParams::apply(FIELD_MANAGER).force();
-    let written = match api.patch(&name, &params, &Patch::Apply(&object)).await {
-        Ok(written) => written,
-        Err(kube::Error::Api(e))
-            if let Some(problem) = plan::refused(e.code, &e.message, &shown) =>
-        {
-            return Ok(Served::refused(recorded, problem));
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let digest = applied_digest(&object);
+    object
+        .metadata
+        .annotations
+        .get_or_insert_default()
+        .insert(APPLIED_ANNOTATION.into(), digest.clone());
+    // A route still as meshroute applied it is not written again: its status is judged as the
+    // watch last saw it.
+    let (generation, status) =
+        match record.filter(|r| plan::as_applied(&r.applied, r.edited, &digest)) {
+            Some(record) => (record.generation, record.status),
+            None => {
+                let params = PatchParams::apply(FIELD_MANAGER).force();
+                let written = match api.patch(&name, &params, &Patch::Apply(&object)).await {
+                    Ok(written) => written,
+                    Err(kube::Error::Api(e))
+                        if let Some(problem) = plan::refused(e.code, &e.message, &shown) =>
+                    {
+                        return Ok(Served::refused(recorded, problem));
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                (written.meta().generation, route_status(&written))
+            }
+        };
     let recorded_kind = recorded.as_ref().map(|r| r.kind.as_str());
     let seen = state.seen.kinds(&namespace, &name, route);
     for other in plan::left_behind(kind, recorded_kind, &seen) {
         delete(client, route, other).await?;
     }
-    // A status that does not read as a route's says nothing yet: the route waits for one.
-    let status: RouteStatus = written
-        .data
-        .get("status")
-        .and_then(|s| serde_json::from_value(s.clone()).ok())
-        .unwrap_or_default();
-    let mut result = judge::judge(
-        &status,
-        written.meta().generation,
-        &shown,
-        parent,
-        &namespace,
-    );
+    let mut result = judge::judge(&status, generation, &shown, parent, &namespace);
     let uid = route.uid().unwrap_or_default();
     match &mut result {
         Err(problem) if problem.reason == Reason::GatewayPending => {
             if state.parents.missing(client, parent).await {
                 // Waiting on a Gateway that does not exist waits for ever: say so.
                 *problem = judge::no_parent(parent, &shown);
-            } else if plan::awaiting_verdict(state.pending_for(&uid, written.meta().generation)) {
+            } else if plan::awaiting_verdict(
+                state.pending_for(&uid, generation),
+                state.seen.since_progress(parent),
+            ) {
                 problem.retry = Retry::Verdict;
             }
         }
@@ -152,6 +165,26 @@ pub async fn serve(
         result,
     };
     Ok(Served { on, findings })
+}
+
+/// The digest `APPLIED_ANNOTATION` records of `object` as meshroute applies it (without the
+/// annotation). Stable from one run of meshroute to the next; a release that changes the hash
+/// or the object's serialisation writes each route once more.
+fn applied_digest(object: &gatewayapi::objects::Route) -> String {
+    use std::hash::{DefaultHasher, Hasher};
+    let mut hasher = DefaultHasher::new();
+    hasher.write(&serde_json::to_vec(object).unwrap_or_default());
+    format!("{:016x}", hasher.finish())
+}
+
+/// A route's status as its implementation wrote it; one that does not read as a route's says
+/// nothing yet (the route waits for one).
+fn route_status(route: &DynamicObject) -> RouteStatus {
+    route
+        .data
+        .get("status")
+        .and_then(|s| serde_json::from_value(s.clone()).ok())
+        .unwrap_or_default()
 }
 
 /// Deletes `route`'s Gateway API route of `kind` if meshroute wrote it; whether one was there.
@@ -207,7 +240,7 @@ pub async fn delete_all(client: &kube::Client, route: &GatewayRoute) -> Result<b
     Ok(any)
 }
 
-/// What the Gateway API part keeps between reconciles: which Gateways exist, and which routes
+/// What the Gateway API part keeps between reconciles: which Gateways exist, and the routes
 /// the watch has seen meshroute write.
 #[derive(Debug, Default)]
 pub struct State {
@@ -238,28 +271,121 @@ impl State {
             .unwrap_or_else(|e| e.into_inner())
             .remove(uid);
     }
+
+    /// Waits until the watch has listed every kind once, so that a reconcile after a restart
+    /// judges its route as listed instead of reading or writing it; at most `LIST_WAIT` after
+    /// the watch started (a watch that cannot list, for want of RBAC, holds no one up for long).
+    async fn listed(&self) {
+        let mut listed = self.seen.listed.subscribe();
+        let all = |n: &usize| *n >= RouteKind::ALL.len();
+        if !all(&listed.borrow()) {
+            let deadline = self
+                .seen
+                .started
+                .get()
+                .copied()
+                .unwrap_or_else(Instant::now)
+                + LIST_WAIT;
+            let _ = tokio::time::timeout_at(deadline.into(), listed.wait_for(all)).await;
+        }
+    }
 }
 
-/// The Gateway API routes meshroute wrote, as the watch last listed and followed them: each
-/// route (kind, namespace, name) and the GatewayRoute that owns it. A few dozen bytes a route.
+/// The longest a reconcile waits for the route watch's first list (`State::listed`).
+const LIST_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// What the watch keeps of a route meshroute wrote: whose it is, whether it is still as
+/// meshroute applied it, and what its implementation says of it. A few hundred bytes a route.
+#[derive(Debug, Clone)]
+struct Record {
+    /// The GatewayRoute that owns it.
+    owner: String,
+    /// Its `APPLIED_ANNOTATION`.
+    applied: Option<String>,
+    /// Another field manager holds some of it (a hand edit).
+    edited: bool,
+    generation: Option<i64>,
+    status: RouteStatus,
+}
+
+impl Record {
+    /// The record of a route that names its owning GatewayRoute.
+    fn of(route: &DynamicObject) -> Option<Record> {
+        Some(Record {
+            owner: owner_of(route.owner_references())?.to_string(),
+            applied: route.annotations().get(APPLIED_ANNOTATION).cloned(),
+            edited: route
+                .managed_fields()
+                .iter()
+                .any(|m| plan::edited(m.manager.as_deref(), m.subresource.as_deref())),
+            generation: route.meta().generation,
+            status: route_status(route),
+        })
+    }
+}
+
+impl Record {
+    /// The Gateways (namespace, name) whose implementation has judged this route at its
+    /// generation; `namespace` is the route's.
+    fn judged_by(&self, namespace: &str) -> Vec<(String, String)> {
+        self.status
+            .parents
+            .iter()
+            .filter(|p| {
+                p.conditions
+                    .iter()
+                    .any(|c| c.observed_generation == self.generation)
+            })
+            .map(|p| {
+                let r = &p.parent_ref;
+                let ns = r.namespace.as_deref().unwrap_or(namespace);
+                (ns.to_string(), r.name.clone())
+            })
+            .collect()
+    }
+}
+
+type RouteKey = (RouteKind, String, String);
+
+/// The Gateway API routes meshroute wrote, as the watch last listed and followed them.
 #[derive(Debug, Default)]
 struct Seen {
-    owners: std::sync::Mutex<SeenState>,
+    records: std::sync::Mutex<SeenState>,
+    /// How many kinds the watch has listed once.
+    listed: tokio::sync::watch::Sender<usize>,
+    /// When the watch started.
+    started: std::sync::OnceLock<Instant>,
 }
 
 #[derive(Debug, Default)]
 struct SeenState {
-    owners: HashMap<(RouteKind, String, String), String>,
+    records: HashMap<RouteKey, Record>,
     /// While the watch lists again (after a restart or a gap): what it has listed so far, to
-    /// replace `owners` when the list is done, so that a route deleted in the gap is forgotten.
-    listing: Option<HashMap<(RouteKind, String, String), String>>,
+    /// replace `records` when the list is done, so that a route deleted in the gap is forgotten.
+    listing: Option<HashMap<RouteKey, Record>>,
+    listed: std::collections::HashSet<RouteKind>,
+    /// When the implementation of each Gateway (namespace, name) last judged a route of it, at
+    /// the route's generation.
+    progress: HashMap<(String, String), Instant>,
 }
 
 impl Seen {
-    fn owner(&self, kind: RouteKind, namespace: &str, name: &str) -> Option<String> {
-        let state = self.owners.lock().unwrap_or_else(|e| e.into_inner());
+    fn record(&self, kind: RouteKind, namespace: &str, name: &str) -> Option<Record> {
+        let state = self.records.lock().unwrap_or_else(|e| e.into_inner());
         let key = (kind, namespace.to_string(), name.to_string());
-        state.owners.get(&key).cloned()
+        state.records.get(&key).cloned()
+    }
+
+    /// How long ago the implementation of `parent` last judged one of its routes, if the watch
+    /// saw it do so.
+    fn since_progress(&self, parent: &Parent) -> Option<std::time::Duration> {
+        let state = self.records.lock().unwrap_or_else(|e| e.into_inner());
+        let key = (parent.namespace.clone(), parent.name.clone());
+        state.progress.get(&key).map(Instant::elapsed)
+    }
+
+    fn owner(&self, kind: RouteKind, namespace: &str, name: &str) -> Option<String> {
+        self.record(kind, namespace, name).map(|r| r.owner)
     }
 
     /// The kinds of the routes of this name the watch has seen meshroute write for `route`.
@@ -271,37 +397,41 @@ impl Seen {
     }
 
     /// Follows one watch event of the routes of `kind`.
-    fn follow(&self, kind: RouteKind, event: &watcher::Event<Meta>) {
-        let key_owner = |route: &Meta| {
+    fn follow(&self, kind: RouteKind, event: &watcher::Event<DynamicObject>) {
+        let keyed = |route: &DynamicObject| {
             let key = (
                 kind,
                 route.metadata.namespace.clone()?,
                 route.metadata.name.clone()?,
             );
-            Some((key, owner_of(route)?.to_string()))
+            Some((key, Record::of(route)?))
         };
-        let mut state = self.owners.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = self.records.lock().unwrap_or_else(|e| e.into_inner());
         match event {
             watcher::Event::Init => state.listing = Some(HashMap::new()),
             watcher::Event::InitApply(route) => {
-                if let (Some(listing), Some((key, owner))) = (&mut state.listing, key_owner(route))
-                {
-                    listing.insert(key, owner);
+                if let (Some(listing), Some((key, record))) = (&mut state.listing, keyed(route)) {
+                    listing.insert(key, record);
                 }
             }
             watcher::Event::InitDone => {
                 let listed = state.listing.take().unwrap_or_default();
-                state.owners.retain(|(k, _, _), _| *k != kind);
-                state.owners.extend(listed);
+                state.records.retain(|(k, _, _), _| *k != kind);
+                state.records.extend(listed);
+                state.listed.insert(kind);
+                self.listed.send_replace(state.listed.len());
             }
             watcher::Event::Apply(route) => {
-                if let Some((key, owner)) = key_owner(route) {
-                    state.owners.insert(key, owner);
+                if let Some((key, record)) = keyed(route) {
+                    for gateway in record.judged_by(&key.1) {
+                        state.progress.insert(gateway, Instant::now());
+                    }
+                    state.records.insert(key, record);
                 }
             }
             watcher::Event::Delete(route) => {
-                if let Some((key, _)) = key_owner(route) {
-                    state.owners.remove(&key);
+                if let Some((key, _)) = keyed(route) {
+                    state.records.remove(&key);
                 }
             }
         }
@@ -346,7 +476,7 @@ pub fn watch_all(
 ) {
     if servings.any_gateway_api() {
         for kind in RouteKind::ALL {
-            let api: Api<Meta> = match namespace {
+            let api: Api<DynamicObject> = match namespace {
                 Some(ns) => Api::namespaced_with(
                     client.clone(),
                     ns,
@@ -356,19 +486,14 @@ pub fn watch_all(
             };
             tokio::spawn(watch(api, kind, wakes.clone(), state.clone()));
         }
+        let _ = state.seen.started.set(Instant::now());
     }
 }
 
-/// A route's metadata, all the watch keeps of it.
-type Meta = kube::api::PartialObjectMeta<DynamicObject>;
-
 /// The name of the GatewayRoute that owns a route, if one does.
-fn owner_of(route: &Meta) -> Option<&str> {
-    route
-        .metadata
-        .owner_references
+fn owner_of(owners: &[OwnerReference]) -> Option<&str> {
+    owners
         .iter()
-        .flatten()
         .find(|o| o.kind == OWNER_KIND)
         .map(|o| o.name.as_str())
 }
@@ -376,7 +501,7 @@ fn owner_of(route: &Meta) -> Option<&str> {
 /// Watches the Gateway API routes of `kind` meshroute wrote (by their label) and wakes the
 /// GatewayRoute that owns one whenever it changes or goes: its implementation's status, a hand
 /// edit to put back, a deletion to undo; and keeps `State`'s record of them.
-async fn watch(api: Api<Meta>, kind: RouteKind, wakes: Wakes, state: Arc<State>) {
+async fn watch(api: Api<DynamicObject>, kind: RouteKind, wakes: Wakes, state: Arc<State>) {
     let selector = format!("{}={}", MANAGED_BY.0, MANAGED_BY.1);
     watcher(api, watcher::Config::default().labels(&selector))
         .backoff(backoff::WatchBackoff::default())
@@ -390,7 +515,8 @@ async fn watch(api: Api<Meta>, kind: RouteKind, wakes: Wakes, state: Arc<State>)
             };
             state.seen.follow(kind, &event);
             if let watcher::Event::Apply(route) | watcher::Event::Delete(route) = &event
-                && let (Some(owner), Some(ns)) = (owner_of(route), &route.metadata.namespace)
+                && let (Some(owner), Some(ns)) =
+                    (owner_of(route.owner_references()), &route.metadata.namespace)
             {
                 wakes.wake(Key::new(owner).within(ns));
             }
@@ -403,7 +529,7 @@ async fn watch(api: Api<Meta>, kind: RouteKind, wakes: Wakes, state: Arc<State>)
 mod tests {
     use super::*;
 
-    fn meta(name: &str, owner: Option<&str>) -> Meta {
+    fn meta(name: &str, owner: Option<&str>) -> DynamicObject {
         let metadata = kube::api::ObjectMeta {
             name: Some(name.into()),
             namespace: Some("team".into()),
@@ -416,10 +542,10 @@ mod tests {
             }),
             ..Default::default()
         };
-        Meta {
+        DynamicObject {
             types: None,
             metadata,
-            _phantom: std::marker::PhantomData,
+            data: serde_json::Value::Null,
         }
     }
 
@@ -447,5 +573,29 @@ mod tests {
         );
         seen.follow(http, &InitDone);
         assert_eq!((owner("api"), owner("new")), (None, Some("new".into())));
+    }
+
+    #[test]
+    fn a_verdict_at_the_routes_generation_is_progress_of_its_gateway() {
+        let seen = Seen::default();
+        let parent = Parent {
+            namespace: "edge".into(),
+            name: "gw".into(),
+            section: None,
+        };
+        let judged = |generation: i64, observed: i64| {
+            let mut route = meta("web", Some("web"));
+            route.metadata.generation = Some(generation);
+            route.data = serde_json::json!({ "status": { "parents": [{
+                "parentRef": { "name": "gw", "namespace": "edge" },
+                "conditions": [{ "type": "Accepted", "status": "True",
+                                 "observedGeneration": observed }] }] } });
+            route
+        };
+        // A status about an earlier generation (an edit not judged yet) is no progress.
+        seen.follow(RouteKind::Http, &watcher::Event::Apply(judged(2, 1)));
+        assert_eq!(seen.since_progress(&parent), None);
+        seen.follow(RouteKind::Http, &watcher::Event::Apply(judged(2, 2)));
+        assert!(seen.since_progress(&parent).unwrap() < std::time::Duration::from_secs(1));
     }
 }

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::ResourceExt;
 
-use crate::api::ownership::{MANAGED_BY, wants_adoption};
+use crate::api::ownership::{FIELD_MANAGER, MANAGED_BY, wants_adoption};
 use crate::api::{GatewayRoute, Reason};
 use crate::backoff::Retry;
 use crate::gatewayapi::objects::RouteKind;
@@ -57,6 +57,19 @@ pub fn may_write(found: Option<Found>, route: &GatewayRoute, shown: &str) -> Res
 /// someone else's.
 pub fn must_read(seen_owner: Option<&str>, route: &GatewayRoute) -> bool {
     seen_owner.is_none() || seen_owner != route.metadata.name.as_deref()
+}
+
+/// Whether a route of the object's name is still as meshroute applied it: it carries the digest
+/// of what meshroute would apply now (`applied`, its annotation, against `digest`) and no other
+/// field manager has edited it since. Otherwise it is applied again.
+pub fn as_applied(applied: &Option<String>, edited: bool, digest: &str) -> bool {
+    applied.as_deref() == Some(digest) && !edited
+}
+
+/// Whether a route's field manager `manager` (writing `subresource`) is someone else's edit:
+/// anything but meshroute's apply and an implementation's status.
+pub fn edited(manager: Option<&str>, subresource: Option<&str>) -> bool {
+    manager != Some(FIELD_MANAGER) && subresource != Some("status")
 }
 
 /// The kinds whose route of the object's name goes once a route of `kind` is written: a route
@@ -130,9 +143,17 @@ pub fn refused(code: u16, said: &str, shown: &str) -> Option<Problem> {
 
 /// Whether a route whose implementation has not judged it, pending for `pending_for` since it
 /// was written at this generation, still waits for that verdict without saying so
-/// (`Retry::Verdict`) rather than writing `GatewayPending` into the status.
-pub fn awaiting_verdict(pending_for: std::time::Duration) -> bool {
-    pending_for < crate::backoff::VERDICT_GRACE
+/// (`Retry::Verdict`) rather than writing `GatewayPending` into the status: for
+/// `VERDICT_GRACE`, and longer (up to `VERDICT_PATIENCE`) while the implementation is at work,
+/// having judged a route of the same Gateway `since_progress` ago. An implementation that
+/// judges nothing for `VERDICT_GRACE` is said to be waited on.
+pub fn awaiting_verdict(
+    pending_for: std::time::Duration,
+    since_progress: Option<std::time::Duration>,
+) -> bool {
+    use crate::backoff::{VERDICT_GRACE, VERDICT_PATIENCE};
+    pending_for < VERDICT_GRACE
+        || (pending_for < VERDICT_PATIENCE && since_progress.is_some_and(|d| d < VERDICT_GRACE))
 }
 
 /// What a delete's answer means.
@@ -160,6 +181,39 @@ mod tests {
             kind: kind.into(),
             name: name.into(),
             ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_route_is_written_again_unless_it_is_as_meshroute_applied_it() {
+        let now = "00000000000000aa";
+        // (its annotation, edited by another manager, still as applied)
+        let rows = [
+            (Some(now), false, true),
+            // Written for an earlier spec, flags or owner uid, or by a release before digests.
+            (Some("00000000000000bb"), false, false),
+            (None, false, false),
+            // `kubectl edit`, `kubectl label`: put back.
+            (Some(now), true, false),
+        ];
+        for (applied, edited, expected) in rows {
+            let applied = applied.map(String::from);
+            assert_eq!(
+                as_applied(&applied, edited, now),
+                expected,
+                "{applied:?} {edited}"
+            );
+        }
+        // (manager, subresource, someone else's edit)
+        let managers = [
+            (Some(FIELD_MANAGER), None, false),
+            (Some("traefik"), Some("status"), false),
+            (Some("kubectl-edit"), None, true),
+            (Some("kubectl-client-side-apply"), None, true),
+            (None, None, true),
+        ];
+        for (manager, subresource, expected) in managers {
+            assert_eq!(edited(manager, subresource), expected, "{manager:?}");
         }
     }
 
@@ -228,13 +282,31 @@ mod tests {
     }
 
     #[test]
-    fn a_pending_route_is_said_pending_only_after_the_grace() {
+    fn a_pending_route_is_said_pending_only_after_the_grace_or_once_its_implementation_stalls() {
         use std::time::Duration;
         let grace = crate::backoff::VERDICT_GRACE;
-        assert!(awaiting_verdict(Duration::ZERO));
-        assert!(awaiting_verdict(grace - Duration::from_millis(1)));
-        assert!(!awaiting_verdict(grace));
-        assert!(!awaiting_verdict(grace * 10));
+        let patience = crate::backoff::VERDICT_PATIENCE;
+        let ms = Duration::from_millis;
+        // (waited, the Gateway's last verdict on any route that long ago, still waits quietly)
+        let rows = [
+            (Duration::ZERO, None, true),
+            (grace - ms(1), None, true),
+            (grace, None, false),
+            (grace * 10, None, false),
+            // The implementation works through a wave: judged a neighbour a second ago.
+            (grace * 10, Some(ms(1000)), true),
+            (patience - ms(1), Some(Duration::ZERO), true),
+            // ... but not for ever, and not once it stalls.
+            (patience, Some(Duration::ZERO), false),
+            (grace * 10, Some(grace), false),
+        ];
+        for (waited, progress, expected) in rows {
+            assert_eq!(
+                awaiting_verdict(waited, progress),
+                expected,
+                "{waited:?} {progress:?}"
+            );
+        }
     }
 
     #[test]
