@@ -701,11 +701,7 @@ async fn lifecycle(bed: &mut Bed, gateways: &Gateways, names: &[&str]) {
         "{}",
         findings.message
     );
-    assert!(
-        bed.event_reasons("web")
-            .await
-            .contains(&"GatewayAPIFindings".to_string())
-    );
+    bed.wait_event("web", "GatewayAPIFindings").await;
 
     // GitOps tools read it as they read App Mesh's (web's findings, an Event above, leave it
     // Ready).
@@ -766,12 +762,7 @@ async fn lifecycle(bed: &mut Bed, gateways: &Gateways, names: &[&str]) {
         "an info line per deleted route: {log}"
     );
     for name in &left {
-        assert!(
-            bed.event_reasons(name)
-                .await
-                .contains(&"GatewayAPIRouteDeleted".to_string()),
-            "{name}"
-        );
+        bed.wait_event(name, "GatewayAPIRouteDeleted").await;
     }
 }
 

@@ -255,11 +255,7 @@ async fn a_crash_between_create_and_status_write_leaves_exactly_one_route() {
         bed.app_mesh_route(&bed.mesh_name("changed")).unwrap()["spec"]["priority"],
         3
     );
-    assert!(
-        bed.event_reasons("changed")
-            .await
-            .contains(&"Adopted".into())
-    );
+    bed.wait_event("changed", "Adopted").await;
 }
 
 #[tokio::test]
@@ -586,11 +582,7 @@ async fn an_unreachable_app_mesh_keeps_the_finalizer_until_the_delete_succeeds()
         bed.app_mesh_route(&bed.mesh_name("kept")).is_some(),
         "the route is still there, and still tracked"
     );
-    assert!(
-        bed.event_reasons("kept")
-            .await
-            .contains(&"DeleteFailed".into())
-    );
+    bed.wait_event("kept", "DeleteFailed").await;
 
     bed.emulator.emulator.clear_faults();
     bed.wait("kept", "deleted", &op, |r| r.is_none()).await;

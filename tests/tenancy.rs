@@ -153,11 +153,7 @@ async fn policies_decide_who_routes_on_a_gateway_and_every_change_shows() {
         )) && said.contains(&format!("its App Mesh route {arn} stays as it is")),
         "{said}"
     );
-    assert!(
-        bed.event_reasons("early")
-            .await
-            .contains(&"NotPermitted".to_string())
-    );
+    bed.wait_event("early", "NotPermitted").await;
     // Its App Mesh route is left alone: it still serves, and nothing was deleted.
     assert!(bed.emulator.emulator.invoke("DescribeGatewayRoute", &json!({
         "meshName": MESH, "virtualGatewayName": gateway, "gatewayRouteName": bed.mesh_name("early") })).is_ok());
@@ -267,11 +263,7 @@ async fn routes_that_collide_on_a_gateway_are_refused_or_reported() {
         "{:?}",
         narrow.status
     );
-    assert!(
-        bed.event_reasons("narrow")
-            .await
-            .contains(&"Shadowed".to_string())
-    );
+    bed.wait_event("narrow", "Shadowed").await;
 
     // The older one goes: the younger gets its route, and now shadows the narrow one.
     bed.delete("first").await;

@@ -170,6 +170,17 @@ struct Wrote {
     /// and one seen after it was written by someone else.
     seen: bool,
     foreign_seen: u64,
+    /// A digest of the status but for its conditions' transition times.
+    timeless: u64,
+}
+
+/// A digest of `status` as stored, but for its conditions' transition times.
+fn timeless_digest(status: &GatewayRouteStatus) -> u64 {
+    let mut status = status.clone();
+    for c in &mut status.conditions {
+        c.last_transition_time = Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH);
+    }
+    digest(as_stored(&status).as_ref())
 }
 
 /// A digest of the App Mesh route a status records: which instance, at which version, tagged
@@ -236,6 +247,17 @@ impl Written {
             .is_some_and(|ours| ours.route == route_digest(status))
     }
 
+    /// Whether `status` repeats, but for transition times, the in-sync status this replica last
+    /// wrote to `uid`, and the watch has not shown that write yet: the reconcile read the object
+    /// before it (a retry due before the write). The apiserver holds it already, or something
+    /// written after it that the watch will show.
+    fn repeats_unseen(&self, uid: &str, status: &GatewayRouteStatus) -> bool {
+        self.map()
+            .get(uid)
+            .and_then(|e| e.in_sync)
+            .is_some_and(|ours| !ours.seen && ours.timeless == timeless_digest(status))
+    }
+
     /// Remembers that `status` is being written to `uid`; returns what was remembered before,
     /// to put back if the write fails.
     fn wrote(&self, uid: &str, status: &GatewayRouteStatus) -> Option<Entry> {
@@ -251,6 +273,7 @@ impl Written {
             route: route_digest(stored.as_ref()),
             seen: false,
             foreign_seen: before.and_then(|e| e.in_sync).map_or(0, |w| w.foreign_seen),
+            timeless: timeless_digest(status),
         });
         let entry = Entry {
             last: digest(stored.as_ref()),
@@ -289,7 +312,9 @@ pub fn served_by(status: &GatewayRouteStatus) -> Option<String> {
 }
 
 /// Writes `status` with server-side apply, unless the object already has exactly it and it is
-/// the last status this replica wrote, and remembers it in `written`. Returns whether it wrote.
+/// the last status this replica wrote, or it repeats this replica's last write that the watch
+/// has not shown yet (`Written::repeats_unseen`); remembers it in `written`. Returns whether
+/// it wrote.
 pub async fn write(
     api: &Api<GatewayRoute>,
     route: &GatewayRoute,
@@ -302,6 +327,9 @@ pub async fn write(
     if route.status.as_ref() == Some(&status)
         && !written.last_was_other(&uid, digest(route.status.as_ref()))
     {
+        return Ok(false);
+    }
+    if written.repeats_unseen(&uid, &status) {
         return Ok(false);
     }
     let patch = json!({
@@ -435,6 +463,28 @@ mod tests {
         assert!(!written.last_was_other("u", seen(&pending)));
         written.forget("u");
         assert!(!written.last_was_other("u", seen(&ready)), "forgotten");
+    }
+
+    #[test]
+    fn an_in_sync_status_the_watch_has_not_shown_is_not_written_again() {
+        let written = Written::default();
+        let r = route();
+        let ready = next_status(&r, None, Reason::Synced, "in sync", at(100));
+        // A reconcile that read the object before the write makes the same status, stamped later.
+        let again = next_status(&r, None, Reason::Synced, "in sync", at(105));
+        assert!(!written.repeats_unseen("u", &again), "nothing written");
+        written.wrote("u", &ready);
+        assert!(written.repeats_unseen("u", &again));
+        let other = next_status(&r, None, Reason::Synced, "in sync, said otherwise", at(105));
+        assert!(!written.repeats_unseen("u", &other), "another status");
+        // Once the watch has shown the write, the cache is not older than it: written again
+        // only if someone wrote over it (a foreign status), as before.
+        written.wake_value("u", digest(as_stored(&ready).as_ref()));
+        assert!(!written.repeats_unseen("u", &again));
+        // Not kept for a status that is not in sync: its own retries write it again.
+        let pending = next_status(&r, None, Reason::GatewayPending, "waiting", at(200));
+        written.wrote("u", &pending);
+        assert!(!written.repeats_unseen("u", &pending));
     }
 
     #[test]

@@ -285,13 +285,15 @@ async fn finish(
     if after.shard_overlap {
         ctx.metrics.shard_overlap();
     }
+    // An Event goes with the status change it tells of: none where the status is not written.
+    let mut tell = true;
     if let Some(next) = after.status {
         if ctx.appmesh.fence().is_closed() {
             return Err(Error::NotLeader);
         }
-        status::write(api, route, next, &ctx.written).await?;
+        tell = status::write(api, route, next, &ctx.written).await?;
     }
-    for note in &after.notes {
+    for note in after.notes.iter().filter(|_| tell) {
         ctx.events.publish(route, note).await;
     }
     if let Some(c) = &after.changed {
