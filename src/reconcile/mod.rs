@@ -47,7 +47,7 @@ use crate::Error;
 use crate::api::GatewayRoute;
 use crate::appmesh::AppMesh;
 use crate::backoff::{self, Retry};
-use crate::fair::Gate;
+use crate::fair::{Class, Gate};
 use crate::telemetry::Metrics;
 use cache::{CachedRoute, Key};
 use deps::Dependencies;
@@ -366,13 +366,20 @@ pub async fn run(
 /// is boxed, and the object decoded from the cache only once through the gate, so the thousands
 /// of reconciles that may wait here each hold only a small future.
 async fn reconcile(cached: Arc<CachedRoute>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let class = {
+    let (class, gateway_api) = {
         let route = cached.route();
-        status::class_of(
+        let class = status::class_of(
             &route,
             ctx.failures.is_failing(&route.uid().unwrap_or_default()),
-        )
+        );
+        (class, ctx.config.serving.of(&route).gateway_api().is_some())
     };
+    // A route Gateway API serves that is in sync is judged from the route watch: after a
+    // restart it waits for that watch's first list here, outside the gate, holding no permit
+    // that a change (read and written at once) needs.
+    if class == Class::Drift && gateway_api {
+        ctx.gateway_api.listed().await;
+    }
     let _permit = ctx.gate.enter(class).await;
     // The object as the cache holds it now: the copy the controller dispatched is as it was
     // when the reconcile was queued, which can be seconds older than a status this replica

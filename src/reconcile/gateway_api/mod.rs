@@ -87,7 +87,6 @@ pub async fn serve(
     let name = route.name_any();
     let api = api(client, kind.as_str(), &namespace);
     let shown = format!("{} {namespace}/{name}", kind.as_str());
-    state.listed().await;
     // What the watch keeps of the route meshroute wrote for this object; read from the
     // apiserver when the watch has not seen one (a new object, or a name someone else holds).
     let record = match state.seen.record(kind, &namespace, &name) {
@@ -273,19 +272,17 @@ impl State {
     }
 
     /// Waits until the watch has listed every kind once, so that a reconcile after a restart
-    /// judges its route as listed instead of reading or writing it; at most `LIST_WAIT` after
-    /// the watch started (a watch that cannot list, for want of RBAC, holds no one up for long).
-    async fn listed(&self) {
+    /// judges its route as listed instead of reading it; at most `LIST_WAIT` after the watch
+    /// started (a watch that cannot list, for want of RBAC, holds no one up for long). No wait
+    /// where no watch runs (no gateway is served by Gateway API).
+    pub async fn listed(&self) {
         let mut listed = self.seen.listed.subscribe();
         let all = |n: &usize| *n >= RouteKind::ALL.len();
-        if !all(&listed.borrow()) {
-            let deadline = self
-                .seen
-                .started
-                .get()
-                .copied()
-                .unwrap_or_else(Instant::now)
-                + LIST_WAIT;
+        let done = all(&listed.borrow());
+        if let Some(started) = self.seen.started.get()
+            && !done
+        {
+            let deadline = *started + LIST_WAIT;
             let _ = tokio::time::timeout_at(deadline.into(), listed.wait_for(all)).await;
         }
     }
