@@ -19,9 +19,10 @@ pub enum Retry {
     /// The Kubernetes API failed: exponential, but capped low, so that work resumes within
     /// seconds of the apiserver's return however long it was away.
     Kubernetes,
-    /// A Gateway API route was just written and its implementation has not judged it yet: ask
-    /// again after `VERDICT_GRACE`, uncounted (its status usually wakes the object sooner).
-    Verdict,
+    /// A Gateway API route was written and its implementation has not judged it yet: look
+    /// again after this long, uncounted (its status wakes the object sooner; the look only
+    /// decides whether to say it waits).
+    Verdict(Duration),
 }
 
 /// How long a route just written may wait for its implementation's verdict before the
@@ -33,6 +34,13 @@ pub const VERDICT_GRACE: Duration = Duration::from_secs(5);
 /// at work (judging other routes of the same Gateway: a wave of thousands takes Traefik
 /// minutes).
 pub const VERDICT_PATIENCE: Duration = Duration::from_secs(600);
+
+/// An implementation that judged a route of a Gateway this recently is at work on it.
+pub const VERDICT_PROGRESS: Duration = Duration::from_secs(30);
+
+/// The longest between two looks at a route waiting quietly for its verdict: an
+/// implementation that stalls is said to be waited on within about this long.
+pub const VERDICT_LOOK_MAX: Duration = Duration::from_secs(60);
 
 /// The longest wait after a Kubernetes API failure.
 pub const KUBERNETES_RETRY_MAX: Duration = Duration::from_secs(5);

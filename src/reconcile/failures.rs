@@ -58,7 +58,7 @@ impl Failures {
         match retry {
             // Not the object's failure: every object waits for the same probe.
             Retry::Paused => Some(backoff::jitter(crate::appmesh::PROBE_EVERY * 3)),
-            Retry::Verdict => Some(backoff::VERDICT_GRACE),
+            Retry::Verdict(look) => Some(look),
             Retry::AwaitChange => {
                 self.count(uid);
                 None
@@ -120,7 +120,12 @@ mod tests {
                 Some(backoff::KUBERNETES_RETRY_MAX),
             ),
             (Retry::Slow, 0, true, Some(max)),
-            (Retry::Verdict, 3, false, Some(backoff::VERDICT_GRACE)),
+            (
+                Retry::Verdict(backoff::VERDICT_GRACE),
+                3,
+                false,
+                Some(backoff::VERDICT_GRACE),
+            ),
             (
                 Retry::Paused,
                 5,

@@ -133,14 +133,14 @@ pub fn conclude(
             app_mesh: None,
             gateway_api: OnGatewayApi { result: Err(p), .. },
             ..
-        } if p.retry == Retry::Verdict => {
+        } if let Retry::Verdict(look) = p.retry => {
             return After {
                 status: None,
                 shard_overlap: false,
                 notes: Vec::new(),
                 counted: Counted::Ready(p.reason),
                 message: p.message.clone(),
-                next: Next::Retry(Retry::Verdict),
+                next: Next::Retry(Retry::Verdict(look)),
                 changed: None,
             };
         }
@@ -714,6 +714,7 @@ fn describe_change(change: Change, r: &ObservedRoute) -> Option<Note> {
 mod tests {
     use super::*;
     use crate::api::Reason::*;
+    use crate::backoff::VERDICT_GRACE;
     use crate::reconcile::events::EventType::{Normal, Warning};
 
     const SHARD: &str = "ops/meshroute";
@@ -1332,14 +1333,14 @@ mod tests {
                     serves_app_mesh: false,
                     gateway_api: OnGatewayApi {
                         route: Some(http.clone()),
-                        result: Err(problem(GatewayPending, Retry::Verdict)),
+                        result: Err(problem(GatewayPending, Retry::Verdict(VERDICT_GRACE))),
                     },
                     findings: Vec::new(),
                 },
                 Some("other/route"),
                 None,
                 vec![],
-                Next::Retry(Retry::Verdict),
+                Next::Retry(Retry::Verdict(VERDICT_GRACE)),
             ),
             (
                 "Gateway API alone, the grace over: GatewayPending is written",

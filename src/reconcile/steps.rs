@@ -325,7 +325,7 @@ async fn finish(
             });
         }
         Next::Retry(retry) => {
-            if matches!(retry, Retry::Paused | Retry::Verdict) {
+            if matches!(retry, Retry::Paused | Retry::Verdict(_)) {
                 tracing::debug!("waiting: {}", after.message);
             } else {
                 tracing::warn!("not in sync: {}", after.message);

@@ -147,11 +147,11 @@ pub async fn serve(
             if state.parents.missing(client, parent).await {
                 // Waiting on a Gateway that does not exist waits for ever: say so.
                 *problem = judge::no_parent(parent, &shown);
-            } else if plan::awaiting_verdict(
+            } else if let Some(look) = plan::awaiting_verdict(
                 state.pending_for(&uid, generation),
                 state.seen.since_progress(parent),
             ) {
-                problem.retry = Retry::Verdict;
+                problem.retry = Retry::Verdict(look);
             }
         }
         _ => state.forget(&uid),

@@ -142,18 +142,22 @@ pub fn refused(code: u16, said: &str, shown: &str) -> Option<Problem> {
 }
 
 /// Whether a route whose implementation has not judged it, pending for `pending_for` since it
-/// was written at this generation, still waits for that verdict without saying so
-/// (`Retry::Verdict`) rather than writing `GatewayPending` into the status: for
-/// `VERDICT_GRACE`, and longer (up to `VERDICT_PATIENCE`) while the implementation is at work,
-/// having judged a route of the same Gateway `since_progress` ago. An implementation that
-/// judges nothing for `VERDICT_GRACE` is said to be waited on.
+/// was written at this generation, still waits for that verdict without saying so rather than
+/// writing `GatewayPending` into the status, and if so when to look again: for `VERDICT_GRACE`,
+/// and longer (up to `VERDICT_PATIENCE`) while the implementation is at work, having judged a
+/// route of the same Gateway `since_progress` ago (within `VERDICT_PROGRESS`). The looks grow
+/// apart as the wait does (the verdict itself wakes the route): a wave of 10 000 routes that
+/// Traefik takes minutes to judge costs a handful of looks per route, not one every 5 s.
 pub fn awaiting_verdict(
     pending_for: std::time::Duration,
     since_progress: Option<std::time::Duration>,
-) -> bool {
-    use crate::backoff::{VERDICT_GRACE, VERDICT_PATIENCE};
-    pending_for < VERDICT_GRACE
-        || (pending_for < VERDICT_PATIENCE && since_progress.is_some_and(|d| d < VERDICT_GRACE))
+) -> Option<std::time::Duration> {
+    use crate::backoff::{VERDICT_GRACE, VERDICT_LOOK_MAX, VERDICT_PATIENCE, VERDICT_PROGRESS};
+    if pending_for < VERDICT_GRACE {
+        return Some(VERDICT_GRACE - pending_for);
+    }
+    let at_work = since_progress.is_some_and(|d| d < VERDICT_PROGRESS);
+    (pending_for < VERDICT_PATIENCE && at_work).then(|| pending_for.min(VERDICT_LOOK_MAX))
 }
 
 /// What a delete's answer means.
@@ -283,22 +287,28 @@ mod tests {
 
     #[test]
     fn a_pending_route_is_said_pending_only_after_the_grace_or_once_its_implementation_stalls() {
+        use crate::backoff::{VERDICT_GRACE, VERDICT_LOOK_MAX, VERDICT_PATIENCE, VERDICT_PROGRESS};
         use std::time::Duration;
-        let grace = crate::backoff::VERDICT_GRACE;
-        let patience = crate::backoff::VERDICT_PATIENCE;
-        let ms = Duration::from_millis;
-        // (waited, the Gateway's last verdict on any route that long ago, still waits quietly)
+        let (grace, s) = (VERDICT_GRACE, Duration::from_secs);
+        // (waited, the Gateway's last verdict on any route that long ago, look again after)
         let rows = [
-            (Duration::ZERO, None, true),
-            (grace - ms(1), None, true),
-            (grace, None, false),
-            (grace * 10, None, false),
-            // The implementation works through a wave: judged a neighbour a second ago.
-            (grace * 10, Some(ms(1000)), true),
-            (patience - ms(1), Some(Duration::ZERO), true),
+            (Duration::ZERO, None, Some(grace)),
+            (s(2), None, Some(grace - s(2))),
+            (grace, None, None),
+            (grace * 10, None, None),
+            // The implementation works through a wave: judged a neighbour a second ago. The
+            // looks grow apart, up to a minute.
+            (grace, Some(s(1)), Some(grace)),
+            (s(20), Some(s(1)), Some(s(20))),
+            (s(300), Some(s(1)), Some(VERDICT_LOOK_MAX)),
+            (
+                VERDICT_PATIENCE - s(1),
+                Some(Duration::ZERO),
+                Some(VERDICT_LOOK_MAX),
+            ),
             // ... but not for ever, and not once it stalls.
-            (patience, Some(Duration::ZERO), false),
-            (grace * 10, Some(grace), false),
+            (VERDICT_PATIENCE, Some(Duration::ZERO), None),
+            (grace * 10, Some(VERDICT_PROGRESS), None),
         ];
         for (waited, progress, expected) in rows {
             assert_eq!(
