@@ -18,6 +18,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, Preconditions};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
+use serde::Deserialize;
 
 use super::cache::Key;
 use super::outcome::OnGatewayApi;
@@ -182,7 +183,7 @@ fn route_status(route: &DynamicObject) -> RouteStatus {
     route
         .data
         .get("status")
-        .and_then(|s| serde_json::from_value(s.clone()).ok())
+        .and_then(|s| RouteStatus::deserialize(s).ok())
         .unwrap_or_default()
 }
 
@@ -319,9 +320,7 @@ impl Record {
             status: route_status(route),
         })
     }
-}
 
-impl Record {
     /// The Gateways (namespace, name) whose implementation has judged this route at its
     /// generation; `namespace` is the route's.
     fn judged_by(&self, namespace: &str) -> Vec<(String, String)> {
@@ -382,7 +381,9 @@ impl Seen {
     }
 
     fn owner(&self, kind: RouteKind, namespace: &str, name: &str) -> Option<String> {
-        self.record(kind, namespace, name).map(|r| r.owner)
+        let state = self.records.lock().unwrap_or_else(|e| e.into_inner());
+        let key = (kind, namespace.to_string(), name.to_string());
+        state.records.get(&key).map(|r| r.owner.clone())
     }
 
     /// The kinds of the routes of this name the watch has seen meshroute write for `route`.
@@ -395,14 +396,14 @@ impl Seen {
 
     /// Follows one watch event of the routes of `kind`.
     fn follow(&self, kind: RouteKind, event: &watcher::Event<DynamicObject>) {
-        let keyed = |route: &DynamicObject| {
-            let key = (
+        let key = |route: &DynamicObject| {
+            Some((
                 kind,
                 route.metadata.namespace.clone()?,
                 route.metadata.name.clone()?,
-            );
-            Some((key, Record::of(route)?))
+            ))
         };
+        let keyed = |route: &DynamicObject| Some((key(route)?, Record::of(route)?));
         let mut state = self.records.lock().unwrap_or_else(|e| e.into_inner());
         match event {
             watcher::Event::Init => state.listing = Some(HashMap::new()),
@@ -427,7 +428,7 @@ impl Seen {
                 }
             }
             watcher::Event::Delete(route) => {
-                if let Some((key, _)) = keyed(route) {
+                if let Some(key) = key(route) {
                     state.records.remove(&key);
                 }
             }
