@@ -2,14 +2,11 @@
 //! [`Class`]: work a user caused first, then retries of failures, then drift checks. Two
 //! queues order them, both by class and, within a class, oldest first:
 //!
-//! - the [`Gate`] admits `--concurrency` reconciles at a time (drift checks at most half of
-//!   them), so a new object never waits behind a backlog of checks;
+//! - the reconcile queue ([`crate::workqueue`]) starts `--concurrency` reconciles at a time
+//!   (drift checks in at most half of them), so a new object never waits behind a backlog of
+//!   checks;
 //! - the [`Limiter`] hands out App Mesh's call budget (a token bucket) in the same order, so
 //!   drift checks use only what budget is left.
-//!
-//! The controller itself runs with unbounded concurrency: kube-runtime's scheduler keeps
-//! messages it cannot start in a `HashSet` and starts an arbitrary one when a slot frees, so
-//! under saturation some objects never got a slot. Here nothing is held there.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -34,7 +31,7 @@ tokio::task_local! {
 }
 
 impl Class {
-    const ALL: [Class; 3] = [Class::User, Class::Retry, Class::Drift];
+    pub const ALL: [Class; 3] = [Class::User, Class::Retry, Class::Drift];
 
     fn index(self) -> usize {
         self as usize
@@ -93,126 +90,6 @@ impl Queues {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Admits a bounded number of reconciles at once, by class and age.
-#[derive(Clone)]
-pub struct Gate(Arc<GateInner>);
-
-struct GateInner {
-    slots: usize,
-    drift_slots: usize,
-    state: Mutex<GateState>,
-}
-
-#[derive(Default)]
-struct GateState {
-    busy: [usize; 3],
-    queues: Queues,
-}
-
-impl GateState {
-    fn total(&self) -> usize {
-        self.busy.iter().sum()
-    }
-}
-
-/// One admitted reconcile; its slot frees when this drops.
-pub struct Permit {
-    gate: Arc<GateInner>,
-    class: Class,
-}
-
-impl Gate {
-    /// `slots` reconciles at once (at least 1), drift checks at most half of them.
-    pub fn new(slots: usize) -> Gate {
-        let slots = slots.max(1);
-        Gate(Arc::new(GateInner {
-            slots,
-            drift_slots: (slots / 2).max(1),
-            state: Mutex::new(GateState::default()),
-        }))
-    }
-
-    /// Waits for a slot: after every waiter of a higher class, and after older ones of its own.
-    pub async fn enter(&self, class: Class) -> Permit {
-        let (tx, rx) = oneshot::channel();
-        {
-            let mut s = lock(&self.0.state);
-            s.queues.push(class, tx);
-            self.0.admit_waiters(&mut s);
-        }
-        let mut waiting = Waiting {
-            rx,
-            served: false,
-            gate: self.0.clone(),
-            class,
-        };
-        // The sender stays queued until it is served, and the gate outlives its waiters.
-        (&mut waiting.rx)
-            .await
-            .expect("the gate serves every waiter");
-        waiting.served = true;
-        Permit {
-            gate: self.0.clone(),
-            class,
-        }
-    }
-}
-
-impl GateInner {
-    fn admits(&self, s: &GateState, class: Class) -> bool {
-        s.total() < self.slots
-            && (class != Class::Drift || s.busy[Class::Drift.index()] < self.drift_slots)
-    }
-
-    /// Fills free slots from the queues; each waiter served is counted busy at once.
-    fn admit_waiters(&self, s: &mut GateState) {
-        loop {
-            let allowed: Vec<Class> = Class::ALL
-                .into_iter()
-                .filter(|c| self.admits(s, *c))
-                .collect();
-            match s.queues.serve(|c| allowed.contains(&c)) {
-                Some(class) => s.busy[class.index()] += 1,
-                None => return,
-            }
-        }
-    }
-
-    fn release(&self, class: Class) {
-        let mut s = lock(&self.state);
-        s.busy[class.index()] -= 1;
-        self.admit_waiters(&mut s);
-    }
-}
-
-/// A caller waiting at the gate. Dropped after it was served but before it saw it (its
-/// reconcile was cancelled), it gives the slot back.
-struct Waiting {
-    rx: oneshot::Receiver<()>,
-    /// Admitted, and the permit handed on: nothing to give back.
-    served: bool,
-    gate: Arc<GateInner>,
-    class: Class,
-}
-
-impl Drop for Waiting {
-    fn drop(&mut self) {
-        if !self.served {
-            // Dropped while waiting: a slot granted meanwhile goes back.
-            self.rx.close();
-            if self.rx.try_recv().is_ok() {
-                self.gate.release(self.class);
-            }
-        }
-    }
-}
-
-impl Drop for Permit {
-    fn drop(&mut self) {
-        self.gate.release(self.class);
-    }
 }
 
 /// App Mesh's call budget: a token bucket of `rate` calls per second and `burst` at once,
@@ -320,7 +197,7 @@ mod tests {
     /// Order in which queued callers of each class got their turn.
     async fn order_of(
         arrivals: &[(Class, usize)],
-        turn: impl Fn(Class) -> std::pin::Pin<Box<dyn Future<Output = Option<Permit>> + Send>>,
+        turn: impl Fn(Class) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>>,
     ) -> Vec<(Class, usize)> {
         let served = Arc::new(Mutex::new(Vec::new()));
         let mut tasks = Vec::new();
@@ -328,10 +205,9 @@ mod tests {
             let served = served.clone();
             let fut = turn(class);
             tasks.push(tokio::spawn(async move {
-                let permit = fut.await;
+                fut.await;
                 lock(&served).push((class, n));
                 tokio::time::sleep(Duration::from_millis(10)).await;
-                drop(permit);
             }));
             // Arrive in this order.
             tokio::task::yield_now().await;
@@ -358,7 +234,6 @@ mod tests {
             let limiter = limiter.clone();
             Box::pin(async move {
                 class.scope(limiter.acquire()).await;
-                None
             })
         })
         .await;
@@ -366,28 +241,5 @@ mod tests {
         // by class, oldest first.
         let ids: Vec<usize> = order.iter().map(|(_, n)| *n).collect();
         assert_eq!(ids, [0, 4, 6, 2, 5, 1, 3]);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn the_gate_admits_by_class_and_keeps_half_its_slots_from_drift() {
-        let gate = Gate::new(2);
-        let arrivals = [
-            (Class::Drift, 0),
-            (Class::Drift, 1),
-            (Class::Drift, 2),
-            (Class::Retry, 3),
-            (Class::User, 4),
-            (Class::User, 5),
-        ];
-        let order = order_of(&arrivals, |class| {
-            let gate = gate.clone();
-            Box::pin(async move { Some(gate.enter(class).await) })
-        })
-        .await;
-        let ids: Vec<usize> = order.iter().map(|(_, n)| *n).collect();
-        // 0 enters; 1 may not (drift holds its half); 3 enters the free slot at once; then
-        // users, the retry class, drift, each oldest first.
-        assert_eq!(ids, [0, 3, 4, 5, 1, 2]);
-        assert!(lock(&gate.0.state).queues.is_empty());
     }
 }

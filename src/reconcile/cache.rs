@@ -15,6 +15,7 @@ use kube::runtime::reflector::ObjectRef;
 use serde::{Deserialize, Deserializer};
 
 use crate::api::GatewayRoute;
+use crate::fair::Class;
 
 /// A cached GatewayRoute.
 #[derive(Clone, Debug)]
@@ -25,6 +26,9 @@ pub struct CachedRoute {
     annotations: u64,
     /// A digest of the status, to tell a status someone else wrote from this replica's own.
     status: u64,
+    /// Why it would be reconciled, from what it shows (`status::class_of`): the queue orders
+    /// due objects by it without decoding them.
+    class: Class,
     /// The whole object as compact JSON, less what meshroute never reads: managed fields and
     /// kubectl's last-applied annotation (a second copy of the spec).
     object: Box<str>,
@@ -66,6 +70,11 @@ impl CachedRoute {
     pub fn status_digest(&self) -> u64 {
         self.status
     }
+
+    /// Why it would be reconciled now, from what it shows (`status::class_of`).
+    pub fn class(&self) -> Class {
+        self.class
+    }
 }
 
 impl From<GatewayRoute> for CachedRoute {
@@ -90,6 +99,7 @@ impl From<GatewayRoute> for CachedRoute {
             metadata,
             annotations: digest.finish(),
             status: super::status::digest(route.status.as_ref()),
+            class: super::status::class_of(&route),
             object: object.into_boxed_str(),
         }
     }

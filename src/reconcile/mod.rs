@@ -33,8 +33,6 @@ use futures::StreamExt;
 use futures::channel::mpsc::UnboundedReceiver;
 use kube::ResourceExt;
 use kube::api::Api;
-use kube::runtime::controller::{self, Action, Controller};
-use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Predicate, WatchStreamExt, predicates, reflector, watcher};
 
 pub use desired::{Desired, Ownership};
@@ -47,8 +45,9 @@ use crate::Error;
 use crate::api::GatewayRoute;
 use crate::appmesh::AppMesh;
 use crate::backoff::{self, Retry};
-use crate::fair::{Class, Gate};
+use crate::fair::Class;
 use crate::telemetry::Metrics;
+use crate::workqueue::{self, Requeue, WorkQueue};
 use cache::{CachedRoute, Key};
 use deps::Dependencies;
 use events::Recorder;
@@ -94,10 +93,8 @@ pub struct Context {
     pub config: Config,
     /// Each object's consecutive failures, for its backoff.
     failures: Failures,
-    /// Admits `concurrency` reconciles at a time, users' first (see `fair`).
-    gate: Gate,
-    /// The controller's cache, where a reconcile through the gate takes the object as it is
-    /// now (set when the controller starts).
+    /// The controller's cache, where a reconcile takes the object as it is when it starts
+    /// (set when the controller starts).
     store: std::sync::OnceLock<reflector::Store<CachedRoute>>,
     /// Missing dependencies and the objects waiting for them.
     deps: Dependencies,
@@ -142,7 +139,6 @@ impl Context {
             client,
             appmesh: Arc::new(appmesh),
             metrics,
-            gate: Gate::new(usize::from(config.concurrency)),
             store: std::sync::OnceLock::new(),
             deps: Dependencies::new(failures.dependency_retry_max()),
             failures,
@@ -189,12 +185,12 @@ impl Context {
 
     /// The object's next reconcile: after `wait`, or (`None`) only when it changes. Recorded
     /// for the queue metrics.
-    fn next(&self, route: &GatewayRoute, wait: Option<Duration>) -> Action {
+    fn next(&self, route: &GatewayRoute, wait: Option<Duration>) -> Requeue {
         self.metrics.schedule(
             &route.uid().unwrap_or_default(),
             wait.map(|w| std::time::Instant::now() + w),
         );
-        wait.map_or_else(Action::await_change, Action::requeue)
+        wait.map_or_else(Requeue::on_change, Requeue::after)
     }
 
     /// Drops everything kept about an object that left the watch (deleted, finalizer removed
@@ -323,12 +319,6 @@ pub async fn run(
             period,
         ))
     });
-    let controller = Controller::for_stream(objects, reader.clone())
-        .reconcile_on(woken)
-        // Unbounded: the scheduler would hold what it cannot start in a set and start an
-        // arbitrary one next; the gate in `reconcile` orders them instead.
-        .with_config(controller::Config::default().concurrency(0))
-        .graceful_shutdown_on(stop);
     // The Gateway API routes meshroute wrote: a change or deletion by anyone else, or the
     // implementation's status, wakes their GatewayRoute.
     gateway_api::watch_all(
@@ -349,69 +339,88 @@ pub async fn run(
             tracing::info!("watch synced; reconciling");
         }
     });
-    controller
-        .run(reconcile, error_policy, ctx)
-        .for_each(|result| async move {
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "reconcile did not finish");
+    // What comes due: the watch's changes and the wakes from outside it.
+    let changed = objects.filter_map(|route| {
+        std::future::ready(match route {
+            Ok(route) => Some(Key::from_obj(&route)),
+            Err(e) => {
+                tracing::debug!(error = %e, "watch error; the watcher retries");
+                None
             }
         })
-        .await;
+    });
+    let classes = (reader.clone(), ctx.clone());
+    let queue = WorkQueue::new(usize::from(ctx.config.concurrency), move |key: &Key| {
+        let (store, ctx) = &classes;
+        let cached = store.get(key)?;
+        let failing = ctx.failures.is_failing(&cached.uid().unwrap_or_default());
+        Some(status::class_when(cached.class(), failing))
+    });
+    let cache_ready = reader.clone();
+    workqueue::run(
+        queue,
+        futures::stream::select(changed, woken),
+        async move {
+            let _ = cache_ready.wait_until_ready().await;
+        },
+        stop,
+        move |key, class| reconcile(key, class, ctx.clone()),
+    )
+    .await;
     if let Some(drift) = drift {
         drift.abort();
     }
 }
 
-/// Waits at the gate in the object's class, then reconciles it as that class. The work itself
-/// is boxed, and the object decoded from the cache only once through the gate, so the thousands
-/// of reconciles that may wait here each hold only a small future.
-async fn reconcile(cached: Arc<CachedRoute>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let (class, gateway_api) = {
-        let route = cached.route();
-        let class = status::class_of(
-            &route,
-            ctx.failures.is_failing(&route.uid().unwrap_or_default()),
-        );
-        (class, ctx.config.serving.of(&route).gateway_api().is_some())
+/// Reconciles the object `key` as `class`, taking it from the cache as it is now; says when to
+/// look at it again.
+async fn reconcile(key: Key, class: Class, ctx: Arc<Context>) -> Requeue {
+    let cached = || ctx.store.get().and_then(|store| store.get(&key));
+    let Some(mut object) = cached() else {
+        // Deleted before its turn.
+        return Requeue::on_change();
     };
     // A route Gateway API serves that is in sync is judged from the route watch: after a
-    // restart it waits for that watch's first list here, outside the gate, holding no permit
-    // that a change (read and written at once) needs.
-    if class == Class::Drift && gateway_api {
+    // restart it waits for that watch's first list. Drift checks hold at most half the slots,
+    // so a change (read and written at once) never waits behind them.
+    if class == Class::Drift
+        && ctx
+            .config
+            .serving
+            .of(&object.route())
+            .gateway_api()
+            .is_some()
+    {
         ctx.gateway_api.listed().await;
+        match cached() {
+            Some(now) => object = now,
+            None => return Requeue::on_change(),
+        }
     }
-    let _permit = ctx.gate.enter(class).await;
-    // The object as the cache holds it now: the copy the controller dispatched is as it was
-    // when the reconcile was queued, which can be seconds older than a status this replica
-    // wrote meanwhile (at 1000 creates, 1-2% of them were written twice from such a copy).
-    let cached = ctx
-        .store
-        .get()
-        .and_then(|store| store.get(&ObjectRef::from_obj(&*cached)))
-        .unwrap_or(cached);
-    class
-        .scope(Box::pin(steps::work(
-            Arc::new(cached.route()),
-            cached.status_digest(),
+    let route = Arc::new(object.route());
+    let result = class
+        .scope(steps::work(
+            route.clone(),
+            object.status_digest(),
             ctx.clone(),
-        )))
-        .await
+        ))
+        .await;
+    result.unwrap_or_else(|error| error_policy(&route, &error, &ctx))
 }
 
-fn error_policy(cached: Arc<CachedRoute>, error: &Error, ctx: Arc<Context>) -> Action {
-    let route = cached.route();
+fn error_policy(route: &GatewayRoute, error: &Error, ctx: &Context) -> Requeue {
     ctx.metrics.reconcile_error(error.metric_label());
     match error {
         // Nothing more to do here: the new leader reconciles this object.
-        Error::NotLeader => Action::await_change(),
+        Error::NotLeader => Requeue::on_change(),
         // The failed delete has set its status and its backoff already.
-        Error::DeleteFailed { retry_in, .. } => ctx.next(&route, *retry_in),
+        Error::DeleteFailed { retry_in, .. } => ctx.next(route, *retry_in),
         _ => {
             tracing::warn!(error = %error, object = %route.name_any(), "reconcile failed");
             let wait = ctx
                 .failures
                 .failed(&route.uid().unwrap_or_default(), Retry::Kubernetes);
-            ctx.next(&route, wait)
+            ctx.next(route, wait)
         }
     }
 }

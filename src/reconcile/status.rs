@@ -120,15 +120,26 @@ pub fn in_sync(route: &GatewayRoute) -> bool {
 }
 
 /// Why an object is reconciled now, from what it shows: a deletion, or a generation its status
-/// does not describe yet, is a user's doing; an object Ready at its generation with no failure
-/// since is a drift check; anything else (a reported failure) is a retry.
-pub fn class_of(route: &GatewayRoute, failing: bool) -> Class {
+/// does not describe yet, is a user's doing; an object Ready at its generation is a drift check
+/// (unless it failed since: [`class_when`]); anything else (a reported failure) is a retry.
+pub fn class_of(route: &GatewayRoute) -> Class {
     if route.meta().deletion_timestamp.is_some() || !reported_now(route) {
         Class::User
-    } else if ready_now(route) && !failing {
+    } else if ready_now(route) {
         Class::Drift
     } else {
         Class::Retry
+    }
+}
+
+/// The class of an object that shows `shown` ([`class_of`]): a drift check of an object whose
+/// last reconcile failed (not written into its status yet, or not at all while App Mesh is
+/// paused) is a retry.
+pub fn class_when(shown: Class, failing: bool) -> Class {
+    if failing && shown == Class::Drift {
+        Class::Retry
+    } else {
+        shown
     }
 }
 
@@ -612,7 +623,7 @@ mod tests {
             ),
         ];
         for (case, route, failing, class) in rows {
-            assert_eq!(class_of(&route, failing), class, "{case}");
+            assert_eq!(class_when(class_of(&route), failing), class, "{case}");
         }
     }
 

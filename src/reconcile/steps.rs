@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::Api;
-use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
 
 use super::decide::{self, Left, Work};
@@ -22,6 +21,7 @@ use crate::api::GatewayRoute;
 use crate::api::ownership::FINALIZER;
 use crate::backoff::Retry;
 use crate::fair::Class;
+use crate::workqueue::Requeue;
 
 #[tracing::instrument(skip_all, fields(object = %format!("{}/{}", route.namespace().unwrap_or_default(), route.name_any())))]
 /// `status_digest` is the digest of `route`'s status, as the cache made it.
@@ -29,7 +29,7 @@ pub async fn work(
     route: Arc<GatewayRoute>,
     status_digest: u64,
     ctx: Arc<Context>,
-) -> Result<Action, Error> {
+) -> Result<Requeue, Error> {
     let uid = route.uid().unwrap_or_default();
     let _timer = ctx.metrics.reconcile_timer(&uid);
     match reconcile(route.clone(), status_digest, &ctx).await {
@@ -38,7 +38,7 @@ pub async fn work(
         Err(e) if e.is_gone(&route.name_any()) => {
             tracing::debug!("the object is gone");
             ctx.forget_uid(&uid);
-            Ok(Action::await_change())
+            Ok(Requeue::on_change())
         }
         result => result,
     }
@@ -48,7 +48,7 @@ async fn reconcile(
     route: Arc<GatewayRoute>,
     status_digest: u64,
     ctx: &Context,
-) -> Result<Action, Error> {
+) -> Result<Requeue, Error> {
     // A replica that is not the leader any more (or whose lease ran out by its own clock)
     // writes nothing, not even a finalizer.
     if ctx.appmesh.fence().is_closed() {
@@ -59,7 +59,7 @@ async fn reconcile(
     let ours = |f: &String| f == FINALIZER;
     if route.meta().deletion_timestamp.is_some() {
         if !route.finalizers().iter().any(ours) {
-            return Ok(Action::await_change());
+            return Ok(Requeue::on_change());
         }
         let did = cleanup(&route, ctx).await?;
         let after = outcome::conclude(&route, &did, None, &ctx.config.shard, now());
@@ -280,7 +280,7 @@ async fn finish(
     api: &Api<GatewayRoute>,
     route: &GatewayRoute,
     after: After,
-) -> Result<Action, Error> {
+) -> Result<Requeue, Error> {
     let uid = route.uid().unwrap_or_default();
     if after.shard_overlap {
         ctx.metrics.shard_overlap();
@@ -316,7 +316,7 @@ async fn finish(
             ctx.failures.succeeded(&uid);
             ctx.next(route, None)
         }
-        Next::Removed => Action::await_change(),
+        Next::Removed => Requeue::on_change(),
         // The wait goes to `error_policy` with the error.
         Next::DeleteFailed(retry) => {
             return Err(Error::DeleteFailed {
