@@ -342,7 +342,7 @@ pub async fn run(
     // What comes due: the watch's changes and the wakes from outside it.
     let changed = objects.filter_map(|route| {
         std::future::ready(match route {
-            Ok(route) => Some(Key::from_obj(&route)),
+            Ok(route) => Some(queued(Key::from_obj(&route))),
             Err(e) => {
                 tracing::debug!(error = %e, "watch error; the watcher retries");
                 None
@@ -350,7 +350,7 @@ pub async fn run(
         })
     });
     let classes = (reader.clone(), ctx.clone());
-    let queue = WorkQueue::new(usize::from(ctx.config.concurrency), move |key: &Key| {
+    let queue = WorkQueue::new(usize::from(ctx.config.concurrency), move |key: &Arc<Key>| {
         let (store, ctx) = &classes;
         let cached = store.get(key)?;
         let failing = ctx.failures.is_failing(&cached.uid().unwrap_or_default());
@@ -359,7 +359,7 @@ pub async fn run(
     let cache_ready = reader.clone();
     workqueue::run(
         queue,
-        futures::stream::select(changed, woken),
+        futures::stream::select(changed, woken.map(queued)),
         async move {
             let _ = cache_ready.wait_until_ready().await;
         },
@@ -372,9 +372,17 @@ pub async fn run(
     }
 }
 
+/// How the reconcile queue holds an object's key: shared by its places in the queue (due, running,
+/// timers), and without the resource version and uid (which the key's equality ignores).
+fn queued(key: Key) -> Arc<Key> {
+    let mut slim = Key::new(&key.name);
+    slim.namespace = key.namespace;
+    Arc::new(slim)
+}
+
 /// Reconciles the object `key` as `class`, taking it from the cache as it is now; says when to
 /// look at it again.
-async fn reconcile(key: Key, class: Class, ctx: Arc<Context>) -> Requeue {
+async fn reconcile(key: Arc<Key>, class: Class, ctx: Arc<Context>) -> Requeue {
     let cached = || ctx.store.get().and_then(|store| store.get(&key));
     let Some(mut object) = cached() else {
         // Deleted before its turn.
