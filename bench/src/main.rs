@@ -60,6 +60,10 @@ struct Args {
     /// Object counts of the Gateway API backend scenario (Traefik as the implementation).
     #[arg(long, value_delimiter = ',', default_value = "1000,10000")]
     gateway_api_n: Vec<usize>,
+    /// How many virtual gateways (each served by its own Traefik Gateway) the Gateway API
+    /// scenario spreads its N routes over; each N is measured at each.
+    #[arg(long, value_delimiter = ',', default_value = "1,10")]
+    gateway_api_gateways: Vec<usize>,
     /// Measure only the Gateway API backend scenario and replace its part of the benchmarks.json
     /// in --out (the rest is kept).
     #[arg(long)]

@@ -30,6 +30,8 @@ pub struct Run {
     pub emulator: appmesh_emulator::Handle,
     pub operator: Operator,
     pub seen: Arc<Mutex<Seen>>,
+    /// How many virtual gateways the run's routes are spread over (`virtual_gateway`).
+    pub gateways: usize,
 }
 
 pub fn seen(run: &Run) -> std::sync::MutexGuard<'_, Seen> {
@@ -114,12 +116,14 @@ pub async fn start_run(plane: &ControlPlane, args: &Args, extra: &[&str], latenc
         emulator,
         operator,
         seen,
+        gateways: 1,
     }
 }
 
 /// Route `r<i>` of a run, labelled for its operator.
 pub fn route(run: &Run, i: usize) -> GatewayRoute {
     let mut r = route_in(&run.ns, i);
+    r.spec.virtual_gateway_name = virtual_gateway(i % run.gateways, run.gateways);
     let (key, value) = run.label.split_once('=').unwrap();
     r.metadata.labels = Some([(key.to_string(), value.to_string())].into());
     r
@@ -235,6 +239,15 @@ pub fn route_in(ns: &str, i: usize) -> GatewayRoute {
                 "action": { "target": { "virtualService": { "virtualServiceName": meshroute_testbed::SERVICES[0] } } } } }
     }))
     .unwrap()
+}
+
+/// The name of virtual gateway `k` of `of`: the testbed's own when there is one.
+pub fn virtual_gateway(k: usize, of: usize) -> String {
+    if of == 1 {
+        meshroute_testbed::GATEWAY.to_string()
+    } else {
+        format!("{}-{k}", meshroute_testbed::GATEWAY)
+    }
 }
 
 /// Waits until `done` holds for every object, or panics after `limit`.

@@ -350,12 +350,15 @@ pub async fn run(
         })
     });
     let classes = (reader.clone(), ctx.clone());
-    let queue = WorkQueue::new(usize::from(ctx.config.concurrency), move |key: &Arc<Key>| {
-        let (store, ctx) = &classes;
-        let cached = store.get(key)?;
-        let failing = ctx.failures.is_failing(&cached.uid().unwrap_or_default());
-        Some(status::class_when(cached.class(), failing))
-    });
+    let queue = WorkQueue::new(
+        usize::from(ctx.config.concurrency),
+        move |key: &Arc<Key>| {
+            let (store, ctx) = &classes;
+            let cached = store.get(key)?;
+            let failing = ctx.failures.is_failing(&cached.uid().unwrap_or_default());
+            Some(status::class_when(cached.class(), failing))
+        },
+    );
     let cache_ready = reader.clone();
     workqueue::run(
         queue,
