@@ -93,9 +93,6 @@ pub struct Context {
     pub config: Config,
     /// Each object's consecutive failures, for its backoff.
     failures: Failures,
-    /// The controller's cache, where a reconcile takes the object as it is when it starts
-    /// (set when the controller starts).
-    store: std::sync::OnceLock<reflector::Store<CachedRoute>>,
     /// Missing dependencies and the objects waiting for them.
     deps: Dependencies,
     /// The latest ListGatewayRoutes page of each gateway.
@@ -139,7 +136,6 @@ impl Context {
             client,
             appmesh: Arc::new(appmesh),
             metrics,
-            store: std::sync::OnceLock::new(),
             deps: Dependencies::new(failures.dependency_retry_max()),
             failures,
             pages: Arc::default(),
@@ -244,7 +240,6 @@ pub async fn run(
     }
     // The controller caches every object, compactly (see `cache`).
     let (reader, writer) = reflector::store();
-    let _ = ctx.store.set(reader.clone());
     let (forgetting, store) = (ctx.clone(), reader.clone());
     // Set at the end of the first complete list: the operator is ready, and the drift pass
     // makes its start-up pass.
@@ -360,6 +355,7 @@ pub async fn run(
         },
     );
     let cache_ready = reader.clone();
+    let cache = reader.clone();
     workqueue::run(
         queue,
         futures::stream::select(changed, woken.map(queued)),
@@ -367,7 +363,7 @@ pub async fn run(
             let _ = cache_ready.wait_until_ready().await;
         },
         stop,
-        move |key, class| reconcile(key, class, ctx.clone()),
+        move |key, class| reconcile(key, class, cache.clone(), ctx.clone()),
     )
     .await;
     if let Some(drift) = drift {
@@ -385,30 +381,32 @@ fn queued(key: Key) -> Arc<Key> {
 
 /// Reconciles the object `key` as `class`, taking it from the cache as it is now; says when to
 /// look at it again.
-async fn reconcile(key: Arc<Key>, class: Class, ctx: Arc<Context>) -> Requeue {
-    let cached = || ctx.store.get().and_then(|store| store.get(&key));
-    let Some(mut object) = cached() else {
-        // Deleted before its turn.
+async fn reconcile(
+    key: Arc<Key>,
+    class: Class,
+    cache: reflector::Store<CachedRoute>,
+    ctx: Arc<Context>,
+) -> Requeue {
+    // Deleted before its turn: nothing to do.
+    let Some(mut object) = cache.get(&key) else {
         return Requeue::on_change();
     };
+    let mut route = object.route();
     // A route Gateway API serves that is in sync is judged from the route watch: after a
     // restart it waits for that watch's first list. Drift checks hold at most half the slots,
     // so a change (read and written at once) never waits behind them.
-    if class == Class::Drift
-        && ctx
-            .config
-            .serving
-            .of(&object.route())
-            .gateway_api()
-            .is_some()
-    {
+    if class == Class::Drift && ctx.config.serving.of(&route).gateway_api().is_some() {
         ctx.gateway_api.listed().await;
-        match cached() {
-            Some(now) => object = now,
+        match cache.get(&key) {
+            Some(now) if Arc::ptr_eq(&now, &object) => {}
+            Some(now) => {
+                route = now.route();
+                object = now;
+            }
             None => return Requeue::on_change(),
         }
     }
-    let route = Arc::new(object.route());
+    let route = Arc::new(route);
     let result = class
         .scope(steps::work(
             route.clone(),
