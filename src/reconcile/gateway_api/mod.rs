@@ -8,6 +8,7 @@
 
 pub mod judge;
 mod plan;
+mod watched;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -32,6 +33,7 @@ use crate::backoff::{self, Retry};
 use crate::gatewayapi::objects::{RouteKind, RouteStatus};
 use crate::gatewayapi::{self, Finding};
 use plan::{Deleted, Found};
+use watched::WatchedRoute;
 
 fn api(client: &kube::Client, kind: &str, namespace: &str) -> Api<DynamicObject> {
     Api::namespaced_with(client.clone(), namespace, &gatewayapi::api_resource(kind))
@@ -99,7 +101,7 @@ pub async fn serve(
             }
             existing
                 .filter(|e| plan::written_for(found(e), route))
-                .and_then(|e| Record::of(&e))
+                .and_then(|e| Record::of(&WatchedRoute::read(&e)?))
         }
     };
     object.metadata.labels = Some([(MANAGED_BY.0.into(), MANAGED_BY.1.into())].into());
@@ -308,16 +310,13 @@ struct Record {
 
 impl Record {
     /// The record of a route that names its owning GatewayRoute.
-    fn of(route: &DynamicObject) -> Option<Record> {
+    fn of(route: &WatchedRoute) -> Option<Record> {
         Some(Record {
             owner: owner_of(route.owner_references())?.to_string(),
             applied: route.annotations().get(APPLIED_ANNOTATION).cloned(),
-            edited: route
-                .managed_fields()
-                .iter()
-                .any(|m| plan::edited(m.manager.as_deref(), m.subresource.as_deref())),
+            edited: route.edited,
             generation: route.meta().generation,
-            status: route_status(route),
+            status: route.status.clone(),
         })
     }
 
@@ -395,15 +394,15 @@ impl Seen {
     }
 
     /// Follows one watch event of the routes of `kind`.
-    fn follow(&self, kind: RouteKind, event: &watcher::Event<DynamicObject>) {
-        let key = |route: &DynamicObject| {
+    fn follow(&self, kind: RouteKind, event: &watcher::Event<WatchedRoute>) {
+        let key = |route: &WatchedRoute| {
             Some((
                 kind,
                 route.metadata.namespace.clone()?,
                 route.metadata.name.clone()?,
             ))
         };
-        let keyed = |route: &DynamicObject| Some((key(route)?, Record::of(route)?));
+        let keyed = |route: &WatchedRoute| Some((key(route)?, Record::of(route)?));
         let mut state = self.records.lock().unwrap_or_else(|e| e.into_inner());
         match event {
             watcher::Event::Init => state.listing = Some(HashMap::new()),
@@ -474,7 +473,7 @@ pub fn watch_all(
 ) {
     if servings.any_gateway_api() {
         for kind in RouteKind::ALL {
-            let api: Api<DynamicObject> = match namespace {
+            let api: Api<WatchedRoute> = match namespace {
                 Some(ns) => Api::namespaced_with(
                     client.clone(),
                     ns,
@@ -499,7 +498,7 @@ fn owner_of(owners: &[OwnerReference]) -> Option<&str> {
 /// Watches the Gateway API routes of `kind` meshroute wrote (by their label) and wakes the
 /// GatewayRoute that owns one whenever it changes or goes: its implementation's status, a hand
 /// edit to put back, a deletion to undo; and keeps `State`'s record of them.
-async fn watch(api: Api<DynamicObject>, kind: RouteKind, wakes: Wakes, state: Arc<State>) {
+async fn watch(api: Api<WatchedRoute>, kind: RouteKind, wakes: Wakes, state: Arc<State>) {
     let selector = format!("{}={}", MANAGED_BY.0, MANAGED_BY.1);
     watcher(api, watcher::Config::default().labels(&selector))
         .backoff(backoff::WatchBackoff::default())
@@ -527,7 +526,7 @@ async fn watch(api: Api<DynamicObject>, kind: RouteKind, wakes: Wakes, state: Ar
 mod tests {
     use super::*;
 
-    fn meta(name: &str, owner: Option<&str>) -> DynamicObject {
+    fn meta(name: &str, owner: Option<&str>) -> WatchedRoute {
         let metadata = kube::api::ObjectMeta {
             name: Some(name.into()),
             namespace: Some("team".into()),
@@ -540,10 +539,10 @@ mod tests {
             }),
             ..Default::default()
         };
-        DynamicObject {
-            types: None,
+        WatchedRoute {
             metadata,
-            data: serde_json::Value::Null,
+            edited: false,
+            status: RouteStatus::default(),
         }
     }
 
@@ -584,10 +583,11 @@ mod tests {
         let judged = |generation: i64, observed: i64| {
             let mut route = meta("web", Some("web"));
             route.metadata.generation = Some(generation);
-            route.data = serde_json::json!({ "status": { "parents": [{
+            route.status = serde_json::from_value(serde_json::json!({ "parents": [{
                 "parentRef": { "name": "gw", "namespace": "edge" },
                 "conditions": [{ "type": "Accepted", "status": "True",
-                                 "observedGeneration": observed }] }] } });
+                                 "observedGeneration": observed }] }] }))
+            .unwrap();
             route
         };
         // A status about an earlier generation (an edit not judged yet) is no progress.
