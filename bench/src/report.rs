@@ -117,13 +117,14 @@ applied across them; between the restart and the passes, one drift period at res
     }
     if let Some(sizes) = r["gateway_api"].as_array().filter(|d| !d.is_empty()) {
         md += "\nThe Gateway API backend (`--serve MESH/VG=gateway-api:NS/GATEWAY`): N GatewayRoutes \
-created at once on one virtual gateway served by one Traefik Gateway; Ready needs Traefik's `Accepted` and \
-`ResolvedRefs` on each HTTPRoute. The floor: the same N HTTPRoutes applied straight (server-side apply, the \
-operator's concurrency) until Traefik has accepted them all. Writes are the apiserver's own count \
-(`apiserver_request_total`). Then the routes at rest, and a restart (kill -9, a fresh operator, one \
-route edited at once): the operator's writes in the new one's first 15 s (the edited route's apply and \
-status write are 2 of them) and how soon the edit is Ready:\n\n\
-| N | all Ready (s) | p50 / p99 apply -> Ready (s) | floor (s) | ratio | App Mesh calls | per object: HTTPRoute applies / status writes / Events | operator CPU (s) | peak RSS (MiB) | at rest: writes / CPU (% of a core) over (s) | restart: operator writes / edit Ready (s) / peak RSS (MiB) |\n|---|---|---|---|---|---|---|---|---|---|---|\n";
+created at once, on one virtual gateway or spread over ten, each virtual gateway served by its own Traefik \
+Gateway; Ready needs Traefik's `Accepted` and `ResolvedRefs` on each HTTPRoute. The floor: the same N \
+HTTPRoutes applied straight (server-side apply, the operator's concurrency) until Traefik has accepted them \
+all. Writes are the apiserver's own count (`apiserver_request_total`). Then the routes at rest; by hand, \
+one HTTPRoute edited (another field manager) and another deleted, each timed until meshroute put it back; \
+and a restart (kill -9, a fresh operator, one route edited at once): the operator's writes in the new \
+one's first 15 s (the edited route's apply and status write are 2 of them) and how soon the edit is Ready:\n\n\
+| N | gateways | all Ready (s) | p50 / p99 apply -> Ready (s) | floor (s) | ratio | App Mesh calls | per object: HTTPRoute applies / status writes / Events | operator CPU (s) | peak RSS (MiB) | at rest: writes / CPU (% of a core) over (s) | by hand: edit / deletion put back (s) | restart: operator writes / edit Ready (s) / peak RSS (MiB) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
         for d in sizes {
             let c = &d["create"];
             let w = &d["apiserver_writes_per_object"];
@@ -139,8 +140,9 @@ status write are 2 of them) and how soon the edit is Ready:\n\n\
             let rest = &d["at_rest"];
             let restart = &d["restart"];
             md += &format!(
-                "| {} | {} | {} / {} | {} | {} | {} | {} / {} / {} | {} | {:.1} | {} / {} over {} | {} / {} / {:.1} |\n",
+                "| {} | {} | {} | {} / {} | {} | {} | {} | {} / {} / {} | {} | {:.1} | {} / {} over {} | {} / {} | {} / {} / {:.1} |\n",
                 d["n"],
+                d.get("gateways").map_or("1".to_string(), Value::to_string),
                 c["seconds_to_all_ready"],
                 c["p50_apply_to_ready"],
                 c["p99_apply_to_ready"],
@@ -155,6 +157,8 @@ status write are 2 of them) and how soon the edit is Ready:\n\n\
                 total(&rest["writes"], &[]),
                 rest["cpu_percent_of_a_core"],
                 rest["seconds"],
+                or_dash(&d["by_hand"]["edit_put_back_seconds"]),
+                or_dash(&d["by_hand"]["deletion_undone_seconds"]),
                 // Not the operator's: the edit itself and Traefik's status.
                 total(
                     &restart["writes_in_15_s"],
@@ -167,6 +171,15 @@ status write are 2 of them) and how soon the edit is Ready:\n\n\
     }
     md += READING;
     md
+}
+
+/// A figure, or `-` where the run that wrote the file did not measure it.
+fn or_dash(v: &Value) -> String {
+    if v.is_null() {
+        "-".to_string()
+    } else {
+        v.to_string()
+    }
 }
 
 /// What the numbers mean; part of the generated page so it travels with them.
