@@ -57,7 +57,10 @@ impl<'de> Deserialize<'de> for WatchedRoute {
             #[serde(default)]
             status: Option<serde_json::Value>,
         }
-        let Head { metadata: m, status } = Head::deserialize(deserializer)?;
+        let Head {
+            metadata: m,
+            status,
+        } = Head::deserialize(deserializer)?;
         let applied: BTreeMap<String, String> = m
             .annotations
             .into_iter()
@@ -155,12 +158,18 @@ mod tests {
             (m.name.as_deref(), m.namespace.as_deref(), m.uid.as_deref()),
             (Some("web"), Some("team"), Some("u1"))
         );
-        assert_eq!((m.resource_version.as_deref(), m.generation), (Some("7"), Some(2)));
+        assert_eq!(
+            (m.resource_version.as_deref(), m.generation),
+            (Some("7"), Some(2))
+        );
         assert_eq!(
             m.annotations,
             Some([(APPLIED_ANNOTATION.to_string(), "00ff".to_string())].into())
         );
-        assert_eq!(m.owner_references.as_ref().map(|o| o[0].name.as_str()), Some("web"));
+        assert_eq!(
+            m.owner_references.as_ref().map(|o| o[0].name.as_str()),
+            Some("web")
+        );
         assert!(m.labels.is_none() && m.managed_fields.is_none());
         assert!(!read.edited);
         assert_eq!(read.status.parents[0].conditions[0].type_, "Accepted");
