@@ -55,8 +55,8 @@ pub struct WorkQueue<K> {
     ready: [VecDeque<K>; 3],
     /// The keys in `fresh` or `ready`.
     queued: HashSet<K>,
-    /// Keys being reconciled, and whether each came due again meanwhile.
-    running: HashMap<K, bool>,
+    /// Keys being reconciled, each with its class and whether it came due again meanwhile.
+    running: HashMap<K, (Class, bool)>,
     /// The time each key with a timer is due (the earliest asked for).
     timers: HashMap<K, Instant>,
     /// Timers by time; an entry whose key's timer moved (or went) is skipped.
@@ -89,7 +89,7 @@ impl<K: Hash + Eq + Clone> WorkQueue<K> {
     /// `key` is due now: queued once however often it is asked for, held while it runs.
     pub fn add(&mut self, key: K) {
         self.timers.remove(&key);
-        if let Some(again) = self.running.get_mut(&key) {
+        if let Some((_, again)) = self.running.get_mut(&key) {
             *again = true;
         } else if self.queued.insert(key.clone()) {
             self.fresh.push_back(key);
@@ -154,15 +154,18 @@ impl<K: Hash + Eq + Clone> WorkQueue<K> {
         let key = self.ready[class as usize].pop_front()?;
         self.queued.remove(&key);
         self.busy[class as usize] += 1;
-        self.running.insert(key.clone(), false);
+        self.running.insert(key.clone(), (class, false));
         Some((key, class))
     }
 
-    /// `key`'s reconcile (of `class`) is over: it runs again now if it came due meanwhile,
-    /// else as `requeue` says.
-    pub fn done(&mut self, key: K, class: Class, requeue: Requeue, now: Instant) {
+    /// `key`'s reconcile is over: it runs again now if it came due meanwhile, else as
+    /// `requeue` says.
+    pub fn done(&mut self, key: K, requeue: Requeue, now: Instant) {
+        let Some((class, again)) = self.running.remove(&key) else {
+            return;
+        };
         self.busy[class as usize] -= 1;
-        if self.running.remove(&key) == Some(true) {
+        if again {
             self.add(key);
         } else if let Requeue(Some(wait)) = requeue {
             self.add_at(key, now + wait, now);
@@ -170,7 +173,8 @@ impl<K: Hash + Eq + Clone> WorkQueue<K> {
     }
 
     /// Whether nothing runs.
-    pub fn idle(&self) -> bool {
+    #[cfg(test)]
+    fn idle(&self) -> bool {
         self.running.is_empty()
     }
 }
@@ -192,13 +196,13 @@ pub async fn run<K, F>(
     let (mut ready, mut stop) = (pin!(ready), pin!(stop));
     let (mut started, mut stopping) = (false, false);
     let mut running: JoinSet<Requeue> = JoinSet::new();
-    let mut keys: HashMap<tokio::task::Id, (K, Class)> = HashMap::new();
+    let mut keys: HashMap<tokio::task::Id, K> = HashMap::new();
     let mut timer = pin!(tokio::time::sleep_until(Instant::now()));
     loop {
         if started && !stopping {
             while let Some((key, class)) = queue.start() {
                 let id = running.spawn(work(key.clone(), class)).id();
-                keys.insert(id, (key, class));
+                keys.insert(id, key);
             }
         }
         if stopping && running.is_empty() {
@@ -221,8 +225,8 @@ pub async fn run<K, F>(
                         (e.id(), Requeue::after(Duration::from_secs(60)))
                     }
                 };
-                if let Some((key, class)) = keys.remove(&id) {
-                    queue.done(key, class, requeue, Instant::now());
+                if let Some(key) = keys.remove(&id) {
+                    queue.done(key, requeue, Instant::now());
                 }
             }
             () = &mut stop, if !stopping => stopping = true,
@@ -269,15 +273,15 @@ mod tests {
         }
         // One slot left: the oldest user first.
         assert_eq!(start_all(&mut q), [4]);
-        q.done(0, Drift, Requeue::on_change(), now);
+        q.done(0, Requeue::on_change(), now);
         assert_eq!(start_all(&mut q), [5]);
-        q.done(4, User, Requeue::on_change(), now);
-        q.done(5, User, Requeue::on_change(), now);
+        q.done(4, Requeue::on_change(), now);
+        q.done(5, Requeue::on_change(), now);
         // The retry, then one drift check: drift may hold only one of the two slots.
         assert_eq!(start_all(&mut q), [3, 1]);
-        q.done(3, Retry, Requeue::on_change(), now);
+        q.done(3, Requeue::on_change(), now);
         assert_eq!(start_all(&mut q), Vec::<u32>::new());
-        q.done(1, Drift, Requeue::on_change(), now);
+        q.done(1, Requeue::on_change(), now);
         assert_eq!(start_all(&mut q), [2]);
     }
 
@@ -292,12 +296,12 @@ mod tests {
         // Due again while it runs: not started twice at once, but again when it is done.
         q.add(1);
         assert_eq!(start_all(&mut q), Vec::<u32>::new());
-        q.done(1, Class::User, Requeue::after(Duration::from_secs(60)), now);
+        q.done(1, Requeue::after(Duration::from_secs(60)), now);
         assert_eq!(start_all(&mut q), [1]);
         // The requeue it asked for gave way to the change that came meanwhile.
         assert_eq!(q.next_timer(), None);
-        q.done(1, Class::User, Requeue::on_change(), now);
-        q.done(2, Class::User, Requeue::on_change(), now);
+        q.done(1, Requeue::on_change(), now);
+        q.done(2, Requeue::on_change(), now);
         assert!(q.idle());
     }
 
@@ -316,14 +320,14 @@ mod tests {
         q.expire(t0 + s(10));
         assert_eq!(start_all(&mut q), [1]);
         // The 20 s and 30 s entries are spent with the 10 s one.
-        q.done(1, Class::Drift, Requeue::on_change(), t0 + s(10));
+        q.done(1, Requeue::on_change(), t0 + s(10));
         q.expire(t0 + s(40));
         assert_eq!(start_all(&mut q), [2]);
         // A change before the timer: at once, and the timer is dropped.
         q.add_at(1, t0 + s(100), t0 + s(40));
         q.add(1);
         assert_eq!(start_all(&mut q), [1]);
-        q.done(1, Class::Drift, Requeue::on_change(), t0 + s(40));
+        q.done(1, Requeue::on_change(), t0 + s(40));
         q.expire(t0 + s(200));
         assert_eq!(start_all(&mut q), Vec::<u32>::new());
     }
@@ -335,7 +339,7 @@ mod tests {
         q.add(9);
         q.add(1);
         assert_eq!(start_all(&mut q), [1]);
-        q.done(1, Class::User, Requeue::on_change(), Instant::now());
+        q.done(1, Requeue::on_change(), Instant::now());
         q.add(9);
         assert_eq!(start_all(&mut q), Vec::<u32>::new());
         assert!(q.idle());
