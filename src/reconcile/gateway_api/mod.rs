@@ -19,7 +19,6 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, Preconditions};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
-use serde::Deserialize;
 
 use super::cache::Key;
 use super::outcome::OnGatewayApi;
@@ -35,11 +34,17 @@ use crate::gatewayapi::{self, Finding};
 use plan::{Deleted, Found};
 use watched::WatchedRoute;
 
-fn api(client: &kube::Client, kind: &str, namespace: &str) -> Api<DynamicObject> {
+fn api<
+    K: Resource<DynamicType = kube::core::ApiResource, Scope = kube::core::DynamicResourceScope>,
+>(
+    client: &kube::Client,
+    kind: &str,
+    namespace: &str,
+) -> Api<K> {
     Api::namespaced_with(client.clone(), namespace, &gatewayapi::api_resource(kind))
 }
 
-fn found(object: &DynamicObject) -> Found<'_> {
+fn found(object: &WatchedRoute) -> Found<'_> {
     Found {
         labels: object.labels(),
         owners: object.owner_references(),
@@ -88,7 +93,7 @@ pub async fn serve(
     let kind = object.kind;
     let namespace = route.namespace().unwrap_or_default();
     let name = route.name_any();
-    let api = api(client, kind.as_str(), &namespace);
+    let api = api::<WatchedRoute>(client, kind.as_str(), &namespace);
     let shown = format!("{} {namespace}/{name}", kind.as_str());
     // What the watch keeps of the route meshroute wrote for this object; read from the
     // apiserver when the watch has not seen one (a new object, or a name someone else holds).
@@ -101,7 +106,7 @@ pub async fn serve(
             }
             existing
                 .filter(|e| plan::written_for(found(e), route))
-                .and_then(|e| Record::of(&WatchedRoute::read(&e)?))
+                .and_then(|e| Record::of(&e))
         }
     };
     object.metadata.labels = Some([(MANAGED_BY.0.into(), MANAGED_BY.1.into())].into());
@@ -135,7 +140,7 @@ pub async fn serve(
                     }
                     Err(e) => return Err(e.into()),
                 };
-                (written.meta().generation, route_status(&written))
+                (written.metadata.generation, written.status)
             }
         };
     let recorded_kind = recorded.as_ref().map(|r| r.kind.as_str());
@@ -179,23 +184,13 @@ fn applied_digest(object: &gatewayapi::objects::Route) -> String {
     format!("{:016x}", hasher.finish())
 }
 
-/// A route's status as its implementation wrote it; one that does not read as a route's says
-/// nothing yet (the route waits for one).
-fn route_status(route: &DynamicObject) -> RouteStatus {
-    route
-        .data
-        .get("status")
-        .and_then(|s| RouteStatus::deserialize(s).ok())
-        .unwrap_or_default()
-}
-
 /// Deletes `route`'s Gateway API route of `kind` if meshroute wrote it; whether one was there.
 pub async fn delete(
     client: &kube::Client,
     route: &GatewayRoute,
     kind: RouteKind,
 ) -> Result<bool, Error> {
-    let api = api(
+    let api = api::<WatchedRoute>(
         client,
         kind.as_str(),
         &route.namespace().unwrap_or_default(),
@@ -365,10 +360,21 @@ struct SeenState {
 }
 
 impl Seen {
-    fn record(&self, kind: RouteKind, namespace: &str, name: &str) -> Option<Record> {
+    /// What `read` makes of the record of route `kind` `namespace/name`, if there is one.
+    fn read<T>(
+        &self,
+        kind: RouteKind,
+        namespace: &str,
+        name: &str,
+        read: impl FnOnce(&Record) -> T,
+    ) -> Option<T> {
         let state = self.records.lock().unwrap_or_else(|e| e.into_inner());
         let key = (kind, namespace.to_string(), name.to_string());
-        state.records.get(&key).cloned()
+        state.records.get(&key).map(read)
+    }
+
+    fn record(&self, kind: RouteKind, namespace: &str, name: &str) -> Option<Record> {
+        self.read(kind, namespace, name, Record::clone)
     }
 
     /// How long ago the implementation of `parent` last judged one of its routes, if the watch
@@ -380,9 +386,7 @@ impl Seen {
     }
 
     fn owner(&self, kind: RouteKind, namespace: &str, name: &str) -> Option<String> {
-        let state = self.records.lock().unwrap_or_else(|e| e.into_inner());
-        let key = (kind, namespace.to_string(), name.to_string());
-        state.records.get(&key).map(|r| r.owner.clone())
+        self.read(kind, namespace, name, |r| r.owner.clone())
     }
 
     /// The kinds of the routes of this name the watch has seen meshroute write for `route`.
@@ -453,7 +457,7 @@ impl Parents {
         {
             return !exists;
         }
-        let api = api(client, "Gateway", &parent.namespace);
+        let api = api::<DynamicObject>(client, "Gateway", &parent.namespace);
         let exists = !matches!(api.get_opt(&parent.name).await, Ok(None));
         if let Ok(mut seen) = self.seen.lock() {
             seen.insert(key, (exists, std::time::Instant::now()));

@@ -1,8 +1,9 @@
-//! What the route watch reads of a Gateway API route meshroute wrote: its identity, owner and
-//! `APPLIED_ANNOTATION`, which field managers hold part of it (not what they hold), and its
-//! status. Not the spec, and not the managed fields' field sets: a route's event is mostly
-//! those, and read as a `DynamicObject` each became a tree of JSON values, three events or more
-//! per route (meshroute's apply, the implementation's status, each edit).
+//! What meshroute reads of a Gateway API route (from the route watch, a read, or the answer to
+//! its apply): its identity, labels, owner and `APPLIED_ANNOTATION`, which field managers hold
+//! part of it (not what they hold), and its status. Not the spec, and not the managed fields'
+//! field sets: a route's event is mostly those, and read as a `DynamicObject` each became a tree
+//! of JSON values, three events or more per route (meshroute's apply, the implementation's
+//! status, each edit).
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -16,10 +17,10 @@ use super::plan;
 use crate::api::ownership::APPLIED_ANNOTATION;
 use crate::gatewayapi::objects::RouteStatus;
 
-/// A route as the watch keeps it.
+/// A route as meshroute reads it.
 #[derive(Debug, Clone)]
 pub struct WatchedRoute {
-    /// Name, namespace, uid, resourceVersion, generation, owner references and the
+    /// Name, namespace, uid, resourceVersion, generation, labels, owner references and the
     /// `APPLIED_ANNOTATION` only.
     pub metadata: ObjectMeta,
     /// Another field manager than meshroute holds part of it (`plan::edited`: a hand edit).
@@ -39,6 +40,7 @@ impl<'de> Deserialize<'de> for WatchedRoute {
             uid: Option<String>,
             resource_version: Option<String>,
             generation: Option<i64>,
+            labels: Option<BTreeMap<String, String>>,
             #[serde(default)]
             annotations: BTreeMap<String, String>,
             owner_references: Option<Vec<OwnerReference>>,
@@ -77,6 +79,7 @@ impl<'de> Deserialize<'de> for WatchedRoute {
                 uid: m.uid,
                 resource_version: m.resource_version,
                 generation: m.generation,
+                labels: m.labels,
                 annotations: (!applied.is_empty()).then_some(applied),
                 owner_references: m.owner_references,
                 ..ObjectMeta::default()
@@ -85,15 +88,6 @@ impl<'de> Deserialize<'de> for WatchedRoute {
                 .and_then(|s| RouteStatus::deserialize(s).ok())
                 .unwrap_or_default(),
         })
-    }
-}
-
-impl WatchedRoute {
-    /// `object` (a route read or written whole) as the watch reads it.
-    pub fn read(object: &kube::api::DynamicObject) -> Option<WatchedRoute> {
-        serde_json::to_value(object)
-            .and_then(serde_json::from_value)
-            .ok()
     }
 }
 
@@ -170,7 +164,17 @@ mod tests {
             m.owner_references.as_ref().map(|o| o[0].name.as_str()),
             Some("web")
         );
-        assert!(m.labels.is_none() && m.managed_fields.is_none());
+        assert_eq!(
+            m.labels,
+            Some(
+                [(
+                    "app.kubernetes.io/managed-by".to_string(),
+                    "meshroute".to_string()
+                )]
+                .into()
+            )
+        );
+        assert!(m.managed_fields.is_none() && m.finalizers.is_none());
         assert!(!read.edited);
         assert_eq!(read.status.parents[0].conditions[0].type_, "Accepted");
         // The implementation's status subresource is not an edit; `kubectl edit` is.
