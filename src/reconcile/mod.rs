@@ -29,11 +29,11 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::StreamExt;
 use futures::channel::mpsc::UnboundedReceiver;
+use futures::{StreamExt, TryStreamExt};
 use kube::ResourceExt;
 use kube::api::Api;
-use kube::runtime::{Predicate, WatchStreamExt, predicates, reflector, watcher};
+use kube::runtime::{WatchStreamExt, reflector, watcher};
 
 pub use desired::{Desired, Ownership};
 pub use plan::{
@@ -247,8 +247,26 @@ pub async fn run(
     let start_up_pass = ctx.config.resync.is_some();
     let mut listing_first = true;
     let servings = ctx.config.serving.clone();
+    let (previous, written) = (reader.clone(), ctx.written.clone());
     let objects = watcher(api.clone(), watch.clone())
         .backoff(backoff::WatchBackoff::default())
+        // Only what someone else changes wakes a reconcile: the spec (generation, which
+        // deletion also bumps), annotations (adoption), a status this replica did not write (a
+        // hand edit, another install or shard), or an object new to the cache. Our own writes,
+        // the finalizer we add and the status we write, do not; retries and drift checks come
+        // from the reconcile's requeue. Decided against the version the cache holds, before it
+        // is replaced.
+        .map(move |mut event| {
+            if let Ok(watcher::Event::Apply(route) | watcher::Event::InitApply(route)) = &mut event
+            {
+                let foreign = written.wake_value(
+                    route.uid().as_deref().unwrap_or_default(),
+                    route.status_digest(),
+                );
+                route.compare(previous.get(&Key::from_obj(route)).as_deref(), foreign);
+            }
+            event
+        })
         .reflect(writer)
         .inspect(move |event| match event {
             Ok(watcher::Event::Delete(route)) => {
@@ -281,16 +299,7 @@ pub async fn run(
             std::future::ready(!skip)
         })
         .applied_objects()
-        // Only what someone else changes wakes a reconcile: the spec (generation, which
-        // deletion also bumps), annotations (adoption), and a status this replica did not write
-        // (a hand edit, another install or shard). Our own writes, the finalizer we add and the
-        // status we write, do not; retries and drift checks come from the reconcile's requeue.
-        .predicate_filter(
-            predicates::generation
-                .combine(CachedRoute::annotations_digest)
-                .combine(status::foreign_status(ctx.written.clone())),
-            Default::default(),
-        )
+        .try_filter(|route| std::future::ready(route.wakes()))
         .inspect({
             let metrics = ctx.metrics.clone();
             move |route| {

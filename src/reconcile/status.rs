@@ -10,7 +10,6 @@ use kube::api::{Api, Patch, PatchParams};
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 
-use super::cache::CachedRoute;
 use crate::api::ownership::FIELD_MANAGER;
 use crate::api::ownership::FINALIZER;
 use crate::api::{GatewayRoute, GatewayRouteStatus};
@@ -363,15 +362,6 @@ pub async fn write(
         return Err(e);
     }
     Ok(true)
-}
-
-/// The predicate that wakes a reconcile when someone else wrote over an in-sync status this
-/// replica wrote; its own writes leave the value unchanged.
-pub fn foreign_status(written: std::sync::Arc<Written>) -> impl Fn(&CachedRoute) -> Option<u64> {
-    move |route| {
-        let uid = route.uid().unwrap_or_default();
-        Some(written.wake_value(&uid, route.status_digest()))
-    }
 }
 
 #[cfg(test)]
