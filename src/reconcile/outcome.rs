@@ -127,10 +127,13 @@ pub fn conclude(
             }
             warning(after, route, GATEWAY_API_FINDINGS, None, now.clone())
         }
-        // Gateway API alone, a route just written: nothing is said (no status, no Event) until
-        // the implementation judges it or the grace runs out (one status write per create).
+        // A Gateway API route just written, and nothing else new (Gateway API alone, or an App
+        // Mesh route a page vouched for unchanged, as in a cut-over to `both`): nothing is said
+        // (no status, no Event) until the implementation judges it or the grace runs out. One
+        // status write per create or cut-over, and the status keeps saying the App Mesh route is
+        // Ready meanwhile, so the next reconcile still lets a page vouch for it.
         Did::GatewayApi {
-            app_mesh: None,
+            app_mesh: None | Some(AppMeshPart::Applied(OnAppMesh::Vouched { .. })),
             gateway_api: OnGatewayApi { result: Err(p), .. },
             ..
         } if let Retry::Verdict(look) = p.retry => {
@@ -1331,6 +1334,26 @@ mod tests {
                 Did::GatewayApi {
                     app_mesh: None,
                     serves_app_mesh: false,
+                    gateway_api: OnGatewayApi {
+                        route: Some(http.clone()),
+                        result: Err(problem(GatewayPending, Retry::Verdict(VERDICT_GRACE))),
+                    },
+                    findings: Vec::new(),
+                },
+                Some("other/route"),
+                None,
+                vec![],
+                Next::Retry(Retry::Verdict(VERDICT_GRACE)),
+            ),
+            (
+                "both, App Mesh vouched for by a page, Gateway API just written: nothing said yet",
+                object(None, 0, SHARD),
+                Did::GatewayApi {
+                    app_mesh: Some(AppMeshPart::Applied(OnAppMesh::Vouched {
+                        arn: "arn".into(),
+                        version: 1,
+                    })),
+                    serves_app_mesh: true,
                     gateway_api: OnGatewayApi {
                         route: Some(http.clone()),
                         result: Err(problem(GatewayPending, Retry::Verdict(VERDICT_GRACE))),
