@@ -16,9 +16,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use kube::api::{Api, DynamicObject};
+use meshroute_testbed::traffic::{Outcome, Probe, Proto, get, send};
 use meshroute_testbed::{GATEWAY, MESH};
 use serde_json::{Value, json};
-use support::traffic::{Backend, Outcome, Probe, Proto, apply_backends, get, send};
+use support::traffic::{Backend, apply_backends};
 use support::{Bed, Operator, install_gateway_api, reason, run};
 
 const CLASS: &str = "meshroute-backend";

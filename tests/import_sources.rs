@@ -10,8 +10,9 @@ use std::path::PathBuf;
 
 use meshroute::api::GatewayRoute;
 use meshroute::migrate::input::{self, Inventory, Kind};
+use meshroute_testbed::traffic::{Outcome, Probe, Proto, get, send};
 use serde_json::{Value, json};
-use support::traffic::{Backend, Outcome, Probe, Proto, apply_backends, get, send};
+use support::traffic::{Backend, apply_backends};
 use support::{Bed, install_gateway_api, run, run_program};
 
 const CLASS: &str = "meshroute-import";

@@ -14,8 +14,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use meshroute_testbed::traffic::{Outcome, Probe, Proto, get, send};
 use serde_json::{Value, json};
-use support::traffic::{Backend, Outcome, Probe, Proto, apply_backends, get, send, wait_accepted};
+use support::traffic::{Backend, apply_backends, wait_accepted};
 use support::{install_gateway_api, run, run_program};
 
 /// The GatewayClass the exported Gateways name, served by the bed's Traefik.

@@ -9,6 +9,7 @@ pub mod gateway_api;
 mod operator;
 mod process;
 mod traefik;
+pub mod traffic;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
