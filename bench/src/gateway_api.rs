@@ -28,11 +28,11 @@ fn gateway_name(k: usize, of: usize) -> String {
 
 /// The Gateway API CRDs, a GatewayClass served by Traefik and `gateways` Gateways that take
 /// routes from every namespace, each on its own port; Traefik started on their listeners.
-/// Returns Traefik and the Gateways' namespace.
+/// Returns Traefik, the Gateways' namespace and their ports.
 pub async fn gateway_api_bed(
     plane: &ControlPlane,
     gateways: usize,
-) -> (meshroute_testbed::Traefik, String) {
+) -> (meshroute_testbed::Traefik, String, Vec<u16>) {
     meshroute_testbed::install_gateway_api(&plane.kubeconfig).unwrap_or_else(|e| panic!("{e}"));
     let client = plane.client().await.unwrap();
     let ns = meshroute_testbed::namespace(&client, "gateway")
@@ -57,7 +57,7 @@ pub async fn gateway_api_bed(
     kubectl_apply(plane, list.to_string().as_bytes());
     let traefik = meshroute_testbed::Traefik::start(&plane.kubeconfig, ports, plane.dir())
         .unwrap_or_else(|e| panic!("start Traefik: {e}"));
-    (traefik, ns)
+    (traefik, ns, ports.to_vec())
 }
 
 /// The Service every benchmark route's backend names (`myservicea`, the route's namespace), and
@@ -108,7 +108,7 @@ pub async fn gateway_api_scenario(
     n: usize,
     gateways: usize,
 ) -> Value {
-    let (traefik, gateway_ns) = gateway_api_bed(plane, gateways).await;
+    let (traefik, gateway_ns, _) = gateway_api_bed(plane, gateways).await;
     let serves: Vec<String> = (0..gateways)
         .map(|k| {
             format!(
@@ -245,7 +245,47 @@ pub async fn gateway_api_scenario(
     eprintln!("  restart: {restart}");
     drop(run);
 
-    // The floor: the HTTPRoutes meshroute wrote, applied straight.
+    let (floor_s, _, floor_routes) = floor(plane, args, n, gateways, &gateway_ns, false).await;
+    drop(traefik);
+    // The next scenario runs on the same apiserver with a Traefik of its own, which would
+    // otherwise judge these routes and serve these Gateways too (there is no namespace
+    // controller to empty the namespaces).
+    let everything = (&Default::default(), &Default::default());
+    for api in [&routes, &floor_routes] {
+        api.delete_collection(everything.0, everything.1)
+            .await
+            .expect("delete the scenario's HTTPRoutes");
+    }
+    let gateway_kind = meshroute::gatewayapi::api_resource("Gateway");
+    Api::<kube::api::DynamicObject>::namespaced_with(
+        plane.client().await.unwrap(),
+        &gateway_ns,
+        &gateway_kind,
+    )
+    .delete_collection(everything.0, everything.1)
+    .await
+    .expect("delete the scenario's Gateways");
+    let ratio = create["seconds_to_all_ready"].as_f64().unwrap() / floor_s;
+    eprintln!("  floor: {floor_s:.1} s; ratio {ratio:.2}");
+    json!({ "n": n, "gateways": gateways, "create": create, "by_hand": by_hand, "httproute_changes_per_object": round(route_writes),
+            "apiserver_writes_per_object": writes, "at_rest": at_rest, "restart": restart,
+            "operator": operator, "floor_seconds": round(floor_s), "ratio_to_floor": round(ratio) })
+}
+
+/// The floor of N routes' Gateway API side: the HTTPRoutes meshroute writes (over `gateways`
+/// Gateways in `gateway_ns`) applied straight, server-side, at the operator's concurrency, until
+/// Traefik has accepted every one. Seconds; then, if `delete`, the seconds to delete them all
+/// the same way; and the floor's routes (for the caller to clean up).
+pub async fn floor(
+    plane: &ControlPlane,
+    args: &Args,
+    n: usize,
+    gateways: usize,
+    gateway_ns: &str,
+    delete: bool,
+) -> (f64, Option<f64>, Api<kube::api::DynamicObject>) {
+    let client = plane.client().await.unwrap();
+    let resource = meshroute::gatewayapi::api_resource("HTTPRoute");
     let floor_ns = meshroute_testbed::namespace(&client, "gwfloor")
         .await
         .unwrap();
@@ -256,7 +296,6 @@ pub async fn gateway_api_scenario(
     futures::stream::iter(0..n)
         .map(|i| {
             let api = floor_routes.clone();
-            let gateway_ns = gateway_ns.clone();
             let gateway = gateway_name(i % gateways, gateways);
             async move {
                 let route = json!({ "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
@@ -284,31 +323,26 @@ pub async fn gateway_api_scenario(
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    let floor_s = start.elapsed().as_secs_f64();
-    drop(traefik);
-    // The next scenario runs on the same apiserver with a Traefik of its own, which would
-    // otherwise judge these routes and serve these Gateways too (there is no namespace
-    // controller to empty the namespaces).
-    let everything = (&Default::default(), &Default::default());
-    for api in [&routes, &floor_routes] {
-        api.delete_collection(everything.0, everything.1)
-            .await
-            .expect("delete the scenario's HTTPRoutes");
-    }
-    let gateway_kind = meshroute::gatewayapi::api_resource("Gateway");
-    Api::<kube::api::DynamicObject>::namespaced_with(
-        plane.client().await.unwrap(),
-        &gateway_ns,
-        &gateway_kind,
-    )
-    .delete_collection(everything.0, everything.1)
-    .await
-    .expect("delete the scenario's Gateways");
-    let ratio = create["seconds_to_all_ready"].as_f64().unwrap() / floor_s;
-    eprintln!("  floor: {floor_s:.1} s; ratio {ratio:.2}");
-    json!({ "n": n, "gateways": gateways, "create": create, "by_hand": by_hand, "httproute_changes_per_object": round(route_writes),
-            "apiserver_writes_per_object": writes, "at_rest": at_rest, "restart": restart,
-            "operator": operator, "floor_seconds": round(floor_s), "ratio_to_floor": round(ratio) })
+    let applied = start.elapsed().as_secs_f64();
+    let deleted = if delete {
+        let start = Instant::now();
+        futures::stream::iter(0..n)
+            .map(|i| {
+                let api = floor_routes.clone();
+                async move {
+                    api.delete(&format!("r{i}"), &Default::default())
+                        .await
+                        .expect("delete an HTTPRoute");
+                }
+            })
+            .buffer_unordered(args.concurrency)
+            .collect::<Vec<_>>()
+            .await;
+        Some(start.elapsed().as_secs_f64())
+    } else {
+        None
+    };
+    (applied, deleted, floor_routes)
 }
 
 /// The Gateway API backend scenario at every --gateway-api-n, over each --gateway-api-gateways.

@@ -9,6 +9,7 @@
 //! Writes docs/benchmarks.json and docs/benchmarks.md.
 
 mod app_mesh;
+mod cutover;
 mod drift;
 mod floor;
 mod gateway_api;
@@ -68,6 +69,13 @@ struct Args {
     /// in --out (the rest is kept).
     #[arg(long)]
     only_gateway_api: bool,
+    /// N of the cut-over scenario: a whole gateway moved from App Mesh (at `--appmesh-rps 10`)
+    /// to both, to Gateway API alone and back, with a sampling load through the gateways.
+    #[arg(long, default_value_t = 10000)]
+    cutover_n: usize,
+    /// Measure only the cut-over scenario and replace its part of the benchmarks.json in --out.
+    #[arg(long)]
+    only_cutover: bool,
     /// Only re-render benchmarks.md from the benchmarks.json in --out; measure nothing.
     #[arg(long)]
     render: bool,
@@ -124,12 +132,21 @@ async fn start_plane(args: &Args) -> ControlPlane {
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
-    if args.only_gateway_api {
+    if args.only_gateway_api || args.only_cutover {
         let path = args.out.join("benchmarks.json");
         let json = std::fs::read_to_string(&path).expect("read benchmarks.json");
         let mut result: Value = serde_json::from_str(&json).expect("parse benchmarks.json");
         let plane = start_plane(&args).await;
-        result["gateway_api"] = gateway_api_sizes(&plane, &args).await;
+        if args.only_gateway_api {
+            result["gateway_api"] = gateway_api_sizes(&plane, &args).await;
+        }
+        if args.only_cutover {
+            eprintln!(
+                "bench: the cut-over of a whole gateway at N = {}",
+                args.cutover_n
+            );
+            result["cutover"] = cutover::cutover_scenario(&plane, &args, args.cutover_n).await;
+        }
         std::fs::write(&path, serde_json::to_string_pretty(&result).unwrap() + "\n").unwrap();
         std::fs::write(args.out.join("benchmarks.md"), markdown(&result)).unwrap();
         return;
@@ -217,9 +234,15 @@ async fn main() {
     }
 
     let gateway_api = gateway_api_sizes(&plane, &args).await;
+    eprintln!(
+        "bench: the cut-over of a whole gateway at N = {}",
+        args.cutover_n
+    );
+    let cutover = cutover::cutover_scenario(&plane, &args, args.cutover_n).await;
 
     let result = json!({
         "gateway_api": gateway_api,
+        "cutover": cutover,
         "machine": machine(),
         "command": format!("make bench (cargo run --release -p meshroute-bench -- --n {} --concurrency {})",
             args.n.iter().map(usize::to_string).collect::<Vec<_>>().join(","), args.concurrency),

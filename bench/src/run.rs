@@ -14,13 +14,24 @@ use serde_json::{Value, json};
 
 use crate::Args;
 
-/// When each object (by name) was applied, first seen Ready per generation, and seen deleted.
+/// When each object (by name) was applied, first seen Ready per generation, and seen deleted;
+/// which backends its latest status says serve it.
 #[derive(Default)]
 pub struct Seen {
     pub applied: HashMap<String, Instant>,
     pub ready: HashMap<(String, i64), Instant>,
     pub gone: HashMap<String, Instant>,
+    pub served: HashMap<String, Served>,
     pub events: u64,
+}
+
+/// What an object's latest status says: Ready at its generation, and which backends hold a
+/// route for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Served {
+    pub ready: bool,
+    pub app_mesh: bool,
+    pub gateway_api: bool,
 }
 
 pub struct Run {
@@ -91,6 +102,15 @@ pub async fn start_run(plane: &ControlPlane, args: &Args, extra: &[&str], latenc
             match event {
                 watcher::Event::Apply(r) | watcher::Event::InitApply(r) => {
                     s.events += 1;
+                    let status = r.status.as_ref();
+                    s.served.insert(
+                        r.metadata.name.clone().unwrap_or_default(),
+                        Served {
+                            ready: ready(&r),
+                            app_mesh: status.is_some_and(|s| s.arn.is_some()),
+                            gateway_api: status.is_some_and(|s| s.gateway_api_route.is_some()),
+                        },
+                    );
                     if ready(&r) {
                         let key = (
                             r.metadata.name.clone().unwrap_or_default(),
