@@ -13,6 +13,7 @@ pub mod migrate;
 pub mod operator;
 pub mod reconcile;
 pub mod telemetry;
+pub mod uid;
 pub mod workqueue;
 
 /// What can stop a reconcile; App Mesh's own errors become status conditions instead.

@@ -6,6 +6,8 @@ use std::io::IsTerminal;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use crate::uid::Uid;
+
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -94,9 +96,9 @@ pub struct Metrics {
     in_flight: Gauge,
     leader: Gauge,
     /// When each object's next reconcile is due (by uid), behind the queue gauges.
-    due: Arc<Mutex<HashMap<String, Instant>>>,
+    due: Arc<Mutex<HashMap<Uid, Instant>>>,
     /// The Ready reason of each object (by uid), behind the `objects` gauge.
-    reasons: Mutex<HashMap<String, &'static str>>,
+    reasons: Mutex<HashMap<Uid, &'static str>>,
 }
 
 impl Default for Metrics {
@@ -282,8 +284,8 @@ impl Metrics {
     pub fn schedule(&self, uid: &str, due: Option<Instant>) {
         let mut map = self.due.lock().unwrap_or_else(|e| e.into_inner());
         match due {
-            Some(at) => map.insert(uid.to_string(), at),
-            None => map.remove(uid),
+            Some(at) => map.insert(Uid::of(uid), at),
+            None => map.remove(&Uid::of(uid)),
         };
     }
 
@@ -349,17 +351,17 @@ impl Metrics {
     }
 
     /// Forgets every object but `live`.
-    pub fn forget_all_but(&self, live: &std::collections::HashSet<String>) {
-        let gone: Vec<String> = {
+    pub fn forget_all_but(&self, live: &std::collections::HashSet<Uid>) {
+        let gone: Vec<Uid> = {
             let reasons = self.reasons.lock().unwrap_or_else(|e| e.into_inner());
             reasons
                 .keys()
                 .filter(|uid| !live.contains(*uid))
-                .cloned()
+                .copied()
                 .collect()
         };
         for uid in gone {
-            self.forget(&uid);
+            self.set_reason_of(uid, None);
         }
         self.due
             .lock()
@@ -368,10 +370,14 @@ impl Metrics {
     }
 
     fn set_reason(&self, uid: &str, reason: Option<&'static str>) {
+        self.set_reason_of(Uid::of(uid), reason);
+    }
+
+    fn set_reason_of(&self, uid: Uid, reason: Option<&'static str>) {
         let mut reasons = self.reasons.lock().unwrap_or_else(|e| e.into_inner());
         let old = match reason {
-            Some(r) => reasons.insert(uid.to_string(), r),
-            None => reasons.remove(uid),
+            Some(r) => reasons.insert(uid, r),
+            None => reasons.remove(&uid),
         };
         if old == reason {
             return;
@@ -415,7 +421,7 @@ impl Drop for ReconcileTimer<'_> {
 /// `meshroute_queue_scheduled` (objects with a retry or drift check scheduled), at scrape time.
 #[derive(Debug)]
 struct QueueCollector {
-    due: Arc<Mutex<HashMap<String, Instant>>>,
+    due: Arc<Mutex<HashMap<Uid, Instant>>>,
 }
 
 impl prometheus_client::collector::Collector for QueueCollector {
@@ -529,7 +535,7 @@ mod tests {
         m.reconciled("b", Reason::Synced);
         m.reconciled("c", Reason::Synced);
         m.forget("b");
-        m.forget_all_but(&["a".to_string()].into());
+        m.forget_all_but(&[Uid::of("a")].into());
         m.removed("Deleted");
         m.reconcile_error("delete");
         m.schedule("a", Some(Instant::now()));

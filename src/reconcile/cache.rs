@@ -3,11 +3,10 @@
 //! route. Deserialised, an object with a typical status is about 3 KB: mostly fixed-size
 //! structs, and a B-tree node of half a kilobyte for one label. As compact JSON it is 1.7 KB
 //! (a Gateway API route with four findings), two thirds of it the status meshroute wrote: the
-//! same keys, reasons and finding texts in every object. Compressed (LZ4) against a dictionary
-//! of sample objects it is about 350 bytes. So the cache holds each object that way, next to
+//! same keys, reasons and finding texts in every object. Packed against a dictionary of sample
+//! objects (`packed`) it is about 350 bytes. So the cache holds each object that way, next to
 //! the few metadata fields the watch, the queue and its predicates read; a reconcile, or the
-//! drift pass, decodes the one object it works on (half a microsecond to decompress, before a
-//! JSON parse that takes twenty).
+//! drift pass, decodes the one object it works on.
 
 use std::borrow::Cow;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -19,6 +18,7 @@ use kube::runtime::reflector::ObjectRef;
 use serde::{Deserialize, Deserializer};
 use serde_json::json;
 
+use super::packed::Packed;
 use crate::api::GatewayRoute;
 use crate::fair::Class;
 
@@ -39,12 +39,9 @@ pub struct CachedRoute {
     foreign: u64,
     /// This version wakes a reconcile (`CachedRoute::compare`).
     wakes: bool,
-    /// The whole object as compact JSON, less what meshroute never reads (managed fields and
-    /// kubectl's last-applied annotation, a second copy of the spec), compressed against
-    /// [`DICTIONARY`].
-    object: Box<[u8]>,
-    /// The JSON's length.
-    length: u32,
+    /// The whole object, less what meshroute never reads (managed fields and kubectl's
+    /// last-applied annotation, a second copy of the spec), packed against [`DICTIONARY`].
+    object: Packed,
 }
 
 /// The reference the controller's queue and the dependency waiters hold.
@@ -53,14 +50,7 @@ pub type Key = ObjectRef<CachedRoute>;
 impl CachedRoute {
     /// The object, whole again.
     pub fn route(&self) -> GatewayRoute {
-        serde_json::from_slice(&self.json())
-            .expect("the cache holds only JSON it made from a GatewayRoute")
-    }
-
-    /// The object's compact JSON.
-    fn json(&self) -> Vec<u8> {
-        lz4_flex::block::decompress_with_dict(&self.object, self.length as usize, &DICTIONARY)
-            .expect("the cache decompresses only what it compressed")
+        self.object.unpack(&DICTIONARY)
     }
 
     /// The object's metadata and spec only (what the collision index reads): no status, so a
@@ -71,8 +61,7 @@ impl CachedRoute {
             metadata: ObjectMeta,
             spec: crate::api::GatewayRouteSpec,
         }
-        let head: Head = serde_json::from_slice(&self.json())
-            .expect("the cache holds only JSON it made from a GatewayRoute");
+        let head: Head = self.object.unpack(&DICTIONARY);
         GatewayRoute {
             metadata: head.metadata,
             spec: head.spec,
@@ -136,7 +125,6 @@ impl From<GatewayRoute> for CachedRoute {
             generation: meta.generation,
             ..ObjectMeta::default()
         };
-        let json = serde_json::to_vec(&route).expect("a GatewayRoute serialises to JSON");
         CachedRoute {
             metadata,
             annotations: digest.finish(),
@@ -144,8 +132,7 @@ impl From<GatewayRoute> for CachedRoute {
             class: super::status::class_of(&route),
             foreign: 0,
             wakes: true,
-            object: lz4_flex::block::compress_with_dict(&json, &DICTIONARY).into_boxed_slice(),
-            length: u32::try_from(json.len()).expect("a Kubernetes object is under 4 GiB"),
+            object: Packed::new(&route, &DICTIONARY),
         }
     }
 }
@@ -294,11 +281,8 @@ mod tests {
 
         let cached: CachedRoute = serde_json::from_value(object).unwrap();
         assert_eq!(cached.route(), expected);
-        assert!(
-            !String::from_utf8(cached.json())
-                .unwrap()
-                .contains("last-applied")
-        );
+        let json = cached.object.json(&DICTIONARY);
+        assert!(!String::from_utf8(json).unwrap().contains("last-applied"));
         assert_eq!(key(&expected), Key::from_obj(&cached));
     }
 
@@ -378,12 +362,9 @@ mod tests {
                 "shard": "default/meshroute" } });
         let route: GatewayRoute = serde_json::from_value(object.clone()).unwrap();
         let cached: CachedRoute = serde_json::from_value(object).unwrap();
-        assert!(cached.length > 1600, "{} bytes of JSON", cached.length);
-        assert!(
-            cached.object.len() < 400,
-            "kept in {} bytes",
-            cached.object.len()
-        );
+        let (json, kept) = (cached.object.json_length(), cached.object.size());
+        assert!(json > 1600, "{json} bytes of JSON");
+        assert!(kept < 400, "kept in {kept} bytes");
         assert_eq!(cached.route(), route);
     }
 

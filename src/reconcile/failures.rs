@@ -6,6 +6,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use crate::backoff::{self, Retry};
+use crate::uid::Uid;
 
 /// The longest wait for a missing dependency: one may appear any moment.
 const DEPENDENCY_RETRY_MAX: Duration = Duration::from_secs(30);
@@ -16,7 +17,7 @@ pub struct Failures {
     /// First delay after a failure, doubling up to `retry_max`.
     retry_base: Duration,
     retry_max: Duration,
-    counts: Mutex<HashMap<String, u32>>,
+    counts: Mutex<HashMap<Uid, u32>>,
 }
 
 impl Failures {
@@ -34,18 +35,18 @@ impl Failures {
         self.retry_max.min(DEPENDENCY_RETRY_MAX)
     }
 
-    fn counts(&self) -> MutexGuard<'_, HashMap<String, u32>> {
+    fn counts(&self) -> MutexGuard<'_, HashMap<Uid, u32>> {
         self.counts.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Whether the object's last reconcile failed (and was counted).
     pub fn is_failing(&self, uid: &str) -> bool {
-        self.counts().contains_key(uid)
+        self.counts().contains_key(&Uid::of(uid))
     }
 
     /// The object got in sync: its backoff starts over.
     pub fn succeeded(&self, uid: &str) {
-        self.counts().remove(uid);
+        self.counts().remove(&Uid::of(uid));
     }
 
     /// Counts a failure of `retry`'s kind; returns how long to wait (`None`: until the object
@@ -76,19 +77,19 @@ impl Failures {
     /// Counts one more consecutive failure; returns how many came before it.
     fn count(&self, uid: &str) -> u32 {
         let mut counts = self.counts();
-        let n = counts.entry(uid.to_string()).or_default();
+        let n = counts.entry(Uid::of(uid)).or_default();
         *n += 1;
         *n - 1
     }
 
     /// Forgets an object that left the watch.
     pub fn forget(&self, uid: &str) {
-        self.counts().remove(uid);
+        self.counts().remove(&Uid::of(uid));
     }
 
     /// Keeps only the `live` objects: after a re-list, those deleted while the watch was down
     /// are gone without a delete event.
-    pub fn retain(&self, live: &HashSet<String>) {
+    pub fn retain(&self, live: &HashSet<Uid>) {
         self.counts().retain(|uid, _| live.contains(uid));
     }
 }
@@ -143,7 +144,7 @@ mod tests {
                 None => assert_eq!(wait, None, "{retry:?}"),
                 Some(want) => assert!(about(wait, want), "{retry:?} after {before}: {wait:?}"),
             }
-            let after = f.counts().get("u").copied().unwrap_or_default();
+            let after = f.counts().get(&Uid::of("u")).copied().unwrap_or_default();
             assert_eq!(after, before + u32::from(counts), "{retry:?} counted");
         }
     }
@@ -158,7 +159,7 @@ mod tests {
         f.succeeded("a");
         assert!(!f.is_failing("a"));
         f.forget("b");
-        f.retain(&["a".to_string()].into());
+        f.retain(&[Uid::of("a")].into());
         assert!(!f.is_failing("b") && !f.is_failing("c"));
         assert_eq!(
             f.dependency_retry_max(),

@@ -15,6 +15,7 @@ mod failures;
 mod gateway_api;
 mod gateways;
 mod outcome;
+mod packed;
 mod pages;
 mod plan;
 pub mod serving;
@@ -47,6 +48,7 @@ use crate::appmesh::AppMesh;
 use crate::backoff::{self, Retry};
 use crate::fair::Class;
 use crate::telemetry::Metrics;
+use crate::uid::Uid;
 use crate::workqueue::{self, Requeue, WorkQueue};
 use cache::{CachedRoute, Key};
 use deps::Dependencies;
@@ -217,7 +219,7 @@ impl Context {
 
     /// Keeps per-object state only for `live` uids: after a re-list, objects deleted while the
     /// watch was down are gone without a delete event.
-    fn forget_all_but(&self, live: &HashSet<String>) {
+    fn forget_all_but(&self, live: &HashSet<Uid>) {
         self.failures.retain(live);
         self.written.retain(live);
         self.metrics.forget_all_but(live);
@@ -276,7 +278,14 @@ pub async fn run(
             Ok(watcher::Event::Apply(route)) => forgetting.index(route, false, false),
             Ok(watcher::Event::InitApply(route)) => forgetting.index(route, false, true),
             Ok(watcher::Event::InitDone) => {
-                forgetting.forget_all_but(&store.state().iter().filter_map(|r| r.uid()).collect());
+                forgetting.forget_all_but(
+                    &store
+                        .state()
+                        .iter()
+                        .filter_map(|r| r.uid())
+                        .map(|u| Uid::of(&u))
+                        .collect(),
+                );
                 listed.send_replace(true);
             }
             _ => {}

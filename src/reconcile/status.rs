@@ -16,6 +16,7 @@ use crate::api::{GatewayRoute, GatewayRouteStatus};
 pub use crate::api::{READY, RECONCILING, Reason, STALLED};
 use crate::appmesh::ObservedRoute;
 use crate::fair::Class;
+use crate::uid::Uid;
 
 /// The status for `route` after a reconcile that saw `observed` (if anything) and ended with
 /// `reason` and `message`. Pure: App Mesh facts not seen this time are kept from the last status.
@@ -156,7 +157,7 @@ pub fn digest(status: Option<&GatewayRouteStatus>) -> u64 {
 /// failure status is not kept for that: its own retries write it again, and two writers of
 /// failures must not wake each other.
 #[derive(Debug, Default)]
-pub struct Written(Mutex<HashMap<String, Entry>>);
+pub struct Written(Mutex<HashMap<Uid, Entry>>);
 
 /// What this replica wrote to one object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -211,13 +212,15 @@ fn as_stored(status: &GatewayRouteStatus) -> Option<GatewayRouteStatus> {
 }
 
 impl Written {
-    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<Uid, Entry>> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Whether the last status this replica wrote to `uid` is another than the one of `digest`.
     pub fn last_was_other(&self, uid: &str, digest: u64) -> bool {
-        self.map().get(uid).is_some_and(|e| e.last != digest)
+        self.map()
+            .get(&Uid::of(uid))
+            .is_some_and(|e| e.last != digest)
     }
 
     /// Whether the object `uid`, whose status has `digest`, holds a status this replica did not
@@ -225,7 +228,7 @@ impl Written {
     /// since it started: the start-up checks every object that is not in sync anyway.
     pub fn is_foreign(&self, uid: &str, digest: u64) -> bool {
         self.map()
-            .get(uid)
+            .get(&Uid::of(uid))
             .and_then(|e| e.in_sync)
             .is_some_and(|ours| ours.seen && ours.status != digest)
     }
@@ -236,7 +239,7 @@ impl Written {
     /// it shows this replica's write.
     pub fn wake_value(&self, uid: &str, digest: u64) -> u64 {
         let mut map = self.map();
-        let Some(ours) = map.get_mut(uid).and_then(|e| e.in_sync.as_mut()) else {
+        let Some(ours) = map.get_mut(&Uid::of(uid)).and_then(|e| e.in_sync.as_mut()) else {
             return 0;
         };
         if ours.status == digest {
@@ -252,7 +255,7 @@ impl Written {
     /// in sync, whatever else someone wrote into the status.
     pub fn records_what_it_wrote(&self, uid: &str, status: Option<&GatewayRouteStatus>) -> bool {
         self.map()
-            .get(uid)
+            .get(&Uid::of(uid))
             .and_then(|e| e.in_sync)
             .is_some_and(|ours| ours.route == route_digest(status))
     }
@@ -263,7 +266,7 @@ impl Written {
     /// written after it that the watch will show.
     fn repeats_unseen(&self, uid: &str, status: &GatewayRouteStatus) -> bool {
         self.map()
-            .get(uid)
+            .get(&Uid::of(uid))
             .and_then(|e| e.in_sync)
             .is_some_and(|ours| !ours.seen && ours.timeless == timeless_digest(status))
     }
@@ -277,7 +280,7 @@ impl Written {
             .iter()
             .any(|c| c.type_ == READY && c.status == "True");
         let mut map = self.map();
-        let before = map.get(uid).copied();
+        let before = map.get(&Uid::of(uid)).copied();
         let in_sync = in_sync.then(|| Wrote {
             status: digest(stored.as_ref()),
             route: route_digest(stored.as_ref()),
@@ -289,23 +292,23 @@ impl Written {
             last: digest(stored.as_ref()),
             in_sync,
         };
-        map.insert(uid.to_string(), entry);
+        map.insert(Uid::of(uid), entry);
         before
     }
 
     fn restore(&self, uid: &str, before: Option<Entry>) {
         match before {
-            Some(entry) => self.map().insert(uid.to_string(), entry),
-            None => self.map().remove(uid),
+            Some(entry) => self.map().insert(Uid::of(uid), entry),
+            None => self.map().remove(&Uid::of(uid)),
         };
     }
 
     pub fn forget(&self, uid: &str) {
-        self.map().remove(uid);
+        self.map().remove(&Uid::of(uid));
     }
 
     /// Keeps only the `live` objects.
-    pub fn retain(&self, live: &std::collections::HashSet<String>) {
+    pub fn retain(&self, live: &std::collections::HashSet<Uid>) {
         self.map().retain(|uid, _| live.contains(uid));
     }
 }

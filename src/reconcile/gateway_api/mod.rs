@@ -11,7 +11,7 @@ mod plan;
 mod watched;
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Instant;
 
 use futures::StreamExt;
@@ -22,6 +22,7 @@ use kube::{Resource, ResourceExt};
 
 use super::cache::Key;
 use super::outcome::OnGatewayApi;
+use super::packed::Packed;
 use super::plan::Problem;
 use super::serving::{Parent, Servings};
 use super::wakes::Wakes;
@@ -31,6 +32,7 @@ use crate::api::{GatewayApiRoute, GatewayRoute, Reason};
 use crate::backoff::{self, Retry};
 use crate::gatewayapi::objects::{RouteKind, RouteStatus};
 use crate::gatewayapi::{self, Finding};
+use crate::uid::Uid;
 use plan::{Deleted, Found};
 use watched::WatchedRoute;
 
@@ -128,7 +130,7 @@ pub async fn serve(
     // watch last saw it.
     let (generation, status) =
         match record.filter(|r| plan::as_applied(&r.applied, r.edited, &digest)) {
-            Some(record) => (record.generation, record.status),
+            Some(record) => (record.generation, record.status()),
             None => {
                 let params = PatchParams::apply(FIELD_MANAGER).force();
                 let written = match api.patch(&name, &params, &Patch::Apply(&object)).await {
@@ -245,7 +247,7 @@ pub struct State {
     seen: Seen,
     /// Since when each object (uid) has waited for its implementation's verdict, at which
     /// generation of its route.
-    pending: std::sync::Mutex<HashMap<String, (Option<i64>, std::time::Instant)>>,
+    pending: std::sync::Mutex<HashMap<Uid, (Option<i64>, std::time::Instant)>>,
 }
 
 impl State {
@@ -254,7 +256,7 @@ impl State {
     fn pending_for(&self, uid: &str, generation: Option<i64>) -> std::time::Duration {
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         let now = std::time::Instant::now();
-        let since = pending.entry(uid.to_string()).or_insert((generation, now));
+        let since = pending.entry(Uid::of(uid)).or_insert((generation, now));
         if since.0 != generation {
             *since = (generation, now);
         }
@@ -266,7 +268,7 @@ impl State {
         self.pending
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(uid);
+            .remove(&Uid::of(uid));
     }
 
     /// Waits until the watch has listed every kind once, so that a reconcile after a restart
@@ -300,8 +302,25 @@ struct Record {
     /// Another field manager holds some of it (a hand edit).
     edited: bool,
     generation: Option<i64>,
-    status: RouteStatus,
+    /// Its status, packed (`packed`): read once a reconcile, and a tenth of the size of the
+    /// parsed status's strings and vectors.
+    status: Packed,
 }
+
+/// A route's status as implementations write it: what a record's status is packed against.
+static STATUS_DICTIONARY: LazyLock<Vec<u8>> = LazyLock::new(|| {
+    let condition = |type_: &str| {
+        serde_json::json!({ "type": type_, "status": "True", "reason": type_,
+            "message": "", "observedGeneration": 1 })
+    };
+    let status: RouteStatus = serde_json::from_value(serde_json::json!({ "parents": [{
+        "parentRef": { "group": "gateway.networking.k8s.io", "kind": "Gateway",
+            "namespace": "gateways", "name": "gw", "sectionName": "http" },
+        "controllerName": "traefik.io/gateway-controller",
+        "conditions": [condition("Accepted"), condition("ResolvedRefs")] }] }))
+    .expect("a sample route status reads");
+    serde_json::to_vec(&status).expect("a route status serialises")
+});
 
 impl Record {
     /// The record of a route that names its owning GatewayRoute.
@@ -311,14 +330,19 @@ impl Record {
             applied: route.annotations().get(APPLIED_ANNOTATION).cloned(),
             edited: route.edited,
             generation: route.meta().generation,
-            status: route.status.clone(),
+            status: Packed::new(&route.status, &STATUS_DICTIONARY),
         })
+    }
+
+    /// Its status, as its implementations wrote it.
+    fn status(&self) -> RouteStatus {
+        self.status.unpack(&STATUS_DICTIONARY)
     }
 
     /// The Gateways (namespace, name) whose implementation has judged this route at its
     /// generation; `namespace` is the route's.
     fn judged_by(&self, namespace: &str) -> Vec<(String, String)> {
-        self.status
+        self.status()
             .parents
             .iter()
             .filter(|p| {
@@ -574,6 +598,25 @@ mod tests {
         );
         seen.follow(http, &InitDone);
         assert_eq!((owner("api"), owner("new")), (None, Some("new".into())));
+    }
+
+    /// A record keeps its route's status whole, packed into a few dozen bytes.
+    #[test]
+    fn a_record_keeps_the_status_whole_and_small() {
+        let mut route = meta("web", Some("web"));
+        route.status = serde_json::from_value(serde_json::json!({ "parents": [{
+            "parentRef": { "group": "gateway.networking.k8s.io", "kind": "Gateway",
+                "namespace": "gateway-jd2ms", "name": "gw" },
+            "controllerName": "traefik.io/gateway-controller",
+            "conditions": [
+                { "type": "Accepted", "status": "True", "reason": "Accepted",
+                  "observedGeneration": 3 },
+                { "type": "ResolvedRefs", "status": "True", "reason": "ResolvedRefs",
+                  "observedGeneration": 3 }] }] }))
+        .unwrap();
+        let record = Record::of(&route).expect("owned");
+        assert_eq!(record.status(), route.status);
+        assert!(record.status.size() < 80, "{} bytes", record.status.size());
     }
 
     #[test]
