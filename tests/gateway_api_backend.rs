@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use kube::api::{Api, DynamicObject};
+use meshroute_testbed::gateway_api::Mode;
 use meshroute_testbed::traffic::{Outcome, Probe, Proto, get, send};
 use meshroute_testbed::{GATEWAY, MESH};
 use serde_json::{Value, json};
@@ -23,30 +24,6 @@ use support::traffic::{Backend, apply_backends};
 use support::{Bed, Operator, install_gateway_api, reason, run};
 
 const CLASS: &str = "meshroute-backend";
-
-/// The gateways a step's requests go to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    AppMesh,
-    Both,
-    GatewayApi,
-}
-
-impl Mode {
-    fn serve(self, ns: &str) -> String {
-        match self {
-            Mode::AppMesh => format!("{MESH}/{GATEWAY}=app-mesh"),
-            Mode::Both => format!("{MESH}/{GATEWAY}=both:{ns}/gw"),
-            Mode::GatewayApi => format!("{MESH}/{GATEWAY}=gateway-api:{ns}/gw"),
-        }
-    }
-    fn app_mesh(self) -> bool {
-        self != Mode::GatewayApi
-    }
-    fn gateway_api(self) -> bool {
-        self != Mode::AppMesh
-    }
-}
 
 /// The test's gateways: App Mesh's listeners (by protocol) and Traefik's entry points.
 struct Gateways {

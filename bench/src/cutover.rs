@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use kube::api::{Api, DynamicObject, PostParams};
 use meshroute::api::GatewayRoute;
+use meshroute_testbed::gateway_api::Mode;
 use meshroute_testbed::traffic::{Outcome, Proto, get, send};
 use meshroute_testbed::{ControlPlane, GATEWAY, MESH, SERVICES};
 use serde_json::{Value, json};
@@ -32,42 +33,12 @@ const APP_MESH_BURST: f64 = 20.0;
 /// Requests per second through each gateway sampled.
 const SAMPLE_RPS: f64 = 20.0;
 
-/// Which backends serve the gateway.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    AppMesh,
-    Both,
-    GatewayApi,
-}
-
-impl Mode {
-    fn serve(self, gateway_ns: &str) -> String {
-        match self {
-            Mode::AppMesh => format!("{MESH}/{GATEWAY}=app-mesh"),
-            Mode::Both => format!("{MESH}/{GATEWAY}=both:{gateway_ns}/gw"),
-            Mode::GatewayApi => format!("{MESH}/{GATEWAY}=gateway-api:{gateway_ns}/gw"),
-        }
-    }
-    fn app_mesh(self) -> bool {
-        self != Mode::GatewayApi
-    }
-    fn gateway_api(self) -> bool {
-        self != Mode::AppMesh
-    }
-    /// What a route's status says when this mode serves it, in sync.
-    fn served(self) -> Served {
-        Served {
-            ready: true,
-            app_mesh: self.app_mesh(),
-            gateway_api: self.gateway_api(),
-        }
-    }
-    fn name(self) -> &'static str {
-        match self {
-            Mode::AppMesh => "app-mesh",
-            Mode::Both => "both",
-            Mode::GatewayApi => "gateway-api",
-        }
+/// What a route's status says when `mode` serves it, in sync.
+fn served(mode: Mode) -> Served {
+    Served {
+        ready: true,
+        app_mesh: mode.app_mesh(),
+        gateway_api: mode.gateway_api(),
     }
 }
 
@@ -137,7 +108,7 @@ impl Sampler {
 
 /// Waits until every route's status says `mode` serves it; the seconds since `start`.
 async fn until_served(run: &Run, n: usize, mode: Mode, start: Instant) -> f64 {
-    let want = mode.served();
+    let want = served(mode);
     wait_all(
         run,
         &format!("the cut-over to {}", mode.name()),
@@ -345,7 +316,7 @@ pub async fn cutover_scenario(plane: &ControlPlane, args: &Args, n: usize) -> Va
         delete_floor.unwrap()
     );
     drop(run);
-    json!({ "n": n, "appmesh_rps": APP_MESH_RPS, "sample_rps_per_gateway": SAMPLE_RPS,
+    json!({ "n": n, "appmesh_rps": APP_MESH_RPS as u64, "sample_rps_per_gateway": SAMPLE_RPS,
             "seconds_to_serve_by_app_mesh": round(created), "steps": results,
             "gateway_api_alone_at_rest": at_rest, "requests_sampled": total_sent,
             "requests_failed": total_failed, "operator": operator })

@@ -169,6 +169,58 @@ one's first 15 s (the edited route's apply and status write are 2 of them) and h
             );
         }
     }
+    if let Some(c) = r.get("cutover").filter(|c| c.is_object()) {
+        md += &format!(
+            "\nThe cut-over of a whole gateway: {} GatewayRoutes served by App Mesh (the emulator's \
+gateway; meshroute at `--appmesh-rps {}`, burst 20; served in {} s), then the operator restarted with the \
+gateway's next `--serve` at each step, timed until every route is Ready as served by the new backends. The \
+floor of a step that writes Gateway API routes is the same HTTPRoutes applied (or deleted) straight; of a \
+step that creates or deletes App Mesh routes, the calls at the rate limit. A sampling load of {} requests/s \
+went through each gateway serving at both ends of the step (`GET /r<i>/x`, every route in turn), each \
+checked for the backend, path and Host App Mesh gives it. Gateway API alone, at rest for {} s: {} App Mesh \
+calls.\n\n| step | all Ready (s) | floor (s) | ratio | App Mesh calls per route | requests sampled / failed (gateway) | operator CPU (s) / peak RSS (MiB) |\n|---|---|---|---|---|---|---|\n",
+            c["n"],
+            c["appmesh_rps"],
+            c["seconds_to_serve_by_app_mesh"],
+            c["sample_rps_per_gateway"],
+            c["gateway_api_alone_at_rest"]["seconds"],
+            c["gateway_api_alone_at_rest"]["appmesh_calls"],
+        );
+        for step in c["steps"].as_array().into_iter().flatten() {
+            let calls: Vec<String> = step["appmesh_calls_per_object"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter(|(k, _)| *k != "total")
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect();
+            let requests: Vec<String> = step["requests"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|r| {
+                    format!(
+                        "{} / {} ({})",
+                        r["sent"],
+                        r["failed"],
+                        r["gateway"].as_str().unwrap_or("")
+                    )
+                })
+                .collect();
+            md += &format!(
+                "| {} -> {} | {} | {} | {} | {} | {} | {} / {:.1} |\n",
+                step["from"].as_str().unwrap_or(""),
+                step["to"].as_str().unwrap_or(""),
+                step["seconds_to_all_ready"],
+                step["floor_seconds"],
+                step["ratio_to_floor"],
+                calls.join(", "),
+                requests.join("; "),
+                step["operator"]["cpu_seconds"],
+                f(&step["operator"]["peak_rss_mib"])
+            );
+        }
+    }
     md += READING;
     md
 }

@@ -89,3 +89,37 @@ pub fn gateway_objects(
 pub fn list(items: Vec<Value>) -> String {
     json!({ "apiVersion": "v1", "kind": "List", "items": items }).to_string()
 }
+
+/// Which backends serve the bed's virtual gateway in a cut-over: what `--serve` says of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    AppMesh,
+    Both,
+    GatewayApi,
+}
+
+impl Mode {
+    /// The operator's `--serve` rule for the bed's gateway, with Gateway `NAMESPACE/gw`.
+    pub fn serve(self, gateway_namespace: &str) -> String {
+        let (mesh, gateway) = (crate::MESH, crate::GATEWAY);
+        match self {
+            Mode::AppMesh => format!("{mesh}/{gateway}=app-mesh"),
+            Mode::Both => format!("{mesh}/{gateway}=both:{gateway_namespace}/gw"),
+            Mode::GatewayApi => format!("{mesh}/{gateway}=gateway-api:{gateway_namespace}/gw"),
+        }
+    }
+    pub fn app_mesh(self) -> bool {
+        self != Mode::GatewayApi
+    }
+    pub fn gateway_api(self) -> bool {
+        self != Mode::AppMesh
+    }
+    /// The mode's name in `--serve`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::AppMesh => "app-mesh",
+            Mode::Both => "both",
+            Mode::GatewayApi => "gateway-api",
+        }
+    }
+}
