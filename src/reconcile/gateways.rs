@@ -67,17 +67,17 @@ struct OnGateway {
     entries: HashMap<u64, Entry>,
     /// The same ids by (path value, path kind), so that the routes that may cover a route, or
     /// that it may cover, are found without comparing every route on the gateway (10 000 on
-    /// one gateway are common).
-    by_path: BTreeMap<(Box<str>, u8), HashSet<u64>>,
+    /// one gateway are common). Most paths are one route's: a vector, not a set.
+    by_path: BTreeMap<(Box<str>, u8), Vec<u64>>,
 }
 
 impl OnGateway {
     fn insert(&mut self, id: u64, entry: Entry) {
         let (kind, path) = entry.matcher.path_key();
-        self.by_path
-            .entry((path.into(), kind))
-            .or_default()
-            .insert(id);
+        let ids = self.by_path.entry((path.into(), kind)).or_default();
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
         self.entries.insert(id, entry);
     }
 
@@ -86,7 +86,7 @@ impl OnGateway {
         let (kind, path) = entry.matcher.path_key();
         let key = (Box::from(path), kind);
         if let Some(ids) = self.by_path.get_mut(&key) {
-            ids.remove(&id);
+            ids.retain(|other| *other != id);
             if ids.is_empty() {
                 self.by_path.remove(&key);
             }
