@@ -6,8 +6,6 @@ use std::io::IsTerminal;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use crate::uid::Uid;
-
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -16,6 +14,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use crate::api::Reason;
+use crate::uid::Uid;
 
 /// How logs are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -338,25 +338,6 @@ impl Record {
     fn status(&self) -> RouteStatus {
         self.status.unpack(&STATUS_DICTIONARY)
     }
-
-    /// The Gateways (namespace, name) whose implementation has judged this route at its
-    /// generation; `namespace` is the route's.
-    fn judged_by(&self, namespace: &str) -> Vec<(String, String)> {
-        self.status()
-            .parents
-            .iter()
-            .filter(|p| {
-                p.conditions
-                    .iter()
-                    .any(|c| c.observed_generation == self.generation)
-            })
-            .map(|p| {
-                let r = &p.parent_ref;
-                let ns = r.namespace.as_deref().unwrap_or(namespace);
-                (ns.to_string(), r.name.clone())
-            })
-            .collect()
-    }
 }
 
 type RouteKey = (RouteKind, String, String);
@@ -448,7 +429,7 @@ impl Seen {
             }
             watcher::Event::Apply(route) => {
                 if let Some((key, record)) = keyed(route) {
-                    for gateway in record.judged_by(&key.1) {
+                    for gateway in route.judged_by() {
                         state.progress.insert(gateway, Instant::now());
                     }
                     state.records.insert(key, record);

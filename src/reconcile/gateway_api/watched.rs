@@ -91,6 +91,28 @@ impl<'de> Deserialize<'de> for WatchedRoute {
     }
 }
 
+impl WatchedRoute {
+    /// The Gateways (namespace, name) whose implementation has judged this route at its
+    /// generation.
+    pub fn judged_by(&self) -> Vec<(String, String)> {
+        let namespace = self.metadata.namespace.as_deref().unwrap_or_default();
+        self.status
+            .parents
+            .iter()
+            .filter(|p| {
+                p.conditions
+                    .iter()
+                    .any(|c| c.observed_generation == self.metadata.generation)
+            })
+            .map(|p| {
+                let r = &p.parent_ref;
+                let ns = r.namespace.as_deref().unwrap_or(namespace);
+                (ns.to_string(), r.name.clone())
+            })
+            .collect()
+    }
+}
+
 /// The same API resource as the route's kind (HTTPRoute or GRPCRoute), as a `DynamicObject`.
 impl Resource for WatchedRoute {
     type DynamicType = ApiResource;
