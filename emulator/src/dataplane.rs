@@ -4,6 +4,11 @@
 //! for an `http` listener, h2c for `http2` and `grpc`. No route: 404, as Envoy answers, and on
 //! a `grpc` listener Envoy's gRPC answer, HTTP 200 with `grpc-status: 12` (UNIMPLEMENTED) and no
 //! body (trailers only); no address for the virtual service, or none answering: 503.
+//!
+//! A virtual service served as a whole (an address given for it) takes its requests there.
+//! Otherwise its provider does: a virtual node's address, or a virtual router's routes
+//! (`router`): the route that takes the request, a weighted pick of its target nodes, its
+//! per-request timeout (504 when it runs out) and retry policy.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -20,7 +25,9 @@ use hyper_util::server::conn::auto;
 use serde::Serialize;
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::router::{self, Attempt};
 use crate::routing::{self, Protocol};
+use crate::store::ProviderView;
 
 type Body = BoxBody<Bytes, hyper::Error>;
 
@@ -35,12 +42,31 @@ pub struct Served {
     pub address: SocketAddr,
 }
 
-/// What routes a request: the gateway, and which of its listeners took it.
 /// What a gateway's data plane needs of its control plane, read on every request: the gateway
-/// routes as they are now, and where each virtual service is served.
+/// routes as they are now, where each virtual service or virtual node is served, and each
+/// virtual service's provider.
 pub trait ControlPlane: Send + Sync + 'static {
     fn gateway_routes(&self, mesh: &str, gateway: &str) -> Vec<routing::StoredRoute>;
-    fn backend(&self, mesh: &str, service: &str) -> Option<SocketAddr>;
+    /// Where `place` is served, if anywhere.
+    fn backend(&self, mesh: &str, place: &Place) -> Option<SocketAddr>;
+    fn provider(&self, mesh: &str, service: &str) -> Option<ProviderView>;
+}
+
+/// What an address serves: a virtual service as a whole, or a virtual node.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Place {
+    Service(String),
+    Node(String),
+}
+
+impl Place {
+    /// The member of an echo's answer that names it, and the header that repeats it.
+    fn echo_names(&self) -> (&'static str, &'static str, &str) {
+        match self {
+            Place::Service(name) => ("virtualService", "x-echo-virtual-service", name),
+            Place::Node(name) => ("virtualNode", "x-echo-virtual-node", name),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -97,29 +123,43 @@ pub async fn serve_listener(
     })
 }
 
-/// Serves a stand-in backend for the virtual service `service` on `bind`: it answers every
-/// request with what it received (method, path, Host, protocol, headers) as JSON, and the
-/// path and Host in `x-echo-*` headers, so one can see where a route sends requests.
-pub async fn serve_echo(service: &str, bind: SocketAddr) -> std::io::Result<SocketAddr> {
+/// The request header that makes an echo backend wait that many milliseconds (at most
+/// `ECHO_MAX_DELAY`) before it answers: a slow backend, for timeouts.
+pub const ECHO_DELAY_HEADER: &str = "x-echo-delay-ms";
+const ECHO_MAX_DELAY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Serves a stand-in backend for `place` (a virtual service or node) on `bind`: it answers
+/// every request with what it received (method, path, Host, protocol, headers) and what it
+/// serves as JSON, and the path, Host and what it serves in `x-echo-*` headers, so one can see
+/// where a route sends requests.
+pub async fn serve_echo(place: Place, bind: SocketAddr) -> std::io::Result<SocketAddr> {
     let socket = TcpListener::bind(bind).await?;
     let address = socket.local_addr()?;
-    let service: Arc<str> = service.into();
+    let place = Arc::new(place);
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = socket.accept().await else {
                 continue;
             };
-            let service = service.clone();
+            let place = place.clone();
             tokio::spawn(async move {
                 let answer = service_fn(move |req: Request<Incoming>| {
-                    let service = service.clone();
+                    let place = place.clone();
                     async move {
                         // The whole request is read before the answer: answering first ends the
                         // HTTP/2 stream while the client still sends, which resets it (a gRPC
                         // call through the gateway then failed now and then).
                         let (parts, body) = req.into_parts();
                         let _ = body.collect().await;
-                        Ok::<_, Infallible>(echo(&service, &Request::from_parts(parts, ())))
+                        let delay = parts
+                            .headers
+                            .get(ECHO_DELAY_HEADER)
+                            .and_then(|v| v.to_str().ok()?.parse().ok())
+                            .map(std::time::Duration::from_millis);
+                        if let Some(delay) = delay {
+                            tokio::time::sleep(delay.min(ECHO_MAX_DELAY)).await;
+                        }
+                        Ok::<_, Infallible>(echo(&place, &Request::from_parts(parts, ())))
                     }
                 });
                 let _ = auto::Builder::new(TokioExecutor::new())
@@ -144,7 +184,7 @@ fn authority<B>(req: &Request<B>) -> Option<String> {
         })
 }
 
-fn echo<B>(service: &str, req: &Request<B>) -> Response<Body> {
+fn echo<B>(place: &Place, req: &Request<B>) -> Response<Body> {
     let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
     let host = authority(req).unwrap_or_default();
     let headers: serde_json::Map<String, serde_json::Value> = req
@@ -152,13 +192,14 @@ fn echo<B>(service: &str, req: &Request<B>) -> Response<Body> {
         .iter()
         .map(|(n, v)| (n.to_string(), String::from_utf8_lossy(v.as_bytes()).into()))
         .collect();
+    let (member, header, name) = place.echo_names();
     let body = serde_json::json!({
-        "virtualService": service, "method": req.method().as_str(), "path": path,
+        member: name, "method": req.method().as_str(), "path": path,
         "host": host, "protocol": format!("{:?}", req.version()), "headers": headers,
     });
     Response::builder()
         .header(header::CONTENT_TYPE, "application/json")
-        .header("x-echo-virtual-service", service)
+        .header(header, name)
         .header("x-echo-path", path)
         .header("x-echo-host", host)
         .body(
@@ -196,6 +237,14 @@ fn grpc_unimplemented() -> Response<Body> {
         .expect("a valid response")
 }
 
+/// Envoy's answer when no route takes a request.
+fn no_route(protocol: Protocol) -> Response<Body> {
+    match protocol {
+        Protocol::Grpc => grpc_unimplemented(),
+        _ => plain(StatusCode::NOT_FOUND, ""),
+    }
+}
+
 async fn handle(
     emulator: &dyn ControlPlane,
     l: &Listener,
@@ -227,22 +276,131 @@ async fn handle(
         protocol: l.protocol,
     };
     let Some(routed) = routing::route(&routes, &incoming) else {
-        return match l.protocol {
-            routing::Protocol::Grpc => grpc_unimplemented(),
-            _ => plain(StatusCode::NOT_FOUND, ""),
-        };
+        return no_route(l.protocol);
     };
-    let Some(backend) = emulator.backend(&l.mesh, &routed.virtual_service) else {
+    let service = Place::Service(routed.virtual_service.clone());
+    let (node, taken) = match emulator.backend(&l.mesh, &service) {
+        Some(_) => (service, None),
+        None => match emulator.provider(&l.mesh, &routed.virtual_service) {
+            Some(ProviderView::Node(node)) => (Place::Node(node), None),
+            Some(ProviderView::Router { listener, routes }) => {
+                let (port, protocol) = listener.unwrap_or((l.port, String::new()));
+                let through = routing::Incoming {
+                    path_and_query: &routed.path_and_query,
+                    authority: routed.host.as_deref(),
+                    listener_port: port,
+                    ..incoming
+                };
+                let Some(taken) = router::take(&routes, &protocol, &through) else {
+                    return no_route(l.protocol);
+                };
+                let roll = random();
+                let Some(node) = router::pick(&taken.targets, roll) else {
+                    return plain(StatusCode::SERVICE_UNAVAILABLE, "no healthy upstream");
+                };
+                (Place::Node(node.to_string()), Some(taken))
+            }
+            _ => (service, None),
+        },
+    };
+    let Some(backend) = emulator.backend(&l.mesh, &node) else {
         return plain(StatusCode::SERVICE_UNAVAILABLE, "no healthy upstream");
     };
     tracing::debug!(route = routed.route, backend = %backend, path = routed.path_and_query, "routed");
-    match forward(req, &routed, backend, l.protocol).await {
-        Ok(response) => response,
-        Err(e) => plain(
-            StatusCode::SERVICE_UNAVAILABLE,
-            &format!("upstream connect error or disconnect/reset before headers: {e}"),
-        ),
-    }
+    let Some(taken) = taken else {
+        return match forward(req, &routed, backend, l.protocol).await {
+            Ok(response) => response,
+            Err(e) => unreachable_upstream(&*e),
+        };
+    };
+    through_route(req, &routed, backend, l.protocol, &taken).await
+}
+
+/// A request through a virtual router's route: within its per-request timeout (504 when it
+/// runs out, as Envoy answers), tried again as its retry policy says, each attempt within the
+/// policy's per-retry timeout. With a retry policy the body is held to be sent again.
+async fn through_route(
+    req: Request<Incoming>,
+    routed: &routing::Routed,
+    backend: SocketAddr,
+    protocol: Protocol,
+    taken: &router::Taken,
+) -> Response<Body> {
+    let Some(policy) = &taken.retry else {
+        return match tokio::time::timeout(
+            taken.per_request,
+            forward(req, routed, backend, protocol),
+        )
+        .await
+        {
+            Ok(Ok(response)) => response,
+            Ok(Err(e)) => unreachable_upstream(&*e),
+            Err(_) => plain(StatusCode::GATEWAY_TIMEOUT, "upstream request timeout"),
+        };
+    };
+    let (parts, body) = req.into_parts();
+    let Ok(body) = body.collect().await.map(|b| b.to_bytes()) else {
+        return plain(
+            StatusCode::BAD_REQUEST,
+            "the request's body could not be read",
+        );
+    };
+    let attempts = async {
+        let mut retries = 0;
+        loop {
+            let mut copy = Request::new(Full::new(body.clone()));
+            *copy.method_mut() = parts.method.clone();
+            *copy.uri_mut() = parts.uri.clone();
+            *copy.version_mut() = parts.version;
+            *copy.headers_mut() = parts.headers.clone();
+            let tried =
+                tokio::time::timeout(policy.per_try, forward(copy, routed, backend, protocol))
+                    .await;
+            let (attempt, answer) = match tried {
+                Ok(Ok(response)) => {
+                    let grpc = response
+                        .headers()
+                        .get("grpc-status")
+                        .and_then(|v| v.to_str().ok()?.parse().ok());
+                    let status = response.status().as_u16();
+                    (Attempt::Answered { status, grpc }, response)
+                }
+                Ok(Err(e)) if e.downcast_ref::<std::io::Error>().is_some() => {
+                    (Attempt::ConnectFailed, unreachable_upstream(&*e))
+                }
+                Ok(Err(e)) => (Attempt::Reset, unreachable_upstream(&*e)),
+                Err(_) => (
+                    Attempt::Reset,
+                    plain(StatusCode::GATEWAY_TIMEOUT, "upstream request timeout"),
+                ),
+            };
+            if retries >= policy.max_retries || !policy.retries(attempt) {
+                return answer;
+            }
+            retries += 1;
+            tokio::time::sleep(router::RetryPolicy::backoff(retries)).await;
+        }
+    };
+    tokio::time::timeout(taken.per_request, attempts)
+        .await
+        .unwrap_or_else(|_| plain(StatusCode::GATEWAY_TIMEOUT, "upstream request timeout"))
+}
+
+/// Envoy's answer when the upstream cannot be reached or breaks before answering.
+fn unreachable_upstream(e: &(dyn std::error::Error + Send + Sync)) -> Response<Body> {
+    plain(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &format!("upstream connect error or disconnect/reset before headers: {e}"),
+    )
+}
+
+/// A uniformly random `u64`, for the weighted pick (std's per-process random hash keys, a new
+/// key each call).
+fn random() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
 }
 
 /// Headers of one connection, which HTTP/2 forbids and a proxy does not pass on.
@@ -256,13 +414,18 @@ const HOP_BY_HOP: [&str; 7] = [
     "host",
 ];
 
-/// Sends the request on to `backend` with the rewritten path and Host.
-async fn forward(
-    req: Request<Incoming>,
+/// Sends the request on to `backend` with the rewritten path and Host. A failure to connect is
+/// an `std::io::Error`; anything else broke after the connection.
+async fn forward<B>(
+    req: Request<B>,
     routed: &routing::Routed,
     backend: SocketAddr,
     protocol: Protocol,
-) -> Result<Response<Body>, Box<dyn std::error::Error + Send + Sync>> {
+) -> Result<Response<Body>, Box<dyn std::error::Error + Send + Sync>>
+where
+    B: hyper::body::Body<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let (mut parts, body) = req.into_parts();
     let host = routed.host.clone().unwrap_or_else(|| backend.to_string());
     let te_trailers = parts

@@ -9,12 +9,12 @@ use std::sync::{Arc, Mutex, Weak};
 
 use serde_json::{Value, json};
 
-use crate::dataplane::{ControlPlane, Served, serve_echo, serve_listener};
+use crate::dataplane::{ControlPlane, Place, Served, serve_echo, serve_listener};
 use crate::error::ApiError;
 use crate::faults::{Fault, Faults, RateLimit};
 use crate::operations::Operation;
 use crate::rules;
-use crate::store::{Settings, Store};
+use crate::store::{ProviderView, Settings, Store};
 use crate::{model, routing};
 
 /// The emulated service: settings, state and injected behaviour, and the data planes of the
@@ -26,8 +26,8 @@ pub struct Emulator {
     state_file: Option<PathBuf>,
     /// Itself, for the listeners it starts.
     me: Weak<Emulator>,
-    /// Where each virtual service (mesh, name) is served.
-    backends: Mutex<BTreeMap<(String, String), SocketAddr>>,
+    /// Where each virtual service or virtual node (mesh, place) is served.
+    backends: Mutex<BTreeMap<(String, Place), SocketAddr>>,
     /// The virtual gateways (mesh, name) served so far, and their listeners.
     served: tokio::sync::Mutex<BTreeMap<(String, String), Vec<Served>>>,
 }
@@ -55,35 +55,45 @@ impl Emulator {
         }))
     }
 
-    /// Routes requests for the virtual service `service` of `mesh` to `address`.
+    /// Routes requests for the virtual service `service` of `mesh` to `address`, whatever its
+    /// provider.
     pub fn set_backend(&self, mesh: &str, service: &str, address: SocketAddr) {
+        self.set_place(mesh, Place::Service(service.to_string()), address);
+    }
+
+    /// Routes requests for the virtual node `node` of `mesh` to `address`.
+    pub fn set_node_backend(&self, mesh: &str, node: &str, address: SocketAddr) {
+        self.set_place(mesh, Place::Node(node.to_string()), address);
+    }
+
+    pub(crate) fn set_place(&self, mesh: &str, place: Place, address: SocketAddr) {
         self.backends
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert((mesh.to_string(), service.to_string()), address);
+            .insert((mesh.to_string(), place), address);
     }
 
-    /// Serves an echo backend (see `dataplane::serve_echo`) for the virtual service `service`
-    /// of `mesh` on `host` and routes its requests there; returns its address.
+    /// Serves an echo backend (see `dataplane::serve_echo`) for `place` (a virtual service
+    /// or node) of `mesh` on `host` and routes its requests there; returns its address.
     pub async fn serve_echo(
         &self,
         mesh: &str,
-        service: &str,
+        place: Place,
         host: std::net::IpAddr,
     ) -> Result<SocketAddr, String> {
-        let address = serve_echo(service, SocketAddr::new(host, 0))
+        let address = serve_echo(place.clone(), SocketAddr::new(host, 0))
             .await
-            .map_err(|e| format!("serve an echo backend for {service}: {e}"))?;
-        self.set_backend(mesh, service, address);
+            .map_err(|e| format!("serve an echo backend for {place:?}: {e}"))?;
+        self.set_place(mesh, place, address);
         Ok(address)
     }
 
-    /// Where the virtual service `service` of `mesh` is served, if anywhere.
-    pub fn backend(&self, mesh: &str, service: &str) -> Option<SocketAddr> {
+    /// Where `place` of `mesh` is served, if anywhere.
+    pub fn backend(&self, mesh: &str, place: &Place) -> Option<SocketAddr> {
         self.backends
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .get(&(mesh.to_string(), service.to_string()))
+            .get(&(mesh.to_string(), place.clone()))
             .copied()
     }
 
@@ -214,7 +224,11 @@ impl ControlPlane for Emulator {
         Emulator::gateway_routes(self, mesh, gateway)
     }
 
-    fn backend(&self, mesh: &str, service: &str) -> Option<SocketAddr> {
-        Emulator::backend(self, mesh, service)
+    fn backend(&self, mesh: &str, place: &Place) -> Option<SocketAddr> {
+        Emulator::backend(self, mesh, place)
+    }
+
+    fn provider(&self, mesh: &str, service: &str) -> Option<ProviderView> {
+        self.store().provider_view(mesh, service)
     }
 }

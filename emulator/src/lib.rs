@@ -1,6 +1,7 @@
 //! appmesh-emulator: a local AWS App Mesh REST-JSON API for the resources a gateway route
-//! touches (meshes, virtual gateways, virtual services, gateway routes, tags), with the service's
-//! validation, errors and idempotency, plus fault injection and call counters for tests.
+//! touches (meshes, virtual gateways, virtual services, virtual routers and their routes,
+//! virtual nodes, gateway routes, tags), with the service's validation, errors and
+//! idempotency, plus fault injection and call counters for tests.
 //!
 //! It shares no code with the operator on purpose: a wrong idea in one is caught by the other.
 
@@ -10,6 +11,7 @@ mod error;
 mod faults;
 pub mod model;
 mod operations;
+pub mod router;
 pub mod routing;
 mod rules;
 mod server;
@@ -18,7 +20,7 @@ mod store;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-pub use dataplane::Served;
+pub use dataplane::{ECHO_DELAY_HEADER, Place, Served};
 pub use emulator::Emulator;
 pub use error::ApiError;
 pub use faults::{Fault, RateLimit};
@@ -55,9 +57,32 @@ impl Handle {
         service: &str,
         ip: std::net::IpAddr,
     ) -> Result<SocketAddr, String> {
-        let (mesh, service) = (mesh.to_string(), service.to_string());
+        self.serve_place_on(mesh, Place::Service(service.to_string()), ip)
+            .await
+    }
+
+    /// Serves an echo backend for a virtual node on `ip`: requests a virtual router (or a
+    /// virtual service whose provider it is) sends to the node reach it, and it names the node
+    /// in its answer.
+    pub async fn serve_node_echo_on(
+        &self,
+        mesh: &str,
+        node: &str,
+        ip: std::net::IpAddr,
+    ) -> Result<SocketAddr, String> {
+        self.serve_place_on(mesh, Place::Node(node.to_string()), ip)
+            .await
+    }
+
+    async fn serve_place_on(
+        &self,
+        mesh: &str,
+        place: Place,
+        ip: std::net::IpAddr,
+    ) -> Result<SocketAddr, String> {
+        let mesh = mesh.to_string();
         self.on_runtime(
-            move |emulator, _| async move { emulator.serve_echo(&mesh, &service, ip).await },
+            move |emulator, _| async move { emulator.serve_echo(&mesh, place, ip).await },
         )
         .await
     }

@@ -37,6 +37,13 @@ struct Args {
     /// Meshes allowed per account before LimitExceededException.
     #[arg(long, env = "APPMESH_EMULATOR_MAX_MESHES", default_value_t = 15)]
     max_meshes: usize,
+    /// Routes allowed per virtual router before LimitExceededException.
+    #[arg(
+        long,
+        env = "APPMESH_EMULATOR_MAX_ROUTES_PER_ROUTER",
+        default_value_t = 50
+    )]
+    max_routes_per_router: usize,
     /// Load state from this JSON file at start (if it exists) and write it back on shutdown.
     #[arg(long, env = "APPMESH_EMULATOR_STATE_FILE")]
     state_file: Option<PathBuf>,
@@ -75,6 +82,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         account_id: args.account_id,
         max_gateway_routes_per_gateway: args.max_gateway_routes_per_gateway,
         max_meshes: args.max_meshes,
+        max_routes_per_router: args.max_routes_per_router,
     };
     let emulator = Emulator::new(settings, args.state_file)?;
     for (mesh, service, address) in &args.backends {

@@ -389,6 +389,102 @@ static VIRTUAL_NODE_SPEC: Shape = structure(&[
 ]);
 static VIRTUAL_ROUTER_SPEC: Shape = structure(&[opt("listeners", &list(&PROVIDER_LISTENER, 1, 1))]);
 
+// Route spec: the routes of a virtual router.
+static DURATION: Shape = structure(&[
+    opt("unit", &one_of(&["s", "ms"])),
+    opt("value", &integer(0, i64::MAX)),
+]);
+static WEIGHTED_TARGETS: Shape = list(
+    &structure(&[
+        opt("port", &PORT),
+        req("virtualNode", &RESOURCE_NAME),
+        req("weight", &integer(0, 100)),
+    ]),
+    1,
+    10,
+);
+static ROUTE_ACTION: Shape = structure(&[req("weightedTargets", &WEIGHTED_TARGETS)]);
+static MAX_RETRIES: Shape = integer(0, i64::MAX);
+static HTTP_RETRY_EVENTS: Shape = list(&string(1, 25), 1, 25);
+static TCP_RETRY_EVENTS: Shape = list(&one_of(&["connection-error"]), 1, 1);
+static HTTP_RETRY_POLICY: Shape = structure(&[
+    opt("httpRetryEvents", &HTTP_RETRY_EVENTS),
+    req("maxRetries", &MAX_RETRIES),
+    req("perRetryTimeout", &DURATION),
+    opt("tcpRetryEvents", &TCP_RETRY_EVENTS),
+]);
+static GRPC_RETRY_POLICY: Shape = structure(&[
+    opt(
+        "grpcRetryEvents",
+        &list(
+            &one_of(&[
+                "cancelled",
+                "deadline-exceeded",
+                "internal",
+                "resource-exhausted",
+                "unavailable",
+            ]),
+            1,
+            5,
+        ),
+    ),
+    opt("httpRetryEvents", &HTTP_RETRY_EVENTS),
+    req("maxRetries", &MAX_RETRIES),
+    req("perRetryTimeout", &DURATION),
+    opt("tcpRetryEvents", &TCP_RETRY_EVENTS),
+]);
+static REQUEST_TIMEOUT: Shape = structure(&[opt("idle", &DURATION), opt("perRequest", &DURATION)]);
+static ROUTER_HTTP_ROUTE: Shape = structure(&[
+    req("action", &ROUTE_ACTION),
+    req(
+        "match",
+        &structure(&[
+            opt("headers", &list(&HTTP_HEADER, 1, 10)),
+            opt("method", &HTTP_METHOD),
+            opt(
+                "path",
+                &structure(&[opt("exact", &HTTP_PATH), opt("regex", &HTTP_PATH)]),
+            ),
+            opt("port", &PORT),
+            opt("prefix", &STRING),
+            opt("queryParameters", &list(&HTTP_QUERY_PARAMETER, 1, 10)),
+            opt("scheme", &one_of(&["http", "https"])),
+        ]),
+    ),
+    opt("retryPolicy", &HTTP_RETRY_POLICY),
+    opt("timeout", &REQUEST_TIMEOUT),
+]);
+static ROUTE_SPEC: Shape = structure(&[
+    opt(
+        "grpcRoute",
+        &structure(&[
+            req("action", &ROUTE_ACTION),
+            req(
+                "match",
+                &structure(&[
+                    opt("metadata", &list(&GRPC_METADATA, 1, 10)),
+                    opt("methodName", &string(1, 50)),
+                    opt("port", &PORT),
+                    opt("serviceName", &STRING),
+                ]),
+            ),
+            opt("retryPolicy", &GRPC_RETRY_POLICY),
+            opt("timeout", &REQUEST_TIMEOUT),
+        ]),
+    ),
+    opt("http2Route", &ROUTER_HTTP_ROUTE),
+    opt("httpRoute", &ROUTER_HTTP_ROUTE),
+    opt("priority", &integer(0, 1000)),
+    opt(
+        "tcpRoute",
+        &structure(&[
+            req("action", &ROUTE_ACTION),
+            opt("match", &structure(&[opt("port", &PORT)])),
+            opt("timeout", &structure(&[opt("idle", &DURATION)])),
+        ]),
+    ),
+]);
+
 // Operation inputs: path, query and body members merged into one object.
 pub static CREATE_GATEWAY_ROUTE: Shape = structure(&[
     opt("clientToken", &STRING),
@@ -420,6 +516,37 @@ pub static LIST_GATEWAY_ROUTES: Shape = structure(&[
     opt("meshOwner", &ACCOUNT_ID),
     opt("nextToken", &STRING),
     req("virtualGatewayName", &RESOURCE_NAME),
+]);
+pub static CREATE_ROUTE: Shape = structure(&[
+    opt("clientToken", &STRING),
+    req("meshName", &RESOURCE_NAME),
+    opt("meshOwner", &ACCOUNT_ID),
+    req("routeName", &RESOURCE_NAME),
+    req("spec", &ROUTE_SPEC),
+    opt("tags", &TAG_LIST),
+    req("virtualRouterName", &RESOURCE_NAME),
+]);
+pub static UPDATE_ROUTE: Shape = structure(&[
+    opt("clientToken", &STRING),
+    req("meshName", &RESOURCE_NAME),
+    opt("meshOwner", &ACCOUNT_ID),
+    req("routeName", &RESOURCE_NAME),
+    req("spec", &ROUTE_SPEC),
+    req("virtualRouterName", &RESOURCE_NAME),
+]);
+/// Describe and Delete of a route.
+pub static ROUTE_REF: Shape = structure(&[
+    req("meshName", &RESOURCE_NAME),
+    opt("meshOwner", &ACCOUNT_ID),
+    req("routeName", &RESOURCE_NAME),
+    req("virtualRouterName", &RESOURCE_NAME),
+]);
+pub static LIST_ROUTES: Shape = structure(&[
+    opt("limit", &integer(1, 100)),
+    req("meshName", &RESOURCE_NAME),
+    opt("meshOwner", &ACCOUNT_ID),
+    opt("nextToken", &STRING),
+    req("virtualRouterName", &RESOURCE_NAME),
 ]);
 pub static CREATE_MESH: Shape = structure(&[
     opt("clientToken", &STRING),

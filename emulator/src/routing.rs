@@ -102,7 +102,7 @@ pub fn route(routes: &[StoredRoute], req: &Incoming) -> Option<Routed> {
 /// table, aws/aws-app-mesh-roadmap#77), then matches on no path; then by creation time and name
 /// (our choice). docs/testing.md cites each.
 #[derive(Debug, Clone)]
-struct Order<'a> {
+pub(crate) struct Order<'a> {
     priority: Option<i64>,
     /// How specific its path match is, the greater the more: (kind, prefix length).
     specificity: (u8, usize),
@@ -112,7 +112,7 @@ struct Order<'a> {
 
 impl<'a> Order<'a> {
     /// `route`'s place, `r` being its match of the request's kind.
-    fn of(route: &'a StoredRoute, r: &Value) -> Order<'a> {
+    pub(crate) fn of(route: &'a StoredRoute, r: &Value) -> Order<'a> {
         let m = &r["match"];
         let specificity = if m["path"]["exact"].is_string() {
             (3, 0)
@@ -159,7 +159,7 @@ impl PartialOrd for Order<'_> {
     }
 }
 
-fn http_matches(m: &Value, path: &str, query: &str, req: &Incoming) -> bool {
+pub(crate) fn http_matches(m: &Value, path: &str, query: &str, req: &Incoming) -> bool {
     let path_ok = match (&m["prefix"], &m["path"]) {
         (Value::String(prefix), _) => path.starts_with(prefix.as_str()),
         (_, p) if p.is_object() => match (&p["exact"], &p["regex"]) {
@@ -177,14 +177,20 @@ fn http_matches(m: &Value, path: &str, query: &str, req: &Incoming) -> bool {
         && port_matches(m, req)
         && headers_match(&m["headers"], req.headers)
         && query_matches(&m["queryParameters"], query)
+        // A virtual router's route: what reaches a router from its gateway is plain HTTP (our
+        // reading: TLS between Envoys is below the request), so `https` takes nothing.
+        && m["scheme"].as_str().is_none_or(|scheme| scheme == "http")
 }
 
 /// A gRPC call's path is `/<package.Service>/<Method>`.
-fn grpc_matches(m: &Value, path: &str, req: &Incoming) -> bool {
+pub(crate) fn grpc_matches(m: &Value, path: &str, req: &Incoming) -> bool {
     let service_ok = m["serviceName"].as_str().is_none_or(|service| {
-        path.strip_prefix('/')
+        let method = path
+            .strip_prefix('/')
             .and_then(|rest| rest.strip_prefix(service))
-            .is_some_and(|rest| rest.starts_with('/'))
+            .and_then(|rest| rest.strip_prefix('/'));
+        // A virtual router's route may name the method too (a gateway route cannot).
+        method.is_some_and(|method| m["methodName"].as_str().is_none_or(|name| method == name))
     });
     service_ok
         && hostname_matches(&m["hostname"], req.authority)
@@ -192,7 +198,7 @@ fn grpc_matches(m: &Value, path: &str, req: &Incoming) -> bool {
         && headers_match(&m["metadata"], req.headers)
 }
 
-fn port_matches(m: &Value, req: &Incoming) -> bool {
+pub(crate) fn port_matches(m: &Value, req: &Incoming) -> bool {
     m["port"]
         .as_u64()
         .is_none_or(|port| port == u64::from(req.listener_port))
@@ -298,7 +304,7 @@ fn full_match(regex: &str, value: &str) -> bool {
 /// The path App Mesh's gateway matches and forwards: dot segments removed (RFC 3986, 5.2.4) and
 /// adjacent slashes merged, as the Envoy options App Mesh turned on (`normalize_path`,
 /// `merge_slashes`) do; docs/testing.md cites the user guide.
-fn normalize(path: &str) -> String {
+pub(crate) fn normalize(path: &str) -> String {
     let mut segments: Vec<&str> = Vec::new();
     let trailing = path.ends_with('/') || path.ends_with("/.") || path.ends_with("/..");
     for segment in path.split('/') {

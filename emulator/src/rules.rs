@@ -19,16 +19,25 @@ pub fn check(input: &Value) -> Vec<String> {
         .filter(|_| input.get("gatewayRouteName").is_some())
     {
         if let Some(name) = input["gatewayRouteName"].as_str() {
-            addressable_name(name, &mut out);
+            addressable_name("gatewayRouteName", name, &mut out);
         }
         gateway_route_spec(spec, &mut out);
+    }
+    if let Some(spec) = input
+        .get("spec")
+        .filter(|_| input.get("routeName").is_some())
+    {
+        if let Some(name) = input["routeName"].as_str() {
+            addressable_name("routeName", name, &mut out);
+        }
+        route_spec(spec, &mut out);
     }
     out
 }
 
 /// A name becomes the last segment of the route's ARN and of its URL path; one that cannot
 /// come back from either would leave a route nobody can tag, describe or delete by ARN.
-fn addressable_name(name: &str, out: &mut Vec<String>) {
+fn addressable_name(field: &str, name: &str, out: &mut Vec<String>) {
     if name == "."
         || name == ".."
         || name
@@ -36,7 +45,7 @@ fn addressable_name(name: &str, out: &mut Vec<String>) {
             .any(|c| matches!(c, '/' | '?' | '#' | '%') || c.is_whitespace())
     {
         out.push(format!(
-            "Value '{name}' at 'gatewayRouteName' failed to satisfy constraint: must not contain / ? # % or white space, nor be . or .."
+            "Value '{name}' at '{field}' failed to satisfy constraint: must not contain / ? # % or white space, nor be . or .."
         ));
     }
 }
@@ -185,6 +194,86 @@ fn gateway_route_spec(spec: &Value, out: &mut Vec<String>) {
                 "Value at '{at}.action.rewrite.path' failed to satisfy constraint: a path rewrite needs a path match"
             ));
         }
+    }
+}
+
+/// The rules of a virtual router's route beyond the model.
+fn route_spec(spec: &Value, out: &mut Vec<String>) {
+    let kinds: Vec<&str> = ["grpcRoute", "httpRoute", "http2Route", "tcpRoute"]
+        .into_iter()
+        .filter(|k| is_set(spec, k))
+        .collect();
+    if kinds.len() != 1 {
+        out.push(format!(
+            "Value at 'spec' failed to satisfy constraint: exactly one of [grpcRoute, httpRoute, http2Route, tcpRoute] must be set, found {}",
+            kinds.len()
+        ));
+        return;
+    }
+    let kind = kinds[0];
+    let route = &spec[kind];
+    let at = format!("spec.{kind}");
+    weights(&route["action"]["weightedTargets"], &at, out);
+    if let Some(policy) = route.get("retryPolicy").filter(|p| !p.is_null())
+        && !["httpRetryEvents", "tcpRetryEvents", "grpcRetryEvents"]
+            .iter()
+            .any(|events| is_set(policy, events))
+    {
+        // API reference, HttpRetryPolicy: "Specify at least one value for at least one of the
+        // types of RetryEvents".
+        out.push(format!(
+            "Value at '{at}.retryPolicy' failed to satisfy constraint: set at least one of httpRetryEvents, tcpRetryEvents or grpcRetryEvents"
+        ));
+    }
+    let matcher = &route["match"];
+    match kind {
+        "tcpRoute" => {}
+        "grpcRoute" => {
+            // User guide, routes: "If you specify a method name, you must specify a service
+            // name."
+            if is_set(matcher, "methodName") && !is_set(matcher, "serviceName") {
+                out.push(format!(
+                    "Value at '{at}.match.methodName' failed to satisfy constraint: a method name needs a service name"
+                ));
+            }
+            ranges(&matcher["metadata"], &format!("{at}.match.metadata"), out);
+            regexes(&matcher["metadata"], &format!("{at}.match.metadata"), out);
+        }
+        _ => {
+            if is_set(matcher, "prefix") && is_set(matcher, "path") {
+                out.push(format!(
+                    "Value at '{at}.match' failed to satisfy constraint: prefix and path are mutually exclusive"
+                ));
+            }
+            exclusive(
+                &matcher["path"],
+                &["exact", "regex"],
+                &format!("{at}.match.path"),
+                out,
+            );
+            if let Some(regex) = matcher["path"]["regex"].as_str() {
+                regex_loads(regex, &format!("{at}.match.path.regex"), out);
+            }
+            ranges(&matcher["headers"], &format!("{at}.match.headers"), out);
+            regexes(&matcher["headers"], &format!("{at}.match.headers"), out);
+        }
+    }
+}
+
+/// A route's weighted targets: "The total weight for all targets combined must be less than or
+/// equal to 100" (CloudFormation, AWS::AppMesh::Route WeightedTarget), and more than 0, since
+/// Envoy loads no weighted clusters whose weights sum to 0 (our reading).
+fn weights(targets: &Value, at: &str, out: &mut Vec<String>) {
+    let total: i64 = targets
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["weight"].as_i64())
+        .sum();
+    if !(1..=100).contains(&total) {
+        out.push(format!(
+            "Value at '{at}.action.weightedTargets' failed to satisfy constraint: the weights must sum to between 1 and 100, found {total}"
+        ));
     }
 }
 

@@ -15,11 +15,22 @@ use hyper_util::rt::TokioIo;
 use serde_json::{Map, Value, json};
 use tokio::net::TcpListener;
 
+use crate::dataplane::Place;
 use crate::emulator::Emulator;
 use crate::error::ApiError;
 use crate::faults::{Fault, Outcome, RateLimit};
 use crate::operations::Operation;
 use crate::store::{Store, uuid};
+
+/// What an admin path's `kind` segment names: `backends/{mesh}/{virtualService}` or
+/// `nodes/{mesh}/{virtualNode}`.
+fn place(kind: &str, name: &str) -> Option<Place> {
+    match kind {
+        "backends" => Some(Place::Service(name.to_string())),
+        "nodes" => Some(Place::Node(name.to_string())),
+        _ => None,
+    }
+}
 
 /// Maps a method and decoded path to an operation and its path parameters.
 fn route(method: &Method, segments: &[String]) -> Option<(Operation, Vec<(&'static str, String)>)> {
@@ -117,6 +128,21 @@ fn route(method: &Method, segments: &[String]) -> Option<(Operation, Vec<(&'stat
             };
             (op, &["meshName", "virtualGatewayName", "gatewayRouteName"])
         }
+        ("PUT", ["v20190125", "meshes", _, "virtualRouter", _, "routes"]) => {
+            (CreateRoute, &["meshName", "virtualRouterName"])
+        }
+        ("GET", ["v20190125", "meshes", _, "virtualRouter", _, "routes"]) => {
+            (ListRoutes, &["meshName", "virtualRouterName"])
+        }
+        (_, ["v20190125", "meshes", _, "virtualRouter", _, "routes", _]) => {
+            let op = match m {
+                "GET" => DescribeRoute,
+                "PUT" => UpdateRoute,
+                "DELETE" => DeleteRoute,
+                _ => return None,
+            };
+            (op, &["meshName", "virtualRouterName", "routeName"])
+        }
         ("PUT", ["v20190125", "tag"]) => (TagResource, &[]),
         ("PUT", ["v20190125", "untag"]) => (UntagResource, &[]),
         ("GET", ["v20190125", "tags"]) => (ListTagsForResource, &[]),
@@ -204,13 +230,12 @@ impl Emulator {
             {
                 return Ok(self.serve_gateway_reply(mesh, gateway, &body).await);
             }
-            if let (&Method::POST, [_, backends, mesh, service, echo]) =
-                (&method, segments.as_slice())
-                && backends == "backends"
+            if let (&Method::POST, [_, kind, mesh, name, echo]) = (&method, segments.as_slice())
+                && let Some(place) = place(kind, name)
                 && echo == "echo"
             {
                 let host = std::net::IpAddr::from([127, 0, 0, 1]);
-                return Ok(match self.serve_echo(mesh, service, host).await {
+                return Ok(match self.serve_echo(mesh, place, host).await {
                     Ok(address) => json_reply(200, &json!({ "address": address })),
                     Err(e) => json_reply(400, &json!({ "message": e })),
                 });
@@ -319,18 +344,20 @@ impl Emulator {
                 self.reset();
                 json_reply(200, &json!({}))
             }
-            ("PUT", ["backends", mesh, service]) => match parse(body).and_then(|v| {
-                v["address"]
-                    .as_str()
-                    .and_then(|a| a.parse::<SocketAddr>().ok())
-                    .ok_or_else(|| "expected {\"address\": \"<ip>:<port>\"}".to_string())
-            }) {
-                Ok(address) => {
-                    self.set_backend(mesh, service, address);
-                    json_reply(200, &json!({}))
+            ("PUT", [kind, mesh, name]) if let Some(place) = place(kind, name) => {
+                match parse(body).and_then(|v| {
+                    v["address"]
+                        .as_str()
+                        .and_then(|a| a.parse::<SocketAddr>().ok())
+                        .ok_or_else(|| "expected {\"address\": \"<ip>:<port>\"}".to_string())
+                }) {
+                    Ok(address) => {
+                        self.set_place(mesh, place, address);
+                        json_reply(200, &json!({}))
+                    }
+                    Err(e) => bad(e),
                 }
-                Err(e) => bad(e),
-            },
+            }
             ("GET", ["state"]) => json_reply(200, &json!(*self.store())),
             ("PUT", ["state"]) => match parse(body)
                 .and_then(|v| serde_json::from_value::<Store>(v).map_err(|e| e.to_string()))

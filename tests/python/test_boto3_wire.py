@@ -195,3 +195,75 @@ def test_virtual_nodes_and_routers_as_providers(emulator):
     c.delete_virtual_node(meshName="apps", virtualNodeName="web")
     c.delete_virtual_router(meshName="apps", virtualRouterName="api")
     assert c.list_virtual_routers(meshName="apps")["virtualRouters"] == []
+
+
+def test_router_route_lifecycle(emulator):
+    """A virtual router's routes through boto3's model of CreateRoute and its kin: the ARN,
+    versions, paging, tags, and App Mesh's refusals (a target node that does not exist,
+    weights that sum past 100 or to 0, a router deleted before its routes)."""
+    c = emulator.client()
+    for node in ("blue", "green"):
+        c.create_virtual_node(meshName="apps", virtualNodeName=node, spec={
+            "listeners": [{"portMapping": {"port": 8080, "protocol": "http"}}],
+            "serviceDiscovery": {"dns": {"hostname": f"{node}.shop.svc.cluster.local"}}})
+    c.create_virtual_router(meshName="apps", virtualRouterName="web", spec={
+        "listeners": [{"portMapping": {"port": 8080, "protocol": "http"}}]})
+
+    def spec(blue, green):
+        return {"httpRoute": {
+            "match": {"prefix": "/"},
+            "action": {"weightedTargets": [{"virtualNode": "blue", "weight": blue},
+                                           {"virtualNode": "green", "weight": green}]},
+            "timeout": {"perRequest": {"unit": "ms", "value": 500}},
+            "retryPolicy": {"maxRetries": 2, "perRetryTimeout": {"unit": "s", "value": 1},
+                            "httpRetryEvents": ["gateway-error"]}}}
+
+    created = c.create_route(meshName="apps", virtualRouterName="web", routeName="split",
+                             spec=spec(90, 10), tags=[{"key": "team", "value": "web"}])["route"]
+    assert created["metadata"]["arn"] == ("arn:aws:appmesh:us-west-2:111122223333:mesh/apps/"
+                                          "virtualRouter/web/route/split")
+    assert created["metadata"]["version"] == 1
+    assert created["spec"]["httpRoute"]["action"]["weightedTargets"][1] == {
+        "virtualNode": "green", "weight": 10}
+    assert created["spec"]["httpRoute"]["retryPolicy"]["maxRetries"] == 2
+    updated = c.update_route(meshName="apps", virtualRouterName="web", routeName="split",
+                             spec=spec(50, 50))["route"]
+    assert updated["metadata"]["version"] == 2
+    described = c.describe_route(meshName="apps", virtualRouterName="web", routeName="split")
+    assert described["route"]["spec"]["httpRoute"]["action"]["weightedTargets"][0]["weight"] == 50
+    tags = c.list_tags_for_resource(resourceArn=created["metadata"]["arn"])["tags"]
+    assert tags == [{"key": "team", "value": "web"}]
+    for i in range(3):
+        c.create_route(meshName="apps", virtualRouterName="web", routeName=f"r{i}",
+                       spec={**spec(1, 0), "priority": i})
+    pages = c.get_paginator("list_routes").paginate(
+        meshName="apps", virtualRouterName="web", PaginationConfig={"PageSize": 2})
+    names = [r["routeName"] for page in pages for r in page["routes"]]
+    assert names == ["r0", "r1", "r2", "split"]
+
+    bad = {
+        "missing node": {"httpRoute": {"match": {"prefix": "/"}, "action": {
+            "weightedTargets": [{"virtualNode": "nope", "weight": 1}]}}},
+        "over 100": spec(90, 20),
+        "zero": spec(0, 0),
+    }
+    refused = {}
+    for name, body in bad.items():
+        try:
+            c.create_route(meshName="apps", virtualRouterName="web", routeName="bad", spec=body)
+            raise AssertionError(f"{name}: accepted")
+        except botocore.exceptions.ClientError as e:
+            refused[name] = (e.response["ResponseMetadata"]["HTTPStatusCode"],
+                             e.response["Error"]["Code"])
+    assert refused == {"missing node": (404, "NotFoundException"),
+                       "over 100": (400, "BadRequestException"),
+                       "zero": (400, "BadRequestException")}
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        c.delete_virtual_router(meshName="apps", virtualRouterName="web")
+    assert code(e)[1] == "ResourceInUseException"
+    for name in ("split", "r0", "r1", "r2"):
+        c.delete_route(meshName="apps", virtualRouterName="web", routeName=name)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        c.describe_route(meshName="apps", virtualRouterName="web", routeName="split")
+    assert code(e)[:2] == (404, "NotFoundException")
+    c.delete_virtual_router(meshName="apps", virtualRouterName="web")

@@ -17,9 +17,12 @@ MODEL = botocore.session.get_session().get_service_model("appmesh")
 ABSENT = object()
 
 # A valid request per operation (path and query members included); the emulator's seed has
-# mesh `apps`, gateway `gw`, service `svc`.
+# mesh `apps`, gateway `gw`, service `svc`, and `seed` adds the rest.
 ROUTE = {"httpRoute": {"action": {"target": {"virtualService": {"virtualServiceName": "svc"}}},
                        "match": {"prefix": "/"}}}
+# A virtual router's route, to node `node` of router `router` (both made by `seed`).
+ROUTER_ROUTE = {"httpRoute": {"action": {"weightedTargets": [{"virtualNode": "node", "weight": 1}]},
+                              "match": {"prefix": "/"}}}
 ARN = "arn:aws:appmesh:us-west-2:111122223333:mesh/apps/virtualGateway/gw/gatewayRoute/base"
 BASES = {
     "CreateGatewayRoute": {"meshName": "apps", "virtualGatewayName": "gw",
@@ -39,6 +42,13 @@ BASES = {
     "CreateVirtualService": {"meshName": "apps", "virtualServiceName": "other", "spec": {}},
     "DescribeVirtualService": {"meshName": "apps", "virtualServiceName": "svc"},
     "ListVirtualServices": {"meshName": "apps"},
+    "CreateRoute": {"meshName": "apps", "virtualRouterName": "router", "routeName": "other",
+                    "spec": ROUTER_ROUTE, "tags": []},
+    "UpdateRoute": {"meshName": "apps", "virtualRouterName": "router", "routeName": "base",
+                    "spec": ROUTER_ROUTE},
+    "DescribeRoute": {"meshName": "apps", "virtualRouterName": "router", "routeName": "base"},
+    "DeleteRoute": {"meshName": "apps", "virtualRouterName": "router", "routeName": "base"},
+    "ListRoutes": {"meshName": "apps", "virtualRouterName": "router"},
     "TagResource": {"resourceArn": ARN, "tags": [{"key": "k", "value": "v"}]},
     "UntagResource": {"resourceArn": ARN, "tagKeys": ["k"]},
     "ListTagsForResource": {"resourceArn": ARN},
@@ -171,6 +181,10 @@ def seed(emulator):
     c.create_virtual_gateway(meshName="apps", virtualGatewayName="spare",
                              spec=BASES["CreateVirtualGateway"]["spec"])
     c.create_virtual_service(meshName="apps", virtualServiceName="spare", spec={})
+    c.create_virtual_node(meshName="apps", virtualNodeName="node", spec={})
+    c.create_virtual_router(meshName="apps", virtualRouterName="router", spec={
+        "listeners": [{"portMapping": {"port": 8080, "protocol": "http"}}]})
+    c.create_route(meshName="apps", virtualRouterName="router", routeName="base", spec=ROUTER_ROUTE)
 
 
 def test_every_operation_served_has_a_base():
@@ -178,6 +192,7 @@ def test_every_operation_served_has_a_base():
               if any(k in o for k in ("GatewayRoute", "Mesh", "VirtualGateway", "VirtualService"))
               and not o.startswith("Update") or o == "UpdateGatewayRoute"}
     served |= {"TagResource", "UntagResource", "ListTagsForResource"}
+    served |= {"CreateRoute", "DescribeRoute", "UpdateRoute", "DeleteRoute", "ListRoutes"}
     served -= {"UpdateMesh"}
     assert served <= set(BASES), f"operations without a base request: {served - set(BASES)}"
     assert len(ALL_CASES) > 150, len(ALL_CASES)

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use crate::error::ApiError;
 
 mod resources;
+mod router_routes;
 mod routes;
 
 /// Account-level settings of the emulated service.
@@ -22,6 +23,8 @@ pub struct Settings {
     pub max_gateway_routes_per_gateway: usize,
     /// Meshes allowed per account.
     pub max_meshes: usize,
+    /// Routes allowed per virtual router before LimitExceededException.
+    pub max_routes_per_router: usize,
 }
 
 impl Default for Settings {
@@ -31,6 +34,7 @@ impl Default for Settings {
             account_id: "111122223333".into(),
             max_gateway_routes_per_gateway: 50,
             max_meshes: 15,
+            max_routes_per_router: 50,
         }
     }
 }
@@ -101,6 +105,9 @@ struct Mesh {
     nodes: BTreeMap<String, Resource>,
     #[serde(default)]
     routers: BTreeMap<String, Resource>,
+    /// Each virtual router's routes, by router name, then route name.
+    #[serde(default)]
+    routes: BTreeMap<String, BTreeMap<String, Resource>>,
 }
 
 /// A virtual service's provider: a virtual node or a virtual router.
@@ -156,6 +163,8 @@ struct TokenUse {
     response: Value,
 }
 
+pub use router_routes::ProviderView;
+
 /// A virtual gateway as its data plane sees it.
 pub struct GatewayView {
     /// Each listener's port and protocol.
@@ -210,12 +219,12 @@ fn tags_of(input: &Value) -> Vec<Tag> {
     serde_json::from_value(input.get("tags").cloned().unwrap_or(json!([]))).unwrap_or_default()
 }
 
-/// The spec as App Mesh echoes it: unset route kinds appear as explicit nulls.
-fn gateway_route_spec(spec: &Value) -> Value {
+/// The spec as App Mesh echoes it: unset route kinds (`kinds`) appear as explicit nulls.
+fn spec_with_kinds(spec: &Value, kinds: &[&str]) -> Value {
     let mut spec = spec.clone();
     if let Some(map) = spec.as_object_mut() {
-        for kind in ["grpcRoute", "http2Route", "httpRoute"] {
-            map.entry(kind).or_insert(Value::Null);
+        for kind in kinds {
+            map.entry(*kind).or_insert(Value::Null);
         }
     }
     spec

@@ -37,6 +37,7 @@ impl Store {
                     services: BTreeMap::new(),
                     nodes: BTreeMap::new(),
                     routers: BTreeMap::new(),
+                    routes: BTreeMap::new(),
                 },
             );
             Ok(data)
@@ -193,7 +194,7 @@ impl Store {
         })
     }
 
-    fn provider<'a>(
+    pub(super) fn provider<'a>(
         kind: Provider,
         mesh: &'a Mesh,
         input: &Value,
@@ -246,6 +247,14 @@ impl Store {
             return Err(ApiError::in_use(format!(
                 "{} '{name}' is the provider of VirtualService '{service}'; delete or change it first.",
                 kind.label()
+            )));
+        }
+        // API reference, DeleteVirtualRouter: "You must delete any routes associated with the
+        // virtual router before you can delete the router itself."
+        let routes = Self::route_count(mesh, name);
+        if kind == Provider::Router && routes > 0 {
+            return Err(ApiError::in_use(format!(
+                "VirtualRouter '{name}' still has {routes} routes; delete them first."
             )));
         }
         let r = kind

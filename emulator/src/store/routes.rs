@@ -11,7 +11,8 @@ impl Store {
             "meshName": text(input, "meshName"),
             "virtualGatewayName": text(input, "virtualGatewayName"),
             "gatewayRouteName": text(input, "gatewayRouteName"),
-            "metadata": r.metadata(), "spec": gateway_route_spec(&r.spec),
+            "metadata": r.metadata(),
+            "spec": spec_with_kinds(&r.spec, &["grpcRoute", "http2Route", "httpRoute"]),
             "status": { "status": status },
         })
     }
@@ -134,8 +135,9 @@ impl Store {
 
     // --- tags ---------------------------------------------------------------------------
 
-    /// Finds a resource by ARN: `mesh/M`, `mesh/M/virtualGateway/G`,
-    /// `mesh/M/virtualService/S` or `mesh/M/virtualGateway/G/gatewayRoute/R`.
+    /// Finds a resource by ARN: `mesh/M`, `mesh/M/virtualGateway/G`, `mesh/M/virtualService/S`,
+    /// `mesh/M/virtualNode/N`, `mesh/M/virtualRouter/V`, `mesh/M/virtualRouter/V/route/R` or
+    /// `mesh/M/virtualGateway/G/gatewayRoute/R`.
     fn by_arn(&mut self, s: &Settings, arn: &str) -> Result<&mut Resource, ApiError> {
         let missing = || ApiError::not_found(format!("No resource with ARN '{arn}' exists."));
         let prefix = format!("arn:aws:appmesh:{}:", s.region);
@@ -152,6 +154,17 @@ impl Store {
             ["mesh", m, "virtualService", v] => {
                 self.meshes.get_mut(*m).and_then(|m| m.services.get_mut(*v))
             }
+            ["mesh", m, "virtualNode", n] => {
+                self.meshes.get_mut(*m).and_then(|m| m.nodes.get_mut(*n))
+            }
+            ["mesh", m, "virtualRouter", r] => {
+                self.meshes.get_mut(*m).and_then(|m| m.routers.get_mut(*r))
+            }
+            ["mesh", m, "virtualRouter", v, "route", r] => self
+                .meshes
+                .get_mut(*m)
+                .and_then(|m| m.routes.get_mut(*v))
+                .and_then(|routes| routes.get_mut(*r)),
             ["mesh", m, "virtualGateway", g, "gatewayRoute", r] => self
                 .meshes
                 .get_mut(*m)
