@@ -1,8 +1,8 @@
 //! What `import` learned from App Mesh beyond the route itself, recorded on the GatewayRoutes
 //! it prints as annotations, so `export gateway-api` resolves backends and listener ports from
 //! the mesh instead of assuming them: the target virtual service's provider (a virtual node's
-//! DNS or Cloud Map service discovery and listener port, or a virtual router's port) and the
-//! virtual gateway's listeners.
+//! DNS or Cloud Map service discovery and listener port, or a virtual router's port, its routes
+//! and the virtual nodes they target) and the virtual gateway's listeners.
 
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +30,34 @@ pub struct Backend {
     /// The provider's listener port.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<i32>,
+    /// A virtual router's routes (the router's name is in `provider`), as App Mesh holds them:
+    /// what each matches, the virtual nodes it sends to with their weights, its timeouts and
+    /// retry policy.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<RouterRoute>,
+    /// What each virtual node a router's route targets stands for (its service discovery and
+    /// port), by the node's name.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub nodes: std::collections::BTreeMap<String, Backend>,
+}
+
+/// One route of a virtual router: its name and its spec in App Mesh API terms (`RouteSpec`:
+/// `priority` and one of `httpRoute`, `http2Route`, `grpcRoute`, `tcpRoute`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouterRoute {
+    pub name: String,
+    pub spec: serde_json::Value,
+}
+
+impl RouterRoute {
+    /// The virtual nodes the route sends requests to, as its spec names them.
+    pub fn targets(&self) -> impl Iterator<Item = &str> {
+        ["httpRoute", "http2Route", "grpcRoute", "tcpRoute"]
+            .into_iter()
+            .filter_map(|kind| self.spec[kind]["action"]["weightedTargets"].as_array())
+            .flatten()
+            .filter_map(|t| t["virtualNode"].as_str())
+    }
 }
 
 /// A Cloud Map service: `serviceName` in the namespace `namespaceName`.

@@ -132,11 +132,18 @@ impl Objects {
                     object.spec.clone(),
                     aws_name(object, '_'),
                 ),
-                "VirtualRouter" => (
-                    Kind::VirtualRouter,
-                    object.spec.clone(),
-                    aws_name(object, '_'),
-                ),
+                "VirtualRouter" => {
+                    if let Ok(mesh) = self.mesh_of(object) {
+                        for body in self.router_routes(object, &mesh) {
+                            inventory.router_route(&body);
+                        }
+                    }
+                    (
+                        Kind::VirtualRouter,
+                        object.spec.clone(),
+                        aws_name(object, '_'),
+                    )
+                }
                 "VirtualService" => (
                     Kind::VirtualService,
                     self.service_spec(object),
@@ -282,6 +289,67 @@ impl Objects {
             .ok_or_else(|| format!("its virtualServiceRef {namespace}/{name} is not in the input"))
     }
 
+    /// The App Mesh name of the `kind` object an ARN or a `*Ref` (`name`, and `namespace`
+    /// defaulting to `from`'s) names; a reference to an object the input lacks, none.
+    fn referenced(
+        &self,
+        from: &Object,
+        kind: &str,
+        reference: &Value,
+        arn: &Value,
+    ) -> Option<String> {
+        if let Some(arn) = arn.as_str() {
+            return arn.rsplit('/').next().map(String::from);
+        }
+        let name = reference["name"].as_str()?;
+        let namespace = reference["namespace"].as_str().unwrap_or(&from.namespace);
+        self.find(kind, Some(namespace), name)
+            .map(|o| aws_name(o, '_'))
+    }
+
+    /// A VirtualRouter's routes (`spec.routes`) as App Mesh's CreateRoute bodies, as the
+    /// controller makes them (`pkg/virtualrouter/routes_manager.go`: the route's App Mesh name
+    /// is its `name`; each target's `virtualNodeRef` or `virtualNodeARN` the node's App Mesh
+    /// name). A target node the input lacks keeps the name the controller would give it,
+    /// `<name>_<namespace>`.
+    fn router_routes(&self, router: &Object, mesh: &str) -> Vec<Value> {
+        let mut bodies = Vec::new();
+        for route in router.spec["routes"].as_array().into_iter().flatten() {
+            let mut spec = route.clone();
+            let Some(fields) = spec.as_object_mut() else {
+                continue;
+            };
+            let name = fields.remove("name");
+            for kind in ["httpRoute", "http2Route", "grpcRoute", "tcpRoute"] {
+                let targets = fields
+                    .get_mut(kind)
+                    .and_then(|r| r["action"].get_mut("weightedTargets"))
+                    .and_then(Value::as_array_mut);
+                for target in targets.into_iter().flatten() {
+                    let reference = &target["virtualNodeRef"];
+                    let node = self
+                        .referenced(router, "VirtualNode", reference, &target["virtualNodeARN"])
+                        .or_else(|| {
+                            let name = reference["name"].as_str()?;
+                            let namespace =
+                                reference["namespace"].as_str().unwrap_or(&router.namespace);
+                            Some(format!("{name}_{namespace}"))
+                        });
+                    if let Some(fields) = target.as_object_mut() {
+                        fields.remove("virtualNodeRef");
+                        fields.remove("virtualNodeARN");
+                        fields.insert("virtualNode".into(), node.into());
+                    }
+                }
+            }
+            bodies.push(serde_json::json!({
+                "meshName": mesh, "virtualRouterName": aws_name(router, '_'),
+                "routeName": name, "spec": spec,
+            }));
+        }
+        bodies
+    }
+
     /// A VirtualService's spec with its provider's reference turned into an App Mesh name.
     fn service_spec(&self, service: &Object) -> Value {
         let mut spec = service.spec.clone();
@@ -300,17 +368,7 @@ impl Objects {
             ),
         ] {
             let provider = &spec["provider"][field];
-            let name = if let Some(arn) = provider[arn].as_str() {
-                arn.rsplit('/').next().map(String::from)
-            } else {
-                provider[reference]["name"].as_str().and_then(|name| {
-                    let namespace = provider[reference]["namespace"]
-                        .as_str()
-                        .unwrap_or(&service.namespace);
-                    self.find(kind, Some(namespace), name)
-                        .map(|o| aws_name(o, '_'))
-                })
-            };
+            let name = self.referenced(service, kind, &provider[reference], &provider[arn]);
             if let Some(name) = name {
                 spec["provider"][field] = serde_json::json!({ format!("{field}Name"): name });
             }

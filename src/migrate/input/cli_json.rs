@@ -1,5 +1,6 @@
 //! AWS CLI JSON as teams saved it before the shutdown: `aws appmesh describe-*` (and
-//! `create-*`/`update-*`) outputs, `list-gateway-routes` outputs, and `--cli-input-json` bodies.
+//! `create-*`/`update-*`) outputs, `list-gateway-routes` outputs, and `--cli-input-json` bodies
+//! (of gateway routes and of virtual routers' routes).
 //! Both are the API's own shapes (App Mesh API reference, `DescribeGatewayRoute` response and
 //! `CreateGatewayRoute` request), so no renaming is needed.
 
@@ -16,8 +17,11 @@ pub const KEYS: &[&str] = &[
     "virtualService",
     "virtualNode",
     "virtualRouter",
+    "route",
+    "routes",
     "gatewayRouteName",
     "virtualGatewayName",
+    "routeName",
 ];
 
 /// The request fields of `create-gateway-route --cli-input-json` (and the output's
@@ -74,12 +78,27 @@ pub fn read(path: &str, document: &Node, inventory: &mut Inventory) {
             "virtualRouter" => {
                 resource(Kind::VirtualRouter, "virtualRouterName", &value, inventory)
             }
+            // `describe-route`: a virtual router's route, what its virtual service's requests
+            // do after the gateway route.
+            "route" => inventory.router_route(&value),
+            // `list-routes`: names only; each must be described too.
+            "routes" => {
+                for (item, listed) in node
+                    .items()
+                    .iter()
+                    .zip(value.as_array().into_iter().flatten())
+                {
+                    inventory.listed_route(at(item), listed);
+                }
+            }
             _ => {}
         }
     }
     // A --cli-input-json body: the request itself.
     if document.get("gatewayRouteName").is_some() {
         route(at(document), &document.to_json(), inventory);
+    } else if document.get("routeName").is_some() {
+        inventory.router_route(&document.to_json());
     } else if document.get("virtualGatewayName").is_some() && document.get("spec").is_some() {
         resource(
             Kind::VirtualGateway,

@@ -136,6 +136,17 @@ impl Scope<'_> {
                 });
                 return;
             }
+            "Route" => {
+                // A virtual router's route; CloudFormation names one it generated after the
+                // logical id.
+                if let Ok(mut body) = properties {
+                    if body["routeName"].is_null() {
+                        body["routeName"] = Value::String(id.to_string());
+                    }
+                    inventory.router_route(&body);
+                }
+                return;
+            }
             "VirtualGateway" => ("virtualGatewayName", Kind::VirtualGateway),
             "VirtualService" => ("virtualServiceName", Kind::VirtualService),
             "VirtualNode" => ("virtualNodeName", Kind::VirtualNode),
@@ -341,7 +352,7 @@ impl Scope<'_> {
                      or a parameters file"
                 )),
                 Value::String(s) => Ok(Some(self.parameter_value(name, s))),
-                other => Ok(Some(Value::String(other.to_string()))),
+                other => Ok(Some(self.parameter_value(name, &other.to_string()))),
             };
         }
         if !self.template["Resources"][name].is_null() {
@@ -361,6 +372,11 @@ impl Scope<'_> {
             .unwrap_or_default();
         if kind == "CommaDelimitedList" || kind.starts_with("List<") {
             Value::from(value.split(',').map(str::trim).collect::<Vec<_>>())
+        } else if kind == "Number"
+            && let Ok(number) = serde_json::from_str::<serde_json::Number>(value.trim())
+        {
+            // A weight, port or priority from a `Number` parameter is a number in the API.
+            Value::Number(number)
         } else {
             Value::String(value.to_string())
         }

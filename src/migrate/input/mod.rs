@@ -18,7 +18,7 @@ use clap::ValueEnum;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::api::recorded::{Backend, CloudMap};
+use crate::api::recorded::{Backend, CloudMap, RouterRoute};
 use crate::api::{GatewayRoute, Tag};
 use crate::appmesh::RouteKey;
 use node::Node;
@@ -88,6 +88,12 @@ pub struct Inventory {
     pub gateway_routes: Vec<GatewayRoute>,
     /// Specs in App Mesh API terms, by kind, mesh and name.
     pub resources: BTreeMap<(Kind, String, String), Value>,
+    /// The routes of virtual routers (specs in App Mesh API terms), by mesh and router, then
+    /// route name.
+    pub router_routes: BTreeMap<(String, String), BTreeMap<String, Value>>,
+    /// Routes of virtual routers an input lists without their spec (`list-routes`): where,
+    /// mesh, router and route; each must be described in some input too.
+    listed_routes: Vec<(String, String, String, String)>,
     /// `path:line: why` for each file or object that could not be read.
     pub errors: Vec<String>,
 }
@@ -98,6 +104,34 @@ impl Inventory {
             .insert((kind, mesh.to_string(), name.to_string()), spec);
     }
 
+    /// Records a virtual router's route from its request body in App Mesh API terms
+    /// (`meshName`, `virtualRouterName`, `routeName`, `spec`); a body without them adds
+    /// nothing.
+    fn router_route(&mut self, body: &Value) {
+        if let (Some(mesh), Some(router), Some(name)) = (
+            body["meshName"].as_str(),
+            body["virtualRouterName"].as_str(),
+            body["routeName"].as_str(),
+        ) {
+            self.router_routes
+                .entry((mesh.to_string(), router.to_string()))
+                .or_default()
+                .insert(name.to_string(), body["spec"].clone());
+        }
+    }
+
+    /// Notes a virtual router's route an input lists without its spec (`source` says where).
+    fn listed_route(&mut self, source: String, listed: &Value) {
+        if let (Some(mesh), Some(router), Some(name)) = (
+            listed["meshName"].as_str(),
+            listed["virtualRouterName"].as_str(),
+            listed["routeName"].as_str(),
+        ) {
+            self.listed_routes
+                .push((source, mesh.into(), router.into(), name.into()));
+        }
+    }
+
     fn spec(&self, kind: Kind, mesh: &str, name: &str) -> Option<&Value> {
         self.resources
             .get(&(kind, mesh.to_string(), name.to_string()))
@@ -105,43 +139,62 @@ impl Inventory {
 
     /// The target virtual service's provider, as `import` records it from App Mesh
     /// (`AppMesh::backend_of`): the virtual node's service discovery and first listener port,
-    /// or the virtual router's first listener port. Empty when the input has no such service.
+    /// or the virtual router's first listener port, its routes and what each node they target
+    /// stands for. Empty when the input has no such service.
     pub fn backend(&self, mesh: &str, service: &str) -> Backend {
-        let mut backend = Backend::default();
         let Some(provider) = self
             .spec(Kind::VirtualService, mesh, service)
             .map(|s| &s["provider"])
         else {
-            return backend;
-        };
-        let port = |spec: Option<&Value>| {
-            spec?["listeners"].as_array()?.iter().find_map(|l| {
-                l["portMapping"]["port"]
-                    .as_i64()
-                    .and_then(|p| i32::try_from(p).ok())
-            })
+            return Backend::default();
         };
         if let Some(node) = provider["virtualNode"]["virtualNodeName"].as_str() {
-            backend.provider = Some(format!("virtualNode/{node}"));
-            let spec = self.spec(Kind::VirtualNode, mesh, node);
-            if let Some(discovery) = spec.map(|s| &s["serviceDiscovery"]) {
-                backend.dns_hostname = discovery["dns"]["hostname"].as_str().map(String::from);
-                let map = &discovery["awsCloudMap"];
-                if let (Some(namespace), Some(service)) =
-                    (map["namespaceName"].as_str(), map["serviceName"].as_str())
-                {
-                    backend.cloud_map = Some(CloudMap {
-                        namespace_name: namespace.into(),
-                        service_name: service.into(),
-                    });
-                }
-            }
-            backend.port = port(spec);
-        } else if let Some(router) = provider["virtualRouter"]["virtualRouterName"].as_str() {
-            backend.provider = Some(format!("virtualRouter/{router}"));
-            backend.port = port(self.spec(Kind::VirtualRouter, mesh, router));
+            return self.node(mesh, node);
         }
-        backend
+        let Some(router) = provider["virtualRouter"]["virtualRouterName"].as_str() else {
+            return Backend::default();
+        };
+        let routes: Vec<RouterRoute> = self
+            .router_routes
+            .get(&(mesh.to_string(), router.to_string()))
+            .into_iter()
+            .flatten()
+            .map(|(name, spec)| RouterRoute {
+                name: name.clone(),
+                spec: spec.clone(),
+            })
+            .collect();
+        let nodes = routes
+            .iter()
+            .flat_map(RouterRoute::targets)
+            .map(|node| (node.to_string(), self.node(mesh, node)))
+            .collect();
+        Backend {
+            provider: Some(format!("virtualRouter/{router}")),
+            port: first_port(self.spec(Kind::VirtualRouter, mesh, router)),
+            routes,
+            nodes,
+            ..Backend::default()
+        }
+    }
+
+    /// What the virtual node `node` stands for: its service discovery and first listener port.
+    fn node(&self, mesh: &str, node: &str) -> Backend {
+        let spec = self.spec(Kind::VirtualNode, mesh, node);
+        let discovery = spec.map(|s| &s["serviceDiscovery"]);
+        let map = discovery.map(|d| &d["awsCloudMap"]);
+        Backend {
+            provider: Some(format!("virtualNode/{node}")),
+            dns_hostname: discovery.and_then(|d| d["dns"]["hostname"].as_str().map(String::from)),
+            cloud_map: map.and_then(|m| {
+                Some(CloudMap {
+                    namespace_name: m["namespaceName"].as_str()?.into(),
+                    service_name: m["serviceName"].as_str()?.into(),
+                })
+            }),
+            port: first_port(spec),
+            ..Backend::default()
+        }
     }
 
     /// The virtual gateway's listeners (`protocol`, `port`), if the input has the gateway.
@@ -163,6 +216,15 @@ impl Inventory {
             })
             .collect()
     }
+}
+
+/// The first listener port of a virtual node's or router's spec.
+fn first_port(spec: Option<&Value>) -> Option<i32> {
+    spec?["listeners"].as_array()?.iter().find_map(|l| {
+        l["portMapping"]["port"]
+            .as_i64()
+            .and_then(|p| i32::try_from(p).ok())
+    })
 }
 
 /// Reads every file `paths` names (a directory recursively, `-` for stdin). A file that cannot
@@ -212,6 +274,18 @@ pub fn read(paths: &[PathBuf], opts: &Options) -> Inventory {
     }
     templates.resolve(&opts.set, &mut inventory);
     k8s.resolve(&mut inventory);
+    for (source, mesh, router, name) in std::mem::take(&mut inventory.listed_routes) {
+        let described = inventory
+            .router_routes
+            .get(&(mesh, router.clone()))
+            .is_some_and(|routes| routes.contains_key(&name));
+        if !described {
+            inventory.errors.push(format!(
+                "{source}: route {name} of virtual router {router} is listed but no input \
+                 describes it; save `aws appmesh describe-route` for it"
+            ));
+        }
+    }
     inventory
 }
 
@@ -415,13 +489,31 @@ pub fn strict<T: DeserializeOwned>(value: Value) -> Result<T, String> {
     }
 }
 
-/// `PascalCase` to the API's `camelCase` (CloudFormation's property names).
+/// `PascalCase` to the API's `camelCase` (CloudFormation's property names), a leading acronym
+/// lower case as a whole: `HttpRoute` -> `httpRoute`, `DNS` -> `dns`, `AWSCloudMap` ->
+/// `awsCloudMap`, `HTTP2` -> `http2`.
 fn camel_of_pascal(key: &str) -> String {
-    let mut chars = key.chars();
-    chars
-        .next()
-        .map(|c| c.to_ascii_lowercase().to_string() + chars.as_str())
-        .unwrap_or_default()
+    let upper = key.chars().take_while(char::is_ascii_uppercase).count();
+    let next_is_lower = key
+        .chars()
+        .nth(upper)
+        .is_some_and(|c| c.is_ascii_lowercase());
+    // In `AWSCloudMap` the last capital of the run starts the next word.
+    let lowered = if upper > 1 && next_is_lower {
+        upper - 1
+    } else {
+        upper.max(1)
+    };
+    key.chars()
+        .enumerate()
+        .map(|(i, c)| {
+            if i < lowered {
+                c.to_ascii_lowercase()
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 /// `snake_case` to `camelCase` (Terraform's argument names).
@@ -471,6 +563,17 @@ mod tests {
     fn names_become_the_apis() {
         assert_eq!(camel_of_pascal("VirtualServiceName"), "virtualServiceName");
         assert_eq!(camel_of_pascal("Http2Route"), "http2Route");
+        // CloudFormation's acronyms: the API's names are lower case.
+        for (pascal, camel) in [
+            ("DNS", "dns"),
+            ("AWSCloudMap", "awsCloudMap"),
+            ("TLS", "tls"),
+            ("ACM", "acm"),
+            ("HTTP2", "http2"),
+            ("SDS", "sds"),
+        ] {
+            assert_eq!(camel_of_pascal(pascal), camel, "{pascal}");
+        }
         assert_eq!(camel_of_snake("virtual_service_name"), "virtualServiceName");
         assert_eq!(camel_of_snake("http2_route"), "http2Route");
     }

@@ -23,6 +23,7 @@ const LISTS: &[(&str, &str)] = &[
     ("query_parameter", "queryParameters"),
     ("metadata", "metadata"),
     ("listener", "listeners"),
+    ("weighted_target", "weightedTargets"),
 ];
 
 const RESOURCES: &[(&str, Option<Kind>)] = &[
@@ -31,6 +32,7 @@ const RESOURCES: &[(&str, Option<Kind>)] = &[
     ("aws_appmesh_virtual_service", Some(Kind::VirtualService)),
     ("aws_appmesh_virtual_node", Some(Kind::VirtualNode)),
     ("aws_appmesh_virtual_router", Some(Kind::VirtualRouter)),
+    ("aws_appmesh_route", None),
     ("aws_appmesh_mesh", None),
 ];
 
@@ -232,7 +234,15 @@ fn module(
                     .or_insert_with(|| Value::Object(Map::new()));
                 let value = match resource.repeated {
                     Repeated::Count => Value::Array(done.iter().map(|(_, v)| v.clone()).collect()),
-                    Repeated::ForEach => Value::Object(done.iter().cloned().collect()),
+                    // Referred to by key (`type.name["key"]`); the suffix is `["key"]`.
+                    Repeated::ForEach => Value::Object(
+                        done.iter()
+                            .map(|(suffix, v)| {
+                                let key = suffix.trim_start_matches("[\"").trim_end_matches("\"]");
+                                (key.to_string(), v.clone())
+                            })
+                            .collect(),
+                    ),
                     Repeated::Once => done.first().map(|(_, v)| v.clone()).unwrap_or_default(),
                 };
                 attrs[&resource.name] = value;
@@ -252,7 +262,7 @@ fn module(
                     inventory.routes.push(Found {
                         source: resource.source.clone(),
                         what: format!("{}.{}{key}", resource.kind, resource.name),
-                        route: route_of_request(&route_body(&value)),
+                        route: route_of_request(&route_body(&value, "gatewayRouteName")),
                     });
                 }
             }
@@ -261,6 +271,17 @@ fn module(
                 what: format!("{}.{}", resource.kind, resource.name),
                 route: Err(e),
             }),
+            (Some(("aws_appmesh_route", _)), Ok(done)) => {
+                for (_, value) in done {
+                    inventory.router_route(&route_body(&value, "routeName"));
+                }
+            }
+            // Where a virtual router's requests go is part of what its gateway routes do: one
+            // that cannot be resolved is said, not dropped.
+            (Some(("aws_appmesh_route", _)), Err(e)) => inventory.errors.push(format!(
+                "{}: {}.{}: {e}",
+                resource.source, resource.kind, resource.name
+            )),
             (Some((_, Some(kind))), Ok(done)) => {
                 for (_, value) in done {
                     add_resource(*kind, &request(&value), inventory);
@@ -448,11 +469,12 @@ fn request(attributes: &Value) -> Value {
     Value::Object(body)
 }
 
-/// A gateway route's request body: its `name` is the route's name.
-fn route_body(attributes: &Value) -> Value {
+/// A route's request body, its `name` the field `name_field` (`gatewayRouteName` of a gateway
+/// route, `routeName` of a virtual router's route).
+fn route_body(attributes: &Value, name_field: &str) -> Value {
     let mut body = request(attributes);
     if let Some(name) = body.as_object_mut().and_then(|b| b.remove("name")) {
-        body["gatewayRouteName"] = name;
+        body[name_field] = name;
     }
     body
 }
@@ -535,8 +557,10 @@ pub fn read_json(path: &str, document: &Node, inventory: &mut Inventory) {
                 inventory.routes.push(Found {
                     source: format!("{path}:{}", node.line),
                     what: resource["address"].as_str().unwrap_or(kind).to_string(),
-                    route: route_of_request(&route_body(&values)),
+                    route: route_of_request(&route_body(&values, "gatewayRouteName")),
                 });
+            } else if kind == "aws_appmesh_route" {
+                inventory.router_route(&route_body(&values, "routeName"));
             } else if let Some(kind) = target {
                 add_resource(*kind, &request(&values), inventory);
             }
