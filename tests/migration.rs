@@ -991,6 +991,20 @@ async fn import_records_what_the_mesh_knows_so_export_assumes_less() {
         "backend.apps.local",
         json!({ "virtualRouter": { "virtualRouterName": "backend-router" } }),
     );
+    // The router's route, as App Mesh holds it: weights, a timeout, a retry policy.
+    let router_route = json!({ "priority": 3, "httpRoute": { "match": { "prefix": "/" },
+        "action": { "weightedTargets": [
+            { "virtualNode": "backend", "weight": 80 },
+            { "virtualNode": "catalog", "weight": 20, "port": 8080 }] },
+        "timeout": { "perRequest": { "unit": "ms", "value": 800 } },
+        "retryPolicy": { "maxRetries": 1, "perRetryTimeout": { "unit": "ms", "value": 300 },
+                         "httpRetryEvents": ["gateway-error"] } } });
+    am.invoke(
+        "CreateRoute",
+        &json!({ "meshName": MESH, "virtualRouterName": "backend-router",
+                 "routeName": "split", "spec": router_route }),
+    )
+    .unwrap();
     let targets = [
         "colorteller.svc.cluster.local",
         "catalog.shop.local",
@@ -1018,6 +1032,31 @@ async fn import_records_what_the_mesh_knows_so_export_assumes_less() {
         first["meshroute.io/app-mesh-listeners"], "http:8080,http2:8081,grpc:8082",
         "{first}"
     );
+    // A route to the router-backed service records the router's route as App Mesh gave it,
+    // and what each node it targets stands for.
+    let routed = docs
+        .iter()
+        .find(|d| {
+            d["spec"]["httpRoute"]["action"]["target"]["virtualService"]["virtualServiceName"]
+                == "backend.apps.local"
+        })
+        .expect("a route to backend.apps.local");
+    let recorded: Value = serde_json::from_str(
+        routed["metadata"]["annotations"]["meshroute.io/app-mesh-backend"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(recorded["provider"], "virtualRouter/backend-router");
+    assert_eq!(
+        recorded["routes"],
+        json!([{ "name": "split", "spec": router_route }])
+    );
+    assert_eq!(
+        recorded["nodes"]["catalog"]["dnsHostname"], "catalog.shop.svc",
+        "{recorded}"
+    );
+    assert_eq!(recorded["nodes"]["backend"]["port"], 3000, "{recorded}");
     let (before, after) = without_and_with_records(&bed, &printed, "generated");
     eprintln!(
         "generated corpus, {} routes: no finding {} -> {}; no backend finding {} -> {}",

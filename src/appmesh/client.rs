@@ -127,16 +127,18 @@ pub struct AppMesh {
 }
 
 /// Every App Mesh operation meshroute calls (the `operation` values of its call metrics).
-pub const OPERATIONS: [&str; 14] = [
+pub const OPERATIONS: [&str; 16] = [
     "CreateGatewayRoute",
     "DeleteGatewayRoute",
     "DescribeGatewayRoute",
     "DescribeMesh",
+    "DescribeRoute",
     "DescribeVirtualGateway",
     "DescribeVirtualNode",
     "DescribeVirtualRouter",
     "DescribeVirtualService",
     "ListGatewayRoutes",
+    "ListRoutes",
     "ListTagsForResource",
     "ListVirtualGateways",
     "TagResource",
@@ -145,7 +147,7 @@ pub const OPERATIONS: [&str; 14] = [
 ];
 
 /// The most items App Mesh returns in one page of a List call.
-const PAGE: i32 = 100;
+pub(super) const PAGE: i32 = 100;
 
 /// Failed calls in a row (5xx, throttling, no answer) that pause every call.
 const PAUSE_AFTER_FAILURES: u32 = 5;
@@ -499,6 +501,17 @@ fn conversion(e: convert::ConversionError) -> AppMeshError {
     }
 }
 
+/// A spec App Mesh answered with that meshroute cannot read.
+pub(super) fn unreadable(e: convert::ConversionError) -> AppMeshError {
+    AppMeshError {
+        kind: ErrorKind::Unreadable,
+        operation: "read",
+        code: "UnreadableSpec".into(),
+        message: e.to_string(),
+        request_id: None,
+    }
+}
+
 fn to_sdk_spec(spec: &RouteSpec) -> Result<sdk::GatewayRouteSpec, AppMeshError> {
     convert::to_sdk(spec).map_err(conversion)
 }
@@ -522,13 +535,7 @@ fn observed(route: Option<sdk::GatewayRouteData>) -> Result<ObservedRoute, AppMe
         .as_ref()
         .map(convert::from_sdk)
         .transpose()
-        .map_err(|e| AppMeshError {
-            kind: ErrorKind::Unreadable,
-            operation: "read",
-            code: "UnreadableSpec".into(),
-            message: e.to_string(),
-            request_id: None,
-        })?
+        .map_err(unreadable)?
         .unwrap_or_default();
     Ok(ObservedRoute {
         arn: meta.map(|m| m.arn.clone()).unwrap_or_default(),

@@ -510,14 +510,14 @@ fn grpc_from_sdk(r: &sdk::GrpcGatewayRoute) -> Result<api::GrpcGatewayRoute, Con
     })
 }
 
-fn range_from_sdk(r: &sdk::MatchRange) -> api::MatchRange {
+pub(super) fn range_from_sdk(r: &sdk::MatchRange) -> api::MatchRange {
     api::MatchRange {
         start: r.start,
         end: r.end,
     }
 }
 
-fn header_match_from_sdk(
+pub(super) fn header_match_from_sdk(
     m: &sdk::HeaderMatchMethod,
 ) -> Result<api::HeaderMatchMethod, ConversionError> {
     let mut out = api::HeaderMatchMethod::default();
@@ -598,7 +598,7 @@ fn enabled_from_sdk(
     }
 }
 
-fn method_from_sdk(m: &sdk::HttpMethod) -> Result<api::HttpMethod, ConversionError> {
+pub(super) fn method_from_sdk(m: &sdk::HttpMethod) -> Result<api::HttpMethod, ConversionError> {
     use api::HttpMethod::*;
     Ok(match m.as_str() {
         "GET" => GET,

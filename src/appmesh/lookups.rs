@@ -7,6 +7,7 @@ use aws_sdk_appmesh::types as sdk;
 
 use super::client::{AppMesh, RouteKey};
 use super::error::{AppMeshError, ErrorKind};
+use super::route_spec::route_spec_from_sdk;
 use crate::api::recorded;
 
 /// Which dependency of a route is missing, found by describing each in turn.
@@ -33,8 +34,10 @@ impl Missing {
 
 impl AppMesh {
     /// What the virtual service `service` stands for (for `import`): its provider, and that
-    /// provider's service discovery and listener port. One Describe of the service and one of
-    /// its provider; a service or provider App Mesh does not have is an empty record.
+    /// provider's service discovery and listener port; for a virtual router, its routes and
+    /// what each virtual node they target stands for. One Describe of the service and one of
+    /// its provider, and for a router a ListRoutes, a DescribeRoute per route and a Describe
+    /// per target node; a service or provider App Mesh does not have is an empty record.
     pub async fn backend_of(
         &self,
         mesh: &str,
@@ -50,58 +53,128 @@ impl AppMesh {
             Err(e) if e.kind == ErrorKind::NotFound => None,
             Err(e) => return Err(e),
         };
-        let mut backend = recorded::Backend::default();
         match provider {
             Some(sdk::VirtualServiceProvider::VirtualNode(node)) => {
-                let name = node.virtual_node_name;
-                backend.provider = Some(format!("virtualNode/{name}"));
-                let spec = send!(self, "DescribeVirtualNode", |c| c
-                    .describe_virtual_node()
-                    .mesh_name(mesh)
-                    .set_mesh_owner(owner.clone())
-                    .virtual_node_name(&name))
-                .await?
-                .virtual_node
-                .and_then(|n| n.spec);
-                if let Some(spec) = spec {
-                    match spec.service_discovery {
-                        Some(sdk::ServiceDiscovery::Dns(dns)) => {
-                            backend.dns_hostname = Some(dns.hostname);
-                        }
-                        Some(sdk::ServiceDiscovery::AwsCloudMap(map)) => {
-                            backend.cloud_map = Some(recorded::CloudMap {
-                                namespace_name: map.namespace_name,
-                                service_name: map.service_name,
-                            });
-                        }
-                        _ => {}
-                    }
-                    backend.port = spec
-                        .listeners
-                        .into_iter()
-                        .flatten()
-                        .find_map(|l| l.port_mapping.map(|p| p.port));
-                }
+                self.node_of(mesh, &owner, &node.virtual_node_name).await
             }
             Some(sdk::VirtualServiceProvider::VirtualRouter(router)) => {
-                let name = router.virtual_router_name;
-                backend.provider = Some(format!("virtualRouter/{name}"));
-                backend.port = send!(self, "DescribeVirtualRouter", |c| c
-                    .describe_virtual_router()
-                    .mesh_name(mesh)
-                    .set_mesh_owner(owner.clone())
-                    .virtual_router_name(&name))
-                .await?
-                .virtual_router
-                .and_then(|r| r.spec)
-                .and_then(|s| s.listeners)
+                self.router_of(mesh, &owner, &router.virtual_router_name)
+                    .await
+            }
+            _ => Ok(recorded::Backend::default()),
+        }
+    }
+
+    /// What the virtual node `name` stands for: its service discovery and listener port.
+    async fn node_of(
+        &self,
+        mesh: &str,
+        owner: &Option<String>,
+        name: &str,
+    ) -> Result<recorded::Backend, AppMeshError> {
+        let mut backend = recorded::Backend {
+            provider: Some(format!("virtualNode/{name}")),
+            ..Default::default()
+        };
+        let spec = match send!(self, "DescribeVirtualNode", |c| c
+            .describe_virtual_node()
+            .mesh_name(mesh)
+            .set_mesh_owner(owner.clone())
+            .virtual_node_name(name))
+        .await
+        {
+            Ok(out) => out.virtual_node.and_then(|n| n.spec),
+            // A route may target a node deleted since: it stands for nothing.
+            Err(e) if e.kind == ErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        };
+        if let Some(spec) = spec {
+            match spec.service_discovery {
+                Some(sdk::ServiceDiscovery::Dns(dns)) => {
+                    backend.dns_hostname = Some(dns.hostname);
+                }
+                Some(sdk::ServiceDiscovery::AwsCloudMap(map)) => {
+                    backend.cloud_map = Some(recorded::CloudMap {
+                        namespace_name: map.namespace_name,
+                        service_name: map.service_name,
+                    });
+                }
+                _ => {}
+            }
+            backend.port = spec
+                .listeners
                 .into_iter()
                 .flatten()
                 .find_map(|l| l.port_mapping.map(|p| p.port));
-            }
-            _ => {}
         }
         Ok(backend)
+    }
+
+    /// What the virtual router `name` does: its listener port, its routes (every page) and
+    /// what each node they target stands for.
+    async fn router_of(
+        &self,
+        mesh: &str,
+        owner: &Option<String>,
+        name: &str,
+    ) -> Result<recorded::Backend, AppMeshError> {
+        let port = send!(self, "DescribeVirtualRouter", |c| c
+            .describe_virtual_router()
+            .mesh_name(mesh)
+            .set_mesh_owner(owner.clone())
+            .virtual_router_name(name))
+        .await?
+        .virtual_router
+        .and_then(|r| r.spec)
+        .and_then(|s| s.listeners)
+        .into_iter()
+        .flatten()
+        .find_map(|l| l.port_mapping.map(|p| p.port));
+        let mut names = Vec::new();
+        let mut token = None;
+        loop {
+            let page = send!(self, "ListRoutes", |c| c
+                .list_routes()
+                .mesh_name(mesh)
+                .set_mesh_owner(owner.clone())
+                .virtual_router_name(name)
+                .limit(super::client::PAGE)
+                .set_next_token(token.clone()))
+            .await?;
+            names.extend(page.routes.into_iter().map(|r| r.route_name));
+            token = page.next_token;
+            if token.is_none() {
+                break;
+            }
+        }
+        let mut routes = Vec::new();
+        for route in names {
+            let spec = send!(self, "DescribeRoute", |c| c
+                .describe_route()
+                .mesh_name(mesh)
+                .set_mesh_owner(owner.clone())
+                .virtual_router_name(name)
+                .route_name(&route))
+            .await?
+            .route
+            .and_then(|r| r.spec);
+            let Some(spec) = spec else { continue };
+            let spec = route_spec_from_sdk(&spec).map_err(super::client::unreadable)?;
+            routes.push(recorded::RouterRoute { name: route, spec });
+        }
+        let mut nodes = std::collections::BTreeMap::new();
+        for node in routes.iter().flat_map(recorded::RouterRoute::targets) {
+            if !nodes.contains_key(node) {
+                nodes.insert(node.to_string(), self.node_of(mesh, owner, node).await?);
+            }
+        }
+        Ok(recorded::Backend {
+            provider: Some(format!("virtualRouter/{name}")),
+            port,
+            routes,
+            nodes,
+            ..Default::default()
+        })
     }
 
     async fn describe_gateway(

@@ -22,6 +22,7 @@ mod client;
 mod convert;
 mod error;
 mod lookups;
+mod route_spec;
 
 pub use args::AppMeshArgs;
 pub use client::{
