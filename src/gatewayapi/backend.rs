@@ -103,6 +103,78 @@ pub(super) fn backend(
             }
         }
     };
+    reference(
+        &service,
+        vs,
+        (target.port, recorded.and_then(|r| r.port)),
+        namespace,
+        opts,
+        field,
+        f,
+    )
+}
+
+/// The Service behind a virtual node a virtual router's route targets, or `None` with a
+/// finding: the `--service-map` entry of the node's name, else the node's DNS host name as
+/// `import` recorded it. A node's name is no DNS name, so nothing is taken from it.
+pub(super) fn node(
+    node: &str,
+    port: Option<i32>,
+    recorded: Option<&Backend>,
+    namespace: &str,
+    opts: &Options,
+    field: &str,
+    f: &mut Findings,
+) -> Option<BackendRef> {
+    let discovered = recorded
+        .and_then(|r| r.dns_hostname.as_deref())
+        .and_then(cluster_service);
+    let Some(service) = opts.services.get(node).cloned().or(discovered) else {
+        let known = match recorded {
+            Some(Backend {
+                cloud_map: Some(map),
+                ..
+            }) => format!(
+                "is Cloud Map service {} in namespace {}",
+                map.service_name, map.namespace_name
+            ),
+            Some(Backend {
+                dns_hostname: Some(h),
+                ..
+            }) => format!("has the DNS name {h}"),
+            _ => "is not described by the input".to_string(),
+        };
+        f.note(
+            Code::BackendUnresolved,
+            field,
+            format!("virtual node {node} {known}, which names no Kubernetes Service"),
+            "map the node to the Service that serves it with --service-map NODE=NAMESPACE/SERVICE",
+        );
+        return None;
+    };
+    reference(
+        &service,
+        node,
+        (port, recorded.and_then(|r| r.port)),
+        namespace,
+        opts,
+        field,
+        f,
+    )
+}
+
+/// The reference to `service` for `what` (a virtual service or node), on the first port known:
+/// the target's, the `--service-map` entry's, then its provider's (`(target, provider)`), with
+/// a ReferenceGrant noted when it lives in another namespace.
+fn reference(
+    service: &Service,
+    what: &str,
+    (target_port, provider_port): (Option<i32>, Option<i32>),
+    namespace: &str,
+    opts: &Options,
+    field: &str,
+    f: &mut Findings,
+) -> Option<BackendRef> {
     let ns = service.namespace.as_deref().unwrap_or(namespace);
     if !is_label(ns) || service.name.is_empty() || service.name.len() > 253 {
         f.note(
@@ -113,17 +185,13 @@ pub(super) fn backend(
         );
         return None;
     }
-    let port = match target
-        .port
-        .or(service.port)
-        .or(recorded.and_then(|r| r.port))
-    {
+    let port = match target_port.or(service.port).or(provider_port) {
         Some(port) => port,
         None => {
             f.note(
                 Code::BackendPortAssumed,
                 field,
-                format!("no port is known for {vs}; took {}", opts.backend_port),
+                format!("no port is known for {what}; took {}", opts.backend_port),
                 "give the port in --service-map, or set --backend-port",
             );
             opts.backend_port
@@ -133,6 +201,7 @@ pub(super) fn backend(
         name: service.name.clone(),
         namespace: None,
         port: Some(port),
+        weight: None,
     };
     if ns != namespace {
         backend.namespace = Some(ns.to_string());

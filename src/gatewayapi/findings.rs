@@ -85,10 +85,17 @@ pub enum Code {
     LatticeServicePerRoute,
     /// a GRPCRoute, which the Lattice controller serves on an HTTPS listener only.
     LatticeGrpcHttps,
+    /// a virtual router's route whose match cannot be composed with its gateway route's, or
+    /// whose place among the router's routes Gateway API's precedence changes.
+    RouterUncomposed,
+    /// a virtual router's route's retry policy, which Gateway API's Standard channel cannot say.
+    RetryDropped,
+    /// a virtual router's route's idle timeout, which Gateway API cannot say.
+    IdleTimeoutDropped,
 }
 
 impl Code {
-    pub const ALL: [Code; 31] = [
+    pub const ALL: [Code; 34] = [
         Code::PrefixSegments,
         Code::PrefixBarePath,
         Code::PathRefused,
@@ -120,6 +127,9 @@ impl Code {
         Code::LatticeNoRewrite,
         Code::LatticeServicePerRoute,
         Code::LatticeGrpcHttps,
+        Code::RouterUncomposed,
+        Code::RetryDropped,
+        Code::IdleTimeoutDropped,
     ];
 
     pub fn impact(self) -> Impact {
@@ -155,6 +165,9 @@ impl Code {
             Code::LatticeNoRewrite => Impact::Changed,
             Code::LatticeServicePerRoute => Impact::Changed,
             Code::LatticeGrpcHttps => Impact::Check,
+            Code::RouterUncomposed => Impact::Changed,
+            Code::RetryDropped => Impact::Changed,
+            Code::IdleTimeoutDropped => Impact::Check,
         }
     }
 
@@ -192,6 +205,9 @@ impl Code {
             Code::LatticeNoRewrite => "lattice-no-rewrite",
             Code::LatticeServicePerRoute => "lattice-service-per-route",
             Code::LatticeGrpcHttps => "lattice-grpc-https",
+            Code::RouterUncomposed => "router-uncomposed",
+            Code::RetryDropped => "retry-dropped",
+            Code::IdleTimeoutDropped => "idle-timeout-dropped",
         }
     }
 

@@ -117,6 +117,19 @@ pub(super) fn route(
     if !matched.is_empty() {
         rule.matches = vec![matched];
     }
+    if let Some(name) = super::router::router_name(recorded) {
+        f.note(
+            Code::RouterUncomposed,
+            "spec.grpcRoute.action.target",
+            format!(
+                "virtual router {name} provides the target; its gRPC routes are not carried to \
+                 GRPCRoute rules: every call goes to the target's Service as a whole, not as the \
+                 router split or matched them"
+            ),
+            "give the GRPCRoute one backendRef per node with the router's weights, or keep this \
+             route on App Mesh",
+        );
+    }
     rule.backend_refs = backend(
         target,
         namespace,

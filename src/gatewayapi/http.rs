@@ -10,6 +10,7 @@ use super::backend::backend;
 use super::matches::{
     disabled, full_match, header_match, hostnames, listener_port, regex_check, unique_names,
 };
+use super::router;
 use super::valid::{check_path, is_hostname, is_token};
 use super::{Code, Findings, Options, Precedence, Requests};
 use crate::api::recorded::Backend;
@@ -67,21 +68,65 @@ pub(super) fn route(
     precedence.hostname = hostnames.first().map_or(0, String::len);
     let target = &http.action.target;
     url_rewrite.hostname = host_rewrite(target, &rewrite, &at, f);
-    let rule = Rule {
-        matches: vec![matched],
-        filters: (url_rewrite != UrlRewrite::default())
-            .then(|| Filter::url_rewrite(url_rewrite))
-            .into_iter()
-            .collect(),
-        backend_refs: backend(target, namespace, recorded, opts, &at("action.target"), f)
-            .into_iter()
-            .collect(),
+    let routed = router::router_name(recorded)
+        .zip(recorded)
+        .filter(|(_, r)| !r.routes.is_empty());
+    let rules = match routed {
+        // A virtual router behind the target: where it sent each request, rule by rule.
+        Some((name, router)) => {
+            let rules = router::http_rules(
+                kind,
+                &matched,
+                &url_rewrite,
+                name,
+                router,
+                namespace,
+                opts,
+                f,
+            );
+            if rules.is_empty() {
+                f.note(
+                    Code::BackendUnresolved,
+                    &at("action.target"),
+                    format!(
+                        "virtual router {name} sends none of this route's requests anywhere                          Gateway API can say (App Mesh answered them 404, or the findings above                          say why)"
+                    ),
+                    "route them with a gateway route of their own",
+                );
+            }
+            rules
+        }
+        None => {
+            if let Some(name) = router::router_name(recorded) {
+                f.note(
+                    Code::RouterUncomposed,
+                    &at("action.target"),
+                    format!(
+                        "virtual router {name}'s routes are not in the input: every request goes \
+                         to the target's Service as a whole, not as the router split them"
+                    ),
+                    "import the router's routes too (describe-route, AWS::AppMesh::Route, \
+                     aws_appmesh_route, or the VirtualRouter)",
+                );
+            }
+            vec![Rule {
+                matches: vec![matched],
+                filters: (url_rewrite != UrlRewrite::default())
+                    .then(|| Filter::url_rewrite(url_rewrite))
+                    .into_iter()
+                    .collect(),
+                backend_refs: backend(target, namespace, recorded, opts, &at("action.target"), f)
+                    .into_iter()
+                    .collect(),
+                timeouts: None,
+            }]
+        }
     };
     let port = listener_port(m.port, &at("match.port"), f);
     let spec = RouteSpec {
         parent_refs: Vec::new(),
         hostnames,
-        rules: vec![rule],
+        rules,
     };
     (spec, precedence, port)
 }
@@ -197,7 +242,7 @@ fn path_match(type_: PathType, value: &str) -> PathMatch {
 }
 
 /// Query parameter matches: an exact value, or any value (App Mesh's match on presence).
-fn query_params<'a>(
+pub(super) fn query_params<'a>(
     params: impl Iterator<Item = &'a HttpQueryParameter>,
     at: &dyn Fn(&str) -> String,
     f: &mut Findings,

@@ -18,6 +18,7 @@ mod lattice;
 mod matches;
 pub mod objects;
 mod precedence;
+mod router;
 #[cfg(test)]
 mod tests;
 mod valid;

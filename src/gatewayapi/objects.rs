@@ -79,6 +79,18 @@ pub struct Rule {
     pub filters: Vec<Filter>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub backend_refs: Vec<BackendRef>,
+    /// An HTTPRoute rule's timeouts (Standard channel, Extended support).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeouts: Option<Timeouts>,
+}
+
+/// `HTTPRouteRule.timeouts`: `request` bounds the whole request, retries included; a Gateway
+/// API Duration (GEP-2257: up to four `<1-5 digits><h|m|s|ms>` parts).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Timeouts {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<String>,
 }
 
 /// One match of a rule: an HTTPRoute's (path, method name, headers, query parameters) or a
@@ -215,6 +227,9 @@ pub struct BackendRef {
     pub namespace: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<i32>,
+    /// Its share of the rule's requests, relative to the other backends' (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<i32>,
 }
 
 /// A route's status, as its implementations write it.

@@ -1,0 +1,419 @@
+//! A gateway route whose target virtual service a virtual router provides, as `import`
+//! recorded the router: one HTTPRoute rule per router route that can take the gateway route's
+//! requests, in App Mesh's order, each the gateway route's match composed with the router
+//! route's (the router matched the path the gateway's rewrite produced, translated back to the
+//! client's path), its weighted targets as weighted backendRefs and its per-request timeout as
+//! `timeouts.request`. What cannot be said exactly is a finding, never a silent change.
+
+use std::cmp::Reverse;
+
+use serde_json::Value;
+
+use super::backend::node;
+use super::http::query_params;
+use super::matches::{header_match, unique_names};
+use super::objects::{
+    BackendRef, Filter, MethodMatch, PathMatch, PathRewrite, PathType, RouteMatch, Rule, Timeouts,
+    UrlRewrite,
+};
+use super::{Code, Findings, Options, Precedence, Requests};
+use crate::api::HttpGatewayRouteMatch;
+use crate::api::recorded::{Backend, RouterRoute};
+
+/// The router a recorded provider names, if it is one: its name.
+pub(super) fn router_name(recorded: Option<&Backend>) -> Option<&str> {
+    recorded?
+        .provider
+        .as_deref()?
+        .strip_prefix("virtualRouter/")
+}
+
+/// The rules of an HTTPRoute for a gateway route of `kind` (`httpRoute`, `http2Route`) whose
+/// match is `matched` and whose rewrites are `rewrite`, to the virtual router `router`.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn http_rules(
+    kind: &str,
+    matched: &RouteMatch,
+    rewrite: &UrlRewrite,
+    name: &str,
+    router: &Backend,
+    namespace: &str,
+    opts: &Options,
+    f: &mut Findings,
+) -> Vec<Rule> {
+    let target = format!("spec.{kind}.action.target");
+    let routes = ordered(&router.routes, kind);
+    // The path the router matched is the one the gateway's rewrite produced: composable when
+    // the gateway route's prefix became `/` (the default rewrite).
+    let prefix = match (&matched.path, &rewrite.path) {
+        (
+            Some(PathMatch {
+                type_: PathType::PathPrefix,
+                value,
+            }),
+            Some(PathRewrite::ReplacePrefixMatch {
+                replace_prefix_match,
+            }),
+        ) if replace_prefix_match == "/" => Some(value.as_str()),
+        (
+            Some(PathMatch {
+                type_: PathType::PathPrefix,
+                value,
+            }),
+            None,
+        ) if value == "/" => Some("/"),
+        _ => None,
+    };
+    let mut rules: Vec<(Rule, Precedence)> = Vec::new();
+    for (route, spec) in routes {
+        let at = |field: &str| {
+            format!(
+                "{target} (virtual router {name}, route {}).{field}",
+                route.name
+            )
+        };
+        let m = &spec["match"];
+        if m["scheme"].as_str() == Some("https") {
+            continue; // what reaches a router from its gateway is plain HTTP: never taken
+        }
+        if let Some(port) = m["port"].as_i64()
+            && router.port.is_some_and(|p| i64::from(p) != port)
+        {
+            continue; // a port the router does not listen on: never taken
+        }
+        let Ok(rm) = serde_json::from_value::<HttpGatewayRouteMatch>(m.clone()) else {
+            f.note(
+                Code::RouterUncomposed,
+                &at("match"),
+                "the router route's match cannot be read".into(),
+                "check the imported record",
+            );
+            continue;
+        };
+        let mut composed = matched.clone();
+        let mut path_rewrite = rewrite.path.clone();
+        let router_path = (rm.prefix.as_deref(), rm.path.as_ref());
+        let catch_all = matches!(router_path, (Some("/") | None, None))
+            && rm.method.is_none()
+            && rm.headers.is_none()
+            && rm.query_parameters.is_none();
+        match (router_path, prefix) {
+            ((Some("/") | None, None), _) => {}
+            ((Some(q), None), Some(p)) if q.starts_with('/') => {
+                let value = format!("{}{q}", p.trim_end_matches('/'));
+                segment_findings(&value, q, &at("match.prefix"), f);
+                composed.path = Some(PathMatch {
+                    type_: PathType::PathPrefix,
+                    value,
+                });
+                path_rewrite = Some(PathRewrite::ReplacePrefixMatch {
+                    replace_prefix_match: q.to_string(),
+                });
+            }
+            ((None, Some(path)), Some(p))
+                if path.exact.as_deref().is_some_and(|e| e.starts_with('/')) =>
+            {
+                let exact = path.exact.clone().unwrap_or_default();
+                composed.path = Some(PathMatch {
+                    type_: PathType::Exact,
+                    value: format!("{}{exact}", p.trim_end_matches('/')),
+                });
+                path_rewrite = Some(PathRewrite::ReplaceFullPath {
+                    replace_full_path: exact,
+                });
+            }
+            _ => {
+                f.note_about(
+                    Code::RouterUncomposed,
+                    &at("match"),
+                    "the router route matches a path that cannot be said on the client's side \
+                     of the gateway route's rewrite; its requests go where the router's other \
+                     routes send them"
+                        .into(),
+                    "give the gateway route a prefix ending in / with the default rewrite, or \
+                     route these requests with a gateway route of their own",
+                    Requests::All,
+                );
+                continue;
+            }
+        }
+        if let Some(method) = rm.method {
+            let method = MethodMatch::Http(format!("{method:?}"));
+            match &composed.method {
+                Some(base) if *base != method => continue, // no request has both methods
+                _ => composed.method = Some(method),
+            }
+        }
+        for (i, h) in rm.headers.iter().flatten().enumerate() {
+            let field = at(&format!("match.headers[{i}]"));
+            if let Some(h) = header_match(&h.name, h.invert, h.value_match.as_ref(), &field, f) {
+                composed.headers.push(h);
+            }
+        }
+        unique_names(&composed.headers, &at("match.headers"), f);
+        composed
+            .query_params
+            .extend(query_params(rm.query_parameters.iter().flatten(), &at, f));
+        unique_names(&composed.query_params, &at("match.queryParameters"), f);
+        let backend_refs = weighted(spec, router, namespace, opts, &at, f);
+        let timeouts = timeouts(spec, &at, f);
+        let filter = UrlRewrite {
+            hostname: rewrite.hostname.clone(),
+            path: path_rewrite,
+        };
+        let rank = rank(&composed);
+        let rule = Rule {
+            matches: vec![composed],
+            filters: (filter != UrlRewrite::default())
+                .then(|| Filter::url_rewrite(filter))
+                .into_iter()
+                .collect(),
+            backend_refs,
+            timeouts,
+        };
+        // App Mesh tried the router's routes in order; Gateway API tries a rule ranked higher
+        // first wherever both match, whatever the order.
+        if let Some((earlier, _)) = rules
+            .iter()
+            .find(|(r, earlier)| *earlier < rank && overlaps(&r.matches[0], &rule.matches[0]))
+        {
+            let path = earlier.matches[0].path.as_ref().map_or("/", |p| &p.value);
+            f.note_about(
+                Code::RouterUncomposed,
+                &at("match"),
+                format!(
+                    "App Mesh's router tried the rule for {path} first, and gave it the requests \
+                     both match; Gateway API ranks this route's match higher and gives them here"
+                ),
+                "set the router routes' priorities in the order Gateway API ranks them, or make \
+                 their matches disjoint",
+                Requests::All,
+            );
+        }
+        rules.push((rule, rank));
+        if catch_all {
+            break; // App Mesh never tried the routes after one that takes everything
+        }
+    }
+    rules.into_iter().map(|(rule, _)| rule).collect()
+}
+
+/// The router's routes of `kind` in the order App Mesh tried them: by `priority` (0 first,
+/// routes without one after), then exact paths, regular expressions, the longer prefix, no
+/// path (the emulator's order, docs/testing.md), then name.
+fn ordered<'a>(routes: &'a [RouterRoute], kind: &str) -> Vec<(&'a RouterRoute, &'a Value)> {
+    let mut of_kind: Vec<(&RouterRoute, &Value)> = routes
+        .iter()
+        .filter_map(|r| Some((r, r.spec.get(kind).filter(|v| !v.is_null())?)))
+        .collect();
+    of_kind.sort_by_key(|(route, spec)| {
+        let m = &spec["match"];
+        let specificity = if m["path"]["exact"].is_string() {
+            (3, 0)
+        } else if m["path"]["regex"].is_string() {
+            (2, 0)
+        } else if let Some(prefix) = m["prefix"].as_str() {
+            (1, prefix.len())
+        } else {
+            (0, 0)
+        };
+        let priority = route.spec["priority"].as_i64();
+        (
+            priority.is_none(),
+            priority,
+            Reverse(specificity),
+            route.name.clone(),
+        )
+    });
+    of_kind
+}
+
+/// Gateway API's precedence among one route's rules (they share its host names).
+fn rank(m: &RouteMatch) -> Precedence {
+    let path = m.path.as_ref();
+    Precedence {
+        hostname: 0,
+        exact_path: path.is_some_and(|p| p.type_ == PathType::Exact),
+        prefix: path.map_or(0, |p| p.value.len()),
+        method: m.method.is_some(),
+        headers: m.headers.len(),
+        query_params: m.query_params.len(),
+    }
+}
+
+/// Whether one request can match both: `later`'s path within `earlier`'s (prefix on prefix,
+/// or an exact path under a prefix), whatever their headers.
+fn overlaps(earlier: &RouteMatch, later: &RouteMatch) -> bool {
+    match (&earlier.path, &later.path) {
+        (Some(e), Some(l)) if e.type_ == PathType::PathPrefix => {
+            l.value.starts_with(e.value.trim_end_matches('/'))
+        }
+        (Some(e), Some(l)) => e == l,
+        _ => true,
+    }
+}
+
+/// App Mesh's router prefix `q` is a string prefix of the path; the composed PathPrefix
+/// `value` matches whole segments.
+fn segment_findings(value: &str, q: &str, field: &str, f: &mut Findings) {
+    if q == "/" {
+        return;
+    }
+    if let Some(bare) = value.strip_suffix('/') {
+        f.note_about(
+            Code::PrefixBarePath,
+            field,
+            format!(
+                "Gateway API's PathPrefix {value} also matches {bare} itself, which the router's \
+                 prefix {q} did not"
+            ),
+            "serve or reject the bare path in the backend",
+            Requests::Path(regex_syntax::escape(bare)),
+        );
+    } else {
+        f.note_about(
+            Code::PrefixSegments,
+            field,
+            format!(
+                "Gateway API matches whole path segments: {value} no longer takes {value}x as the \
+                 router's prefix {q} did"
+            ),
+            "if clients send such paths, add a router route for them",
+            Requests::Path(format!("{}[^/].*", regex_syntax::escape(value))),
+        );
+    }
+}
+
+/// The route's weighted targets as weighted backendRefs (App Mesh's weights kept as they are:
+/// both split by weight over the weights' sum). A target that names no Service drops the
+/// route (`backend-unresolved`), never a share.
+fn weighted(
+    spec: &Value,
+    router: &Backend,
+    namespace: &str,
+    opts: &Options,
+    at: &dyn Fn(&str) -> String,
+    f: &mut Findings,
+) -> Vec<BackendRef> {
+    let targets = spec["action"]["weightedTargets"].as_array();
+    targets
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .filter_map(|(i, t)| {
+            let name = t["virtualNode"].as_str()?;
+            let port = t["port"].as_i64().and_then(|p| i32::try_from(p).ok());
+            let field = at(&format!("action.weightedTargets[{i}]"));
+            let mut backend = node(
+                name,
+                port,
+                router.nodes.get(name),
+                namespace,
+                opts,
+                &field,
+                f,
+            )?;
+            backend.weight = t["weight"].as_i64().and_then(|w| i32::try_from(w).ok());
+            Some(backend)
+        })
+        .collect()
+}
+
+/// `timeouts.request` of the route's per-request timeout; its retry policy and idle timeout,
+/// which Gateway API's Standard channel cannot say, are findings.
+fn timeouts(spec: &Value, at: &dyn Fn(&str) -> String, f: &mut Findings) -> Option<Timeouts> {
+    if spec["retryPolicy"].is_object() {
+        f.note(
+            Code::RetryDropped,
+            &at("retryPolicy"),
+            format!(
+                "App Mesh retried failed requests up to {} times; the HTTPRoute does not retry",
+                spec["retryPolicy"]["maxRetries"]
+            ),
+            "retry in the client, or use the implementation's retry policy (the experimental \
+             channel's HTTPRoute retry)",
+        );
+    }
+    if spec["timeout"]["idle"].is_object() {
+        f.note(
+            Code::IdleTimeoutDropped,
+            &at("timeout.idle"),
+            "App Mesh closed connections idle for the route's idle timeout; Gateway API has no \
+             such timeout"
+                .into(),
+            "set the implementation's idle timeout if the backend relies on it",
+        );
+    }
+    let per_request = &spec["timeout"]["perRequest"];
+    let ms = match per_request["unit"].as_str()? {
+        "ms" => per_request["value"].as_u64()?,
+        "s" => per_request["value"].as_u64()?.saturating_mul(1000),
+        _ => return None,
+    };
+    Some(Timeouts {
+        request: Some(duration(ms)),
+    })
+}
+
+/// A Gateway API Duration (GEP-2257) of `ms` milliseconds: hours, minutes, seconds and
+/// milliseconds, each part at most 5 digits, zero parts left out (`0s` for none).
+fn duration(ms: u64) -> String {
+    let parts = [
+        (ms / 3_600_000, "h"),
+        (ms / 60_000 % 60, "m"),
+        (ms / 1000 % 60, "s"),
+        (ms % 1000, "ms"),
+    ];
+    let text: String = parts
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, unit)| format!("{n}{unit}"))
+        .collect();
+    if text.is_empty() { "0s".into() } else { text }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_are_gateway_api_durations() {
+        let rows = [
+            (0, "0s"),
+            (250, "250ms"),
+            (1500, "1s500ms"),
+            (15_000, "15s"),
+            (90_000, "1m30s"),
+            (3_600_000, "1h"),
+        ];
+        for (ms, text) in rows {
+            assert_eq!(duration(ms), text, "{ms}");
+        }
+    }
+
+    #[test]
+    fn router_routes_are_tried_in_app_meshs_order() {
+        let route = |name: &str, spec: Value| RouterRoute {
+            name: name.into(),
+            spec,
+        };
+        let http = |m: Value| serde_json::json!({ "httpRoute": { "match": m } });
+        let mut prioritised = http(serde_json::json!({ "prefix": "/" }));
+        prioritised["priority"] = 5.into();
+        let routes = [
+            route("all", http(serde_json::json!({ "prefix": "/" }))),
+            route("long", http(serde_json::json!({ "prefix": "/v1/" }))),
+            route(
+                "exact",
+                http(serde_json::json!({ "path": { "exact": "/x" } })),
+            ),
+            route("first", prioritised),
+            route("grpc", serde_json::json!({ "grpcRoute": {} })),
+        ];
+        let names: Vec<&str> = ordered(&routes, "httpRoute")
+            .into_iter()
+            .map(|(r, _)| r.name.as_str())
+            .collect();
+        assert_eq!(names, ["first", "exact", "long", "all"]);
+    }
+}
