@@ -1292,3 +1292,313 @@ fn a_difference_is_announced_only_by_a_finding_that_predicts_it() {
     );
     assert!(differences(&Outcome::Status(404), &Outcome::Status(404)).is_empty());
 }
+
+/// Requests that go through a virtual router, through both gateways: the emulator's (App Mesh's
+/// data plane, following the router) and Traefik serving what `import` recorded of the mesh
+/// and `export gateway-api` made of it. Weighted splits keep their shares; a header route, a
+/// path below the gateway route's prefix and a catch-all reach the same nodes with the same
+/// path and Host, or the export announces the difference; a per-request timeout is App Mesh's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_virtual_routers_split_and_matches_reach_the_same_nodes_through_both_gateways() {
+    let plane = meshroute_testbed::shared();
+    let client = plane.client().await.unwrap();
+    install_gateway_api();
+    let class = meshroute_testbed::gateway_api::gateway_class(CLASS);
+    let (ok, out, err) = run("kubectl", &["apply", "-f", "-"], Some(&class.to_string()));
+    assert!(ok, "{out}{err}");
+    let host = meshroute_testbed::host_address().unwrap_or_else(|e| panic!("{e}"));
+    let handle = appmesh_emulator::spawn(appmesh_emulator::Settings::default(), 0).unwrap();
+    let e = &handle.emulator;
+    let ok = |op: &str, input: Value| {
+        e.invoke(op, &input)
+            .unwrap_or_else(|err| panic!("{op} {input}: {err:?}"));
+    };
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = held.local_addr().unwrap().port();
+    let ns = meshroute_testbed::namespace(&client, "traffic-routers")
+        .await
+        .unwrap();
+    let mesh = "routers";
+    ok("CreateMesh", json!({ "meshName": mesh }));
+    ok(
+        "CreateVirtualGateway",
+        json!({ "meshName": mesh, "virtualGatewayName": GATEWAY, "spec": { "listeners": [
+            { "portMapping": { "port": port, "protocol": "http" } }] } }),
+    );
+    // Each virtual node an echo backend, and the Service its DNS name names.
+    let mut backends = Vec::new();
+    for node in ["blue", "green", "api"] {
+        ok(
+            "CreateVirtualNode",
+            json!({ "meshName": mesh, "virtualNodeName": node, "spec": {
+                "listeners": [{ "portMapping": { "port": 8080, "protocol": "http" } }],
+                "serviceDiscovery": { "dns": { "hostname": format!("{node}.{ns}.svc.cluster.local") } } } }),
+        );
+        let address = handle.serve_node_echo_on(mesh, node, host).await.unwrap();
+        backends.push(Backend {
+            namespace: ns.clone(),
+            name: node.into(),
+            address,
+            target_port: Some(8080),
+            h2c: false,
+        });
+    }
+    let to = |targets: &[(&str, i64)]| {
+        json!({ "weightedTargets": targets.iter()
+            .map(|(node, weight)| json!({ "virtualNode": node, "weight": weight }))
+            .collect::<Vec<_>>() })
+    };
+    // (router, its routes, the gateway route's prefix)
+    let routers = [
+        (
+            "split-90-10",
+            vec![(
+                "split",
+                json!({ "httpRoute": { "match": { "prefix": "/" },
+                    "action": to(&[("blue", 90), ("green", 10)]) } }),
+            )],
+            "/a/",
+        ),
+        (
+            "split-50-50",
+            vec![(
+                "split",
+                json!({ "httpRoute": { "match": { "prefix": "/" },
+                    "action": to(&[("blue", 50), ("green", 50)]) } }),
+            )],
+            "/b/",
+        ),
+        (
+            "matched",
+            vec![
+                (
+                    "canary",
+                    json!({ "priority": 0, "httpRoute": { "match": { "prefix": "/",
+                        "headers": [{ "name": "x-canary", "match": { "exact": "yes" } }] },
+                        "action": to(&[("green", 1)]) } }),
+                ),
+                (
+                    "api",
+                    json!({ "httpRoute": { "match": { "prefix": "/v1/" },
+                        "action": to(&[("api", 1)]) } }),
+                ),
+                (
+                    "rest",
+                    json!({ "httpRoute": { "match": { "prefix": "/" },
+                        "action": to(&[("blue", 1)]) } }),
+                ),
+            ],
+            "/c/",
+        ),
+        (
+            "slow",
+            vec![(
+                "bounded",
+                json!({ "httpRoute": { "match": { "prefix": "/" },
+                    "action": to(&[("api", 1)]),
+                    "timeout": { "perRequest": { "unit": "ms", "value": 300 } } } }),
+            )],
+            "/d/",
+        ),
+    ];
+    for (router, routes, prefix) in &routers {
+        ok(
+            "CreateVirtualRouter",
+            json!({ "meshName": mesh, "virtualRouterName": router, "spec": {
+                "listeners": [{ "portMapping": { "port": 8080, "protocol": "http" } }] } }),
+        );
+        for (name, spec) in routes {
+            ok(
+                "CreateRoute",
+                json!({ "meshName": mesh, "virtualRouterName": router, "routeName": name,
+                        "spec": spec }),
+            );
+        }
+        let service = format!("{router}.{mesh}.local");
+        ok(
+            "CreateVirtualService",
+            json!({ "meshName": mesh, "virtualServiceName": service,
+                    "spec": { "provider": { "virtualRouter": { "virtualRouterName": router } } } }),
+        );
+        ok(
+            "CreateGatewayRoute",
+            json!({ "meshName": mesh, "virtualGatewayName": GATEWAY, "gatewayRouteName": router,
+                    "spec": { "httpRoute": { "match": { "prefix": prefix },
+                        "action": { "target": { "virtualService": {
+                            "virtualServiceName": service } } } } } }),
+        );
+    }
+    let served = handle.serve_gateway(mesh, GATEWAY).await.unwrap();
+    let app_mesh = served[0].address;
+
+    // What the mesh holds, as a user moves it: import from App Mesh's API, then export.
+    let meshroute = Path::new(env!("CARGO_BIN_EXE_meshroute"));
+    let endpoint = handle.endpoint();
+    let env = [
+        ("MESHROUTE_APPMESH_ENDPOINT", endpoint.as_str()),
+        ("AWS_REGION", "us-west-2"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("AWS_CONFIG_FILE", "/dev/null"),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+    ];
+    let (ok_import, imported, progress) = run_program(
+        meshroute,
+        &["import", "--mesh", mesh, "--namespace", &ns],
+        &env,
+        None,
+    );
+    assert!(ok_import, "import: {progress}");
+    let dir = plane.dir().join("traffic");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("routers.yaml");
+    std::fs::write(&file, &imported).unwrap();
+    let port_text = port.to_string();
+    let (ok_export, exported, report) = run_program(
+        meshroute,
+        &[
+            "export",
+            "gateway-api",
+            "-f",
+            file.to_str().unwrap(),
+            "-n",
+            &ns,
+            "--gateway-class",
+            CLASS,
+            "--gateway-port",
+            &port_text,
+            "--report",
+            "json",
+        ],
+        &[],
+        None,
+    );
+    assert!(ok_export, "export: {report}");
+    let report: Value = serde_json::from_str(report.lines().last().unwrap()).unwrap();
+    let codes: BTreeSet<(String, String)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["object"]
+                    .as_str()
+                    .unwrap()
+                    .rsplit('/')
+                    .next()
+                    .unwrap()
+                    .to_string(),
+                f["code"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let (ok_apply, out, err) = run("kubectl", &["apply", "-f", "-"], Some(&exported));
+    assert!(ok_apply, "{out}{err}\n{exported}");
+    apply_backends(&backends);
+    drop(held);
+    let traefik = meshroute_testbed::Traefik::start(&plane.kubeconfig, &[port], plane.dir())
+        .unwrap_or_else(|e| panic!("start Traefik: {e}"));
+    wait_accepted(std::slice::from_ref(&ns));
+    let gateway_api = SocketAddr::from(([127, 0, 0, 1], port));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let probe = |path: &str, headers: &[(&str, &str)]| Probe {
+        method: "GET",
+        path: path.to_string(),
+        host: "www.example.com".into(),
+        headers: headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect(),
+        listener: 0,
+    };
+    while !matches!(
+        send(gateway_api, Proto::Http, &probe("/c/x", &[])),
+        Outcome::Reached { .. }
+    ) {
+        assert!(Instant::now() < deadline, "Traefik never served the routes");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // The shares of each split over 2000 requests, through each gateway: within 3 points of
+    // the weights, and of each other.
+    const N: usize = 2000;
+    for (path, green) in [("/a/x", 10.0), ("/b/x", 50.0)] {
+        let mut measured = Vec::new();
+        for (side, at) in [("App Mesh", app_mesh), ("Gateway API", gateway_api)] {
+            let counts =
+                meshroute_testbed::traffic::shares(at, path, &[], "x-echo-virtual-node", N);
+            assert_eq!(
+                counts.values().sum::<usize>(),
+                N,
+                "{side} {path}: {counts:?}"
+            );
+            let share = 100.0 * counts.get("green").copied().unwrap_or(0) as f64 / N as f64;
+            eprintln!("{side} {path}: {counts:?} (green {share:.1}%)");
+            assert!(
+                (share - green).abs() <= 3.0,
+                "{side} {path}: green took {share:.1}%, weight {green}%"
+            );
+            measured.push(share);
+        }
+        assert!(
+            (measured[0] - measured[1]).abs() <= 3.0,
+            "{path}: {measured:?}"
+        );
+    }
+
+    // Matches behind the gateway route: the same node, path and Host through both, or a
+    // difference a finding of the route announces.
+    let rows: [(&str, &[(&str, &str)], Option<&str>); 4] = [
+        ("/c/x", &[], None),
+        ("/c/v1/x", &[], None),
+        ("/c/x", &[("x-canary", "yes")], None),
+        // The canary route comes first in App Mesh (priority 0); Gateway API ranks the longer
+        // prefix of the api route higher.
+        ("/c/v1/x", &[("x-canary", "yes")], Some("router-uncomposed")),
+    ];
+    for (path, headers, announced) in rows {
+        let p = probe(path, headers);
+        let (a, g) = (
+            send(app_mesh, Proto::Http, &p),
+            send(gateway_api, Proto::Http, &p),
+        );
+        assert!(matches!(a, Outcome::Reached { .. }), "{path}: App Mesh {a}");
+        match announced {
+            None => assert_eq!(a, g, "{path} {headers:?}"),
+            Some(code) => {
+                assert_ne!(a, g, "{path} {headers:?}: expected to differ");
+                assert!(
+                    codes.contains(&("matched".to_string(), code.to_string())),
+                    "{path}: {code} not reported: {codes:?}"
+                );
+            }
+        }
+    }
+    let (a, g) = (
+        send(app_mesh, Proto::Http, &probe("/c/v1/x", &[])),
+        send(gateway_api, Proto::Http, &probe("/c/v1/x", &[])),
+    );
+    assert_eq!(
+        a,
+        Outcome::Reached {
+            service: "virtualNode/api".into(),
+            path: "/v1/x".into(),
+            host: format!("matched.{mesh}.local"),
+        }
+    );
+    assert_eq!(a, g);
+
+    // The per-request timeout: App Mesh answers 504 when the node is slower than 300 ms. The
+    // export writes it as `timeouts.request: 300ms`; Traefik v3.7 does not implement
+    // HTTPRouteRule.timeouts (an Extended feature: nothing in its Gateway API provider reads
+    // the field), so it waits for the node: Traefik's gap, not the export's.
+    let slow = probe("/d/x", &[(appmesh_emulator::ECHO_DELAY_HEADER, "1000")]);
+    assert_eq!(send(app_mesh, Proto::Http, &slow), Outcome::Status(504));
+    assert!(exported.contains("request: \"300ms\""), "{exported}");
+    assert!(matches!(
+        send(gateway_api, Proto::Http, &slow),
+        Outcome::Reached { .. }
+    ));
+    drop(traefik);
+}

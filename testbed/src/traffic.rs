@@ -139,7 +139,11 @@ pub fn send(to: SocketAddr, proto: Proto, probe: &Probe) -> Outcome {
         .next()
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|s| s.parse::<u16>().ok());
-    match (status, header("x-echo-virtual-service")) {
+    // An echo backend names the virtual service it stands for, or the virtual node (behind a
+    // virtual router).
+    let echoed = header("x-echo-virtual-service")
+        .or_else(|| header("x-echo-virtual-node").map(|node| format!("virtualNode/{node}")));
+    match (status, echoed) {
         (Some(_), Some(service)) => Outcome::Reached {
             service,
             path: unreserved_decoded(&header("x-echo-path").unwrap_or_default()),
@@ -190,4 +194,47 @@ fn unreserved_decoded(path: &str) -> String {
         }
     }
     out
+}
+
+/// Sends `GET path` `n` times to `to` on one keep-alive connection (one curl), with `headers`;
+/// how many answers each echo backend gave, by the name its `header` says (`-` for an answer
+/// without it).
+pub fn shares(
+    to: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+    header: &str,
+    n: usize,
+) -> std::collections::BTreeMap<String, usize> {
+    let url = format!("http://{to}{path}");
+    let mut args: Vec<String> = ["-sS", "-o", "/dev/null", "-D", "-", "--max-time", "120"]
+        .map(String::from)
+        .to_vec();
+    for (name, value) in headers {
+        args.extend(["-H".into(), format!("{name}: {value}")]);
+    }
+    args.extend(std::iter::repeat_n(url, n));
+    let out = std::process::Command::new("curl")
+        .args(&args)
+        .output()
+        .unwrap_or_else(|e| panic!("curl is needed for this test ({e}); install it (make tools)"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    // Each answer's headers start with its status line.
+    let mut answers: Vec<Option<String>> = Vec::new();
+    for line in text.lines() {
+        if line.starts_with("HTTP/") {
+            answers.push(None);
+        } else if let (Some(last), Some((k, v))) = (answers.last_mut(), line.split_once(':'))
+            && k.trim().eq_ignore_ascii_case(header)
+        {
+            *last = Some(v.trim().to_string());
+        }
+    }
+    let mut counts = std::collections::BTreeMap::new();
+    for named in answers {
+        *counts
+            .entry(named.unwrap_or_else(|| "-".into()))
+            .or_insert(0) += 1;
+    }
+    counts
 }
