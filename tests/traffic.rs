@@ -1549,7 +1549,8 @@ async fn a_virtual_routers_split_and_matches_reach_the_same_nodes_through_both_g
 
     // Matches behind the gateway route: the same node, path and Host through both, or a
     // difference a finding of the route announces.
-    let rows: [(&str, &[(&str, &str)], Option<&str>); 4] = [
+    type Headers<'a> = &'a [(&'a str, &'a str)];
+    let rows: [(&str, Headers, Option<&str>); 4] = [
         ("/c/x", &[], None),
         ("/c/v1/x", &[], None),
         ("/c/x", &[("x-canary", "yes")], None),
