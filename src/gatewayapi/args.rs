@@ -29,6 +29,12 @@ pub struct MappingArgs {
     /// PathPrefix and their finding.
     #[arg(long, env = "MESHROUTE_STRING_PREFIXES")]
     pub string_prefixes: bool,
+    /// The Gateway API implementation supports the experimental channel's HTTPRoute `retry`
+    /// (GEP-1731): a virtual router route's retry policy becomes the rule's `retry` (its
+    /// attempts and the status codes of its HTTP events) and its per-retry timeout
+    /// `timeouts.backendRequest`, instead of a retry-dropped finding.
+    #[arg(long, env = "MESHROUTE_EXPERIMENTAL_RETRY")]
+    pub experimental_retry: bool,
     /// Finding codes (as reports show them, e.g. prefix-segments,backend-port-assumed) a team
     /// has reviewed and accepts: `export` reports them as accepted and `--strict` does not count
     /// them; the backend leaves them out of the GatewayAPIFindings condition and its Event.
@@ -60,6 +66,7 @@ impl MappingArgs {
     pub fn options(&self, target: Target) -> Result<Options, ServiceMapError> {
         Ok(Options {
             string_prefixes: self.string_prefixes,
+            experimental_retry: self.experimental_retry,
             target,
             services: match &self.service_map {
                 Some(path) => service_map(path)?,

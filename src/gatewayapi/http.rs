@@ -119,6 +119,7 @@ pub(super) fn route(
                     .into_iter()
                     .collect(),
                 timeouts: None,
+                retry: None,
             }]
         }
     };

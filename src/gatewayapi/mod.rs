@@ -69,6 +69,8 @@ pub struct Options {
     /// Keep App Mesh's string-prefix meaning (`/api` also takes `/apix`) with an anchored
     /// RegularExpression match, where the route needs no prefix rewrite.
     pub string_prefixes: bool,
+    /// The implementation supports the experimental HTTPRoute `retry` (GEP-1731).
+    pub experimental_retry: bool,
     pub gateway_class: Option<String>,
     pub gateway_port: i32,
     pub services: BTreeMap<String, Service>,

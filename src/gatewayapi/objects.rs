@@ -82,6 +82,22 @@ pub struct Rule {
     /// An HTTPRoute rule's timeouts (Standard channel, Extended support).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeouts: Option<Timeouts>,
+    /// An HTTPRoute rule's retries (experimental channel, GEP-1731).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<Retry>,
+}
+
+/// `HTTPRouteRule.retry` (experimental): retry a request whose backend answered one of `codes`,
+/// at most `attempts` times, waiting `backoff` between tries.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Retry {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub codes: Vec<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff: Option<String>,
 }
 
 /// `HTTPRouteRule.timeouts`: `request` bounds the whole request, retries included; a Gateway
@@ -91,6 +107,9 @@ pub struct Rule {
 pub struct Timeouts {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request: Option<String>,
+    /// One try's time limit (each retry's), at most `request`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend_request: Option<String>,
 }
 
 /// One match of a rule: an HTTPRoute's (path, method name, headers, query parameters) or a

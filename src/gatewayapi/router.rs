@@ -13,8 +13,8 @@ use super::backend::node;
 use super::http::query_params;
 use super::matches::{header_match, unique_names};
 use super::objects::{
-    BackendRef, Filter, MethodMatch, PathMatch, PathRewrite, PathType, RouteMatch, Rule, Timeouts,
-    UrlRewrite,
+    BackendRef, Filter, MethodMatch, PathMatch, PathRewrite, PathType, Retry, RouteMatch, Rule,
+    Timeouts, UrlRewrite,
 };
 use super::{Code, Findings, Options, Precedence, Requests};
 use crate::api::HttpGatewayRouteMatch;
@@ -156,7 +156,7 @@ pub(super) fn http_rules(
             .extend(query_params(rm.query_parameters.iter().flatten(), &at, f));
         unique_names(&composed.query_params, &at("match.queryParameters"), f);
         let backend_refs = weighted(spec, router, namespace, opts, &at, f);
-        let timeouts = timeouts(spec, &at, f);
+        let (timeouts, retry) = timeouts(spec, opts, &at, f);
         let filter = UrlRewrite {
             hostname: rewrite.hostname.clone(),
             path: path_rewrite,
@@ -170,6 +170,7 @@ pub(super) fn http_rules(
                 .collect(),
             backend_refs,
             timeouts,
+            retry,
         };
         // App Mesh tried the router's routes in order; Gateway API tries a rule ranked higher
         // first wherever both match, whatever the order.
@@ -296,6 +297,36 @@ fn weighted(
     f: &mut Findings,
 ) -> Vec<BackendRef> {
     let targets = spec["action"]["weightedTargets"].as_array();
+    // What App Mesh refuses (each weight 0 to 100, their sum 1 to 100) it never served: a
+    // record that says otherwise was not App Mesh's.
+    let weights: Vec<Option<i64>> = targets
+        .into_iter()
+        .flatten()
+        .map(|t| t["weight"].as_i64())
+        .collect();
+    let total: i64 = weights.iter().flatten().sum();
+    if weights.is_empty()
+        || weights
+            .iter()
+            .any(|w| !w.is_some_and(|w| (0..=100).contains(&w)))
+        || !(1..=100).contains(&total)
+    {
+        let shown: Vec<String> = weights
+            .iter()
+            .map(|w| w.map_or_else(|| "none".into(), |w| w.to_string()))
+            .collect();
+        f.note(
+            Code::BackendInvalid,
+            &at("action.weightedTargets"),
+            format!(
+                "weights [{}] are not a route App Mesh accepts (each 0 to 100, summing to 1 \
+                 to 100)",
+                shown.join(", ")
+            ),
+            "fix the router route in the input",
+        );
+        return Vec::new();
+    }
     targets
         .into_iter()
         .flatten()
@@ -319,20 +350,79 @@ fn weighted(
         .collect()
 }
 
-/// `timeouts.request` of the route's per-request timeout; its retry policy and idle timeout,
-/// which Gateway API's Standard channel cannot say, are findings.
-fn timeouts(spec: &Value, at: &dyn Fn(&str) -> String, f: &mut Findings) -> Option<Timeouts> {
-    if spec["retryPolicy"].is_object() {
+/// `timeouts.request` of the route's per-request timeout, and its retry policy as the
+/// experimental `retry` where the implementation has it (`--experimental-retry`): attempts,
+/// the status codes of its HTTP events and each try's `timeouts.backendRequest`. What Gateway
+/// API cannot say (retries without the flag, on resets or connection errors, the idle timeout)
+/// is a finding.
+fn timeouts(
+    spec: &Value,
+    opts: &Options,
+    at: &dyn Fn(&str) -> String,
+    f: &mut Findings,
+) -> (Option<Timeouts>, Option<Retry>) {
+    let mut timeouts = Timeouts {
+        request: duration_of(&spec["timeout"]["perRequest"]),
+        backend_request: None,
+    };
+    let policy = &spec["retryPolicy"];
+    let mut retry = None;
+    if policy.is_object() && !opts.experimental_retry {
         f.note(
             Code::RetryDropped,
             &at("retryPolicy"),
             format!(
                 "App Mesh retried failed requests up to {} times; the HTTPRoute does not retry",
-                spec["retryPolicy"]["maxRetries"]
+                policy["maxRetries"]
             ),
-            "retry in the client, or use the implementation's retry policy (the experimental \
-             channel's HTTPRoute retry)",
+            "retry in the client, or give the implementation's experimental HTTPRoute retry \
+             with --experimental-retry",
         );
+    } else if policy.is_object() {
+        let events: Vec<&str> = policy["httpRetryEvents"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        // Envoy's meanings (x-envoy-retry-on): any 5xx (HTTP's are 500 to 511), 502 to 504,
+        // and 409 (retriable-4xx).
+        let mut codes: Vec<u16> = events
+            .iter()
+            .flat_map(|e| match *e {
+                "server-error" => (500..=511).collect::<Vec<u16>>(),
+                "gateway-error" => vec![502, 503, 504],
+                "client-error" => vec![409],
+                _ => Vec::new(),
+            })
+            .collect();
+        codes.sort_unstable();
+        codes.dedup();
+        // AWS: "Both server-error and gateway-error under httpRetryEvents include the Envoy
+        // reset policy"; GEP-1731 leaves retrying a reset or a failed connection to the
+        // implementation.
+        let unsaid = events
+            .iter()
+            .any(|e| matches!(*e, "server-error" | "gateway-error" | "stream-error"))
+            || policy["tcpRetryEvents"].is_array()
+            || policy["grpcRetryEvents"].is_array();
+        if unsaid {
+            f.note(
+                Code::RetryDropped,
+                &at("retryPolicy"),
+                "App Mesh also retried requests whose connection failed or was reset; whether \
+                 the HTTPRoute's retry does is the implementation's choice"
+                    .into(),
+                "check the implementation's retry on connection errors",
+            );
+        }
+        timeouts.backend_request = duration_of(&policy["perRetryTimeout"]);
+        retry = Some(Retry {
+            codes,
+            attempts: policy["maxRetries"].as_i64(),
+            // Envoy's base back-off, which App Mesh does not change.
+            backoff: Some("25ms".into()),
+        });
     }
     if spec["timeout"]["idle"].is_object() {
         f.note(
@@ -344,15 +434,18 @@ fn timeouts(spec: &Value, at: &dyn Fn(&str) -> String, f: &mut Findings) -> Opti
             "set the implementation's idle timeout if the backend relies on it",
         );
     }
-    let per_request = &spec["timeout"]["perRequest"];
-    let ms = match per_request["unit"].as_str()? {
-        "ms" => per_request["value"].as_u64()?,
-        "s" => per_request["value"].as_u64()?.saturating_mul(1000),
+    let timeouts = (timeouts != Timeouts::default()).then_some(timeouts);
+    (timeouts, retry)
+}
+
+/// A model `Duration` (`{"unit": "ms"|"s", "value": n}`) as a Gateway API duration.
+fn duration_of(d: &Value) -> Option<String> {
+    let ms = match d["unit"].as_str()? {
+        "ms" => d["value"].as_u64()?,
+        "s" => d["value"].as_u64()?.saturating_mul(1000),
         _ => return None,
     };
-    Some(Timeouts {
-        request: Some(duration(ms)),
-    })
+    Some(duration(ms))
 }
 
 /// A Gateway API Duration (GEP-2257) of `ms` milliseconds: hours, minutes, seconds and
