@@ -92,10 +92,12 @@ pub enum Code {
     RetryDropped,
     /// a virtual router's route's idle timeout, which Gateway API cannot say.
     IdleTimeoutDropped,
+    /// a virtual router's gRPC route's timeouts, which a GRPCRoute cannot say.
+    TimeoutDropped,
 }
 
 impl Code {
-    pub const ALL: [Code; 34] = [
+    pub const ALL: [Code; 35] = [
         Code::PrefixSegments,
         Code::PrefixBarePath,
         Code::PathRefused,
@@ -130,6 +132,7 @@ impl Code {
         Code::RouterUncomposed,
         Code::RetryDropped,
         Code::IdleTimeoutDropped,
+        Code::TimeoutDropped,
     ];
 
     pub fn impact(self) -> Impact {
@@ -168,6 +171,7 @@ impl Code {
             Code::RouterUncomposed => Impact::Changed,
             Code::RetryDropped => Impact::Changed,
             Code::IdleTimeoutDropped => Impact::Check,
+            Code::TimeoutDropped => Impact::Changed,
         }
     }
 
@@ -208,6 +212,7 @@ impl Code {
             Code::RouterUncomposed => "router-uncomposed",
             Code::RetryDropped => "retry-dropped",
             Code::IdleTimeoutDropped => "idle-timeout-dropped",
+            Code::TimeoutDropped => "timeout-dropped",
         }
     }
 

@@ -13,12 +13,12 @@ use super::backend::node;
 use super::http::query_params;
 use super::matches::{header_match, unique_names};
 use super::objects::{
-    BackendRef, Filter, MethodMatch, PathMatch, PathRewrite, PathType, Retry, RouteMatch, Rule,
-    Timeouts, UrlRewrite,
+    BackendRef, Filter, GrpcMethod, MatchType, MethodMatch, PathMatch, PathRewrite, PathType,
+    Retry, RouteMatch, Rule, Timeouts, UrlRewrite,
 };
 use super::{Code, Findings, Options, Precedence, Requests};
-use crate::api::HttpGatewayRouteMatch;
 use crate::api::recorded::{Backend, RouterRoute};
+use crate::api::{HttpGatewayRouteHeader, HttpGatewayRouteMatch};
 
 /// The router a recorded provider names, if it is one: its name.
 pub(super) fn router_name(recorded: Option<&Backend>) -> Option<&str> {
@@ -194,6 +194,126 @@ pub(super) fn http_rules(
         rules.push((rule, rank));
         if catch_all {
             break; // App Mesh never tried the routes after one that takes everything
+        }
+    }
+    rules.into_iter().map(|(rule, _)| rule).collect()
+}
+
+/// The rules of a GRPCRoute for a gateway route whose match is `matched` (a GRPCRoute's:
+/// service and metadata) to the virtual router `router`: per router route, the service and
+/// method it names and its metadata added, weighted backendRefs. GRPCRoute has no timeouts and
+/// no retries: findings.
+pub(super) fn grpc_rules(
+    matched: &RouteMatch,
+    name: &str,
+    router: &Backend,
+    namespace: &str,
+    opts: &Options,
+    f: &mut Findings,
+) -> Vec<Rule> {
+    let target = "spec.grpcRoute.action.target";
+    let base = match &matched.method {
+        None => None,
+        Some(MethodMatch::Grpc(method)) => method.service.clone(),
+        // Carried on an HTTPRoute (grpc-as-http): the router's matches are not composed.
+        Some(MethodMatch::Http(_)) => {
+            f.note(
+                Code::RouterUncomposed,
+                target,
+                format!(
+                    "virtual router {name}'s gRPC routes are not composed with a route on a path"
+                ),
+                "give the route a service name GRPCRoute accepts",
+            );
+            return Vec::new();
+        }
+    };
+    let mut rules: Vec<(Rule, (usize, usize, usize))> = Vec::new();
+    for (route, spec) in ordered(&router.routes, "grpcRoute") {
+        let at = |field: &str| {
+            format!(
+                "{target} (virtual router {name}, route {}).{field}",
+                route.name
+            )
+        };
+        let m = &spec["match"];
+        if let Some(port) = m["port"].as_i64()
+            && router.port.is_some_and(|p| i64::from(p) != port)
+        {
+            continue;
+        }
+        let service = m["serviceName"].as_str().map(String::from);
+        let method = m["methodName"].as_str().map(String::from);
+        if let (Some(base), Some(service)) = (&base, &service)
+            && base != service
+        {
+            continue; // no call names both services
+        }
+        let mut composed = matched.clone();
+        if service.is_some() || method.is_some() {
+            composed.method = Some(MethodMatch::Grpc(GrpcMethod {
+                type_: MatchType::Exact,
+                service: service.clone().or_else(|| base.clone()),
+                method: method.clone(),
+            }));
+        }
+        let metadata: Vec<HttpGatewayRouteHeader> =
+            serde_json::from_value(m["metadata"].clone()).unwrap_or_default();
+        for (i, md) in metadata.iter().enumerate() {
+            let field = at(&format!("match.metadata[{i}]"));
+            if let Some(h) = header_match(&md.name, md.invert, md.value_match.as_ref(), &field, f) {
+                composed.headers.push(h);
+            }
+        }
+        unique_names(&composed.headers, &at("match.metadata"), f);
+        let catch_all = service.is_none() && method.is_none() && metadata.is_empty();
+        if spec["timeout"].is_object() {
+            f.note(
+                Code::TimeoutDropped,
+                &at("timeout"),
+                "the router route's timeouts: a GRPCRoute cannot say them".into(),
+                "set them in the implementation, or keep the route on App Mesh",
+            );
+        }
+        if spec["retryPolicy"].is_object() {
+            f.note(
+                Code::RetryDropped,
+                &at("retryPolicy"),
+                "the router route's retry policy: a GRPCRoute cannot say it".into(),
+                "retry in the client, or set the implementation's retries",
+            );
+        }
+        let rank = match &composed.method {
+            Some(MethodMatch::Grpc(g)) => (
+                g.service.as_ref().map_or(0, String::len),
+                g.method.as_ref().map_or(0, String::len),
+                composed.headers.len(),
+            ),
+            _ => (0, 0, composed.headers.len()),
+        };
+        if rules.iter().any(|(_, earlier)| *earlier < rank) {
+            f.note(
+                Code::RouterUncomposed,
+                &at("match"),
+                "App Mesh's router tried a broader route first and gave it the calls both match; \
+                 GRPCRoute ranks this one higher and gives them here"
+                    .into(),
+                "set the router routes' priorities in the order GRPCRoute ranks them",
+            );
+        }
+        let rule = Rule {
+            matches: (!composed.is_empty())
+                .then_some(composed)
+                .into_iter()
+                .collect(),
+            filters: Vec::new(),
+            backend_refs: weighted(spec, router, namespace, opts, &at, f),
+            timeouts: None,
+            retry: None,
+        };
+        rules.push((rule, rank));
+        if catch_all {
+            break;
         }
     }
     rules.into_iter().map(|(rule, _)| rule).collect()
