@@ -30,6 +30,10 @@ pub struct Backend {
     /// The provider's listener port.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<i32>,
+    /// A virtual node's listener settings that act on the requests sent to it, by name
+    /// (`tls`, `connectionPool`, `outlierDetection`, `timeout`): what a Service does not say.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub settings: Vec<String>,
     /// A virtual router's routes (the router's name is in `provider`), as App Mesh holds them:
     /// what each matches, the virtual nodes it sends to with their weights, its timeouts and
     /// retry policy.
@@ -40,6 +44,9 @@ pub struct Backend {
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub nodes: std::collections::BTreeMap<String, Backend>,
 }
+
+/// The listener settings `Backend::settings` names, as the API spells them.
+pub const NODE_SETTINGS: [&str; 4] = ["tls", "connectionPool", "outlierDetection", "timeout"];
 
 /// One route of a virtual router: its name and its spec in App Mesh API terms (`RouteSpec`:
 /// `priority` and one of `httpRoute`, `http2Route`, `grpcRoute`, `tcpRoute`).

@@ -101,11 +101,22 @@ impl AppMesh {
                 }
                 _ => {}
             }
-            backend.port = spec
-                .listeners
+            let listeners = spec.listeners.unwrap_or_default();
+            backend.port = listeners
+                .iter()
+                .find_map(|l| l.port_mapping.as_ref().map(|p| p.port));
+            let set = [
+                listeners.iter().any(|l| l.tls.is_some()),
+                listeners.iter().any(|l| l.connection_pool.is_some()),
+                listeners.iter().any(|l| l.outlier_detection.is_some()),
+                listeners.iter().any(|l| l.timeout.is_some()),
+            ];
+            backend.settings = recorded::NODE_SETTINGS
                 .into_iter()
-                .flatten()
-                .find_map(|l| l.port_mapping.map(|p| p.port));
+                .zip(set)
+                .filter(|(_, set)| *set)
+                .map(|(name, _)| name.to_string())
+                .collect();
         }
         Ok(backend)
     }

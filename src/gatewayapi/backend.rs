@@ -103,6 +103,12 @@ pub(super) fn backend(
             }
         }
     };
+    if let Some(node) = recorded
+        .and_then(|r| r.provider.as_deref())
+        .and_then(|p| p.strip_prefix("virtualNode/"))
+    {
+        node_settings(node, recorded, field, f);
+    }
     reference(
         &service,
         vs,
@@ -152,6 +158,7 @@ pub(super) fn node(
         );
         return None;
     };
+    node_settings(node, recorded, field, f);
     reference(
         &service,
         node,
@@ -161,6 +168,24 @@ pub(super) fn node(
         field,
         f,
     )
+}
+
+/// A finding when the virtual node `recorded` stands for had listener settings that acted on
+/// the requests sent to it.
+pub(super) fn node_settings(node: &str, recorded: Option<&Backend>, field: &str, f: &mut Findings) {
+    let Some(settings) = recorded.map(|r| &r.settings).filter(|s| !s.is_empty()) else {
+        return;
+    };
+    f.note(
+        Code::NodeSettingsDropped,
+        field,
+        format!(
+            "virtual node {node}'s listener has {}: App Mesh applied them to the requests sent to \
+             it; a Service and a route say none of them",
+            settings.join(", ")
+        ),
+        "set what still matters in the implementation's policies or the backend itself",
+    );
 }
 
 /// The reference to `service` for `what` (a virtual service or node), on the first port known:

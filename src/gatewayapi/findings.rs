@@ -94,10 +94,13 @@ pub enum Code {
     IdleTimeoutDropped,
     /// a virtual router's gRPC route's timeouts, which a GRPCRoute cannot say.
     TimeoutDropped,
+    /// a virtual node's listener settings (TLS, connection pool, outlier detection, timeout),
+    /// which a Service and a route do not say.
+    NodeSettingsDropped,
 }
 
 impl Code {
-    pub const ALL: [Code; 35] = [
+    pub const ALL: [Code; 36] = [
         Code::PrefixSegments,
         Code::PrefixBarePath,
         Code::PathRefused,
@@ -133,6 +136,7 @@ impl Code {
         Code::RetryDropped,
         Code::IdleTimeoutDropped,
         Code::TimeoutDropped,
+        Code::NodeSettingsDropped,
     ];
 
     pub fn impact(self) -> Impact {
@@ -172,6 +176,7 @@ impl Code {
             Code::RetryDropped => Impact::Changed,
             Code::IdleTimeoutDropped => Impact::Check,
             Code::TimeoutDropped => Impact::Changed,
+            Code::NodeSettingsDropped => Impact::Changed,
         }
     }
 
@@ -213,6 +218,7 @@ impl Code {
             Code::RetryDropped => "retry-dropped",
             Code::IdleTimeoutDropped => "idle-timeout-dropped",
             Code::TimeoutDropped => "timeout-dropped",
+            Code::NodeSettingsDropped => "node-settings-dropped",
         }
     }
 

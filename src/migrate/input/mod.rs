@@ -18,7 +18,7 @@ use clap::ValueEnum;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::api::recorded::{Backend, CloudMap, RouterRoute};
+use crate::api::recorded::{self, Backend, CloudMap, RouterRoute};
 use crate::api::{GatewayRoute, Tag};
 use crate::appmesh::RouteKey;
 use node::Node;
@@ -193,6 +193,16 @@ impl Inventory {
                 })
             }),
             port: first_port(spec),
+            settings: recorded::NODE_SETTINGS
+                .into_iter()
+                .filter(|setting| {
+                    spec.and_then(|s| s["listeners"].as_array())
+                        .into_iter()
+                        .flatten()
+                        .any(|l| !l[*setting].is_null())
+                })
+                .map(String::from)
+                .collect(),
             ..Backend::default()
         }
     }
