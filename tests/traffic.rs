@@ -25,6 +25,8 @@ const CLASS: &str = "meshroute-traffic";
 const GATEWAY: &str = "gw";
 const DOCS_BEGIN: &str = "<!-- traffic-totals:begin (written by tests/traffic.rs) -->";
 const DOCS_END: &str = "<!-- traffic-totals:end -->";
+const ROUTERS_BEGIN: &str = "<!-- router-traffic:begin (written by tests/traffic.rs) -->";
+const ROUTERS_END: &str = "<!-- router-traffic:end -->";
 
 /// GatewayRoutes on one virtual gateway of a mesh of their own, and the requests to send.
 struct Case {
@@ -1209,22 +1211,24 @@ fn check_docs(per_case: &[(String, usize, Totals)], sum: &Totals) {
         sum.announced,
         sum.unannounced.len()
     ));
+    check_block(DOCS_BEGIN, DOCS_END, &table);
+}
+
+/// docs/migration.md's block between `open` and `close` is `table`, or is written with it
+/// under `MESHROUTE_UPDATE_DOCS`; otherwise the test fails showing what it measured.
+fn check_block(open: &str, close: &str, table: &str) {
     let path = meshroute_testbed::repo_root().join("docs/migration.md");
     let docs = std::fs::read_to_string(&path).unwrap();
-    let (Some(begin), Some(end)) = (docs.find(DOCS_BEGIN), docs.find(DOCS_END)) else {
-        panic!("docs/migration.md has no {DOCS_BEGIN} ... {DOCS_END} block");
+    let (Some(begin), Some(end)) = (docs.find(open), docs.find(close)) else {
+        panic!("docs/migration.md has no {open} ... {close} block");
     };
-    let current = &docs[begin + DOCS_BEGIN.len()..end];
+    let inside = begin + open.len();
     let wanted = format!("\n{table}");
-    if current == wanted {
+    if docs[inside..end] == wanted {
         return;
     }
     if std::env::var_os("MESHROUTE_UPDATE_DOCS").is_some() {
-        let updated = format!(
-            "{}{wanted}{}",
-            &docs[..begin + DOCS_BEGIN.len()],
-            &docs[end..]
-        );
+        let updated = format!("{}{wanted}{}", &docs[..inside], &docs[end..]);
         std::fs::write(&path, updated).unwrap();
         return;
     }
@@ -1520,6 +1524,10 @@ async fn a_virtual_routers_split_and_matches_reach_the_same_nodes_through_both_g
         std::thread::sleep(Duration::from_millis(200));
     }
 
+    // What docs/migration.md counts: a row per router.
+    let mut table = String::from(
+        "| router | requests through each gateway | same node, path and Host | different, announced (codes) | different, the implementation's gap | different, unannounced |\n|---|---|---|---|---|---|\n",
+    );
     // The shares of each split over 2000 requests, through each gateway: within 3 points of
     // the weights, and of each other.
     const N: usize = 2000;
@@ -1545,6 +1553,14 @@ async fn a_virtual_routers_split_and_matches_reach_the_same_nodes_through_both_g
             (measured[0] - measured[1]).abs() <= 3.0,
             "{path}: {measured:?}"
         );
+        let router = if green == 10.0 {
+            "split-90-10"
+        } else {
+            "split-50-50"
+        };
+        table.push_str(&format!(
+            "| {router} | {N} | each node's share within 3 points of its weight, and of the other gateway's | 0 | 0 | 0 |\n"
+        ));
     }
 
     // Matches behind the gateway route: the same node, path and Host through both, or a
@@ -1558,7 +1574,10 @@ async fn a_virtual_routers_split_and_matches_reach_the_same_nodes_through_both_g
         // prefix of the api route higher.
         ("/c/v1/x", &[("x-canary", "yes")], Some("router-uncomposed")),
     ];
+    let (mut same, mut announced_n) = (0, 0);
     for (path, headers, announced) in rows {
+        same += usize::from(announced.is_none());
+        announced_n += usize::from(announced.is_some());
         let p = probe(path, headers);
         let (a, g) = (
             send(app_mesh, Proto::Http, &p),
@@ -1589,6 +1608,7 @@ async fn a_virtual_routers_split_and_matches_reach_the_same_nodes_through_both_g
         }
     );
     assert_eq!(a, g);
+    same += 1;
 
     // The per-request timeout: App Mesh answers 504 when the node is slower than 300 ms. The
     // export writes it as `timeouts.request: 300ms`; Traefik v3.7 does not implement
@@ -1602,4 +1622,12 @@ async fn a_virtual_routers_split_and_matches_reach_the_same_nodes_through_both_g
         Outcome::Reached { .. }
     ));
     drop(traefik);
+    table.push_str(&format!(
+        "| matched | {} | {same} | {announced_n} (`router-uncomposed`) | 0 | 0 |\n",
+        rows.len() + 1
+    ));
+    table.push_str(
+        "| slow | 1 | 0 | 0 | 1 (Traefik v3.7 has no HTTPRouteRule.timeouts: 504 through App Mesh, the slow node's answer through Traefik) | 0 |\n",
+    );
+    check_block(ROUTERS_BEGIN, ROUTERS_END, &table);
 }
