@@ -21,20 +21,9 @@ fn meshroute() -> PathBuf {
 /// `meshroute <args>` against this test's emulator; (success, stdout, stderr).
 fn meshroute_cli(bed: &Bed, args: &[&str]) -> (bool, String, String) {
     let endpoint = bed.emulator.endpoint();
-    run_program(
-        &meshroute(),
-        args,
-        &[
-            ("MESHROUTE_APPMESH_ENDPOINT", &endpoint),
-            ("AWS_REGION", "us-west-2"),
-            ("AWS_ACCESS_KEY_ID", "test"),
-            ("AWS_SECRET_ACCESS_KEY", "test"),
-            ("AWS_EC2_METADATA_DISABLED", "true"),
-            ("AWS_CONFIG_FILE", "/dev/null"),
-            ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
-        ],
-        None,
-    )
+    let mut env = vec![("MESHROUTE_APPMESH_ENDPOINT", endpoint.as_str())];
+    env.extend(meshroute_testbed::AWS_TEST_ENV);
+    run_program(&meshroute(), args, &env, None)
 }
 
 fn target() -> Value {

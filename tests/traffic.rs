@@ -1438,15 +1438,8 @@ async fn a_virtual_routers_split_and_matches_reach_the_same_nodes_through_both_g
     // What the mesh holds, as a user moves it: import from App Mesh's API, then export.
     let meshroute = Path::new(env!("CARGO_BIN_EXE_meshroute"));
     let endpoint = handle.endpoint();
-    let env = [
-        ("MESHROUTE_APPMESH_ENDPOINT", endpoint.as_str()),
-        ("AWS_REGION", "us-west-2"),
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-        ("AWS_EC2_METADATA_DISABLED", "true"),
-        ("AWS_CONFIG_FILE", "/dev/null"),
-        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
-    ];
+    let mut env = vec![("MESHROUTE_APPMESH_ENDPOINT", endpoint.as_str())];
+    env.extend(meshroute_testbed::AWS_TEST_ENV);
     let (ok_import, imported, progress) = run_program(
         meshroute,
         &["import", "--mesh", mesh, "--namespace", &ns],

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::routing::{self, Incoming, Order, StoredRoute};
+use crate::routing::{self, Incoming, StoredRoute};
 
 /// App Mesh's per-request timeout when a route sets none: "The default value is 15 seconds"
 /// (API reference, HttpTimeout and GrpcTimeout).
@@ -161,17 +161,8 @@ fn route_kind(protocol: &str) -> Option<&'static str> {
 /// none matches (Envoy answers 404).
 pub fn take(routes: &[StoredRoute], protocol: &str, req: &Incoming) -> Option<Taken> {
     let kind = route_kind(protocol)?;
-    let mut candidates: Vec<(&StoredRoute, &Value)> = routes
-        .iter()
-        .filter_map(|r| Some((r, r.spec.get(kind).filter(|v| !v.is_null())?)))
-        .collect();
-    candidates.sort_by_cached_key(|(route, r)| Order::of(route, r));
-    let (raw_path, query) = req
-        .path_and_query
-        .split_once('?')
-        .unwrap_or((req.path_and_query, ""));
-    let path = routing::normalize(raw_path);
-    let (stored, r) = candidates.into_iter().find(|(_, r)| {
+    let (path, query) = routing::path_and_query(req);
+    let (stored, r) = routing::tried(routes, kind).into_iter().find(|(_, r)| {
         let m = &r["match"];
         match kind {
             "tcpRoute" => routing::port_matches(m, req),

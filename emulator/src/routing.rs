@@ -72,27 +72,42 @@ pub struct Routed {
 /// The route that takes `req` among a virtual gateway's `routes`, and what it does to it;
 /// `None` when none matches (the gateway answers 404, as Envoy does).
 pub fn route(routes: &[StoredRoute], req: &Incoming) -> Option<Routed> {
-    let kind = req.protocol.route_kind();
+    let (normalized, query) = path_and_query(req);
+    let path = normalized.as_str();
+    tried(routes, req.protocol.route_kind())
+        .into_iter()
+        .find_map(|(stored, r)| {
+            let m = &r["match"];
+            let matched = if req.protocol == Protocol::Grpc {
+                grpc_matches(m, path, req)
+            } else {
+                http_matches(m, path, query, req)
+            };
+            matched.then(|| rewrite(stored, r, path, query, req))
+        })
+}
+
+/// The routes of `kind` (their spec's field: `httpRoute`, ...), each with its part of that
+/// kind, in the order they are tried (`Order`).
+pub(crate) fn tried<'a>(
+    routes: &'a [StoredRoute],
+    kind: &str,
+) -> Vec<(&'a StoredRoute, &'a Value)> {
     let mut candidates: Vec<(&StoredRoute, &Value)> = routes
         .iter()
         .filter_map(|r| Some((r, r.spec.get(kind).filter(|v| !v.is_null())?)))
         .collect();
     candidates.sort_by_cached_key(|(route, r)| Order::of(route, r));
+    candidates
+}
+
+/// The request's path as matched (normalised) and its query.
+pub(crate) fn path_and_query<'a>(req: &Incoming<'a>) -> (String, &'a str) {
     let (raw_path, query) = req
         .path_and_query
         .split_once('?')
         .unwrap_or((req.path_and_query, ""));
-    let normalized = normalize(raw_path);
-    let path = normalized.as_str();
-    candidates.into_iter().find_map(|(stored, r)| {
-        let m = &r["match"];
-        let matched = if req.protocol == Protocol::Grpc {
-            grpc_matches(m, path, req)
-        } else {
-            http_matches(m, path, query, req)
-        };
-        matched.then(|| rewrite(stored, r, path, query, req))
-    })
+    (normalize(raw_path), query)
 }
 
 /// A route's place in the order routes are tried in; the lesser first: by `priority` (0 first);
@@ -102,7 +117,7 @@ pub fn route(routes: &[StoredRoute], req: &Incoming) -> Option<Routed> {
 /// table, aws/aws-app-mesh-roadmap#77), then matches on no path; then by creation time and name
 /// (our choice). docs/testing.md cites each.
 #[derive(Debug, Clone)]
-pub(crate) struct Order<'a> {
+struct Order<'a> {
     priority: Option<i64>,
     /// How specific its path match is, the greater the more: (kind, prefix length).
     specificity: (u8, usize),
@@ -112,7 +127,7 @@ pub(crate) struct Order<'a> {
 
 impl<'a> Order<'a> {
     /// `route`'s place, `r` being its match of the request's kind.
-    pub(crate) fn of(route: &'a StoredRoute, r: &Value) -> Order<'a> {
+    fn of(route: &'a StoredRoute, r: &Value) -> Order<'a> {
         let m = &r["match"];
         let specificity = if m["path"]["exact"].is_string() {
             (3, 0)
@@ -304,7 +319,7 @@ fn full_match(regex: &str, value: &str) -> bool {
 /// The path App Mesh's gateway matches and forwards: dot segments removed (RFC 3986, 5.2.4) and
 /// adjacent slashes merged, as the Envoy options App Mesh turned on (`normalize_path`,
 /// `merge_slashes`) do; docs/testing.md cites the user guide.
-pub(crate) fn normalize(path: &str) -> String {
+fn normalize(path: &str) -> String {
     let mut segments: Vec<&str> = Vec::new();
     let trailing = path.ends_with('/') || path.ends_with("/.") || path.ends_with("/..");
     for segment in path.split('/') {

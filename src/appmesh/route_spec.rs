@@ -59,17 +59,13 @@ fn http_route(r: &sdk::HttpRoute) -> Result<Value, ConversionError> {
             "port": m.port,
         })),
         "action": r.action.as_ref().map(|a| targets(&a.weighted_targets)),
-        "retryPolicy": r.retry_policy.as_ref().map(|p| json!({
-            "maxRetries": p.max_retries,
-            "perRetryTimeout": p.per_retry_timeout.as_ref().map(duration),
-            "httpRetryEvents": p.http_retry_events,
-            "tcpRetryEvents": p.tcp_retry_events.as_ref()
-                .map(|e| e.iter().map(|e| e.as_str()).collect::<Vec<_>>()),
-        })),
-        "timeout": r.timeout.as_ref().map(|t| json!({
-            "perRequest": t.per_request.as_ref().map(duration),
-            "idle": t.idle.as_ref().map(duration),
-        })),
+        "retryPolicy": r.retry_policy.as_ref().map(|p| retry(
+            p.max_retries,
+            p.per_retry_timeout.as_ref(),
+            p.http_retry_events.as_ref(),
+            p.tcp_retry_events.as_deref(),
+        )),
+        "timeout": r.timeout.as_ref().map(|t| timeout(t.per_request.as_ref(), t.idle.as_ref())),
     }))
 }
 
@@ -94,19 +90,18 @@ fn grpc_route(r: &sdk::GrpcRoute) -> Result<Value, ConversionError> {
             "port": m.port,
         })),
         "action": r.action.as_ref().map(|a| targets(&a.weighted_targets)),
-        "retryPolicy": r.retry_policy.as_ref().map(|p| json!({
-            "maxRetries": p.max_retries,
-            "perRetryTimeout": p.per_retry_timeout.as_ref().map(duration),
-            "httpRetryEvents": p.http_retry_events,
-            "tcpRetryEvents": p.tcp_retry_events.as_ref()
-                .map(|e| e.iter().map(|e| e.as_str()).collect::<Vec<_>>()),
-            "grpcRetryEvents": p.grpc_retry_events.as_ref()
-                .map(|e| e.iter().map(|e| e.as_str()).collect::<Vec<_>>()),
-        })),
-        "timeout": r.timeout.as_ref().map(|t| json!({
-            "perRequest": t.per_request.as_ref().map(duration),
-            "idle": t.idle.as_ref().map(duration),
-        })),
+        "retryPolicy": r.retry_policy.as_ref().map(|p| {
+            let mut policy = retry(
+                p.max_retries,
+                p.per_retry_timeout.as_ref(),
+                p.http_retry_events.as_ref(),
+                p.tcp_retry_events.as_deref(),
+            );
+            policy["grpcRetryEvents"] = json!(p.grpc_retry_events.as_ref()
+                .map(|e| e.iter().map(|e| e.as_str()).collect::<Vec<_>>()));
+            policy
+        }),
+        "timeout": r.timeout.as_ref().map(|t| timeout(t.per_request.as_ref(), t.idle.as_ref())),
     }))
 }
 
@@ -134,6 +129,25 @@ fn targets(targets: &[sdk::WeightedTarget]) -> Value {
     json!({ "weightedTargets": targets.iter().map(|t| json!({
         "virtualNode": t.virtual_node, "weight": t.weight, "port": t.port,
     })).collect::<Vec<_>>() })
+}
+
+/// A retry policy's members common to HTTP and gRPC routes.
+fn retry(
+    max_retries: i64,
+    per_retry: Option<&sdk::Duration>,
+    http_events: Option<&Vec<String>>,
+    tcp_events: Option<&[sdk::TcpRetryPolicyEvent]>,
+) -> Value {
+    json!({
+        "maxRetries": max_retries,
+        "perRetryTimeout": per_retry.map(duration),
+        "httpRetryEvents": http_events,
+        "tcpRetryEvents": tcp_events.map(|e| e.iter().map(|e| e.as_str()).collect::<Vec<_>>()),
+    })
+}
+
+fn timeout(per_request: Option<&sdk::Duration>, idle: Option<&sdk::Duration>) -> Value {
+    json!({ "perRequest": per_request.map(duration), "idle": idle.map(duration) })
 }
 
 fn duration(d: &sdk::Duration) -> Value {

@@ -197,6 +197,17 @@ pub const SERVICES: &[&str] = &[
     "grpc-echo.svc.cluster.local",
 ];
 
+/// The AWS environment of a meshroute process talking to the emulator: a region, fake
+/// credentials, and no instance metadata or shared files to look for.
+pub const AWS_TEST_ENV: [(&str, &str); 6] = [
+    ("AWS_REGION", "us-west-2"),
+    ("AWS_ACCESS_KEY_ID", "test"),
+    ("AWS_SECRET_ACCESS_KEY", "test"),
+    ("AWS_EC2_METADATA_DISABLED", "true"),
+    ("AWS_CONFIG_FILE", "/dev/null"),
+    ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+];
+
 /// Emulator settings for the bed: App Mesh's defaults, except room for more routes on one
 /// gateway, because every test of a binary shares the seeded gateway.
 pub fn emulator_settings() -> appmesh_emulator::Settings {

@@ -33,12 +33,7 @@ impl Operator {
             .args(["--http-addr", "127.0.0.1:0", "--log-format", "json"])
             .args(extra)
             .env("KUBECONFIG", kubeconfig)
-            .env("AWS_REGION", "us-west-2")
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_CONFIG_FILE", "/dev/null")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .envs(crate::AWS_TEST_ENV)
             .stdin(Stdio::null())
             .stdout(file.try_clone()?)
             .stderr(file);
