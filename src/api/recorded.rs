@@ -30,6 +30,10 @@ pub struct Backend {
     /// The provider's listener port.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<i32>,
+    /// A virtual router's listener protocol (`http`, `http2`, `grpc`, `tcp`): which of its
+    /// routes' kinds take the requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
     /// A virtual node's listener settings that act on the requests sent to it, by name
     /// (`tls`, `connectionPool`, `outlierDetection`, `timeout`): what a Service does not say.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

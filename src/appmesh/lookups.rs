@@ -129,7 +129,7 @@ impl AppMesh {
         owner: &Option<String>,
         name: &str,
     ) -> Result<recorded::Backend, AppMeshError> {
-        let port = send!(self, "DescribeVirtualRouter", |c| c
+        let mapping = send!(self, "DescribeVirtualRouter", |c| c
             .describe_virtual_router()
             .mesh_name(mesh)
             .set_mesh_owner(owner.clone())
@@ -140,7 +140,9 @@ impl AppMesh {
         .and_then(|s| s.listeners)
         .into_iter()
         .flatten()
-        .find_map(|l| l.port_mapping.map(|p| p.port));
+        .find_map(|l| l.port_mapping);
+        let port = mapping.as_ref().map(|p| p.port);
+        let protocol = mapping.map(|p| p.protocol.as_str().to_string());
         let mut names = Vec::new();
         let mut token = None;
         loop {
@@ -182,6 +184,7 @@ impl AppMesh {
         Ok(recorded::Backend {
             provider: Some(format!("virtualRouter/{name}")),
             port,
+            protocol,
             routes,
             nodes,
             ..Default::default()

@@ -42,7 +42,7 @@ pub(super) fn http_rules(
     f: &mut Findings,
 ) -> Vec<Rule> {
     let target = format!("spec.{kind}.action.target");
-    let routes = ordered(&router.routes, kind);
+    let routes = ordered(&router.routes, &route_kind(router, kind));
     // The path the router matched is the one the gateway's rewrite produced: composable when
     // the gateway route's prefix became `/` (the default rewrite).
     let prefix = match (&matched.path, &rewrite.path) {
@@ -229,7 +229,7 @@ pub(super) fn grpc_rules(
         }
     };
     let mut rules: Vec<(Rule, (usize, usize, usize))> = Vec::new();
-    for (route, spec) in ordered(&router.routes, "grpcRoute") {
+    for (route, spec) in ordered(&router.routes, &route_kind(router, "grpcRoute")) {
         let at = |field: &str| {
             format!(
                 "{target} (virtual router {name}, route {}).{field}",
@@ -317,6 +317,18 @@ pub(super) fn grpc_rules(
         }
     }
     rules.into_iter().map(|(rule, _)| rule).collect()
+}
+
+/// The kind of the router's routes that take requests: its listener's protocol's (App Mesh
+/// builds a router's routes per listener protocol), else the gateway route's own `kind`.
+fn route_kind(router: &Backend, kind: &str) -> String {
+    match router.protocol.as_deref() {
+        Some("http") => "httpRoute".into(),
+        Some("http2") => "http2Route".into(),
+        Some("grpc") => "grpcRoute".into(),
+        Some("tcp") => "tcpRoute".into(),
+        _ => kind.into(),
+    }
 }
 
 /// The router's routes of `kind` in the order App Mesh tried them: by `priority` (0 first,

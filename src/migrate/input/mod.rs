@@ -172,6 +172,11 @@ impl Inventory {
         Backend {
             provider: Some(format!("virtualRouter/{router}")),
             port: first_port(self.spec(Kind::VirtualRouter, mesh, router)),
+            protocol: self.spec(Kind::VirtualRouter, mesh, router).and_then(|s| {
+                s["listeners"][0]["portMapping"]["protocol"]
+                    .as_str()
+                    .map(String::from)
+            }),
             routes,
             nodes,
             ..Backend::default()
