@@ -1331,7 +1331,7 @@ async fn a_virtual_routers_split_and_matches_reach_the_same_nodes_through_both_g
     );
     // Each virtual node an echo backend, and the Service its DNS name names.
     let mut backends = Vec::new();
-    for node in ["blue", "green", "api"] {
+    for node in ["blue", "green", "api", "flaky"] {
         ok(
             "CreateVirtualNode",
             json!({ "meshName": mesh, "virtualNodeName": node, "spec": {
@@ -1403,6 +1403,18 @@ async fn a_virtual_routers_split_and_matches_reach_the_same_nodes_through_both_g
                     "timeout": { "perRequest": { "unit": "ms", "value": 300 } } } }),
             )],
             "/d/",
+        ),
+        (
+            "retried",
+            vec![(
+                "once-more",
+                json!({ "httpRoute": { "match": { "prefix": "/" },
+                    "action": to(&[("flaky", 1)]),
+                    "retryPolicy": { "maxRetries": 1,
+                        "perRetryTimeout": { "unit": "s", "value": 2 },
+                        "httpRetryEvents": ["gateway-error"] } } }),
+            )],
+            "/e/",
         ),
     ];
     for (router, routes, prefix) in &routers {
@@ -1614,7 +1626,33 @@ async fn a_virtual_routers_split_and_matches_reach_the_same_nodes_through_both_g
         send(gateway_api, Proto::Http, &slow),
         Outcome::Reached { .. }
     ));
+    // A retry policy: the node fails every second request. Through Traefik first, then App
+    // Mesh: the first pair both succeed (App Mesh's try fails and its retry succeeds); in the
+    // second, Traefik's request is the one that fails and App Mesh's succeeds, as `retry-dropped`
+    // announces.
+    let flaky = probe("/e/x", &[(appmesh_emulator::ECHO_FAIL_EVERY_HEADER, "2")]);
+    let mut retried = (0, 0);
+    for _ in 0..2 {
+        let g = send(gateway_api, Proto::Http, &flaky);
+        let a = send(app_mesh, Proto::Http, &flaky);
+        assert!(
+            matches!(a, Outcome::Reached { .. }),
+            "App Mesh retried: {a}"
+        );
+        if a == g {
+            retried.0 += 1;
+        } else {
+            assert_eq!(g, Outcome::Status(503));
+            assert!(codes.contains(&("retried".to_string(), "retry-dropped".to_string())));
+            retried.1 += 1;
+        }
+    }
+    assert_eq!(retried, (1, 1));
     drop(traefik);
+    table.push_str(&format!(
+        "| retried | 2 | {} | {} (`retry-dropped`) | 0 | 0 |\n",
+        retried.0, retried.1
+    ));
     table.push_str(&format!(
         "| matched | {} | {same} | {announced_n} (`router-uncomposed`) | 0 | 0 |\n",
         rows.len() + 1

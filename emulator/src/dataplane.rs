@@ -127,6 +127,9 @@ pub async fn serve_listener(
 /// `ECHO_MAX_DELAY`) before it answers: a slow backend, for timeouts.
 pub const ECHO_DELAY_HEADER: &str = "x-echo-delay-ms";
 const ECHO_MAX_DELAY: std::time::Duration = std::time::Duration::from_secs(60);
+/// The request header `n` that makes an echo backend answer 503 to every `n`th request
+/// carrying it (counted per backend): a flaky backend, for retries.
+pub const ECHO_FAIL_EVERY_HEADER: &str = "x-echo-fail-every";
 
 /// Serves a stand-in backend for `place` (a virtual service or node) on `bind`: it answers
 /// every request with what it received (method, path, Host, protocol, headers) and what it
@@ -136,15 +139,16 @@ pub async fn serve_echo(place: Place, bind: SocketAddr) -> std::io::Result<Socke
     let socket = TcpListener::bind(bind).await?;
     let address = socket.local_addr()?;
     let place = Arc::new(place);
+    let flaky = Arc::new(std::sync::atomic::AtomicU64::new(0));
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = socket.accept().await else {
                 continue;
             };
-            let place = place.clone();
+            let (place, flaky) = (place.clone(), flaky.clone());
             tokio::spawn(async move {
                 let answer = service_fn(move |req: Request<Incoming>| {
-                    let place = place.clone();
+                    let (place, flaky) = (place.clone(), flaky.clone());
                     async move {
                         // The whole request is read before the answer: answering first ends the
                         // HTTP/2 stream while the client still sends, which resets it (a gRPC
@@ -158,6 +162,17 @@ pub async fn serve_echo(place: Place, bind: SocketAddr) -> std::io::Result<Socke
                             .map(std::time::Duration::from_millis);
                         if let Some(delay) = delay {
                             tokio::time::sleep(delay.min(ECHO_MAX_DELAY)).await;
+                        }
+                        let every: Option<u64> = parts
+                            .headers
+                            .get(ECHO_FAIL_EVERY_HEADER)
+                            .and_then(|v| v.to_str().ok()?.parse().ok())
+                            .filter(|n| *n > 0);
+                        if let Some(every) = every {
+                            let n = flaky.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                            if n % every == 0 {
+                                return Ok(plain(StatusCode::SERVICE_UNAVAILABLE, "flaky"));
+                            }
                         }
                         Ok::<_, Infallible>(echo(&place, &Request::from_parts(parts, ())))
                     }

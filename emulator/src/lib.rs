@@ -20,7 +20,7 @@ mod store;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-pub use dataplane::{ECHO_DELAY_HEADER, Place, Served};
+pub use dataplane::{ECHO_DELAY_HEADER, ECHO_FAIL_EVERY_HEADER, Place, Served};
 pub use emulator::Emulator;
 pub use error::ApiError;
 pub use faults::{Fault, RateLimit};
