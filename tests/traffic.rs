@@ -28,6 +28,10 @@ const DOCS_END: &str = "<!-- traffic-totals:end -->";
 const ROUTERS_BEGIN: &str = "<!-- router-traffic:begin (written by tests/traffic.rs) -->";
 const ROUTERS_END: &str = "<!-- router-traffic:end -->";
 
+/// One Traefik at a time in this binary: two would both judge every Gateway of the class (one
+/// controller name), each refusing the other's ports.
+static ONE_TRAEFIK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// GatewayRoutes on one virtual gateway of a mesh of their own, and the requests to send.
 struct Case {
     name: String,
@@ -1043,6 +1047,7 @@ struct Totals {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn app_mesh_and_gateway_api_route_every_request_alike_or_the_export_says_why() {
+    let _one = ONE_TRAEFIK.lock().await;
     let plane = meshroute_testbed::shared();
     let client = plane.client().await.unwrap();
     install_gateway_api();
@@ -1304,6 +1309,7 @@ fn a_difference_is_announced_only_by_a_finding_that_predicts_it() {
 /// path and Host, or the export announces the difference; a per-request timeout is App Mesh's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_virtual_routers_split_and_matches_reach_the_same_nodes_through_both_gateways() {
+    let _one = ONE_TRAEFIK.lock().await;
     let plane = meshroute_testbed::shared();
     let client = plane.client().await.unwrap();
     install_gateway_api();
