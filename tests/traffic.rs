@@ -1337,11 +1337,20 @@ async fn a_virtual_routers_split_and_matches_reach_the_same_nodes_through_both_g
     );
     // Each virtual node an echo backend, and the Service its DNS name names.
     let mut backends = Vec::new();
+    // The flaky node's listener limits its connections, as App Mesh's Envoy did for requests
+    // to it: nothing a Service says (`node-settings-dropped`).
+    let listener = |node: &str| {
+        let mut l = json!({ "portMapping": { "port": 8080, "protocol": "http" } });
+        if node == "flaky" {
+            l["connectionPool"] = json!({ "http": { "maxConnections": 10 } });
+        }
+        l
+    };
     for node in ["blue", "green", "api", "flaky"] {
         ok(
             "CreateVirtualNode",
             json!({ "meshName": mesh, "virtualNodeName": node, "spec": {
-                "listeners": [{ "portMapping": { "port": 8080, "protocol": "http" } }],
+                "listeners": [listener(node)],
                 "serviceDiscovery": { "dns": { "hostname": format!("{node}.{ns}.svc.cluster.local") } } } }),
         );
         let address = handle.serve_node_echo_on(mesh, node, host).await.unwrap();
@@ -1406,7 +1415,8 @@ async fn a_virtual_routers_split_and_matches_reach_the_same_nodes_through_both_g
                 "bounded",
                 json!({ "httpRoute": { "match": { "prefix": "/" },
                     "action": to(&[("api", 1)]),
-                    "timeout": { "perRequest": { "unit": "ms", "value": 300 } } } }),
+                    "timeout": { "perRequest": { "unit": "ms", "value": 300 },
+                        "idle": { "unit": "s", "value": 30 } } } }),
             )],
             "/d/",
         ),
@@ -1654,6 +1664,16 @@ async fn a_virtual_routers_split_and_matches_reach_the_same_nodes_through_both_g
         }
     }
     assert_eq!(retried, (1, 1));
+    // What no request here shows, reported all the same.
+    for (route, code) in [
+        ("slow", "idle-timeout-dropped"),
+        ("retried", "node-settings-dropped"),
+    ] {
+        assert!(
+            codes.contains(&(route.to_string(), code.to_string())),
+            "{route}: {code} not reported: {codes:?}"
+        );
+    }
     drop(traefik);
     table.push_str(&format!(
         "| retried | 2 | {} | {} (`retry-dropped`) | 0 | 0 |\n",
