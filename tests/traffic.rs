@@ -1325,6 +1325,8 @@ async fn a_virtual_routers_split_and_matches_reach_the_same_nodes_through_both_g
     };
     let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = held.local_addr().unwrap().port();
+    let held_grpc = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let grpc_port = held_grpc.local_addr().unwrap().port();
     let ns = meshroute_testbed::namespace(&client, "traffic-routers")
         .await
         .unwrap();
@@ -1333,7 +1335,8 @@ async fn a_virtual_routers_split_and_matches_reach_the_same_nodes_through_both_g
     ok(
         "CreateVirtualGateway",
         json!({ "meshName": mesh, "virtualGatewayName": GATEWAY, "spec": { "listeners": [
-            { "portMapping": { "port": port, "protocol": "http" } }] } }),
+            { "portMapping": { "port": port, "protocol": "http" } },
+            { "portMapping": { "port": grpc_port, "protocol": "grpc" } }] } }),
     );
     // Each virtual node an echo backend, and the Service its DNS name names.
     let mut backends = Vec::new();
@@ -1346,7 +1349,7 @@ async fn a_virtual_routers_split_and_matches_reach_the_same_nodes_through_both_g
         }
         l
     };
-    for node in ["blue", "green", "api", "flaky"] {
+    for node in ["blue", "green", "api", "flaky", "cart"] {
         ok(
             "CreateVirtualNode",
             json!({ "meshName": mesh, "virtualNodeName": node, "spec": {
@@ -1359,7 +1362,8 @@ async fn a_virtual_routers_split_and_matches_reach_the_same_nodes_through_both_g
             name: node.into(),
             address,
             target_port: Some(8080),
-            h2c: false,
+            // The gRPC node speaks h2c, as App Mesh spoke HTTP/2 to it.
+            h2c: node == "cart",
         });
     }
     let to = |targets: &[(&str, i64)]| {
@@ -1460,8 +1464,37 @@ async fn a_virtual_routers_split_and_matches_reach_the_same_nodes_through_both_g
                             "virtualServiceName": service } } } } } }),
         );
     }
+    // A gRPC router whose route bounds each call to 300 ms, behind a grpc gateway route (its
+    // :authority rewrite off, which a GRPCRoute could not make).
+    ok(
+        "CreateVirtualRouter",
+        json!({ "meshName": mesh, "virtualRouterName": "grpc-slow", "spec": {
+            "listeners": [{ "portMapping": { "port": 8080, "protocol": "grpc" } }] } }),
+    );
+    ok(
+        "CreateRoute",
+        json!({ "meshName": mesh, "virtualRouterName": "grpc-slow", "routeName": "bounded",
+                "spec": { "grpcRoute": { "match": { "serviceName": "shop.Cart" },
+                    "action": to(&[("cart", 1)]),
+                    "timeout": { "perRequest": { "unit": "ms", "value": 300 } } } } }),
+    );
+    ok(
+        "CreateVirtualService",
+        json!({ "meshName": mesh, "virtualServiceName": "grpc-slow.routers.local",
+                "spec": { "provider": { "virtualRouter": { "virtualRouterName": "grpc-slow" } } } }),
+    );
+    ok(
+        "CreateGatewayRoute",
+        json!({ "meshName": mesh, "virtualGatewayName": GATEWAY, "gatewayRouteName": "grpc-slow",
+                "spec": { "grpcRoute": { "match": { "serviceName": "shop.Cart" },
+                    "action": { "target": { "virtualService": {
+                        "virtualServiceName": "grpc-slow.routers.local" } },
+                        "rewrite": { "hostname": { "defaultTargetHostname": "DISABLED" } } } } } }),
+    );
     let served = handle.serve_gateway(mesh, GATEWAY).await.unwrap();
-    let app_mesh = served[0].address;
+    let listener_at = |p: u16| served.iter().find(|s| s.port == p).unwrap().address;
+    let app_mesh = listener_at(port);
+    let app_mesh_grpc = listener_at(grpc_port);
 
     // What the mesh holds, as a user moves it: import from App Mesh's API, then export.
     let meshroute = Path::new(env!("CARGO_BIN_EXE_meshroute"));
@@ -1521,9 +1554,10 @@ async fn a_virtual_routers_split_and_matches_reach_the_same_nodes_through_both_g
     let (ok_apply, out, err) = run("kubectl", &["apply", "-f", "-"], Some(&exported));
     assert!(ok_apply, "{out}{err}\n{exported}");
     apply_backends(&backends);
-    drop(held);
-    let traefik = meshroute_testbed::Traefik::start(&plane.kubeconfig, &[port], plane.dir())
-        .unwrap_or_else(|e| panic!("start Traefik: {e}"));
+    drop((held, held_grpc));
+    let traefik =
+        meshroute_testbed::Traefik::start(&plane.kubeconfig, &[port, grpc_port], plane.dir())
+            .unwrap_or_else(|e| panic!("start Traefik: {e}"));
     wait_accepted(std::slice::from_ref(&ns));
     let gateway_api = SocketAddr::from(([127, 0, 0, 1], port));
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -1664,6 +1698,34 @@ async fn a_virtual_routers_split_and_matches_reach_the_same_nodes_through_both_g
         }
     }
     assert_eq!(retried, (1, 1));
+    // The gRPC router: a quick call alike through both; a slow one App Mesh ends after 300 ms
+    // (504, which a gRPC client reads as UNAVAILABLE), which the GRPCRoute cannot say, as
+    // `timeout-dropped` announces.
+    let gateway_api_grpc = SocketAddr::from(([127, 0, 0, 1], grpc_port));
+    let call = probe("/shop.Cart/Add", &[]);
+    let (a, g) = (
+        send(app_mesh_grpc, Proto::Grpc, &call),
+        send(gateway_api_grpc, Proto::Grpc, &call),
+    );
+    assert!(
+        matches!(a, Outcome::Reached { .. }),
+        "gRPC through App Mesh: {a}"
+    );
+    assert_eq!(a, g, "a quick gRPC call");
+    let slow_call = probe(
+        "/shop.Cart/Add",
+        &[(appmesh_emulator::ECHO_DELAY_HEADER, "1000")],
+    );
+    let (a, g) = (
+        send(app_mesh_grpc, Proto::Grpc, &slow_call),
+        send(gateway_api_grpc, Proto::Grpc, &slow_call),
+    );
+    assert_eq!(a, Outcome::GrpcStatus(14), "App Mesh's timeout");
+    assert!(matches!(g, Outcome::Reached { .. }), "Traefik: {g}");
+    assert!(
+        codes.contains(&("grpc-slow".to_string(), "timeout-dropped".to_string())),
+        "timeout-dropped not reported: {codes:?}"
+    );
     // What no request here shows, reported all the same.
     for (route, code) in [
         ("slow", "idle-timeout-dropped"),
@@ -1686,5 +1748,6 @@ async fn a_virtual_routers_split_and_matches_reach_the_same_nodes_through_both_g
     table.push_str(
         "| slow | 1 | 0 | 0 | 1 (Traefik v3.7 has no HTTPRouteRule.timeouts: 504 through App Mesh, the slow node's answer through Traefik) | 0 |\n",
     );
+    table.push_str("| grpc-slow | 2 | 1 | 1 (`timeout-dropped`) | 0 | 0 |\n");
     check_block(ROUTERS_BEGIN, ROUTERS_END, &table);
 }
