@@ -117,58 +117,17 @@ pub(super) fn route(
     if !matched.is_empty() {
         rule.matches = vec![matched];
     }
-    let routed = super::router::router_name(recorded)
-        .zip(recorded)
-        .filter(|(_, r)| !r.routes.is_empty());
-    let rules = match routed {
+    let field = "spec.grpcRoute.action.target";
+    let rules = match super::router::recorded_router(recorded, field, "call", f) {
         // A virtual router behind the target: where it sent each call, rule by rule.
         Some((name, router)) => {
             let matched = rule.matches.first().cloned().unwrap_or_default();
-            let rules = super::router::grpc_rules(&matched, name, router, namespace, opts, f);
-            let rules: Vec<Rule> = rules
-                .into_iter()
-                .map(|mut r| {
-                    r.filters = rule.filters.clone();
-                    r
-                })
-                .collect();
-            if rules.is_empty() {
-                f.note(
-                    Code::BackendUnresolved,
-                    "spec.grpcRoute.action.target",
-                    format!(
-                        "virtual router {name} sends none of this route's calls anywhere Gateway \
-                         API can say (App Mesh answered them UNIMPLEMENTED, or the findings above \
-                         say why)"
-                    ),
-                    "route them with a gateway route of their own",
-                );
-            }
-            rules
+            super::router::grpc_rules(&matched, &rule.filters, name, router, namespace, opts, f)
         }
         None => {
-            if let Some(name) = super::router::router_name(recorded) {
-                f.note(
-                    Code::RouterUncomposed,
-                    "spec.grpcRoute.action.target",
-                    format!(
-                        "virtual router {name}'s routes are not in the input: every call goes to \
-                         the target's Service as a whole, not as the router split them"
-                    ),
-                    "import the router's routes too (describe-route, AWS::AppMesh::Route, \
-                     aws_appmesh_route, or the VirtualRouter)",
-                );
-            }
-            rule.backend_refs = backend(
-                target,
-                namespace,
-                recorded,
-                opts,
-                "spec.grpcRoute.action.target",
-                f,
-            )
-            .into_iter()
-            .collect();
+            rule.backend_refs = backend(target, namespace, recorded, opts, field, f)
+                .into_iter()
+                .collect();
             vec![rule]
         }
     };

@@ -68,60 +68,30 @@ pub(super) fn route(
     precedence.hostname = hostnames.first().map_or(0, String::len);
     let target = &http.action.target;
     url_rewrite.hostname = host_rewrite(target, &rewrite, &at, f);
-    let routed = router::router_name(recorded)
-        .zip(recorded)
-        .filter(|(_, r)| !r.routes.is_empty());
-    let rules = match routed {
+    let rules = match router::recorded_router(recorded, &at("action.target"), "request", f) {
         // A virtual router behind the target: where it sent each request, rule by rule.
-        Some((name, router)) => {
-            let rules = router::http_rules(
-                kind,
-                &matched,
-                &url_rewrite,
-                name,
-                router,
-                namespace,
-                opts,
-                f,
-            );
-            if rules.is_empty() {
-                f.note(
-                    Code::BackendUnresolved,
-                    &at("action.target"),
-                    format!(
-                        "virtual router {name} sends none of this route's requests anywhere                          Gateway API can say (App Mesh answered them 404, or the findings above                          say why)"
-                    ),
-                    "route them with a gateway route of their own",
-                );
-            }
-            rules
-        }
-        None => {
-            if let Some(name) = router::router_name(recorded) {
-                f.note(
-                    Code::RouterUncomposed,
-                    &at("action.target"),
-                    format!(
-                        "virtual router {name}'s routes are not in the input: every request goes \
-                         to the target's Service as a whole, not as the router split them"
-                    ),
-                    "import the router's routes too (describe-route, AWS::AppMesh::Route, \
-                     aws_appmesh_route, or the VirtualRouter)",
-                );
-            }
-            vec![Rule {
-                matches: vec![matched],
-                filters: (url_rewrite != UrlRewrite::default())
-                    .then(|| Filter::url_rewrite(url_rewrite))
-                    .into_iter()
-                    .collect(),
-                backend_refs: backend(target, namespace, recorded, opts, &at("action.target"), f)
-                    .into_iter()
-                    .collect(),
-                timeouts: None,
-                retry: None,
-            }]
-        }
+        Some((name, router)) => router::http_rules(
+            kind,
+            &matched,
+            &url_rewrite,
+            name,
+            router,
+            namespace,
+            opts,
+            f,
+        ),
+        None => vec![Rule {
+            matches: vec![matched],
+            filters: (url_rewrite != UrlRewrite::default())
+                .then(|| Filter::url_rewrite(url_rewrite))
+                .into_iter()
+                .collect(),
+            backend_refs: backend(target, namespace, recorded, opts, &at("action.target"), f)
+                .into_iter()
+                .collect(),
+            timeouts: None,
+            retry: None,
+        }],
     };
     let port = listener_port(m.port, &at("match.port"), f);
     let spec = RouteSpec {

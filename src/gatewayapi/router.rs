@@ -28,6 +28,101 @@ pub(super) fn router_name(recorded: Option<&Backend>) -> Option<&str> {
         .strip_prefix("virtualRouter/")
 }
 
+/// The virtual router behind a target whose routes `import` recorded, with its name. A router
+/// whose routes the input lacks is none, and noted: the target's Service then takes every
+/// request (`what`: "request" or "call"), not as the router split them.
+pub(super) fn recorded_router<'a>(
+    recorded: Option<&'a Backend>,
+    field: &str,
+    what: &str,
+    f: &mut Findings,
+) -> Option<(&'a str, &'a Backend)> {
+    let name = router_name(recorded)?;
+    let router = recorded.filter(|r| !r.routes.is_empty());
+    if router.is_none() {
+        f.note(
+            Code::RouterUncomposed,
+            field,
+            format!(
+                "virtual router {name}'s routes are not in the input: every {what} goes to the \
+                 target's Service as a whole, not as the router split them"
+            ),
+            "import the router's routes too (describe-route, AWS::AppMesh::Route, \
+             aws_appmesh_route, or the VirtualRouter)",
+        );
+    }
+    Some(name).zip(router)
+}
+
+/// `rules` as composed for router `name`, noted when there are none: App Mesh answered the
+/// route's requests or calls (`what`) with its no-route `answer`, or the findings before say
+/// why.
+fn some_said(
+    rules: Vec<Rule>,
+    (name, what, answer): (&str, &str, &str),
+    field: &str,
+    f: &mut Findings,
+) -> Vec<Rule> {
+    if rules.is_empty() {
+        f.note(
+            Code::BackendUnresolved,
+            field,
+            format!(
+                "virtual router {name} sends none of this route's {what} anywhere Gateway API \
+                 can say (App Mesh answered them {answer}, or the findings above say why)"
+            ),
+            "route them with a gateway route of their own",
+        );
+    }
+    rules
+}
+
+/// How a field of router `name`'s route `route` is named in findings.
+fn field_of<'a>(target: &'a str, name: &'a str, route: &'a str) -> impl Fn(&str) -> String + 'a {
+    move |field| format!("{target} (virtual router {name}, route {route}).{field}")
+}
+
+/// Whether a router route's match `m` can take a request at all: a port match must be the
+/// router's listener port (App Mesh's router never took another from its gateway).
+fn on_router_port(router: &Backend, m: &Value) -> bool {
+    m["port"]
+        .as_i64()
+        .is_none_or(|port| router.port.is_none_or(|p| i64::from(p) == port))
+}
+
+/// Notes a rule App Mesh's router tried after an earlier one that Gateway API ranks lower where
+/// both match: Gateway API gives the shared requests to the later one.
+fn order_finding(
+    earlier: &[(Rule, Precedence)],
+    rule: &Rule,
+    rank: Precedence,
+    field: &str,
+    f: &mut Findings,
+) {
+    let later = rule.matches.first().cloned().unwrap_or_default();
+    let overtaken = earlier.iter().find(|(r, ranked)| {
+        *ranked < rank && overlaps(r.matches.first().unwrap_or(&RouteMatch::default()), &later)
+    });
+    if let Some((earlier, _)) = overtaken {
+        let path = earlier
+            .matches
+            .first()
+            .and_then(|m| m.path.as_ref())
+            .map_or("/", |p| &p.value);
+        f.note_about(
+            Code::RouterUncomposed,
+            field,
+            format!(
+                "App Mesh's router tried the rule for {path} first, and gave it the requests \
+                 both match; Gateway API ranks this route's match higher and gives them here"
+            ),
+            "set the router routes' priorities in the order Gateway API ranks them, or make \
+             their matches disjoint",
+            Requests::All,
+        );
+    }
+}
+
 /// The rules of an HTTPRoute for a gateway route of `kind` (`httpRoute`, `http2Route`) whose
 /// match is `matched` and whose rewrites are `rewrite`, to the virtual router `router`.
 #[allow(clippy::too_many_arguments)]
@@ -42,7 +137,7 @@ pub(super) fn http_rules(
     f: &mut Findings,
 ) -> Vec<Rule> {
     let target = format!("spec.{kind}.action.target");
-    let routes = ordered(&router.routes, &route_kind(router, kind));
+    let routes = ordered(&router.routes, route_kind(router, kind));
     // The path the router matched is the one the gateway's rewrite produced: composable when
     // the gateway route's prefix became `/` (the default rewrite).
     let prefix = match (&matched.path, &rewrite.path) {
@@ -66,20 +161,11 @@ pub(super) fn http_rules(
     };
     let mut rules: Vec<(Rule, Precedence)> = Vec::new();
     for (route, spec) in routes {
-        let at = |field: &str| {
-            format!(
-                "{target} (virtual router {name}, route {}).{field}",
-                route.name
-            )
-        };
+        let at = field_of(&target, name, &route.name);
         let m = &spec["match"];
-        if m["scheme"].as_str() == Some("https") {
-            continue; // what reaches a router from its gateway is plain HTTP: never taken
-        }
-        if let Some(port) = m["port"].as_i64()
-            && router.port.is_some_and(|p| i64::from(p) != port)
-        {
-            continue; // a port the router does not listen on: never taken
+        // What reaches a router from its gateway is plain HTTP: `https` never takes it.
+        if m["scheme"].as_str() == Some("https") || !on_router_port(router, m) {
+            continue;
         }
         let Ok(rm) = serde_json::from_value::<HttpGatewayRouteMatch>(m.clone()) else {
             f.note(
@@ -172,31 +258,14 @@ pub(super) fn http_rules(
             timeouts,
             retry,
         };
-        // App Mesh tried the router's routes in order; Gateway API tries a rule ranked higher
-        // first wherever both match, whatever the order.
-        if let Some((earlier, _)) = rules
-            .iter()
-            .find(|(r, earlier)| *earlier < rank && overlaps(&r.matches[0], &rule.matches[0]))
-        {
-            let path = earlier.matches[0].path.as_ref().map_or("/", |p| &p.value);
-            f.note_about(
-                Code::RouterUncomposed,
-                &at("match"),
-                format!(
-                    "App Mesh's router tried the rule for {path} first, and gave it the requests \
-                     both match; Gateway API ranks this route's match higher and gives them here"
-                ),
-                "set the router routes' priorities in the order Gateway API ranks them, or make \
-                 their matches disjoint",
-                Requests::All,
-            );
-        }
+        order_finding(&rules, &rule, rank, &at("match"), f);
         rules.push((rule, rank));
         if catch_all {
             break; // App Mesh never tried the routes after one that takes everything
         }
     }
-    rules.into_iter().map(|(rule, _)| rule).collect()
+    let rules = rules.into_iter().map(|(rule, _)| rule).collect();
+    some_said(rules, (name, "requests", "404"), &target, f)
 }
 
 /// The rules of a GRPCRoute for a gateway route whose match is `matched` (a GRPCRoute's:
@@ -205,6 +274,7 @@ pub(super) fn http_rules(
 /// no retries: findings.
 pub(super) fn grpc_rules(
     matched: &RouteMatch,
+    filters: &[Filter],
     name: &str,
     router: &Backend,
     namespace: &str,
@@ -225,21 +295,14 @@ pub(super) fn grpc_rules(
                 ),
                 "give the route a service name GRPCRoute accepts",
             );
-            return Vec::new();
+            return some_said(Vec::new(), (name, "calls", "UNIMPLEMENTED"), target, f);
         }
     };
-    let mut rules: Vec<(Rule, (usize, usize, usize))> = Vec::new();
-    for (route, spec) in ordered(&router.routes, &route_kind(router, "grpcRoute")) {
-        let at = |field: &str| {
-            format!(
-                "{target} (virtual router {name}, route {}).{field}",
-                route.name
-            )
-        };
+    let mut rules: Vec<(Rule, Precedence)> = Vec::new();
+    for (route, spec) in ordered(&router.routes, route_kind(router, "grpcRoute")) {
+        let at = field_of(target, name, &route.name);
         let m = &spec["match"];
-        if let Some(port) = m["port"].as_i64()
-            && router.port.is_some_and(|p| i64::from(p) != port)
-        {
+        if !on_router_port(router, m) {
             continue;
         }
         let service = m["serviceName"].as_str().map(String::from);
@@ -283,51 +346,36 @@ pub(super) fn grpc_rules(
                 "retry in the client, or set the implementation's retries",
             );
         }
-        let rank = match &composed.method {
-            Some(MethodMatch::Grpc(g)) => (
-                g.service.as_ref().map_or(0, String::len),
-                g.method.as_ref().map_or(0, String::len),
-                composed.headers.len(),
-            ),
-            _ => (0, 0, composed.headers.len()),
-        };
-        if rules.iter().any(|(_, earlier)| *earlier < rank) {
-            f.note(
-                Code::RouterUncomposed,
-                &at("match"),
-                "App Mesh's router tried a broader route first and gave it the calls both match; \
-                 GRPCRoute ranks this one higher and gives them here"
-                    .into(),
-                "set the router routes' priorities in the order GRPCRoute ranks them",
-            );
-        }
+        let rank = rank(&composed);
         let rule = Rule {
             matches: (!composed.is_empty())
                 .then_some(composed)
                 .into_iter()
                 .collect(),
-            filters: Vec::new(),
+            filters: filters.to_vec(),
             backend_refs: weighted(spec, router, namespace, opts, &at, f),
             timeouts: None,
             retry: None,
         };
+        order_finding(&rules, &rule, rank, &at("match"), f);
         rules.push((rule, rank));
         if catch_all {
             break;
         }
     }
-    rules.into_iter().map(|(rule, _)| rule).collect()
+    let rules = rules.into_iter().map(|(rule, _)| rule).collect();
+    some_said(rules, (name, "calls", "UNIMPLEMENTED"), target, f)
 }
 
 /// The kind of the router's routes that take requests: its listener's protocol's (App Mesh
 /// builds a router's routes per listener protocol), else the gateway route's own `kind`.
-fn route_kind(router: &Backend, kind: &str) -> String {
+fn route_kind<'a>(router: &Backend, kind: &'a str) -> &'a str {
     match router.protocol.as_deref() {
-        Some("http") => "httpRoute".into(),
-        Some("http2") => "http2Route".into(),
-        Some("grpc") => "grpcRoute".into(),
-        Some("tcp") => "tcpRoute".into(),
-        _ => kind.into(),
+        Some("http") => "httpRoute",
+        Some("http2") => "http2Route",
+        Some("grpc") => "grpcRoute",
+        Some("tcp") => "tcpRoute",
+        _ => kind,
     }
 }
 
@@ -339,7 +387,7 @@ fn ordered<'a>(routes: &'a [RouterRoute], kind: &str) -> Vec<(&'a RouterRoute, &
         .iter()
         .filter_map(|r| Some((r, r.spec.get(kind).filter(|v| !v.is_null())?)))
         .collect();
-    of_kind.sort_by_key(|(route, spec)| {
+    let key = |(route, spec): &(&'a RouterRoute, &Value)| {
         let m = &spec["match"];
         let specificity = if m["path"]["exact"].is_string() {
             (3, 0)
@@ -355,35 +403,52 @@ fn ordered<'a>(routes: &'a [RouterRoute], kind: &str) -> Vec<(&'a RouterRoute, &
             priority.is_none(),
             priority,
             Reverse(specificity),
-            route.name.clone(),
+            route.name.as_str(),
         )
-    });
+    };
+    of_kind.sort_by(|a, b| key(a).cmp(&key(b)));
     of_kind
 }
 
-/// Gateway API's precedence among one route's rules (they share its host names).
+/// Gateway API's precedence among one route's rules (they share its host names): for a
+/// GRPCRoute's, the service name stands where a path's prefix does (`Precedence`).
 fn rank(m: &RouteMatch) -> Precedence {
     let path = m.path.as_ref();
+    let (prefix, method) = match (path, &m.method) {
+        (None, Some(MethodMatch::Grpc(g))) => (
+            g.service.as_ref().map_or(0, String::len),
+            g.method.is_some(),
+        ),
+        _ => (path.map_or(0, |p| p.value.len()), m.method.is_some()),
+    };
     Precedence {
         hostname: 0,
         exact_path: path.is_some_and(|p| p.type_ == PathType::Exact),
-        prefix: path.map_or(0, |p| p.value.len()),
-        method: m.method.is_some(),
+        prefix,
+        method,
         headers: m.headers.len(),
         query_params: m.query_params.len(),
     }
 }
 
 /// Whether one request can match both: `later`'s path within `earlier`'s (prefix on prefix,
-/// or an exact path under a prefix), whatever their headers.
+/// or an exact path under a prefix), and for gRPC `earlier`'s method none or `later`'s,
+/// whatever their headers.
 fn overlaps(earlier: &RouteMatch, later: &RouteMatch) -> bool {
-    match (&earlier.path, &later.path) {
+    let paths = match (&earlier.path, &later.path) {
         (Some(e), Some(l)) if e.type_ == PathType::PathPrefix => {
             l.value.starts_with(e.value.trim_end_matches('/'))
         }
         (Some(e), Some(l)) => e == l,
         _ => true,
-    }
+    };
+    let methods = match (&earlier.method, &later.method) {
+        (Some(MethodMatch::Grpc(e)), Some(MethodMatch::Grpc(l))) => {
+            e.method.is_none() || e.method == l.method
+        }
+        _ => true,
+    };
+    paths && methods
 }
 
 /// App Mesh's router prefix `q` is a string prefix of the path; the composed PathPrefix
