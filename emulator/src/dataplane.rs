@@ -293,32 +293,36 @@ async fn handle(
     let Some(routed) = routing::route(&routes, &incoming) else {
         return no_route(l.protocol);
     };
+    // The service as a whole where an address serves it; else its provider's node.
     let service = Place::Service(routed.virtual_service.clone());
-    let (node, taken) = match emulator.backend(&l.mesh, &service) {
-        Some(_) => (service, None),
-        None => match emulator.provider(&l.mesh, &routed.virtual_service) {
-            Some(ProviderView::Node(node)) => (Place::Node(node), None),
-            Some(ProviderView::Router { listener, routes }) => {
-                let (port, protocol) = listener.unwrap_or((l.port, String::new()));
-                let through = routing::Incoming {
-                    path_and_query: &routed.path_and_query,
-                    authority: routed.host.as_deref(),
-                    listener_port: port,
-                    ..incoming
-                };
-                let Some(taken) = router::take(&routes, &protocol, &through) else {
-                    return no_route(l.protocol);
-                };
-                let roll = random();
-                let Some(node) = router::pick(&taken.targets, roll) else {
-                    return plain(StatusCode::SERVICE_UNAVAILABLE, "no healthy upstream");
-                };
-                (Place::Node(node.to_string()), Some(taken))
-            }
-            _ => (service, None),
-        },
+    let (backend, taken) = match emulator.backend(&l.mesh, &service) {
+        Some(address) => (Some(address), None),
+        None => {
+            let (node, taken) = match emulator.provider(&l.mesh, &routed.virtual_service) {
+                Some(ProviderView::Node(node)) => (Some(node), None),
+                Some(ProviderView::Router { listener, routes }) => {
+                    let (port, protocol) = listener.unwrap_or((l.port, String::new()));
+                    let through = routing::Incoming {
+                        path_and_query: &routed.path_and_query,
+                        authority: routed.host.as_deref(),
+                        listener_port: port,
+                        ..incoming
+                    };
+                    let Some(taken) = router::take(&routes, &protocol, &through) else {
+                        return no_route(l.protocol);
+                    };
+                    let Some(node) = router::pick(&taken.targets, random()) else {
+                        return plain(StatusCode::SERVICE_UNAVAILABLE, "no healthy upstream");
+                    };
+                    (Some(node.to_string()), Some(taken))
+                }
+                _ => (None, None),
+            };
+            let place = node.map(Place::Node);
+            (place.and_then(|p| emulator.backend(&l.mesh, &p)), taken)
+        }
     };
-    let Some(backend) = emulator.backend(&l.mesh, &node) else {
+    let Some(backend) = backend else {
         return plain(StatusCode::SERVICE_UNAVAILABLE, "no healthy upstream");
     };
     tracing::debug!(route = routed.route, backend = %backend, path = routed.path_and_query, "routed");
