@@ -32,6 +32,26 @@ const ROUTERS_END: &str = "<!-- router-traffic:end -->";
 /// controller name), each refusing the other's ports.
 static ONE_TRAEFIK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// What both traffic tests start from: their turn with Traefik, the shared bed and its client
+/// (the Gateway API CRDs and this binary's GatewayClass applied), and the non-loopback address
+/// echo backends listen on (EndpointSlices refuse loopback addresses).
+async fn traffic_bed() -> (
+    tokio::sync::MutexGuard<'static, ()>,
+    &'static meshroute_testbed::ControlPlane,
+    kube::Client,
+    IpAddr,
+) {
+    let turn = ONE_TRAEFIK.lock().await;
+    let plane = meshroute_testbed::shared();
+    let client = plane.client().await.unwrap();
+    install_gateway_api();
+    let class = meshroute_testbed::gateway_api::gateway_class(CLASS);
+    let (ok, out, err) = run("kubectl", &["apply", "-f", "-"], Some(&class.to_string()));
+    assert!(ok, "{out}{err}");
+    let host = meshroute_testbed::host_address().unwrap_or_else(|e| panic!("{e}"));
+    (turn, plane, client, host)
+}
+
 /// GatewayRoutes on one virtual gateway of a mesh of their own, and the requests to send.
 struct Case {
     name: String,
@@ -1047,15 +1067,7 @@ struct Totals {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn app_mesh_and_gateway_api_route_every_request_alike_or_the_export_says_why() {
-    let _one = ONE_TRAEFIK.lock().await;
-    let plane = meshroute_testbed::shared();
-    let client = plane.client().await.unwrap();
-    install_gateway_api();
-    let class = meshroute_testbed::gateway_api::gateway_class(CLASS);
-    let (ok, out, err) = run("kubectl", &["apply", "-f", "-"], Some(&class.to_string()));
-    assert!(ok, "{out}{err}");
-
-    let host = meshroute_testbed::host_address().unwrap_or_else(|e| panic!("{e}"));
+    let (_one, plane, client, host) = traffic_bed().await;
     // A mesh per case: more than App Mesh's default quota of 15.
     let settings = appmesh_emulator::Settings {
         max_meshes: 100,
@@ -1309,14 +1321,7 @@ fn a_difference_is_announced_only_by_a_finding_that_predicts_it() {
 /// path and Host, or the export announces the difference; a per-request timeout is App Mesh's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_virtual_routers_split_and_matches_reach_the_same_nodes_through_both_gateways() {
-    let _one = ONE_TRAEFIK.lock().await;
-    let plane = meshroute_testbed::shared();
-    let client = plane.client().await.unwrap();
-    install_gateway_api();
-    let class = meshroute_testbed::gateway_api::gateway_class(CLASS);
-    let (ok, out, err) = run("kubectl", &["apply", "-f", "-"], Some(&class.to_string()));
-    assert!(ok, "{out}{err}");
-    let host = meshroute_testbed::host_address().unwrap_or_else(|e| panic!("{e}"));
+    let (_one, plane, client, host) = traffic_bed().await;
     let handle = appmesh_emulator::spawn(appmesh_emulator::Settings::default(), 0).unwrap();
     let e = &handle.emulator;
     let ok = |op: &str, input: Value| {
