@@ -25,9 +25,9 @@ use hyper_util::server::conn::auto;
 use serde::Serialize;
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::router::{self, Attempt};
-use crate::routing::{self, Protocol};
 use crate::store::ProviderView;
+use appmesh_routing::gateway::{self as routing, Protocol};
+use appmesh_routing::router::{self, Attempt};
 
 type Body = BoxBody<Bytes, hyper::Error>;
 

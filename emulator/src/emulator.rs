@@ -1,6 +1,6 @@
 //! The emulated service as one object: settings, state (saved to a file if asked), injected
 //! faults and counters, and the data planes of the virtual gateways it serves. The HTTP API in
-//! front of it is `server`; what its gateways route by is `routing`.
+//! front of it is `server`; what its gateways route by is `appmesh_routing`.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -12,10 +12,11 @@ use serde_json::{Value, json};
 use crate::dataplane::{ControlPlane, Place, Served, serve_echo, serve_listener};
 use crate::error::ApiError;
 use crate::faults::{Fault, Faults, RateLimit};
+use crate::model;
 use crate::operations::Operation;
 use crate::rules;
 use crate::store::{ProviderView, Settings, Store};
-use crate::{model, routing};
+use appmesh_routing::gateway as routing;
 
 /// The emulated service: settings, state and injected behaviour, and the data planes of the
 /// virtual gateways it serves.
@@ -98,7 +99,11 @@ impl Emulator {
     }
 
     /// The gateway routes of a virtual gateway as they are now (none if it does not exist).
-    pub fn gateway_routes(&self, mesh: &str, gateway: &str) -> Vec<crate::routing::StoredRoute> {
+    pub fn gateway_routes(
+        &self,
+        mesh: &str,
+        gateway: &str,
+    ) -> Vec<appmesh_routing::gateway::StoredRoute> {
         self.store()
             .gateway_view(mesh, gateway)
             .map(|view| view.routes)

@@ -11,8 +11,6 @@ mod error;
 mod faults;
 pub mod model;
 mod operations;
-pub mod router;
-pub mod routing;
 mod rules;
 mod server;
 mod store;

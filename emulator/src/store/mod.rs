@@ -169,7 +169,7 @@ pub use router_routes::ProviderView;
 pub struct GatewayView {
     /// Each listener's port and protocol.
     pub listeners: Vec<(u16, String)>,
-    pub routes: Vec<crate::routing::StoredRoute>,
+    pub routes: Vec<appmesh_routing::gateway::StoredRoute>,
 }
 
 /// The whole state; serialisable so it can be snapshotted to a file and restored.

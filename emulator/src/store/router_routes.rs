@@ -14,7 +14,7 @@ pub enum ProviderView {
     Router {
         /// The router's listener (its one port and protocol), if it has one.
         listener: Option<(u16, String)>,
-        routes: Vec<crate::routing::StoredRoute>,
+        routes: Vec<appmesh_routing::gateway::StoredRoute>,
     },
 }
 
@@ -198,7 +198,7 @@ impl Store {
             .get(router)
             .into_iter()
             .flatten()
-            .map(|(name, r)| crate::routing::StoredRoute {
+            .map(|(name, r)| appmesh_routing::gateway::StoredRoute {
                 name: name.clone(),
                 spec: r.spec.clone(),
                 created_at: r.created_at,

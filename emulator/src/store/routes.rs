@@ -236,7 +236,7 @@ impl Store {
         let routes = g
             .routes
             .iter()
-            .map(|(name, r)| crate::routing::StoredRoute {
+            .map(|(name, r)| appmesh_routing::gateway::StoredRoute {
                 name: name.clone(),
                 spec: r.spec.clone(),
                 created_at: r.created_at,

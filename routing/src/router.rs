@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::routing::{self, Incoming, StoredRoute};
+use crate::gateway::{self as routing, Incoming, StoredRoute};
 
 /// App Mesh's per-request timeout when a route sets none: "The default value is 15 seconds"
 /// (API reference, HttpTimeout and GrpcTimeout).
@@ -212,7 +212,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::routing::Protocol;
+    use crate::gateway::Protocol;
 
     fn stored(name: &str, spec: Value) -> StoredRoute {
         StoredRoute {
