@@ -4,6 +4,7 @@
 //! here is said there too.
 
 use std::cmp::Ordering;
+use std::collections::HashMap;
 
 use serde_json::Value;
 
@@ -26,7 +27,7 @@ impl Protocol {
     }
 
     /// The spec field of the routes a listener of this protocol serves.
-    fn route_kind(self) -> &'static str {
+    pub fn route_kind(self) -> &'static str {
         match self {
             Protocol::Http => "httpRoute",
             Protocol::Http2 => "http2Route",
@@ -70,35 +71,107 @@ pub struct Routed {
 }
 
 /// The route that takes `req` among a virtual gateway's `routes`, and what it does to it;
-/// `None` when none matches (the gateway answers 404, as Envoy does).
+/// `None` when none matches (the gateway answers 404, as Envoy does). For many requests over the
+/// same routes, build a [`Table`] once.
 pub fn route(routes: &[StoredRoute], req: &Incoming) -> Option<Routed> {
-    let (normalized, query) = path_and_query(req);
-    let path = normalized.as_str();
-    tried(routes, req.protocol.route_kind())
-        .into_iter()
-        .find_map(|(stored, r)| {
-            let m = &r["match"];
-            let matched = if req.protocol == Protocol::Grpc {
-                grpc_matches(m, path, req)
-            } else {
-                http_matches(m, path, query, req)
-            };
-            matched.then(|| rewrite(stored, r, path, query, req))
-        })
+    Table::new(routes, req.protocol.route_kind()).route(req)
 }
 
-/// The routes of `kind` (their spec's field: `httpRoute`, ...), each with its part of that
-/// kind, in the order they are tried (`Order`).
-pub(crate) fn tried<'a>(
-    routes: &'a [StoredRoute],
-    kind: &str,
-) -> Vec<(&'a StoredRoute, &'a Value)> {
-    let mut candidates: Vec<(&StoredRoute, &Value)> = routes
-        .iter()
-        .filter_map(|r| Some((r, r.spec.get(kind).filter(|v| !v.is_null())?)))
-        .collect();
-    candidates.sort_by_cached_key(|(route, r)| Order::of(route, r));
-    candidates
+/// The routes of one kind (their spec's field: `httpRoute`, `grpcRoute`, ...) in the order they
+/// are tried (`Order`), indexed by what their path or service match needs: finding the route of
+/// a request costs its path's length and the routes that can take it, not every route (10 000
+/// routes on one gateway are routed as fast as 10).
+pub struct Table<'a> {
+    kind: &'a str,
+    tried: Vec<(&'a StoredRoute, &'a Value)>,
+    /// Positions in `tried` of the routes with this path prefix (HTTP) or this service (gRPC).
+    by_prefix: HashMap<&'a str, Vec<usize>>,
+    /// Positions of the routes with this exact path.
+    by_exact: HashMap<&'a str, Vec<usize>>,
+    /// Positions of the routes any path can reach: a regular expression, or no path match.
+    others: Vec<usize>,
+}
+
+impl<'a> Table<'a> {
+    pub fn new(routes: &'a [StoredRoute], kind: &'a str) -> Table<'a> {
+        let mut tried: Vec<(&StoredRoute, &Value)> = routes
+            .iter()
+            .filter_map(|r| Some((r, r.spec.get(kind).filter(|v| !v.is_null())?)))
+            .collect();
+        tried.sort_by_cached_key(|(route, r)| Order::of(route, r));
+        let mut table = Table {
+            kind,
+            tried: Vec::new(),
+            by_prefix: HashMap::new(),
+            by_exact: HashMap::new(),
+            others: Vec::new(),
+        };
+        for (at, (_, r)) in tried.iter().enumerate() {
+            let m = &r["match"];
+            let key = if kind == "grpcRoute" {
+                m["serviceName"].as_str().map(|s| (&mut table.by_prefix, s))
+            } else if let Some(prefix) = m["prefix"].as_str() {
+                Some((&mut table.by_prefix, prefix))
+            } else {
+                m["path"]["exact"]
+                    .as_str()
+                    .map(|e| (&mut table.by_exact, e))
+            };
+            match key {
+                Some((index, key)) => index.entry(key).or_default().push(at),
+                None => table.others.push(at),
+            }
+        }
+        table.tried = tried;
+        table
+    }
+
+    /// The route that takes `req` and what it does to it; `None` when none matches.
+    pub fn route(&self, req: &Incoming) -> Option<Routed> {
+        let (normalized, query) = path_and_query(req);
+        let path = normalized.as_str();
+        self.first(req, path, query)
+            .map(|(stored, r)| rewrite(stored, r, path, query, req))
+    }
+
+    /// The first route in order that matches `req` (its path normalised), with its part of the
+    /// table's kind.
+    pub(crate) fn first(
+        &self,
+        req: &Incoming,
+        path: &str,
+        query: &str,
+    ) -> Option<(&'a StoredRoute, &'a Value)> {
+        let mut candidates: Vec<usize> = self.others.clone();
+        let mut add = |index: &HashMap<&str, Vec<usize>>, key: &str| {
+            candidates.extend(index.get(key).into_iter().flatten());
+        };
+        if self.kind == "grpcRoute" {
+            let service = path.strip_prefix('/').and_then(|p| p.split_once('/'));
+            if let Some((service, _)) = service {
+                add(&self.by_prefix, service);
+            }
+        } else if self.kind != "tcpRoute" {
+            add(&self.by_exact, path);
+            for (at, _) in path.char_indices().skip(1) {
+                add(&self.by_prefix, &path[..at]);
+            }
+            add(&self.by_prefix, path);
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+        candidates
+            .into_iter()
+            .map(|at| self.tried[at])
+            .find(|(_, r)| {
+                let m = &r["match"];
+                match self.kind {
+                    "tcpRoute" => port_matches(m, req),
+                    "grpcRoute" => grpc_matches(m, path, req),
+                    _ => http_matches(m, path, query, req),
+                }
+            })
+    }
 }
 
 /// The request's path as matched (normalised) and its query.
@@ -450,6 +523,53 @@ mod tests {
         let names: Vec<&str> = shuffled.iter().map(|r| r.name.as_str()).collect();
         let want: Vec<&str> = routes.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, want);
+    }
+
+    /// The index finds the route a scan of every route in order finds, on routes and paths
+    /// that share prefixes, exact paths and regular expressions with one another.
+    #[test]
+    fn the_table_takes_the_route_a_scan_in_order_takes() {
+        let segments = ["", "a", "ab", "a/b", "b", "a/", "ab/c"];
+        let mut routes = Vec::new();
+        for (i, s) in segments.iter().enumerate() {
+            let target = format!("s{i}");
+            let m = |name: &str, m: Value, p: Option<i64>| {
+                let spec = http(m, Value::Null, &target);
+                let spec = p.map_or(spec.clone(), |p| with_priority(spec, p));
+                stored(&format!("{name}{i}"), spec, i as f64)
+            };
+            routes.push(m("prefix", json!({ "prefix": format!("/{s}") }), None));
+            routes.push(m(
+                "exact",
+                json!({ "path": { "exact": format!("/{s}") } }),
+                None,
+            ));
+            let prioritised = json!({ "prefix": format!("/{s}"), "method": "POST" });
+            routes.push(m("post", prioritised, Some(i as i64 % 3)));
+        }
+        routes.push(stored(
+            "regex",
+            http(json!({ "path": { "regex": "/a.*/c" } }), Value::Null, "re"),
+            0.5,
+        ));
+        let table = Table::new(&routes, "httpRoute");
+        let mut order: Vec<&StoredRoute> = routes.iter().collect();
+        order.sort_by_cached_key(|r| Order::of(r, &r.spec["httpRoute"]));
+        for s in segments.iter().chain(&["a/bc", "ab/c/d", "abc", "zz"]) {
+            for method in ["GET", "POST"] {
+                let path = format!("/{s}");
+                let req = Incoming {
+                    method,
+                    ..get(&path, "h", &[])
+                };
+                let scanned = order
+                    .iter()
+                    .find(|r| http_matches(&r.spec["httpRoute"]["match"], &path, "", &req))
+                    .map(|r| r.name.clone());
+                let indexed = table.route(&req).map(|r| r.route);
+                assert_eq!(indexed, scanned, "{method} {path}");
+            }
+        }
     }
 
     /// (request path, host, headers) -> (route, path seen, host seen), or None for a 404.

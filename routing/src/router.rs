@@ -162,14 +162,7 @@ fn route_kind(protocol: &str) -> Option<&'static str> {
 pub fn take(routes: &[StoredRoute], protocol: &str, req: &Incoming) -> Option<Taken> {
     let kind = route_kind(protocol)?;
     let (path, query) = routing::path_and_query(req);
-    let (stored, r) = routing::tried(routes, kind).into_iter().find(|(_, r)| {
-        let m = &r["match"];
-        match kind {
-            "tcpRoute" => routing::port_matches(m, req),
-            "grpcRoute" => routing::grpc_matches(m, &path, req),
-            _ => routing::http_matches(m, &path, query, req),
-        }
-    })?;
+    let (stored, r) = routing::Table::new(routes, kind).first(req, &path, query)?;
     let targets = r["action"]["weightedTargets"]
         .as_array()
         .into_iter()
