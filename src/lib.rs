@@ -14,6 +14,7 @@ pub mod operator;
 pub mod reconcile;
 pub mod telemetry;
 pub mod uid;
+pub mod verify;
 pub mod workqueue;
 
 /// What can stop a reconcile; App Mesh's own errors become status conditions instead.

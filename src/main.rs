@@ -30,6 +30,11 @@ enum Command {
     /// Print other APIs' objects for the GatewayRoutes of a cluster or of files.
     #[command(subcommand)]
     Export(Export),
+    /// Prove the export request by request: the requests at every route's boundaries, where App
+    /// Mesh sends each and where the exported Gateway API objects send it, every difference
+    /// with the finding that announced it; with --gateway, the same requests sent to running
+    /// gateways.
+    Verify(Box<meshroute::verify::VerifyArgs>),
 }
 
 #[derive(Subcommand)]
@@ -58,6 +63,7 @@ fn main() -> ExitCode {
         Command::Export(Export::GatewayApi(args)) => {
             exit(runtime.block_on(migrate::export::run(*args)))
         }
+        Command::Verify(args) => exit(runtime.block_on(meshroute::verify::run(*args))),
         Command::Run(args) => {
             telemetry::init_logging(args.log_format);
             match runtime.block_on(operator::run(*args)) {

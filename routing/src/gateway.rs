@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 /// A virtual gateway listener's protocol, which decides the route kind it serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Protocol {
     Http,
     Http2,
@@ -392,7 +392,7 @@ fn full_match(regex: &str, value: &str) -> bool {
 /// The path App Mesh's gateway matches and forwards: dot segments removed (RFC 3986, 5.2.4) and
 /// adjacent slashes merged, as the Envoy options App Mesh turned on (`normalize_path`,
 /// `merge_slashes`) do; docs/testing.md cites the user guide.
-fn normalize(path: &str) -> String {
+pub fn normalize(path: &str) -> String {
     let mut segments: Vec<&str> = Vec::new();
     let trailing = path.ends_with('/') || path.ends_with("/.") || path.ends_with("/..");
     for segment in path.split('/') {

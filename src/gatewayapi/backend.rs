@@ -235,3 +235,61 @@ fn reference(
     }
     Some(backend)
 }
+
+/// The Service (`namespace/name:port`) the export sends what reaches a route's target virtual
+/// service to, or `None` where it names none (a finding says why): how `verify` names App
+/// Mesh's answers so that they compare with the backendRefs Gateway API sends to.
+pub fn target_service(route: &crate::api::GatewayRoute, opts: &Options) -> Option<String> {
+    let spec = &route.spec;
+    let target = match (&spec.http_route, &spec.http2_route, &spec.grpc_route) {
+        (Some(r), _, _) | (None, Some(r), _) => &r.action.target,
+        (None, None, Some(r)) => &r.action.target,
+        (None, None, None) => return None,
+    };
+    let namespace = route.metadata.namespace.as_deref().unwrap_or_default();
+    let recorded = Backend::of(route);
+    let mut scratch = Vec::new();
+    let reference = backend(
+        target,
+        namespace,
+        recorded.as_ref(),
+        opts,
+        "",
+        &mut Findings::scratch(&mut scratch),
+    )?;
+    Some(shown(&reference, namespace))
+}
+
+/// The Service (`namespace/name:port`) the export sends a virtual router's requests for its
+/// virtual node `node` to (`port` the weighted target's), or `None`.
+pub fn node_service(
+    node_name: &str,
+    port: Option<i32>,
+    router: &Backend,
+    namespace: &str,
+    opts: &Options,
+) -> Option<String> {
+    let mut scratch = Vec::new();
+    let reference = node(
+        node_name,
+        port,
+        router.nodes.get(node_name),
+        namespace,
+        opts,
+        "",
+        &mut Findings::scratch(&mut scratch),
+    )?;
+    Some(shown(&reference, namespace))
+}
+
+/// A backendRef of a route in `namespace` as `namespace/name:port`.
+pub fn shown(reference: &BackendRef, namespace: &str) -> String {
+    format!(
+        "{}/{}:{}",
+        reference.namespace.as_deref().unwrap_or(namespace),
+        reference.name,
+        reference
+            .port
+            .map_or_else(|| "-".to_string(), |p| p.to_string())
+    )
+}

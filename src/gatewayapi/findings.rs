@@ -335,7 +335,18 @@ impl Finding {
     }
 }
 
-impl Findings<'_> {
+impl<'a> Findings<'a> {
+    /// Findings gathered into `found` for no route in particular: what a lookup that notes
+    /// findings on the way says is not reported.
+    pub(super) fn scratch(found: &'a mut Vec<Finding>) -> Findings<'a> {
+        Findings {
+            object: String::new(),
+            found,
+            dropped: false,
+            grants: BTreeSet::new(),
+        }
+    }
+
     pub(super) fn note(&mut self, code: Code, field: &str, problem: String, advice: &str) {
         self.note_about(code, field, problem, advice, Requests::All);
     }

@@ -32,6 +32,7 @@ use crate::api::ownership::EXPORTED_FROM_ANNOTATION;
 use crate::api::recorded::{self, Backend};
 use crate::api::{GatewayRoute, object_name};
 use across::{order_findings, overlap_findings};
+pub use backend::{node_service, shown, target_service};
 use findings::Findings;
 pub use findings::{Aspect, Code, Finding, Impact, Predicts, Requests};
 pub use objects::{GATEWAY_API, GROUP};
@@ -134,6 +135,24 @@ impl GatewayKey {
             gateway: route.spec.virtual_gateway_name.clone(),
         }
     }
+}
+
+/// The Gateway (namespace, name) the objects of each route (`namespace/name`) attach to.
+pub fn gateways(routes: &[GatewayRoute]) -> BTreeMap<String, (String, String)> {
+    let names = gateway_names(routes);
+    routes
+        .iter()
+        .map(|route| {
+            let key = GatewayKey::of(route);
+            let object = format!(
+                "{}/{}",
+                key.namespace,
+                route.metadata.name.as_deref().unwrap_or_default()
+            );
+            let name = names[&key].clone();
+            (object, (key.namespace, name))
+        })
+        .collect()
 }
 
 /// Each Gateway's name: the virtual gateway's, or, where virtual gateways of several meshes

@@ -26,4 +26,13 @@ pub enum Error {
         "{0} finding(s) change or drop App Mesh behaviour and --strict is set; nothing was printed"
     )]
     Strict(usize),
+    #[error(
+        "{0} request(s) are answered differently by Gateway API and the difference is not announced by a finding and accepted with --accept (--strict)"
+    )]
+    Differences(usize),
+    #[error(
+        "{failed} request(s) got no HTTP answer{}; each is listed above",
+        if *interrupted { ", and the run was interrupted" } else { "" }
+    )]
+    Live { failed: usize, interrupted: bool },
 }

@@ -172,7 +172,7 @@ pub fn send(to: SocketAddr, proto: Proto, probe: &Probe) -> Outcome {
 /// The path with percent-encoded unreserved characters decoded (RFC 3986, 6.2.2.2: `/%7Euser`
 /// and `/~user` are the same URI). Traefik decodes them before forwarding and App Mesh's Envoy
 /// does not; a backend sees the same resource either way, so the comparison does not count it.
-fn unreserved_decoded(path: &str) -> String {
+pub fn unreserved_decoded(path: &str) -> String {
     let bytes = path.as_bytes();
     let mut out = String::with_capacity(path.len());
     let mut i = 0;

@@ -10,27 +10,14 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use super::{Error, yaml};
+use crate::api::GatewayRoute;
 use crate::gatewayapi::{self, Options};
 
 /// `meshroute export gateway-api`: every flag.
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// Read the GatewayRoutes of this namespace (default: the kubeconfig context's).
-    #[arg(long, short = 'n', conflicts_with = "all_namespaces")]
-    pub namespace: Option<String>,
-    /// Read the GatewayRoutes of every namespace.
-    #[arg(long, short = 'A')]
-    pub all_namespaces: bool,
-    /// Read GatewayRoutes from these files or directories (YAML or JSON, several documents or a
-    /// List; `-` is stdin; a directory recursively) instead of the cluster, and the routes of
-    /// every format `import -f` reads (the official controller's objects, CloudFormation,
-    /// Terraform, CLI JSON), imported on the way. Objects without a namespace take -n's, or
-    /// `default`.
-    #[arg(long = "filename", short = 'f')]
-    pub files: Vec<PathBuf>,
-    /// With -f: a CloudFormation parameter's or Terraform variable's value (repeatable).
-    #[arg(long, value_parser = crate::migrate::import::name_value)]
-    pub set: Vec<(String, String)>,
+    #[command(flatten)]
+    pub source: Source,
     /// Also print a Gateway of this GatewayClass for every virtual gateway the routes use.
     #[arg(long)]
     pub gateway_class: Option<String>,
@@ -51,6 +38,60 @@ pub struct ExportArgs {
     /// its kind was accepted with --accept.
     #[arg(long)]
     pub strict: bool,
+}
+
+/// Where the GatewayRoutes come from: the cluster (a namespace or all) or files. `export` and
+/// `verify` read the same way.
+#[derive(Debug, Args)]
+pub struct Source {
+    /// Read the GatewayRoutes of this namespace (default: the kubeconfig context's).
+    #[arg(long, short = 'n', conflicts_with = "all_namespaces")]
+    pub namespace: Option<String>,
+    /// Read the GatewayRoutes of every namespace.
+    #[arg(long, short = 'A')]
+    pub all_namespaces: bool,
+    /// Read GatewayRoutes from these files or directories (YAML or JSON, several documents or a
+    /// List; `-` is stdin; a directory recursively) instead of the cluster, and the routes of
+    /// every format `import -f` reads (the official controller's objects, CloudFormation,
+    /// Terraform, CLI JSON), imported on the way. Objects without a namespace take -n's, or
+    /// `default`.
+    #[arg(long = "filename", short = 'f')]
+    pub files: Vec<PathBuf>,
+    /// With -f: a CloudFormation parameter's or Terraform variable's value (repeatable).
+    #[arg(long, value_parser = crate::migrate::import::name_value)]
+    pub set: Vec<(String, String)>,
+}
+
+impl Source {
+    /// The GatewayRoutes, by namespace and name.
+    pub async fn read(&self) -> Result<Vec<GatewayRoute>, Error> {
+        let mut routes = if self.files.is_empty() {
+            read::cluster(self).await?
+        } else {
+            read::files(
+                &self.files,
+                self.namespace.as_deref().unwrap_or("default"),
+                &self.set,
+            )?
+        };
+        routes.sort_by(|a, b| {
+            (&a.metadata.namespace, &a.metadata.name)
+                .cmp(&(&b.metadata.namespace, &b.metadata.name))
+        });
+        Ok(routes)
+    }
+}
+
+/// The mapping's options from `mapping` for `target`, a service map that cannot be read an
+/// input error.
+pub fn options(
+    mapping: &gatewayapi::args::MappingArgs,
+    target: TargetArg,
+) -> Result<Options, Error> {
+    mapping.options(target.into()).map_err(|e| Error::Input {
+        path: e.path,
+        message: e.message,
+    })
 }
 
 /// `--target`.
@@ -78,28 +119,11 @@ pub enum ReportFormat {
 
 /// Runs `meshroute export gateway-api`: objects on stdout, the findings report on stderr.
 pub async fn run(args: ExportArgs) -> Result<(), Error> {
-    let mut routes = if args.files.is_empty() {
-        read::cluster(&args).await?
-    } else {
-        read::files(
-            &args.files,
-            args.namespace.as_deref().unwrap_or("default"),
-            &args.set,
-        )?
-    };
-    routes.sort_by(|a, b| {
-        (&a.metadata.namespace, &a.metadata.name).cmp(&(&b.metadata.namespace, &b.metadata.name))
-    });
+    let routes = args.source.read().await?;
     let opts = Options {
         gateway_class: args.gateway_class.clone(),
         gateway_port: args.gateway_port,
-        ..args
-            .mapping
-            .options(args.target.into())
-            .map_err(|e| Error::Input {
-                path: e.path,
-                message: e.message,
-            })?
+        ..options(&args.mapping, args.target)?
     };
     let export = gatewayapi::export(&routes, &opts);
     report::print(&export, routes.len(), args.report);

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use kube::api::{Api, ListParams};
 
-use super::{Error, ExportArgs};
+use super::{Error, Source};
 use crate::api::GatewayRoute;
 use crate::migrate::{import, input};
 
@@ -24,7 +24,7 @@ pub fn files(
     let inventory = input::read(paths, &opts);
     if !inventory.errors.is_empty() {
         for error in &inventory.errors {
-            eprintln!("meshroute export: error: {error}");
+            eprintln!("meshroute: error: {error}");
         }
         return Err(Error::Unreadable(inventory.errors.len()));
     }
@@ -39,7 +39,7 @@ pub fn files(
 }
 
 /// Every GatewayRoute of a namespace (or of all), a page at a time.
-pub async fn cluster(args: &ExportArgs) -> Result<Vec<GatewayRoute>, Error> {
+pub async fn cluster(args: &Source) -> Result<Vec<GatewayRoute>, Error> {
     let client = kube::Client::try_default().await?;
     let api: Api<GatewayRoute> = match (&args.namespace, args.all_namespaces) {
         (_, true) => Api::all(client),
