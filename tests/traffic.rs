@@ -1293,6 +1293,58 @@ async fn app_mesh_and_gateway_api_route_every_request_alike_or_the_export_says_w
         sum.unannounced.extend(t.unannounced.iter().cloned());
         per_case.push((served.case.name.clone(), served.case.routes.len(), t));
     }
+    // Live: verify sends its requests for a case's routes to Traefik, with the emulator's
+    // gateway (App Mesh's answers) as the reference; what differs live is what differs offline.
+    let chapters = all
+        .iter()
+        .find(|s| s.case.name == "example-chapters")
+        .expect("the example-chapters case");
+    let dir = meshroute_testbed::shared().dir().join("traffic");
+    let port = chapters.ports[0].to_string();
+    let gateway = format!("http://127.0.0.1:{port}");
+    let reference = format!("http://{}", chapters.emulator[&chapters.ports[0]]);
+    let files = [
+        dir.join("example-chapters.json"),
+        dir.join("example-chapters-services.json"),
+    ];
+    let args = [
+        "verify",
+        "-n",
+        &chapters.ns,
+        "-f",
+        files[0].to_str().unwrap(),
+        "--service-map",
+        files[1].to_str().unwrap(),
+        "--gateway-port",
+        &port,
+        "--gateway",
+        &gateway,
+        "--reference",
+        &reference,
+        "--rps",
+        "100",
+        "--report",
+        "json",
+        // The echo backends answer with the request's headers, which Traefik adds to.
+        "--no-body",
+    ];
+    let (ok, out, err) = run_program(Path::new(env!("CARGO_BIN_EXE_meshroute")), &args, &[], None);
+    assert!(ok, "verify --gateway failed: {out}{err}");
+    let live: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let offline = verify::check(&chapters.routes, &chapters.opts, &chapters.export);
+    let offline_different = offline.iter().filter(|c| c.verdict.is_some()).count();
+    let summary = &live["summary"];
+    eprintln!(
+        "verify --gateway on example-chapters: {summary}; offline: {} requests, {offline_different} different",
+        offline.len()
+    );
+    assert_eq!(summary["failed"], 0, "{live}");
+    assert_eq!(summary["varying"], 0, "{live}");
+    assert_eq!(summary["sent"], summary["requests"], "{live}");
+    assert_eq!(
+        summary["different"], offline_different,
+        "live and offline differ: {live}"
+    );
     drop(traefik);
     eprintln!(
         "verify's models checked on {} probes and {verified} requests verify made: {} gaps, \

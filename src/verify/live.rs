@@ -49,6 +49,11 @@ pub struct LiveArgs {
     /// reported as varying, not as differences.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..))]
     pub repeat: u16,
+    /// Leave the body out of the comparison with --reference: for backends whose answer
+    /// carries what differs by gateway anyway (an echo of the request's headers, to which each
+    /// gateway adds its own).
+    #[arg(long)]
+    pub no_body: bool,
     /// Seconds to wait for an answer.
     #[arg(long, default_value_t = 5)]
     pub timeout: u64,
@@ -162,6 +167,7 @@ pub async fn run(
     let ticker = Arc::new(tokio::sync::Mutex::new(tokio::time::interval(period)));
     let timeout = Duration::from_secs(args.timeout);
     let repeat = args.repeat;
+    let no_body = args.no_body;
     let mut stream = futures::stream::iter(work)
         .map(|(request, app_mesh)| {
             let (gateway, reference, names, ticker) = (
@@ -175,9 +181,15 @@ pub async fn run(
                 let mut seen_reference = Vec::new();
                 for _ in 0..repeat {
                     ticker.lock().await.tick().await;
-                    seen_gateway.push(send(&gateway, &request, &names, timeout).await);
+                    seen_gateway.push(bodiless(
+                        send(&gateway, &request, &names, timeout).await,
+                        no_body,
+                    ));
                     if let Some(reference) = &reference {
-                        seen_reference.push(send(reference, &request, &names, timeout).await);
+                        seen_reference.push(bodiless(
+                            send(reference, &request, &names, timeout).await,
+                            no_body,
+                        ));
                     }
                 }
                 let verdict = judge(&seen_gateway, &seen_reference, &app_mesh.answer);
@@ -274,6 +286,20 @@ pub async fn run(
         });
     }
     Ok(())
+}
+
+/// The answer without its body's digest when `no_body`.
+fn bodiless(observed: Observed, no_body: bool) -> Observed {
+    match observed {
+        Observed::Answer {
+            status, headers, ..
+        } if no_body => Observed::Answer {
+            status,
+            body: "-".into(),
+            headers,
+        },
+        other => other,
+    }
 }
 
 /// `host:port` of an `http://` URL.
