@@ -26,6 +26,15 @@ impl Protocol {
         }
     }
 
+    /// The listener protocol's name, as `of` reads it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Http => "http",
+            Protocol::Http2 => "http2",
+            Protocol::Grpc => "grpc",
+        }
+    }
+
     /// The spec field of the routes a listener of this protocol serves.
     pub fn route_kind(self) -> &'static str {
         match self {
@@ -309,7 +318,7 @@ fn hostname_matches(m: &Value, authority: Option<&str>) -> bool {
 }
 
 /// `host:port` or `[v6]:port` without the port; anything else as it is.
-fn strip_port(authority: &str) -> &str {
+pub fn strip_port(authority: &str) -> &str {
     match authority.rsplit_once(':') {
         Some((host, port))
             if port.bytes().all(|b| b.is_ascii_digit())

@@ -161,11 +161,7 @@ impl AppMesh {
                 .unwrap_or(req.port),
             ..incoming
         };
-        let protocol = router.protocol.as_deref().unwrap_or(match req.protocol {
-            Protocol::Http => "http",
-            Protocol::Http2 => "http2",
-            Protocol::Grpc => "grpc",
-        });
+        let protocol = router.protocol.as_deref().unwrap_or(req.protocol.name());
         let Some(taken) = router::take(&stored, protocol, &through) else {
             return Taken {
                 by: Some(routed.route.clone()),

@@ -6,7 +6,7 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, HashMap};
 
-use appmesh_routing::gateway::{Protocol, normalize};
+use appmesh_routing::gateway::{Protocol, normalize, strip_port};
 
 use super::answer::{Answer, Taken};
 use super::request::Request;
@@ -467,13 +467,6 @@ fn replace_prefix(path: &str, prefix: &str, replacement: &str) -> String {
     let rest = &path[prefix.len().min(path.len())..];
     let out = format!("{}{rest}", replacement.trim_end_matches('/'));
     if out.is_empty() { "/".into() } else { out }
-}
-
-fn strip_port(host: &str) -> &str {
-    match host.rsplit_once(':') {
-        Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) && !h.contains(':') => h,
-        _ => host,
-    }
 }
 
 #[cfg(test)]

@@ -32,11 +32,7 @@ pub struct Request {
 }
 
 fn protocol_name<S: serde::Serializer>(p: &Protocol, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(match p {
-        Protocol::Http => "http",
-        Protocol::Http2 => "http2",
-        Protocol::Grpc => "grpc",
-    })
+    s.serialize_str(p.name())
 }
 
 impl std::fmt::Display for Request {
