@@ -395,7 +395,7 @@ fn query_matches(matches: &Value, query: &str) -> bool {
 
 /// RE2 and Envoy match a route's regular expression against the whole value.
 fn full_match(regex: &str, value: &str) -> bool {
-    regex::Regex::new(&format!("^(?:{regex})$")).is_ok_and(|re| re.is_match(value))
+    crate::pattern::is_match(&format!("^(?:{regex})$"), value)
 }
 
 /// The path App Mesh's gateway matches and forwards: dot segments removed (RFC 3986, 5.2.4) and

@@ -6,4 +6,5 @@
 //! data plane", "Virtual routers") cites what each rule rests on.
 
 pub mod gateway;
+pub mod pattern;
 pub mod router;

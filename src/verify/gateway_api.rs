@@ -332,7 +332,7 @@ fn value_matches(m: &ValueMatch, value: &str) -> bool {
 
 /// Go's `regexp.MatchString`: the expression anywhere in the value (the export anchors its own).
 fn found(regex: &str, value: &str) -> bool {
-    regex::Regex::new(regex).is_ok_and(|re| re.is_match(value))
+    appmesh_routing::pattern::is_match(regex, value)
 }
 
 /// A host name's specificity: "precedence must be given to rules from the HTTPRoute with the
