@@ -1,7 +1,7 @@
 //! The checks across the routes of one export: pairs that App Mesh and Gateway API order
 //! differently (or that AWS left unordered), and routes that take exactly the same requests.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::{Code, Exported, Finding, Requests};
 use crate::api::matching::{PATH_ANY, PATH_EXACT, PATH_PREFIX};
@@ -167,6 +167,46 @@ pub(super) fn overlap_findings(exported: &[(String, Exported)], found: &mut Vec<
     }
 }
 
+/// A finding for every route attached to a whole Gateway that also carries routes App Mesh
+/// served on listeners of another protocol. A virtual gateway's listener serves the routes of
+/// its protocol's kind (`http` listeners the `httpRoute`s, `http2` the `http2Route`s, `grpc` the
+/// `grpcRoute`s: the emulator's model of App Mesh's gateway, docs/testing.md, "The gateway data
+/// plane"), while a parentRef without a `sectionName` or `port` attaches a route to every
+/// listener of the Gateway (Gateway API's ParentReference).
+pub(super) fn protocol_findings(exported: &[(String, Exported)], found: &mut Vec<Finding>) {
+    let mut protocols: BTreeMap<_, BTreeSet<&str>> = BTreeMap::new();
+    for (_, e) in exported {
+        protocols.entry(&e.gateway).or_default().insert(e.protocol);
+    }
+    for (name, e) in exported.iter().filter(|(_, e)| e.whole_gateway) {
+        let others: Vec<&str> = protocols[&e.gateway]
+            .iter()
+            .copied()
+            .filter(|p| *p != e.protocol)
+            .collect();
+        if others.is_empty() {
+            continue;
+        }
+        found.push(Finding::about(
+            name.clone(),
+            "spec",
+            Code::ListenerProtocol,
+            format!(
+                "App Mesh applied this route on the virtual gateway's {} listeners only; attached \
+                 to the whole Gateway {}, it also takes requests on the listeners for its {} \
+                 routes, which App Mesh sent by those routes or answered 404",
+                e.protocol,
+                e.parent,
+                others.join(" and ")
+            ),
+            "attach each route to a listener of its protocol: import the routes with \
+             `meshroute import` (it records the virtual gateway's listeners) and export with \
+             --gateway-class, or set each parentRef's sectionName",
+            Requests::All,
+        ));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::{Value, json};
@@ -258,5 +298,68 @@ mod tests {
             n * (n - 1)
         );
         assert!(met.iter().all(|(i, j)| i != j));
+    }
+
+    /// Routes of several protocols on one Gateway: each route attached to the whole Gateway
+    /// is reported, a route attached to its protocol's listeners is not.
+    #[test]
+    fn routes_of_other_protocols_on_the_whole_gateway_are_reported() {
+        let route = |name: &str, gateway: &str, kind: &str, listeners: Option<&str>| {
+            let mut r: GatewayRoute = serde_json::from_value(json!({
+                "apiVersion": "meshroute.io/v1alpha1", "kind": "GatewayRoute",
+                "metadata": { "name": name, "namespace": "shop" },
+                "spec": { "meshName": "m", "virtualGatewayName": gateway, kind: {
+                    "match": { "prefix": format!("/{name}") }, "action": { "target": {
+                        "virtualService": { "virtualServiceName": "s" } } } } } }))
+            .unwrap();
+            if let Some(l) = listeners {
+                r.metadata.annotations = Some(
+                    [(
+                        crate::api::recorded::LISTENERS_ANNOTATION.to_string(),
+                        l.to_string(),
+                    )]
+                    .into(),
+                );
+            }
+            r
+        };
+        let reported = |routes: &[GatewayRoute], class: Option<&str>| {
+            let opts = Options {
+                gateway_class: class.map(str::to_string),
+                ..Options::default()
+            };
+            let mut objects: Vec<String> = super::super::export(routes, &opts)
+                .findings
+                .into_iter()
+                .filter(|f| f.code == Code::ListenerProtocol)
+                .map(|f| f.object)
+                .collect();
+            objects.sort();
+            objects
+        };
+        let mixed = [
+            route("a", "g", "httpRoute", None),
+            route("b", "g", "http2Route", None),
+            route("c", "h", "httpRoute", None),
+        ];
+        assert_eq!(reported(&mixed, None), ["shop/a", "shop/b"]);
+        assert_eq!(reported(&mixed, Some("x")), ["shop/a", "shop/b"]);
+        let both = Some("http:8080,http2:8081");
+        let recorded = [
+            route("a", "g", "httpRoute", both),
+            route("b", "g", "http2Route", both),
+        ];
+        assert_eq!(reported(&recorded, Some("x")), Vec::<String>::new());
+        assert_eq!(
+            reported(&recorded, None),
+            ["shop/a", "shop/b"],
+            "no Gateway printed"
+        );
+        let http_only = Some("http:8080");
+        let half = [
+            route("a", "g", "httpRoute", http_only),
+            route("b", "g", "http2Route", http_only),
+        ];
+        assert_eq!(reported(&half, Some("x")), ["shop/b"]);
     }
 }

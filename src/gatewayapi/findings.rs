@@ -63,6 +63,9 @@ pub enum Code {
     BackendPortAssumed,
     /// a listener port match, exported as a parentRef port (an Extended feature).
     ListenerPort,
+    /// a route attached to the whole Gateway, which also carries routes App Mesh served on
+    /// listeners of another protocol: it takes their requests too.
+    ListenerProtocol,
     /// HTTP/2 to the backend, which Gateway API takes from the Service port's appProtocol.
     Http2AppProtocol,
     /// two routes that App Mesh's priorities and Gateway API's precedence order differently.
@@ -100,7 +103,7 @@ pub enum Code {
 }
 
 impl Code {
-    pub const ALL: [Code; 36] = [
+    pub const ALL: [Code; 37] = [
         Code::PrefixSegments,
         Code::PrefixBarePath,
         Code::PathRefused,
@@ -121,6 +124,7 @@ impl Code {
         Code::BackendInvalid,
         Code::BackendPortAssumed,
         Code::ListenerPort,
+        Code::ListenerProtocol,
         Code::Http2AppProtocol,
         Code::PriorityOrder,
         Code::OrderUndocumented,
@@ -161,6 +165,7 @@ impl Code {
             Code::BackendInvalid => Impact::NotExported,
             Code::BackendPortAssumed => Impact::Check,
             Code::ListenerPort => Impact::Check,
+            Code::ListenerProtocol => Impact::Changed,
             Code::Http2AppProtocol => Impact::Check,
             Code::PriorityOrder => Impact::Changed,
             Code::OrderUndocumented => Impact::Changed,
@@ -203,6 +208,7 @@ impl Code {
             Code::BackendInvalid => "backend-invalid",
             Code::BackendPortAssumed => "backend-port-assumed",
             Code::ListenerPort => "listener-port",
+            Code::ListenerProtocol => "listener-protocol",
             Code::Http2AppProtocol => "http2-app-protocol",
             Code::PriorityOrder => "priority-order",
             Code::OrderUndocumented => "order-undocumented",
@@ -230,6 +236,8 @@ impl Code {
             _ => match self {
                 Code::HostRewrite | Code::GrpcHostRewrite => &[Aspect::Host],
                 Code::LatticeNoRewrite => &[Aspect::Path, Aspect::Host],
+                // Another route takes the request: anything the backend sees may differ.
+                Code::ListenerProtocol => &[Aspect::Backend, Aspect::Path, Aspect::Host],
                 _ => &[Aspect::Backend],
             },
         }

@@ -31,7 +31,7 @@ use crate::api::matching;
 use crate::api::ownership::EXPORTED_FROM_ANNOTATION;
 use crate::api::recorded::{self, Backend};
 use crate::api::{GatewayRoute, object_name};
-use across::{order_findings, overlap_findings};
+use across::{order_findings, overlap_findings, protocol_findings};
 pub use backend::{node_service, shown, target_service};
 use findings::Findings;
 pub use findings::{Aspect, Code, Finding, Impact, Predicts, Requests};
@@ -203,6 +203,9 @@ struct Exported {
     protocol: &'static str,
     /// What it matches, to tell routes no request can take both of.
     matcher: Option<matching::Matcher>,
+    /// Attached to the whole Gateway (no listener named, no port): it takes the requests of
+    /// every listener.
+    whole_gateway: bool,
 }
 
 /// Every GatewayRoute's Gateway API objects (routes first, then Gateways) and findings.
@@ -236,6 +239,9 @@ pub fn export(routes: &[GatewayRoute], opts: &Options) -> Export {
             if opts.gateway_class.is_some() {
                 attach_to_listeners(&mut object_json, &info);
             }
+            let mut info = info;
+            info.whole_gateway = (object_json.spec.parent_refs.iter())
+                .any(|p| p.section_name.is_none() && p.port.is_none());
             for to in std::mem::take(&mut findings.grants) {
                 grants
                     .entry((to, info.gateway.namespace.clone()))
@@ -253,6 +259,7 @@ pub fn export(routes: &[GatewayRoute], opts: &Options) -> Export {
     );
     order_findings(&exported, &mut out.findings);
     overlap_findings(&exported, &mut out.findings);
+    protocol_findings(&exported, &mut out.findings);
     if let Some(class) = &opts.gateway_class {
         // (recorded listener ports, ports routes match on) per Gateway.
         type Ports = (BTreeSet<i32>, BTreeSet<i32>);
@@ -486,6 +493,7 @@ fn convert(
                 .map(|l| (l.protocol.to_string(), l.port))
                 .collect(),
             matcher: matching::Matcher::of(spec),
+            whole_gateway: port.is_none(),
             protocol: match (&spec.http_route, &spec.http2_route) {
                 (Some(_), _) => "http",
                 (None, Some(_)) => "http2",
