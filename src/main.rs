@@ -46,11 +46,15 @@ enum Export {
 
 fn main() -> ExitCode {
     tune_malloc();
+    let command = Cli::parse().command;
+    if !matches!(command, Command::Run(_)) {
+        die_on_closed_pipe();
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("start the async runtime");
-    match Cli::parse().command {
+    match command {
         Command::Crd { policy } => {
             if policy {
                 print!("{}", meshroute::policy_crd_yaml());
@@ -85,6 +89,18 @@ fn exit(result: Result<(), migrate::Error>) -> ExitCode {
             eprintln!("meshroute: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// A command whose output is cut short by its reader (`meshroute verify | head`) ends quietly,
+/// as Unix tools do, instead of panicking on the write: SIGPIPE back to its default action,
+/// which Rust's runtime sets to ignored. Not for `run`, which writes to sockets, not pipes.
+fn die_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: called in main before the runtime starts any thread; it only restores
+    // a signal's default disposition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

@@ -81,3 +81,50 @@ fn every_case_prints_what_it_expects() {
         failed.join("\n")
     );
 }
+
+/// Output cut short by its reader (`meshroute export gateway-api ... | head`) ends the command
+/// quietly by SIGPIPE, as Unix tools do, not with a panic on the write.
+#[test]
+fn a_reader_that_stops_early_ends_the_command_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+
+    let dir = std::env::temp_dir().join(format!("meshroute-pipe-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let items: Vec<serde_json::Value> = (0..2000)
+        .map(|i| {
+            serde_json::json!({ "apiVersion": "meshroute.io/v1alpha1", "kind": "GatewayRoute",
+                "metadata": { "name": format!("r{i}"), "namespace": "shop" },
+                "spec": { "meshName": "m", "virtualGatewayName": "g", "httpRoute": {
+                    "match": { "prefix": format!("/r{i}/") }, "action": { "target": {
+                        "virtualService": { "virtualServiceName": "s" } } } } } })
+        })
+        .collect();
+    let file = dir.join("routes.json");
+    std::fs::write(
+        &file,
+        serde_json::json!({ "apiVersion": "v1", "kind": "List", "items": items }).to_string(),
+    )
+    .unwrap();
+    // The findings report goes to stderr, read after: a file, so that neither pipe fills.
+    let errors = dir.join("stderr");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_meshroute"))
+        .args(["export", "gateway-api", "-f"])
+        .arg(&file)
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&errors).unwrap())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    // The reader is gone: the rest (about 2 MB) meets a closed pipe.
+    let status = child.wait().unwrap();
+    let stderr = std::fs::read_to_string(&errors).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(first, "---\n", "the first line of a YAML stream");
+    assert_eq!(status.signal(), Some(13), "{status:?}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
