@@ -31,8 +31,24 @@ pub enum Tree {
 /// Every document of `text`; a malformed one (or a key written twice, which the apiserver
 /// refuses too) is an error naming its line.
 pub fn documents(text: &str) -> Result<Vec<Node>, String> {
-    let docs: Vec<Option<Node>> = serde_saphyr::from_multiple(text).map_err(first_line)?;
+    let docs: Vec<Option<Node>> =
+        serde_saphyr::from_multiple_with_options(text, options(text)).map_err(first_line)?;
     Ok(docs.into_iter().flatten().collect())
+}
+
+/// The reader's limits for `text`. Its defaults against input that expands as it is read
+/// (aliases, anchors, nesting) stay. Its counts of documents (1 024), nodes (250 000) and parser
+/// events (1 000 000) grow with the text, which cannot hold more nodes than bytes, nor more
+/// events than two per node and document: `kubectl get gwr -A -o yaml` of 10 000 routes is
+/// one List of about 300 000 nodes, and a stream of them 10 000 documents.
+fn options(text: &str) -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_documents = budget.max_documents.max(text.len());
+    budget.max_nodes = budget.max_nodes.max(text.len());
+    budget.max_events = budget.max_events.max(4 * text.len() + 4);
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options
 }
 
 /// The first line of a reader's error (its source snippet follows on the next lines).
@@ -162,6 +178,29 @@ impl<'de> Deserialize<'de> for Node {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A cluster's worth of routes in one file (`kubectl get gwr -A -o yaml` of 10 000 is one
+    /// List of about 300 000 nodes; `-o yaml` per object, a stream of 10 000 documents) is read;
+    /// an alias that expands past the reader's limits is still refused.
+    #[test]
+    fn large_files_are_read_and_expanding_ones_refused() {
+        let item = "- {kind: GatewayRoute, metadata: {name: r}, spec: {a: [1, 2, 3], b: {c: d}}}\n";
+        let list = format!("kind: List\nitems:\n{}", item.repeat(25_000));
+        let docs = documents(&list).unwrap();
+        assert_eq!(docs[0].get("items").unwrap().items().len(), 25_000);
+        let stream = "---\nkind: GatewayRoute\n".repeat(2_000);
+        assert_eq!(documents(&stream).unwrap().len(), 2_000);
+        let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for (n, prev) in ('b'..='k').zip('a'..) {
+            bomb += &format!(
+                "{n}: &{n} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"
+            );
+        }
+        assert!(
+            documents(&bomb).is_err(),
+            "10^11 nodes from a few hundred bytes"
+        );
+    }
 
     #[test]
     fn lines_tags_and_documents() {
