@@ -1345,6 +1345,9 @@ async fn app_mesh_and_gateway_api_route_every_request_alike_or_the_export_says_w
         summary["different"], offline_different,
         "live and offline differ: {live}"
     );
+    // Each live difference carries the offline verdict on its request.
+    assert_eq!(summary["differentAsPredicted"], offline_different, "{live}");
+    assert_eq!(summary["differentUnpredicted"], 0, "{live}");
     drop(traefik);
     eprintln!(
         "verify's models checked on {} probes and {verified} requests verify made: {} gaps, \

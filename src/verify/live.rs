@@ -17,7 +17,9 @@ use http_body_util::{BodyExt, Full, Limited};
 use serde::Serialize;
 use serde_json::json;
 
+use super::Checked;
 use super::answer::{Answer, Taken};
+use super::report::{SHOWN, codes};
 use super::request::Request;
 use crate::migrate::Error;
 use crate::migrate::export::ReportFormat;
@@ -54,6 +56,11 @@ pub struct LiveArgs {
     /// gateway adds its own).
     #[arg(long)]
     pub no_body: bool,
+    /// Send only the requests of the routes App Mesh served on listeners of this protocol
+    /// (`http`, `http2` or `grpc`): --gateway and --reference are listeners of it. A virtual
+    /// gateway with listeners of several protocols is verified one protocol at a time.
+    #[arg(long, value_name = "PROTOCOL", value_parser = listener_protocol)]
+    pub protocol: Option<Protocol>,
     /// Seconds to wait for an answer.
     #[arg(long, default_value_t = 5)]
     pub timeout: u64,
@@ -117,6 +124,12 @@ struct Result_ {
     reference: Vec<Observed>,
     app_mesh: Taken,
     verdict: LiveVerdict,
+    /// The request's place among those made, to report in that order.
+    #[serde(skip)]
+    index: usize,
+    /// What the offline run says of this request: the finding codes that announce a
+    /// difference, `unannounced`, or nothing when both models answer it alike.
+    predicted: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -134,8 +147,7 @@ const READ: [&str; 3] = ["x-echo-path", "x-echo-host", "grpc-status"];
 
 pub async fn run(
     args: &LiveArgs,
-    requests: Vec<Request>,
-    app_mesh: Vec<Taken>,
+    checked: Vec<Checked>,
     format: ReportFormat,
 ) -> Result<(), Error> {
     let gateway = authority(args.gateway.as_deref().unwrap_or_default())?;
@@ -149,10 +161,17 @@ pub async fn run(
     // One request per path, Host, method and headers: a listener port of the model is not the
     // live gateway's.
     let mut seen = std::collections::HashSet::new();
-    let work: Vec<(Request, Taken)> = requests
+    let work: Vec<(Request, Taken, Vec<String>)> = checked
         .into_iter()
-        .zip(app_mesh)
-        .filter(|(r, _)| {
+        .map(|c| {
+            (
+                c.request,
+                c.app_mesh,
+                c.verdict.as_ref().map(codes).unwrap_or_default(),
+            )
+        })
+        .filter(|(r, ..)| args.protocol.is_none_or(|p| p == r.protocol))
+        .filter(|(r, ..)| {
             seen.insert((
                 r.method.clone(),
                 r.path.clone(),
@@ -169,7 +188,8 @@ pub async fn run(
     let repeat = args.repeat;
     let no_body = args.no_body;
     let mut stream = futures::stream::iter(work)
-        .map(|(request, app_mesh)| {
+        .enumerate()
+        .map(|(index, (request, app_mesh, predicted))| {
             let (gateway, reference, names, ticker) = (
                 gateway.clone(),
                 reference.clone(),
@@ -199,12 +219,14 @@ pub async fn run(
                     reference: seen_reference,
                     app_mesh,
                     verdict,
+                    index,
+                    predicted,
                 }
             }
         })
         .buffer_unordered(usize::from(args.concurrency));
     let progress = std::io::stderr().is_terminal();
-    let mut results = Vec::new();
+    let mut results: Vec<Result_> = Vec::new();
     let interrupted = loop {
         tokio::select! {
             next = stream.next() => match next {
@@ -223,6 +245,13 @@ pub async fn run(
         eprintln!();
     }
     let count = |v: LiveVerdict| results.iter().filter(|r| r.verdict == v).count();
+    // Live differences the offline run predicted (as announced or not), and those it did not:
+    // a gap of a model, or the implementation's own deviation from the specification.
+    let foreseen = results
+        .iter()
+        .filter(|r| r.verdict == LiveVerdict::Different && !r.predicted.is_empty())
+        .count();
+    let unforeseen = count(LiveVerdict::Different) - foreseen;
     let (alike, different, varying, failed) = (
         count(LiveVerdict::Alike),
         count(LiveVerdict::Different),
@@ -247,6 +276,7 @@ pub async fn run(
                         "requests": total, "sent": results.len(), "interrupted": interrupted,
                         "alike": alike, "different": different, "varying": varying,
                         "failed": failed, "against": against,
+                        "differentAsPredicted": foreseen, "differentUnpredicted": unforeseen,
                     },
                     "results": shown,
                 })
@@ -255,27 +285,49 @@ pub async fn run(
         ReportFormat::Text => {
             println!(
                 "meshroute verify --gateway: {} of {total} requests sent{}, each {repeat} time(s), \
-                 compared with {against}: {alike} alike, {different} different, {varying} \
-                 varying, {failed} failed",
+                 compared with {against}: {alike} alike, {different} different ({foreseen} as \
+                 the offline run predicts, {unforeseen} not), {varying} varying, {failed} failed",
                 results.len(),
                 if interrupted { " (interrupted)" } else { "" },
             );
+            // In the order the requests were made, SHOWN of each route, verdict and prediction.
+            results.sort_by_key(|r| r.index);
+            let mut groups: Vec<(Group, Vec<&Result_>)> = Vec::new();
             for r in results.iter().filter(|r| r.verdict != LiveVerdict::Alike) {
-                let theirs = r.reference.first().map_or_else(
-                    || format!("App Mesh {}", r.app_mesh.answer),
-                    |o| format!("reference {o}"),
-                );
+                let key = (r.request.from.as_str(), r.verdict, r.predicted.as_slice());
+                match groups.iter_mut().find(|(k, _)| *k == key) {
+                    Some((_, members)) => members.push(r),
+                    None => groups.push((key, vec![r])),
+                }
+            }
+            for ((from, verdict, predicted), members) in groups {
+                let offline = if predicted.is_empty() {
+                    "alike offline".to_string()
+                } else {
+                    format!("offline: {}", predicted.join(", "))
+                };
                 println!(
-                    "  [{:?}] {} ({}, from {}): gateway {}; {theirs}",
-                    r.verdict,
-                    r.request,
-                    r.request.why,
-                    r.request.from,
-                    r.gateway
-                        .first()
-                        .map(ToString::to_string)
-                        .unwrap_or_default(),
+                    "{from} [{verdict:?}; {offline}] {} request(s):",
+                    members.len()
                 );
+                for r in members.iter().take(SHOWN) {
+                    let theirs = r.reference.first().map_or_else(
+                        || format!("App Mesh {}", r.app_mesh.answer),
+                        |o| format!("reference {o}"),
+                    );
+                    println!(
+                        "  {} ({}): gateway {}; {theirs}",
+                        r.request,
+                        r.request.why,
+                        r.gateway
+                            .first()
+                            .map(ToString::to_string)
+                            .unwrap_or_default(),
+                    );
+                }
+                if members.len() > SHOWN {
+                    println!("  ... and {} more", members.len() - SHOWN);
+                }
             }
         }
     }
@@ -302,6 +354,11 @@ fn bodiless(observed: Observed, no_body: bool) -> Observed {
     }
 }
 
+/// A listener protocol as App Mesh names it.
+fn listener_protocol(name: &str) -> Result<Protocol, String> {
+    Protocol::of(name).ok_or_else(|| format!("{name:?} is not http, http2 or grpc"))
+}
+
 /// `host:port` of an `http://` URL.
 fn authority(url: &str) -> Result<String, Error> {
     let bad = |why: &str| Error::Input {
@@ -321,6 +378,9 @@ fn authority(url: &str) -> Result<String, Error> {
         format!("{host}:80")
     })
 }
+
+/// The differences a text report shows together: of one route, verdict and offline verdict.
+type Group<'a> = (&'a str, LiveVerdict, &'a [String]);
 
 /// How a request's answers compare.
 fn judge(gateway: &[Observed], reference: &[Observed], model: &Answer) -> LiveVerdict {

@@ -59,7 +59,7 @@ impl Totals {
 }
 
 /// A verdict's codes as reports name them.
-fn codes(verdict: &Verdict) -> Vec<String> {
+pub(super) fn codes(verdict: &Verdict) -> Vec<String> {
     match verdict {
         Verdict::Announced { codes, .. } => codes.iter().map(|c| c.as_str().to_string()).collect(),
         Verdict::Unannounced(_) => vec!["unannounced".into()],
@@ -67,7 +67,7 @@ fn codes(verdict: &Verdict) -> Vec<String> {
 }
 
 /// How many requests of one kind of difference a text report shows.
-const SHOWN: usize = 5;
+pub(super) const SHOWN: usize = 5;
 
 /// Prints the report of `checked`; its totals.
 pub fn print(checked: &[Checked], gateway_routes: usize, format: ReportFormat) -> Totals {
