@@ -7,7 +7,7 @@ VENV   := .venv
 # Where testbed-up writes env, kubeconfig, pid and logs (TESTBED_DIR=... to run a second bed).
 TESTBED_DIR ?= .testbed
 
-.PHONY: bench bless demo release test tools need testbin plane bed venv lint fmt crds deploy testbed-up testbed-down emulator
+.PHONY: bench bless demo demo-cutover release test tools need testbin plane bed venv lint fmt crds deploy testbed-up testbed-down emulator
 
 # What the control plane needs (demo and testbed-up build only these; test builds every tool).
 PLANE_TOOLS := etcd kube-apiserver kubectl
@@ -19,6 +19,13 @@ BED_BUILD := $(CARGO) build --locked -p meshroute --bin meshroute -p meshroute-t
 demo: plane bed
 	@$(MAKE) -s need PACKAGES="openssl:openssl curl:curl"
 	hack/demo.sh
+
+## demo-cutover: the move off App Mesh end to end: the examples on App Mesh (the emulator), meshroute verify offline, both backends, verify live against both gateways, then Gateway API (Traefik) alone; KEEP=1 keeps it up
+demo-cutover: plane bed
+	@$(MAKE) -s need PACKAGES="openssl:openssl curl:curl"
+	@echo "==> Traefik and the Gateway API CRDs (built or fetched once; cached in ~/.cache/meshroute/testbin)"
+	@hack/testbin.sh traefik gateway-api >/dev/null
+	hack/demo-cutover.sh
 
 # plane: build etcd, kube-apiserver and kubectl once into ~/.cache/meshroute/testbin
 plane:
