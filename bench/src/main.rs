@@ -15,6 +15,7 @@ mod floor;
 mod gateway_api;
 mod report;
 mod run;
+mod verify;
 
 use std::path::PathBuf;
 
@@ -76,6 +77,13 @@ struct Args {
     /// Measure only the cut-over scenario and replace its part of the benchmarks.json in --out.
     #[arg(long)]
     only_cutover: bool,
+    /// Route counts of the `meshroute verify` scenario (offline, one virtual gateway).
+    #[arg(long, value_delimiter = ',', default_value = "1000,10000")]
+    verify_n: Vec<usize>,
+    /// Measure only the verify scenario (no control plane) and replace its part of the
+    /// benchmarks.json in --out.
+    #[arg(long)]
+    only_verify: bool,
     /// Only re-render benchmarks.md from the benchmarks.json in --out; measure nothing.
     #[arg(long)]
     render: bool,
@@ -132,6 +140,15 @@ async fn start_plane(args: &Args) -> ControlPlane {
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
+    if args.only_verify {
+        let path = args.out.join("benchmarks.json");
+        let json = std::fs::read_to_string(&path).expect("read benchmarks.json");
+        let mut result: Value = serde_json::from_str(&json).expect("parse benchmarks.json");
+        result["verify"] = verify::verify_sizes(&args.operator, &args.verify_n);
+        std::fs::write(&path, serde_json::to_string_pretty(&result).unwrap() + "\n").unwrap();
+        std::fs::write(args.out.join("benchmarks.md"), markdown(&result)).unwrap();
+        return;
+    }
     if args.only_gateway_api || args.only_cutover {
         let path = args.out.join("benchmarks.json");
         let json = std::fs::read_to_string(&path).expect("read benchmarks.json");
@@ -239,8 +256,10 @@ async fn main() {
         args.cutover_n
     );
     let cutover = cutover::cutover_scenario(&plane, &args, args.cutover_n).await;
+    let verify = verify::verify_sizes(&args.operator, &args.verify_n);
 
     let result = json!({
+        "verify": verify,
         "gateway_api": gateway_api,
         "cutover": cutover,
         "machine": machine(),
