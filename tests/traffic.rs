@@ -1175,6 +1175,17 @@ async fn app_mesh_and_gateway_api_route_every_request_alike_or_the_export_says_w
     wait_accepted(&all.iter().map(|s| s.ns.clone()).collect::<Vec<_>>());
     wait_serving(&all);
 
+    // verify offline over the whole corpus, for the record (speed goals live in `make bench`).
+    let started = std::time::Instant::now();
+    let corpus: usize = all
+        .iter()
+        .map(|s| verify::check(&s.routes, &s.opts, &s.export).len())
+        .sum();
+    eprintln!(
+        "verify offline over the corpus ({} cases): {corpus} requests in {} ms",
+        all.len(),
+        started.elapsed().as_millis()
+    );
     let mut per_case = Vec::new();
     let mut sum = Totals::default();
     // Where verify's models or its judge said otherwise than the gateways did.
