@@ -36,3 +36,13 @@ pub enum Error {
     )]
     Live { failed: usize, interrupted: bool },
 }
+
+impl Error {
+    /// The outcome of a run that went on past `unreadable` inputs it reported.
+    pub fn unless_unreadable(unreadable: usize) -> Result<(), Error> {
+        match unreadable {
+            0 => Ok(()),
+            n => Err(Error::Unreadable(n)),
+        }
+    }
+}

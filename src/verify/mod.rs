@@ -143,7 +143,9 @@ pub fn requests(routes: &[GatewayRoute], opts: &Options) -> Vec<Request> {
 
 /// Runs `meshroute verify`: offline, or live with `--gateway`.
 pub async fn run(args: VerifyArgs) -> Result<(), Error> {
-    let routes = args.source.read().await?;
+    // A route that cannot be read is reported (file and line) and the others are verified;
+    // the exit status says so.
+    let (routes, unreadable) = args.source.read_what_can_be_read().await?;
     let opts = Options {
         gateway_port: args.gateway_port,
         ..options(&args.mapping, args.target)?
@@ -153,12 +155,13 @@ pub async fn run(args: VerifyArgs) -> Result<(), Error> {
     if args.live.gateway.is_some() {
         // Each live answer is compared with App Mesh's model or the reference; the offline
         // verdict says whether the export's findings foresaw a difference.
-        return live::run(&args.live, checked, args.report).await;
+        live::run(&args.live, checked, args.report).await?;
+        return Error::unless_unreadable(unreadable);
     }
     let totals = report::print(&checked, routes.len(), args.report);
     let refused = totals.unannounced + totals.announced - totals.accepted;
     if args.strict && refused > 0 {
         return Err(Error::Differences(refused));
     }
-    Ok(())
+    Error::unless_unreadable(unreadable)
 }

@@ -63,22 +63,30 @@ pub struct Source {
 }
 
 impl Source {
-    /// The GatewayRoutes, by namespace and name.
+    /// The GatewayRoutes, by namespace and name; an input that cannot be read is an error.
     pub async fn read(&self) -> Result<Vec<GatewayRoute>, Error> {
-        let mut routes = if self.files.is_empty() {
-            read::cluster(self).await?
+        let (routes, unreadable) = self.read_what_can_be_read().await?;
+        Error::unless_unreadable(unreadable)?;
+        Ok(routes)
+    }
+
+    /// The GatewayRoutes that could be read, by namespace and name, and how many inputs (files,
+    /// objects) could not be, each reported on stderr with its file and line.
+    pub async fn read_what_can_be_read(&self) -> Result<(Vec<GatewayRoute>, usize), Error> {
+        let (mut routes, unreadable) = if self.files.is_empty() {
+            (read::cluster(self).await?, 0)
         } else {
             read::files(
                 &self.files,
                 self.namespace.as_deref().unwrap_or("default"),
                 &self.set,
-            )?
+            )
         };
         routes.sort_by(|a, b| {
             (&a.metadata.namespace, &a.metadata.name)
                 .cmp(&(&b.metadata.namespace, &b.metadata.name))
         });
-        Ok(routes)
+        Ok((routes, unreadable))
     }
 }
 

@@ -9,24 +9,22 @@ use crate::api::GatewayRoute;
 use crate::migrate::{import, input};
 
 /// GatewayRoutes from files and directories: meshroute's own (YAML or JSON, streams or Lists),
-/// and the routes of every other format `import -f` reads, imported on the way. A file that
-/// cannot be read, or an object with a field the GatewayRoute does not have, is an error.
+/// and the routes of every other format `import -f` reads, imported on the way; and how many
+/// errors there were. A file that cannot be read, or an object with a field the GatewayRoute
+/// does not have, is an error, reported on stderr with its file and line.
 pub fn files(
     paths: &[PathBuf],
     namespace: &str,
     set: &[(String, String)],
-) -> Result<Vec<GatewayRoute>, Error> {
+) -> (Vec<GatewayRoute>, usize) {
     let opts = input::Options {
         format: None,
         set: set.iter().cloned().collect(),
         namespace: Some(namespace.to_string()),
     };
     let inventory = input::read(paths, &opts);
-    if !inventory.errors.is_empty() {
-        for error in &inventory.errors {
-            eprintln!("meshroute: error: {error}");
-        }
-        return Err(Error::Unreadable(inventory.errors.len()));
+    for error in &inventory.errors {
+        eprintln!("meshroute: error: {error}");
     }
     let mut routes = inventory.gateway_routes.clone();
     routes.extend(import::imported(&inventory));
@@ -35,7 +33,7 @@ pub fn files(
             route.metadata.namespace = Some(namespace.to_string());
         }
     }
-    Ok(routes)
+    (routes, inventory.errors.len())
 }
 
 /// Every GatewayRoute of a namespace (or of all), a page at a time.
@@ -89,7 +87,8 @@ mod tests {
             ),
         )
         .unwrap();
-        let routes = files(&[path], "default", &[]).unwrap();
+        let (routes, unreadable) = files(&[path], "default", &[]);
+        assert_eq!(unreadable, 0);
         std::fs::remove_dir_all(&dir).unwrap();
         let names: Vec<_> = routes
             .iter()
@@ -107,7 +106,8 @@ mod tests {
         std::fs::write(dir.join("a.json"), route("a")).unwrap();
         std::fs::write(dir.join("notes.txt"), route("ignored")).unwrap();
         std::fs::write(dir.join("nested/c.yaml"), route("nested")).unwrap();
-        let routes = files(std::slice::from_ref(&dir), "default", &[]).unwrap();
+        let (routes, unreadable) = files(std::slice::from_ref(&dir), "default", &[]);
+        assert_eq!(unreadable, 0);
         std::fs::remove_dir_all(&dir).unwrap();
         let names: Vec<_> = routes
             .iter()

@@ -360,10 +360,7 @@ async fn from_sources(args: &ImportArgs) -> Result<(), Error> {
     for error in &inventory.errors {
         eprintln!("meshroute import: error: {error}");
     }
-    match inventory.errors.len() {
-        0 => Ok(()),
-        n => Err(Error::Unreadable(n)),
-    }
+    Error::unless_unreadable(inventory.errors.len())
 }
 
 /// The GatewayRoutes `import -f` would print for `inventory`'s routes (names unique within
