@@ -37,17 +37,9 @@ step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 show() { printf '$ %s\n' "$*"; "$@"; }
 
 step "starting kube-apiserver, etcd, the App Mesh emulator and Traefik (Gateway infra/shared)"
-rm -f "$dir/env"
-TESTBED_GATEWAY_API=true target/debug/testbed up --dir "$dir" > "$dir/testbed.log" 2>&1 &
-testbed_pid=$!
-for _ in $(seq 1 1200); do
-  [ -f "$dir/env" ] && break
-  kill -0 "$testbed_pid" 2>/dev/null || { cat "$dir/testbed.log"; exit 1; }
-  sleep 0.1
-done
-[ -f "$dir/env" ] || { echo "the test bed did not come up; see $dir/testbed.log"; exit 1; }
-# shellcheck disable=SC1091
-source "$dir/env"
+# shellcheck source=hack/bed.sh
+source hack/bed.sh
+TESTBED_GATEWAY_API=true bed_up "$dir"
 head -2 "$dir/testbed.log"
 echo "App Mesh's gateway (the emulator): http $GATEWAY_HTTP, http2 $GATEWAY_HTTP2, grpc $GATEWAY_GRPC"
 echo "Gateway API's (Traefik):           http $GATEWAY_API_HTTP, http2 $GATEWAY_API_HTTP2, grpc $GATEWAY_API_GRPC"

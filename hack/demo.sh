@@ -26,17 +26,9 @@ cleanup() {
 if [ "${KEEP:-0}" != 1 ]; then trap cleanup EXIT; fi
 
 echo "==> starting kube-apiserver, etcd and the App Mesh emulator"
-rm -f "$dir/env"
-target/debug/testbed up --dir "$dir" > "$dir/testbed.log" 2>&1 &
-testbed_pid=$!
-for _ in $(seq 1 600); do
-  [ -f "$dir/env" ] && break
-  kill -0 "$testbed_pid" 2>/dev/null || { cat "$dir/testbed.log"; exit 1; }
-  sleep 0.1
-done
-[ -f "$dir/env" ] || { echo "the test bed did not come up; see $dir/testbed.log"; exit 1; }
-# shellcheck disable=SC1091
-source "$dir/env"
+# shellcheck source=hack/bed.sh
+source hack/bed.sh
+bed_up "$dir"
 head -1 "$dir/testbed.log"
 
 echo "==> starting meshroute (log: $dir/operator.log)"
