@@ -19,7 +19,7 @@ use serde::Serialize;
 use crate::api::GatewayRoute;
 use crate::gatewayapi::{self, Aspect, Export, Options};
 use crate::migrate::Error;
-use crate::migrate::export::{Source, TargetArg, options};
+use crate::migrate::export::{Mapped, Source};
 pub use answer::{Answer, Taken};
 pub use judge::{Judge, Verdict};
 pub use request::Request;
@@ -29,14 +29,8 @@ pub use request::Request;
 pub struct VerifyArgs {
     #[command(flatten)]
     pub source: Source,
-    /// Port of each Gateway's HTTP listener where the routes name none (as `export`'s).
-    #[arg(long, default_value_t = 80)]
-    pub gateway_port: i32,
-    /// The Gateway API implementation the objects are for (as `export`'s).
-    #[arg(long, value_enum, default_value = "generic")]
-    pub target: TargetArg,
     #[command(flatten)]
-    pub mapping: gatewayapi::args::MappingArgs,
+    pub mapped: Mapped,
     /// Format of the report on stdout.
     #[arg(long, value_enum, default_value = "text")]
     pub report: crate::migrate::export::ReportFormat,
@@ -146,10 +140,7 @@ pub async fn run(args: VerifyArgs) -> Result<(), Error> {
     // A route that cannot be read is reported (file and line) and the others are verified;
     // the exit status says so.
     let (routes, unreadable) = args.source.read_what_can_be_read().await?;
-    let opts = Options {
-        gateway_port: args.gateway_port,
-        ..options(&args.mapping, args.target)?
-    };
+    let opts = args.mapped.options()?;
     let export = gatewayapi::export(&routes, &opts);
     let checked = check(&routes, &opts, &export);
     if args.live.gateway.is_some() {

@@ -21,16 +21,8 @@ pub struct ExportArgs {
     /// Also print a Gateway of this GatewayClass for every virtual gateway the routes use.
     #[arg(long)]
     pub gateway_class: Option<String>,
-    /// Port of each printed Gateway's HTTP listener.
-    #[arg(long, default_value_t = 80)]
-    pub gateway_port: i32,
-    /// The Gateway API implementation the objects are for: generic (any conformant one), or
-    /// lattice (the AWS Gateway API Controller for VPC Lattice, whose limits are reported per
-    /// route: see docs/migration.md).
-    #[arg(long, value_enum, default_value = "generic")]
-    pub target: TargetArg,
     #[command(flatten)]
-    pub mapping: gatewayapi::args::MappingArgs,
+    pub mapped: Mapped,
     /// Format of the findings report on stderr.
     #[arg(long, value_enum, default_value = "text")]
     pub report: ReportFormat,
@@ -90,16 +82,34 @@ impl Source {
     }
 }
 
-/// The mapping's options from `mapping` for `target`, a service map that cannot be read an
-/// input error.
-pub fn options(
-    mapping: &gatewayapi::args::MappingArgs,
-    target: TargetArg,
-) -> Result<Options, Error> {
-    mapping.options(target.into()).map_err(|e| Error::Input {
-        path: e.path,
-        message: e.message,
-    })
+/// How the routes are mapped: `export` and `verify` take the same flags.
+#[derive(Debug, Args)]
+pub struct Mapped {
+    /// Port of each Gateway's HTTP listener, where import recorded none of the virtual
+    /// gateway's listeners.
+    #[arg(long, default_value_t = 80)]
+    pub gateway_port: i32,
+    /// The Gateway API implementation the objects are for: generic (any conformant one), or
+    /// lattice (the AWS Gateway API Controller for VPC Lattice, whose limits are reported per
+    /// route: see docs/migration.md).
+    #[arg(long, value_enum, default_value = "generic")]
+    pub target: TargetArg,
+    #[command(flatten)]
+    pub mapping: gatewayapi::args::MappingArgs,
+}
+
+impl Mapped {
+    /// The mapping's options; a service map that cannot be read is an input error.
+    pub fn options(&self) -> Result<Options, Error> {
+        let opts = (self.mapping.options(self.target.into())).map_err(|e| Error::Input {
+            path: e.path,
+            message: e.message,
+        })?;
+        Ok(Options {
+            gateway_port: self.gateway_port,
+            ..opts
+        })
+    }
 }
 
 /// `--target`.
@@ -130,8 +140,7 @@ pub async fn run(args: ExportArgs) -> Result<(), Error> {
     let routes = args.source.read().await?;
     let opts = Options {
         gateway_class: args.gateway_class.clone(),
-        gateway_port: args.gateway_port,
-        ..options(&args.mapping, args.target)?
+        ..args.mapped.options()?
     };
     let export = gatewayapi::export(&routes, &opts);
     report::print(&export, routes.len(), args.report);
