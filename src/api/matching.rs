@@ -77,6 +77,8 @@ pub const PATH_ANY: u8 = 0;
 pub const PATH_PREFIX: u8 = 1;
 /// [`Matcher::path_key`]'s kind of an exact path match.
 pub const PATH_EXACT: u8 = 2;
+/// [`Matcher::path_key`]'s kind of a regular expression path match.
+pub const PATH_REGEX: u8 = 3;
 
 fn digest(value: &impl Hash) -> u64 {
     let mut h = DefaultHasher::new();
@@ -222,7 +224,7 @@ impl Matcher {
     }
 
     /// The path part of the match as (kind, value), kind being [`PATH_ANY`], [`PATH_PREFIX`],
-    /// or another for an exact path, a regular expression or a gRPC service: what an index needs
+    /// [`PATH_EXACT`], [`PATH_REGEX`] or another for a gRPC service: what an index needs
     /// to find the matches that may cover this one, or that it may cover, without comparing
     /// every one (`covers` needs the other's path to be `Any`, a prefix of this one's, or equal).
     pub fn path_key(&self) -> (u8, &str) {
@@ -230,7 +232,7 @@ impl Matcher {
             Path::Any => (PATH_ANY, ""),
             Path::Prefix(p) => (PATH_PREFIX, p),
             Path::Exact(p) => (PATH_EXACT, p),
-            Path::Regex(r) => (3, r),
+            Path::Regex(r) => (PATH_REGEX, r),
             Path::Service(s) => (4, s),
         }
     }

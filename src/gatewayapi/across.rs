@@ -1,13 +1,11 @@
 //! The checks across the routes of one export: pairs that App Mesh and Gateway API order
-//! differently (or that AWS left unordered), and routes that take exactly the same requests.
+//! differently (or that AWS left unordered), routes that take exactly the same requests, and
+//! routes that share a Gateway's listeners with routes App Mesh served on another protocol's.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::{Code, Exported, Finding, Requests};
-use crate::api::matching::{PATH_ANY, PATH_EXACT, PATH_PREFIX};
-
-/// A regular expression path: it may meet any path.
-const PATH_REGEX: u8 = 3;
+use crate::api::matching::{PATH_ANY, PATH_EXACT, PATH_PREFIX, PATH_REGEX};
 
 /// Every ordered pair `(i, j)`, `i != j`, of routes that may take a request both take, as far as
 /// their paths tell: routes on one Gateway, of one kind, whose paths are not apart. Found by
