@@ -1928,6 +1928,44 @@ async fn a_virtual_routers_split_and_matches_reach_the_same_nodes_through_both_g
             "{route}: {code} not reported: {codes:?}"
         );
     }
+    // verify, live, on the routes as imported, listener by listener, App Mesh's gateway as the
+    // reference: every difference it finds is one its offline run predicted (a split's nodes
+    // answer with the same path and Host, so a split is alike).
+    for (protocol, at, reference) in [
+        ("http", gateway_api, app_mesh),
+        ("grpc", gateway_api_grpc, app_mesh_grpc),
+    ] {
+        let (at, reference) = (format!("http://{at}"), format!("http://{reference}"));
+        let args = [
+            "verify",
+            "-f",
+            file.to_str().unwrap(),
+            "-n",
+            &ns,
+            "--gateway-port",
+            &port_text,
+            "--protocol",
+            protocol,
+            "--gateway",
+            &at,
+            "--reference",
+            &reference,
+            "--no-body",
+            "--rps",
+            "100",
+            "--report",
+            "json",
+        ];
+        let (ok, out, err) = run_program(meshroute, &args, &[], None);
+        assert!(ok, "verify --gateway ({protocol}): {out}{err}");
+        let live: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+        let summary = &live["summary"];
+        eprintln!("verify --gateway on the routers ({protocol}): {summary}");
+        assert!(summary["requests"].as_u64().unwrap() > 0, "{live}");
+        assert_eq!(summary["sent"], summary["requests"], "{live}");
+        assert_eq!(summary["failed"], 0, "{live}");
+        assert_eq!(summary["differentUnpredicted"], 0, "{live}");
+    }
     drop(traefik);
     table.push_str(&format!(
         "| retried | 2 | {} | {} (`retry-dropped`) | 0 | 0 |\n",

@@ -4,6 +4,7 @@
 //! flight, each request repeated to tell stable answers from varying ones; Ctrl-C reports what
 //! was found so far.
 
+use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::IsTerminal;
 use std::sync::Arc;
@@ -132,7 +133,7 @@ struct Result_ {
     predicted: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "camelCase")]
 enum LiveVerdict {
     Alike,
@@ -244,6 +245,8 @@ pub async fn run(
     if progress {
         eprintln!();
     }
+    // Reported in the order the requests were made.
+    results.sort_by_key(|r| r.index);
     let count = |v: LiveVerdict| results.iter().filter(|r| r.verdict == v).count();
     // Live differences the offline run predicted (as announced or not), and those it did not:
     // a gap of a model, or the implementation's own deviation from the specification.
@@ -290,15 +293,17 @@ pub async fn run(
                 results.len(),
                 if interrupted { " (interrupted)" } else { "" },
             );
-            // In the order the requests were made, SHOWN of each route, verdict and prediction.
-            results.sort_by_key(|r| r.index);
+            // SHOWN of each route, verdict and prediction, the groups in the order of their
+            // first request.
             let mut groups: Vec<(Group, Vec<&Result_>)> = Vec::new();
+            let mut place: HashMap<Group, usize> = HashMap::new();
             for r in results.iter().filter(|r| r.verdict != LiveVerdict::Alike) {
                 let key = (r.request.from.as_str(), r.verdict, r.predicted.as_slice());
-                match groups.iter_mut().find(|(k, _)| *k == key) {
-                    Some((_, members)) => members.push(r),
-                    None => groups.push((key, vec![r])),
-                }
+                let i = *place.entry(key).or_insert_with(|| {
+                    groups.push((key, Vec::new()));
+                    groups.len() - 1
+                });
+                groups[i].1.push(r);
             }
             for ((from, verdict, predicted), members) in groups {
                 let offline = if predicted.is_empty() {
@@ -432,10 +437,50 @@ fn model_agrees(model: &Answer, got: &Observed) -> bool {
 /// `names` of the answer.
 async fn send(authority: &str, request: &Request, names: &[String], timeout: Duration) -> Observed {
     match tokio::time::timeout(timeout, exchange(authority, request, names)).await {
+        Ok(Ok(observed)) if request.protocol == Protocol::Grpc => as_grpc_client_sees(observed),
         Ok(Ok(observed)) => observed,
         Ok(Err(e)) => Observed::Failed(e),
         Err(_) => Observed::Failed(format!("no answer in {} s", timeout.as_secs())),
     }
+}
+
+/// A gRPC call's answer as its client reads it: an HTTP status other than 200 without a
+/// `grpc-status` is the gRPC status gRPC's HTTP-to-gRPC mapping gives it (doc/
+/// http-grpc-status-mapping.md in grpc/grpc: 404 UNIMPLEMENTED, 429, 502, 503 and 504
+/// UNAVAILABLE, ...). So one gateway's trailers-only `grpc-status: 12` for a call no route takes
+/// and another's HTTP 404 are the same answer, as they are to the caller.
+fn as_grpc_client_sees(observed: Observed) -> Observed {
+    match observed {
+        Observed::Answer {
+            status,
+            mut headers,
+            ..
+        } if status != 200 && !headers.iter().any(|(n, _)| n == "grpc-status") => {
+            let code = match status {
+                400 => 13,
+                401 => 16,
+                403 => 7,
+                404 => 12,
+                429 | 502 | 503 | 504 => 14,
+                _ => 2,
+            };
+            headers.push(("grpc-status".into(), code.to_string()));
+            // The caller reads no message from it.
+            Observed::Answer {
+                status: 200,
+                body: digest(&[]),
+                headers,
+            }
+        }
+        other => other,
+    }
+}
+
+/// A body's digest (64-bit, hex).
+fn digest(body: &[u8]) -> String {
+    let mut hasher = DefaultHasher::new();
+    body.hash(&mut hasher);
+    format!("{:016x}", hasher.finish())
 }
 
 async fn exchange(
@@ -504,11 +549,69 @@ async fn exchange(
             String::from_utf8_lossy(v.as_bytes()).into_owned(),
         ));
     }
-    let mut hasher = DefaultHasher::new();
-    collected.to_bytes().hash(&mut hasher);
     Ok(Observed::Answer {
         status,
-        body: format!("{:016x}", hasher.finish()),
+        body: digest(&collected.to_bytes()),
         headers,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status: u16, headers: &[(&str, &str)]) -> Observed {
+        Observed::Answer {
+            status,
+            body: digest(b"404 page not found"),
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_grpc_answer_is_what_its_caller_reads() {
+        let trailers_only = Observed::Answer {
+            status: 200,
+            body: digest(&[]),
+            headers: vec![("grpc-status".into(), "12".into())],
+        };
+        // (answer, what a gRPC caller reads)
+        let rows = [
+            (answer(404, &[]), trailers_only.clone()),
+            (trailers_only.clone(), trailers_only.clone()),
+            (
+                answer(503, &[]),
+                Observed::Answer {
+                    status: 200,
+                    body: digest(&[]),
+                    headers: vec![("grpc-status".into(), "14".into())],
+                },
+            ),
+            (answer(200, &[]), answer(200, &[])),
+            (
+                answer(404, &[("grpc-status", "5")]),
+                answer(404, &[("grpc-status", "5")]),
+            ),
+            (
+                Observed::Failed("refused".into()),
+                Observed::Failed("refused".into()),
+            ),
+        ];
+        for (seen, read) in rows {
+            assert_eq!(as_grpc_client_sees(seen.clone()), read, "{seen}");
+        }
+        let model = Answer::Status(404);
+        assert_eq!(
+            judge(
+                &[as_grpc_client_sees(answer(404, &[]))],
+                std::slice::from_ref(&trailers_only),
+                &model
+            ),
+            LiveVerdict::Alike
+        );
+        assert!(model_agrees(&model, &trailers_only));
+    }
 }
