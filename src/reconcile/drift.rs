@@ -78,7 +78,7 @@ pub async fn run(
             let started = Instant::now();
             compare_page(&ctx, &gateway, &objects, start_up).await;
             if let Some(cadence) = ctx.tag_check {
-                check_tags(&ctx, &objects, cadence, slot, &mut tags_checked).await;
+                check_tags(&ctx, &store, &objects, cadence, slot, &mut tags_checked).await;
             }
             live.extend(objects.iter().map(|o| o.uid().unwrap_or_default()));
             tokio::time::sleep_until((started + slot).into()).await;
@@ -154,6 +154,7 @@ async fn compare_page(
 /// tags differ from what it wants is reconciled in full.
 async fn check_tags(
     ctx: &Drift,
+    store: &Store<CachedRoute>,
     objects: &[Arc<CachedRoute>],
     cadence: Duration,
     slot: Duration,
@@ -177,6 +178,15 @@ async fn check_tags(
     let gap = slot / u32::try_from(due.len() + 1).unwrap_or(u32::MAX);
     for cached in due {
         tokio::time::sleep(gap).await;
+        // Deleted or being deleted since the pass began: its delete proves the route by a
+        // page, and a tag read of a route just deleted would only wake it again.
+        let key = Key::from_obj(cached.as_ref());
+        if store
+            .get(&key)
+            .is_none_or(|now| now.route().metadata.deletion_timestamp.is_some())
+        {
+            continue;
+        }
         let route = cached.route();
         let Some(arn) = route.status.as_ref().and_then(|s| s.arn.clone()) else {
             continue;
@@ -195,10 +205,8 @@ async fn check_tags(
         };
         checked.insert(route.uid().unwrap_or_default(), Instant::now());
         if drifted {
-            ctx.wakes.check_in_full(
-                Key::from_obj(cached.as_ref()),
-                &route.uid().unwrap_or_default(),
-            );
+            ctx.wakes
+                .check_in_full(key, &route.uid().unwrap_or_default());
         }
     }
 }
@@ -293,16 +301,55 @@ mod tests {
         // Every object was last checked longer ago than the cadence.
         let cadence = Duration::from_secs(3600);
         let long_ago = Instant::now() - cadence * 2;
-        let mut checked = objects
-            .iter()
-            .map(|o| (o.uid().unwrap(), long_ago))
-            .collect();
+        let all_long_ago = || -> HashMap<String, Instant> {
+            objects
+                .iter()
+                .map(|o| (o.uid().unwrap(), long_ago))
+                .collect()
+        };
+        let mut checked = all_long_ago();
         bed.emulator.emulator.reset_counters();
-        check_tags(&drift, &objects, cadence, Duration::ZERO, &mut checked).await;
+        check_tags(
+            &drift,
+            &store,
+            &objects,
+            cadence,
+            Duration::ZERO,
+            &mut checked,
+        )
+        .await;
         assert_eq!(bed.calls("ListTagsForResource"), 3);
         assert_eq!(woken(&mut keys), ["kept"]);
         assert!(drift.wakes.take_full_check("uid-kept"));
         assert!(!drift.wakes.take_full_check("uid-changed"));
         assert!(checked.values().all(|at| *at > long_ago), "all checked now");
+
+        // `kept` is being deleted and `gone` was deleted since the pass began: neither costs a
+        // call, and the object being deleted is not woken by its own route's tags.
+        let (now, mut writer) = reflector::store::<CachedRoute>();
+        for o in &objects {
+            let mut route = serde_json::to_value(o.route()).unwrap();
+            match route["metadata"]["name"].as_str() {
+                Some("gone") => continue,
+                Some("kept") => {
+                    route["metadata"]["deletionTimestamp"] = json!("2026-12-04T00:00:00Z")
+                }
+                _ => {}
+            }
+            let route: crate::api::GatewayRoute = serde_json::from_value(route).unwrap();
+            writer.apply_watcher_event(&watcher::Event::Apply(route.into()));
+        }
+        bed.emulator.emulator.reset_counters();
+        check_tags(
+            &drift,
+            &now,
+            &objects,
+            cadence,
+            Duration::ZERO,
+            &mut all_long_ago(),
+        )
+        .await;
+        assert_eq!(bed.calls("ListTagsForResource"), 1, "only `changed`");
+        assert_eq!(woken(&mut keys), Vec::<String>::new());
     }
 }
