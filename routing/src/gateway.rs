@@ -210,22 +210,27 @@ struct Order<'a> {
 impl<'a> Order<'a> {
     /// `route`'s place, `r` being its match of the request's kind.
     fn of(route: &'a StoredRoute, r: &Value) -> Order<'a> {
-        let m = &r["match"];
-        let specificity = if m["path"]["exact"].is_string() {
-            (3, 0)
-        } else if m["path"]["regex"].is_string() {
-            (2, 0)
-        } else if let Some(prefix) = m["prefix"].as_str() {
-            (1, prefix.len())
-        } else {
-            (0, 0)
-        };
         Order {
             priority: route.spec["priority"].as_i64(),
-            specificity,
+            specificity: specificity(&r["match"]),
             created_at: route.created_at,
             name: &route.name,
         }
+    }
+}
+
+/// How specific a route's path match `m` is, the greater the more: (kind, prefix length). An
+/// exact path, then a regular expression, then a prefix by its length, then no path: the order
+/// among routes without a priority (`Order`), a virtual router's routes' too.
+pub fn specificity(m: &Value) -> (u8, usize) {
+    if m["path"]["exact"].is_string() {
+        (3, 0)
+    } else if m["path"]["regex"].is_string() {
+        (2, 0)
+    } else if let Some(prefix) = m["prefix"].as_str() {
+        (1, prefix.len())
+    } else {
+        (0, 0)
     }
 }
 

@@ -388,21 +388,11 @@ fn ordered<'a>(routes: &'a [RouterRoute], kind: &str) -> Vec<(&'a RouterRoute, &
         .filter_map(|r| Some((r, r.spec.get(kind).filter(|v| !v.is_null())?)))
         .collect();
     let key = |(route, spec): &(&'a RouterRoute, &Value)| {
-        let m = &spec["match"];
-        let specificity = if m["path"]["exact"].is_string() {
-            (3, 0)
-        } else if m["path"]["regex"].is_string() {
-            (2, 0)
-        } else if let Some(prefix) = m["prefix"].as_str() {
-            (1, prefix.len())
-        } else {
-            (0, 0)
-        };
         let priority = route.spec["priority"].as_i64();
         (
             priority.is_none(),
             priority,
-            Reverse(specificity),
+            Reverse(appmesh_routing::gateway::specificity(&spec["match"])),
             route.name.as_str(),
         )
     };
