@@ -98,7 +98,7 @@ pub fn checked(
 }
 
 /// Every route's requests, on the listener ports of its virtual gateway that `import` recorded
-/// (those of its protocol, then the others), or on `--gateway-port`.
+/// (those of its protocol, then the others), or on `--gateway-port` (`request::requests`).
 pub fn requests(routes: &[GatewayRoute], opts: &Options) -> Vec<Request> {
     let fallback = u16::try_from(opts.gateway_port).unwrap_or(80);
     routes
@@ -110,27 +110,11 @@ pub fn requests(routes: &[GatewayRoute], opts: &Options) -> Vec<Request> {
                 route.metadata.name.as_deref().unwrap_or_default()
             );
             let spec = serde_json::to_value(&route.spec).unwrap_or_default();
-            let protocol = match (&route.spec.http_route, &route.spec.http2_route) {
-                (Some(_), _) => "http",
-                (None, Some(_)) => "http2",
-                (None, None) => "grpc",
-            };
-            let listeners = crate::api::recorded::listeners(route);
-            let port = |l: &crate::api::recorded::Listener| u16::try_from(l.port).ok();
-            let mut own: Vec<u16> = listeners
-                .iter()
-                .filter(|l| l.protocol == protocol)
-                .filter_map(port)
+            let listeners: Vec<(&str, u16)> = crate::api::recorded::listeners(route)
+                .into_iter()
+                .filter_map(|l| Some((l.protocol, u16::try_from(l.port).ok()?)))
                 .collect();
-            let others: Vec<u16> = listeners
-                .iter()
-                .filter(|l| l.protocol != protocol)
-                .filter_map(port)
-                .collect();
-            if own.is_empty() {
-                own.push(fallback);
-            }
-            request::requests(&from, &spec, &own, &others)
+            request::requests(&from, &spec, &listeners, fallback)
         })
         .collect()
 }

@@ -53,14 +53,30 @@ impl std::fmt::Display for Request {
 pub const ANY_HOST: &str = "www.example.com";
 
 /// The requests for one route (`from`, its spec as App Mesh's JSON) on a gateway whose
-/// listeners of the route's protocol are on `ports` (those of other protocols are `others`).
-pub fn requests(from: &str, spec: &Value, ports: &[u16], others: &[u16]) -> Vec<Request> {
+/// listeners are `listeners` (protocol, port), as `import` recorded them: on those of the
+/// route's protocol (or on `fallback` where there is none), and on those of the others.
+pub fn requests(
+    from: &str,
+    spec: &Value,
+    listeners: &[(&str, u16)],
+    fallback: u16,
+) -> Vec<Request> {
     let (kind, protocol) = match () {
         _ if spec["httpRoute"].is_object() => ("httpRoute", Protocol::Http),
         _ if spec["http2Route"].is_object() => ("http2Route", Protocol::Http2),
         _ if spec["grpcRoute"].is_object() => ("grpcRoute", Protocol::Grpc),
         _ => return Vec::new(),
     };
+    let ports_of = |own: bool| -> Vec<u16> {
+        (listeners.iter())
+            .filter(|(p, _)| (*p == protocol.name()) == own)
+            .map(|(_, port)| *port)
+            .collect()
+    };
+    let (mut ports, others) = (ports_of(true), ports_of(false));
+    if ports.is_empty() {
+        ports.push(fallback);
+    }
     let m = &spec[kind]["match"];
     let grpc = protocol == Protocol::Grpc;
     let port = m["port"].as_u64().and_then(|p| u16::try_from(p).ok());
@@ -260,8 +276,7 @@ pub fn requests(from: &str, spec: &Value, ports: &[u16], others: &[u16]) -> Vec<
         });
     }
     // Each listener port, and one of another protocol (which its gateway keeps for other routes).
-    let ports: Vec<u16> = ports.iter().chain(others).copied().collect();
-    for p in ports {
+    for p in ports.iter().chain(&others).copied() {
         add(format!("listener port {p}"), &|r| {
             first(r);
             r.port = p;
@@ -384,7 +399,7 @@ mod tests {
     use super::*;
 
     fn paths(spec: Value) -> Vec<(String, String)> {
-        requests("ns/r", &spec, &[8080], &[])
+        requests("ns/r", &spec, &[("http", 8080)], 80)
             .into_iter()
             .map(|r| (r.why, r.path))
             .collect()
@@ -422,7 +437,7 @@ mod tests {
             ],
             "queryParameters": [{ "name": "v", "match": { "exact": "2" } }],
         } } });
-        let got = requests("ns/r", &spec, &[8080], &[9090]);
+        let got = requests("ns/r", &spec, &[("http", 8080), ("grpc", 9090)], 80);
         let base = &got[0];
         assert_eq!(base.method, "PUT");
         assert_eq!(base.host, "www.example.com");
