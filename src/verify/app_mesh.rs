@@ -22,7 +22,9 @@ type Key = (Option<String>, String, String);
 struct Known {
     key: Key,
     namespace: String,
-    recorded: Option<Backend>,
+    /// The virtual router behind the route's virtual service, as `import` recorded it, and
+    /// its routes as the router model takes them.
+    router: Option<(Backend, Vec<StoredRoute>)>,
     /// The Service the route's target stands for.
     service: Option<String>,
     target: String,
@@ -73,7 +75,7 @@ impl AppMesh {
                 Known {
                     key,
                     namespace,
-                    recorded: Backend::of(route),
+                    router: router_of(route),
                     service: gatewayapi::target_service(route, opts),
                     target,
                 },
@@ -126,16 +128,7 @@ impl AppMesh {
             },
             by: Some(routed.route.clone()),
         };
-        let router = known
-            .recorded
-            .as_ref()
-            .filter(|r| {
-                r.provider
-                    .as_deref()
-                    .is_some_and(|p| p.starts_with("virtualRouter/"))
-            })
-            .filter(|r| !r.routes.is_empty());
-        let Some(router) = router else {
+        let Some((router, stored)) = &known.router else {
             let service = known
                 .service
                 .clone()
@@ -143,15 +136,6 @@ impl AppMesh {
             return sent(vec![(service, 1)], &routed.path_and_query, &host);
         };
         // The router sees what the gateway forwards, on its own listener's port.
-        let stored: Vec<StoredRoute> = router
-            .routes
-            .iter()
-            .map(|r| StoredRoute {
-                name: r.name.clone(),
-                spec: r.spec.clone(),
-                created_at: 0.0,
-            })
-            .collect();
         let through = Incoming {
             path_and_query: &routed.path_and_query,
             authority: routed.host.as_deref(),
@@ -162,7 +146,7 @@ impl AppMesh {
             ..incoming
         };
         let protocol = router.protocol.as_deref().unwrap_or(req.protocol.name());
-        let Some(taken) = router::take(&stored, protocol, &through) else {
+        let Some(taken) = router::take(stored, protocol, &through) else {
             return Taken {
                 by: Some(routed.route.clone()),
                 ..Taken::status(404)
@@ -195,4 +179,25 @@ impl AppMesh {
             .collect();
         sent(backends, &routed.path_and_query, &host)
     }
+}
+
+/// The recorded virtual router behind `route`'s virtual service, with its routes, once per
+/// route rather than per request; none when the service has no router or no route recorded.
+fn router_of(route: &GatewayRoute) -> Option<(Backend, Vec<StoredRoute>)> {
+    let backend = Backend::of(route).filter(|r| {
+        r.provider
+            .as_deref()
+            .is_some_and(|p| p.starts_with("virtualRouter/"))
+            && !r.routes.is_empty()
+    })?;
+    let routes = backend
+        .routes
+        .iter()
+        .map(|r| StoredRoute {
+            name: r.name.clone(),
+            spec: r.spec.clone(),
+            created_at: 0.0,
+        })
+        .collect();
+    Some((backend, routes))
 }
